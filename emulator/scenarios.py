@@ -1,0 +1,116 @@
+"""Seedable starting states. `demo` gives a dashboard something to show in every state, and keeps
+creating batches while it runs so new ones appear."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from .plan import ERROR_TYPES, outcome_table
+from .state import DAY, EXPIRES_AFTER
+from .util import digest
+
+if TYPE_CHECKING:
+    from .core import Emulator
+
+DEMO_API_KEY = "sk-ant-demo-000000000000000000000000"
+DEMO_MODELS = (
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "claude-opus-4-1-20250805",
+    "claude-sonnet-4-6",
+)
+OUTCOME_MIXES: tuple[dict[str, float] | None, ...] = (
+    None,  # the default: 97% succeeded, 3% errored
+    {"succeeded": 1.0},
+    {"succeeded": 0.8, "errored": 0.2},
+    {"succeeded": 0.9, "overloaded_error": 0.06, "api_error": 0.04},
+    {"succeeded": 0.7, "invalid_request_error": 0.3},
+    {"succeeded": 0.85, "rate_limit_error": 0.05, "expired": 0.1},
+)
+HOUR, MINUTE = 3600.0, 60.0
+NEW_BATCH_EVERY = 4 * MINUTE  # emulated time between batches the demo "submits" while running
+
+
+def apply_scenario(emu: Emulator, name: str) -> None:
+    if name == "empty":
+        return
+    if name == "demo":
+        _demo(emu)
+        return
+    raise ValueError(f"unknown scenario {name!r}; use 'empty' or 'demo'")
+
+
+def _demo(emu: Emulator) -> None:
+    emu.add_workspace(DEMO_API_KEY, "demo")
+    rng = random.Random(digest(emu.seed, "demo"))
+    now = emu.clock.now()
+
+    def seed(created: float, duration: float, **kwargs) -> str:
+        return emu.seed_batch(
+            DEMO_API_KEY, kwargs.pop("n", rng.choice((5, 20, 50, 120, 400, 1500))),
+            created_at=created, duration=duration, model=kwargs.pop("model", rng.choice(DEMO_MODELS)),
+            outcomes=kwargs.pop("outcomes", rng.choice(OUTCOME_MIXES)), **kwargs,
+        )
+
+    for _ in range(4):  # archived: results no longer downloadable
+        seed(now - rng.uniform(30, 60) * DAY, rng.uniform(10 * MINUTE, 6 * HOUR))
+    for _ in range(3):  # results expire within 1-3 days
+        seed(now - rng.uniform(26, 28) * DAY, rng.uniform(10 * MINUTE, 6 * HOUR))
+    for _ in range(20):  # ended with assorted outcome mixes over the last 25 days
+        seed(now - rng.uniform(1 * HOUR, 25 * DAY), rng.uniform(5 * MINUTE, 3 * HOUR), status="ended")
+    _every_error_type(emu, now - 2 * DAY)
+    # Ended by a cancel halfway through: the unfinished half is canceled.
+    canceled = emu.store.batches[seed(now - 6 * HOUR, HOUR, n=400)]
+    canceled.duration, canceled.cancel_at = 4 * HOUR, canceled.created + 2 * HOUR
+    seed(now - 3 * DAY, 30 * HOUR, n=300)  # ran past expires_at: the rest expired
+    for _ in range(6):  # in progress, ending over the next minutes-to-hours of emulated time
+        started = now - rng.uniform(0, 2 * HOUR)
+        seed(started, (now - started) + rng.uniform(5 * MINUTE, 3 * HOUR), status="in_progress")
+    seed(now - 23.5 * HOUR, 30 * HOUR, status="in_progress", n=800)  # will expire in 30 emulated minutes
+    for _ in range(2):  # canceling for a while before they end
+        batch = emu.store.batches[seed(now - rng.uniform(5, 60) * MINUTE, 3 * HOUR, status="canceling")]
+        batch.cancel_delay = rng.uniform(2, 10) * MINUTE
+    emu.tickers.append(_NewBatches(emu, now))
+
+
+def _every_error_type(emu: Emulator, created: float) -> None:
+    """One batch whose results include each of the nine error types (forced with markers)."""
+    requests = [
+        {
+            "custom_id": f"{kind}-{i}",
+            "params": {
+                "model": DEMO_MODELS[i % len(DEMO_MODELS)],
+                "max_tokens": 1024,
+                "messages": [{"role": "user", "content": f"[emulate:{marker}] Question {i}"}],
+            },
+        }
+        for i, (kind, marker) in enumerate(
+            [("succeeded", "succeeded")] * 6 + [(e.replace("_", "-"), f"errored:{e}") for e in ERROR_TYPES]
+        )
+    ]
+    emu.create_batch(DEMO_API_KEY, requests, created_at=created, duration=HOUR)
+
+
+class _NewBatches:
+    """Ticker: materialises a batch every NEW_BATCH_EVERY of emulated time, created at that moment."""
+
+    def __init__(self, emu: Emulator, start: float) -> None:
+        self.emu = emu
+        self.next_at = start + NEW_BATCH_EVERY
+        self.k = 0
+
+    def __call__(self, now: float) -> None:
+        # After a big advance() only the last day is filled in, so one call never creates thousands.
+        self.next_at = max(self.next_at, now - EXPIRES_AFTER)
+        created = 0
+        while self.next_at <= now and created < 50:
+            rng = random.Random(digest(self.emu.seed, "demo-new", self.k))
+            batch = self.emu.new_seeded_batch(
+                DEMO_API_KEY, self.next_at, rng.uniform(5 * MINUTE, 2 * HOUR), rng.choice((10, 50, 200, 1000)),
+                rng.choice(DEMO_MODELS), outcome_table(rng.choice(OUTCOME_MIXES)),
+            )
+            self.emu.store.insert(batch)
+            self.next_at += NEW_BATCH_EVERY
+            self.k += 1
+            created += 1
