@@ -1,9 +1,7 @@
 """An HTTP emulator of Anthropic's Message Batches API (standard library only).
 
-    from emulator import Emulator
-    emu = Emulator(seed=1, speed=0.0)
-    url = emu.start()            # "http://127.0.0.1:PORT"
-    emu.add_workspace("sk-ant-test-1", "ws1")
+Usage: `emu = Emulator(seed=1, speed=0.0); url = emu.start(); emu.add_workspace("sk-ant-test-1", "ws1")`,
+then point `anthropic.Anthropic(api_key="sk-ant-test-1", base_url=url)` at it. See README.md.
 """
 
 from .core import Emulator

@@ -11,19 +11,28 @@ from . import DEMO_API_KEY, Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator", description="Anthropic Message Batches API emulator")
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description="Anthropic Message Batches API emulator"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--scenario", default="demo", choices=("empty", "demo"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--speed", type=float, default=1.0, help="emulated seconds per real second (0 = frozen)")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="emulated seconds per real second (0 = frozen)"
+    )
     parser.add_argument("--live-counts", action="store_true", help="move request_counts while processing")
     parser.add_argument("--api-key", action="append", default=[], help="extra workspace key (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
-    emu = Emulator(seed=args.seed, speed=args.speed, scenario=args.scenario, live_counts=args.live_counts,
-                   verbose=args.verbose)
+    emu = Emulator(
+        seed=args.seed,
+        speed=args.speed,
+        scenario=args.scenario,
+        live_counts=args.live_counts,
+        verbose=args.verbose,
+    )
     for i, key in enumerate(args.api_key):
         emu.add_workspace(key, f"workspace-{i + 1}")
     stop = threading.Event()
@@ -32,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     url = emu.start(args.host, args.port)
     print(f"Anthropic batches emulator listening on {url}", flush=True)
-    print(f"  scenario={args.scenario} seed={args.seed} speed={args.speed} live_counts={args.live_counts}", flush=True)
+    print(
+        f"  scenario={args.scenario} seed={args.seed} speed={args.speed} live_counts={args.live_counts}",
+        flush=True,
+    )
     if args.scenario == "demo":
         print(f"  demo API key: {DEMO_API_KEY}", flush=True)
     print(f"  export ANTHROPIC_BASE_URL={url}", flush=True)

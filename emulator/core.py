@@ -55,7 +55,10 @@ class Emulator:
         from .server import make_server
 
         self._server = make_server(self, host, port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        # A short poll interval so stop() returns quickly (shutdown waits for the next poll).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
+        )
         self._thread.start()
         return self.base_url
 
@@ -127,8 +130,15 @@ class Emulator:
     ) -> str:
         """One batch of `n_requests` generated requests (custom_ids req-000000...), already in `status`."""
         return self.seed_batches(
-            api_key, 1, n_requests=n_requests, status=status, created_at=created_at, duration=duration,
-            outcomes=outcomes, line_bytes=line_bytes, model=model,
+            api_key,
+            1,
+            n_requests=n_requests,
+            status=status,
+            created_at=created_at,
+            duration=duration,
+            outcomes=outcomes,
+            line_bytes=line_bytes,
+            model=model,
         )[0]
 
     def seed_batches(
@@ -169,15 +179,32 @@ class Emulator:
         return ids
 
     def new_seeded_batch(
-        self, api_key: str, created: float, duration: float, n: int, model: str, table, line_bytes: int | None = None
+        self,
+        api_key: str,
+        created: float,
+        duration: float,
+        n: int,
+        model: str,
+        table,
+        line_bytes: int | None = None,
     ) -> Batch:
         """A payload-less batch left to the state machine (not inserted; scenarios use this)."""
         return self._seeded(self._workspace(api_key), created, duration, n, model, table, line_bytes)
 
     def _seeded(self, workspace, created, duration, n, model, table, line_bytes) -> Batch:
         store = self.store
-        return Batch(store.new_batch_id(), workspace, store.next_seq(), created, float(duration), n, model, table,
-                     line_bytes=line_bytes, cancel_delay=self.cancel_delay)
+        return Batch(
+            store.new_batch_id(),
+            workspace,
+            store.next_seq(),
+            created,
+            float(duration),
+            n,
+            model,
+            table,
+            line_bytes=line_bytes,
+            cancel_delay=self.cancel_delay,
+        )
 
     @staticmethod
     def _force_status(batch: Batch, status: str, now: float) -> None:
@@ -191,6 +218,12 @@ class Emulator:
             batch.duration += now - batch.created  # still running for `duration` from now
         if status == "canceling":
             batch.cancel_at = now
+
+    def warm_results(self, batch_id: str) -> int:
+        """Build and cache an ended batch's results body now (so a benchmark times only the client).
+        Returns its size in bytes."""
+        batch = self.store.batches[batch_id]
+        return len(self.results_cache.get(batch))
 
     def delete_batch(self, batch_id: str) -> None:
         """As if deleted via the API: only an ended batch can be deleted."""
@@ -223,7 +256,9 @@ class Emulator:
             raise not_found(batch_id)  # emulates the propagation delay seen right after create
         return batch, now
 
-    def api_create(self, api_key: str | None, requests: Any, *, created_at=None, duration=None) -> dict[str, Any]:
+    def api_create(
+        self, api_key: str | None, requests: Any, *, created_at=None, duration=None
+    ) -> dict[str, Any]:
         workspace = self._workspace(api_key)
         items = validate_requests(requests)
         with self.store.lock:
@@ -232,9 +267,19 @@ class Emulator:
             batch_id = self.store.new_batch_id()
             if duration is None:  # a few minutes, the same for a given seed and batch id
                 duration = random.Random(digest(self.seed, "duration", batch_id)).uniform(120, 600)
-            batch = Batch(batch_id, workspace, self.store.next_seq(), created, float(duration), len(items),
-                          items[0].model, outcome_table(None), items=items, via_api=True,
-                          cancel_delay=self.cancel_delay)
+            batch = Batch(
+                batch_id,
+                workspace,
+                self.store.next_seq(),
+                created,
+                float(duration),
+                len(items),
+                items[0].model,
+                outcome_table(None),
+                items=items,
+                via_api=True,
+                cancel_delay=self.cancel_delay,
+            )
             self.store.insert(batch)
             return self.store.to_json(batch, now)
 
@@ -291,10 +336,16 @@ class Emulator:
             batch, now = self._batch(api_key, batch_id, fresh_404=True)
             status = batch.status(now)
             if status != "ended":
-                raise EmulatorError(404, f"Results for message batch {batch_id} are not available yet; "
-                                         f"its processing_status is {status}.")
+                raise EmulatorError(
+                    404,
+                    f"Results for message batch {batch_id} are not available yet; "
+                    f"its processing_status is {status}.",
+                )
             if now >= batch.archived_at:
                 self.results_cache.discard(batch_id)
-                raise EmulatorError(404, f"Results for message batch {batch_id} are no longer available: "
-                                         "the batch was archived 29 days after creation.")
+                raise EmulatorError(
+                    404,
+                    f"Results for message batch {batch_id} are no longer available: "
+                    "the batch was archived 29 days after creation.",
+                )
         return self.results_cache.get(batch)

@@ -7,7 +7,6 @@ import json
 import random
 import threading
 from collections import OrderedDict
-from typing import Any
 
 from .errors import DEFAULT_MESSAGES
 from .plan import ItemPlan, RequestItem
@@ -18,9 +17,21 @@ _PAD_UNIT = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiu
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _usage(bits: int, req: RequestItem | None) -> tuple[dict[str, Any], str]:
-    """Token usage and stop_reason for a succeeded item, from its hash bits."""
-    r = bits >> 143  # the low 143 bits went into the message id
+# One succeeded line, i.e. json.dumps of {"custom_id", "result": {"type": "succeeded", "message": Message}}
+# written out as a template: %-formatting is ~10x faster than the json encoder, which matters for
+# 100,000-line batches. Only the model needs escaping (custom_ids are validated to [a-zA-Z0-9_-]).
+_SUCCEEDED = (
+    '{"custom_id":"%s","result":{"type":"succeeded","message":{"id":"msg_%s","type":"message",'
+    '"role":"assistant","model":%s,"content":[{"type":"text","text":"%s"}],"stop_reason":"%s",'
+    '"stop_sequence":null,"usage":{"input_tokens":%d,"cache_creation_input_tokens":%d,'
+    '"cache_read_input_tokens":%d,"cache_creation":{"ephemeral_5m_input_tokens":%d,'
+    '"ephemeral_1h_input_tokens":%d},"output_tokens":%d,"service_tier":"batch"%s}}}}\n'
+)
+
+
+def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int, str, str]:
+    """Token counts, stop_reason and extra usage JSON for a succeeded item, from its hash bits."""
+    r = bits >> 100  # bits above the ones most used by the message id
     input_tokens = (req.input_chars // 4 + (r & 63) + 1) if req else 200 + (r & 0xFFF) % 3000
     output_tokens = 30 + ((r >> 12) & 0xFFF) % 1200
     stop_reason = "end_turn"
@@ -28,51 +39,49 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[dict[str, Any], str]:
         output_tokens, stop_reason = req.max_tokens, "max_tokens"
     elif not req and (r >> 24) & 0xF == 0:
         stop_reason = "max_tokens"
+    # Prompt caching: most requests read a cached prefix, some write one (5 min or 1 h TTL), some both.
     cache_mode, cache_size = (r >> 28) & 0x7, 1024 + ((r >> 31) & 0x1FFF)
     read = cache_size if cache_mode in (0, 1, 2, 5) else 0
     created = cache_size // (2 if cache_mode == 5 else 1) if cache_mode in (3, 4, 5) else 0
     one_hour = created if cache_mode == 4 else created // 3 if cache_mode == 5 else 0
-    usage: dict[str, Any] = {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": created,
-        "cache_read_input_tokens": read,
-        "cache_creation": {"ephemeral_5m_input_tokens": created - one_hour, "ephemeral_1h_input_tokens": one_hour},
-        "output_tokens": output_tokens,
-        "service_tier": "batch",
-    }
+    extra = ""
     if req and req.web_search:
-        usage["server_tool_use"] = {"web_search_requests": 1 + (r >> 44) % 3, "web_fetch_requests": 0}
-    return usage, stop_reason
+        searches = 1 + (r >> 44) % 3
+        extra = f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
+    return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra
 
 
-def _succeeded(item: ItemPlan, model: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
-    usage, stop_reason = _usage(item.bits, req)
+def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
+    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra = _usage(item.bits, req)
     text = f"Emulated reply to {item.custom_id}."
-    message = {
-        "id": "msg_" + base62(item.bits, 24),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": usage,
-    }
-    line = {"custom_id": item.custom_id, "result": {"type": "succeeded", "message": message}}
-    data = _dumps(line).encode() + b"\n"
-    if line_bytes and len(data) < line_bytes:
-        # Pad the text to reach the target size; the padding is plain ASCII, so no escaping shifts it.
-        missing = line_bytes - len(data)
-        message["content"][0]["text"] = text + " " + (_PAD_UNIT * (missing // len(_PAD_UNIT) + 1))[: missing - 1]
-        data = _dumps(line).encode() + b"\n"
-    return data
+    values = [
+        item.custom_id,
+        base62(item.bits, 24),
+        model_json,
+        text,
+        stop_reason,
+        input_tokens,
+        created,
+        read,
+    ]
+    values += [created - one_hour, one_hour, output_tokens, extra]
+    line = _SUCCEEDED % tuple(values)
+    if line_bytes and len(line) < line_bytes:
+        # Pad the text to the target size; the padding is plain ASCII, so the length adds up exactly.
+        missing = line_bytes - len(line)
+        values[3] = text + " " + (_PAD_UNIT * (missing // len(_PAD_UNIT) + 1))[: missing - 1]
+        line = _SUCCEEDED % tuple(values)
+    return line.encode()
 
 
 def _errored(item: ItemPlan, model: str) -> bytes:
     error_type = item.error_type or "api_error"
     message = f"model: {model}" if error_type == "not_found_error" else DEFAULT_MESSAGES[error_type]
-    error = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_" + base62(item.bits, 24)}
-    return _dumps({"custom_id": item.custom_id, "result": {"type": "errored", "error": error}}).encode() + b"\n"
+    request_id = "req_" + base62(item.bits, 24)
+    error = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
+    return (
+        _dumps({"custom_id": item.custom_id, "result": {"type": "errored", "error": error}}).encode() + b"\n"
+    )
 
 
 def build_results(store: Store, batch: Batch) -> bytes:
@@ -82,17 +91,22 @@ def build_results(store: Store, batch: Batch) -> bytes:
     order = list(range(batch.n))
     random.Random(digest(store.seed, "order", batch.id)).shuffle(order)
     lines = []
+    models_json: dict[str, str] = {}
     for index in order:
         item = plan.items[index]
         req = batch.items[index] if batch.items is not None else None
         model = req.model if req else batch.model
+        if model not in models_json:
+            models_json[model] = json.dumps(model)
         result_type = store.settled_type(batch, item.fraction, item.result_type)
         if result_type == "succeeded":
-            lines.append(_succeeded(item, model, req, batch.line_bytes))
+            lines.append(_succeeded(item, models_json[model], req, batch.line_bytes))
         elif result_type == "errored":
             lines.append(_errored(item, model))
         else:  # canceled / expired lines carry only their type
-            lines.append(b'{"custom_id":%s,"result":{"type":"%s"}}\n' % (_dumps(item.custom_id).encode(), result_type.encode()))
+            lines.append(
+                _dumps({"custom_id": item.custom_id, "result": {"type": result_type}}).encode() + b"\n"
+            )
     return b"".join(lines)
 
 

@@ -48,9 +48,13 @@ def _demo(emu: Emulator) -> None:
 
     def seed(created: float, duration: float, **kwargs) -> str:
         return emu.seed_batch(
-            DEMO_API_KEY, kwargs.pop("n", rng.choice((5, 20, 50, 120, 400, 1500))),
-            created_at=created, duration=duration, model=kwargs.pop("model", rng.choice(DEMO_MODELS)),
-            outcomes=kwargs.pop("outcomes", rng.choice(OUTCOME_MIXES)), **kwargs,
+            DEMO_API_KEY,
+            kwargs.pop("n", rng.choice((5, 20, 50, 120, 400, 1500))),
+            created_at=created,
+            duration=duration,
+            model=kwargs.pop("model", rng.choice(DEMO_MODELS)),
+            outcomes=kwargs.pop("outcomes", rng.choice(OUTCOME_MIXES)),
+            **kwargs,
         )
 
     for _ in range(4):  # archived: results no longer downloadable
@@ -107,8 +111,12 @@ class _NewBatches:
         while self.next_at <= now and created < 50:
             rng = random.Random(digest(self.emu.seed, "demo-new", self.k))
             batch = self.emu.new_seeded_batch(
-                DEMO_API_KEY, self.next_at, rng.uniform(5 * MINUTE, 2 * HOUR), rng.choice((10, 50, 200, 1000)),
-                rng.choice(DEMO_MODELS), outcome_table(rng.choice(OUTCOME_MIXES)),
+                DEMO_API_KEY,
+                self.next_at,
+                rng.uniform(5 * MINUTE, 2 * HOUR),
+                rng.choice((10, 50, 200, 1000)),
+                rng.choice(DEMO_MODELS),
+                outcome_table(rng.choice(OUTCOME_MIXES)),
             )
             self.emu.store.insert(batch)
             self.next_at += NEW_BATCH_EVERY

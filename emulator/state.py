@@ -125,7 +125,7 @@ class Store:
             self._order.setdefault(name, ([], []))
 
     def new_batch_id(self) -> str:
-        return "msgbatch_" + base62(self._rng.getrandbits(143), 24)
+        return "msgbatch_" + base62(self._rng.getrandbits(192), 24)
 
     def next_seq(self) -> int:
         self._seq += 1

@@ -14,12 +14,12 @@ _request_rng = random.SystemRandom()
 
 
 def base62(n: int, length: int) -> str:
-    """Encode the low bits of `n` as exactly `length` base62 characters."""
-    chars = []
-    for _ in range(length):
-        n, r = divmod(n, 62)
-        chars.append(BASE62[r])
-    return "".join(chars)
+    """`length` base62 characters from the low bytes of `n` (one byte per character: this is on the
+    hot path of building 100,000 result lines, and a slight bias in an emulated id does not matter)."""
+    return n.to_bytes(64, "little")[:length].translate(_BASE62_TABLE).decode()
+
+
+_BASE62_TABLE = bytes(ord(BASE62[b % 62]) for b in range(256))
 
 
 def digest(*parts: object) -> int:
@@ -29,7 +29,7 @@ def digest(*parts: object) -> int:
 
 
 def new_request_id() -> str:
-    return "req_" + base62(_request_rng.getrandbits(143), 24)
+    return "req_" + base62(_request_rng.getrandbits(192), 24)
 
 
 def rfc3339(ts: float | None) -> str | None:
