@@ -1,0 +1,63 @@
+from django import forms
+from django.contrib import admin
+
+from batches.models import Batch, Result, Workspace
+
+
+class WorkspaceForm(forms.ModelForm):
+    # Write-only: the stored key is never rendered back, only its masked hint.
+    api_key = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "base_url", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("api_key"):
+            self.add_error("api_key", "A new workspace needs an API key.")
+        return cleaned
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("api_key"):
+            self.instance.set_api_key(self.cleaned_data["api_key"])
+        return super().save(commit)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    form = WorkspaceForm
+    list_display = ["name", "api_key_hint", "base_url", "is_active", "last_synced_at", "last_error_type"]
+    readonly_fields = [
+        "api_key_hint", "last_synced_at", "last_full_sync_at", "failing_since", "last_error_type",
+        "last_error_message", "consecutive_failures",
+    ]  # fmt: skip
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["id", "workspace", "processing_status", "created_at", "ended_at", "items_ingested"]
+    list_filter = ["workspace", "processing_status"]
+    search_fields = ["id", "label"]
+    fields = ["label"]  # everything else mirrors the API and is not edited here
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Result)
+class ResultAdmin(admin.ModelAdmin):
+    list_display = ["custom_id", "batch", "result_type", "error_type"]
+    list_filter = ["result_type", "error_type"]
+    search_fields = ["custom_id"]
+    raw_id_fields = ["batch", "chunk"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

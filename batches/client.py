@@ -1,0 +1,217 @@
+"""The one seam to the Message Batches API: the only module that imports `anthropic`.
+
+One function per remote call. Each returns plain data and raises only the domain errors of
+batches/errors.py, so nothing SDK-shaped leaks into services, tasks or views.
+
+Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days in
+2.10.0) inside a worker. We retry short waits here and hand long ones back to the caller.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import anthropic
+import httpx2
+from django.conf import settings
+
+from batches.errors import (
+    APIError,
+    NotFoundAPIError,
+    PermanentAPIError,
+    ResultsUnavailableError,
+    RetryableAPIError,
+)
+from batches.models import Credentials
+
+T = TypeVar("T")
+
+RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides
+
+
+@dataclass(frozen=True)
+class RemoteBatch:
+    """A `MessageBatch` as the API reported it."""
+
+    id: str
+    processing_status: str
+    request_counts: dict[str, int]
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    cancel_initiated_at: datetime | None
+    archived_at: datetime | None
+    results_url: str | None
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    batches: list[RemoteBatch]
+    has_more: bool
+    last_id: str | None
+
+
+# --- public calls ------------------------------------------------------------------------------
+def list_batches(creds: Credentials, *, limit: int = 100, after_id: str | None = None) -> BatchPage:
+    """One page of the workspace's batches, newest first."""
+    params: dict[str, Any] = {"limit": limit}
+    if after_id:
+        params["after_id"] = after_id
+    page = _call(lambda: _client(creds).messages.batches.list(**params))
+    batches = [_remote_batch(b) for b in page.data]
+    return BatchPage(batches=batches, has_more=bool(page.has_more), last_id=page.last_id)
+
+
+def retrieve_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
+    return _remote_batch(_call(lambda: _client(creds).messages.batches.retrieve(batch_id)))
+
+
+def cancel_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
+    return _remote_batch(_call(lambda: _client(creds).messages.batches.cancel(batch_id)))
+
+
+def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBatch:
+    # No retry here: the API takes no idempotency key, so a retried create can make two batches.
+    # Callers that retry must first look for the batch they may already have made.
+    return _remote_batch(_call(lambda: _client(creds).messages.batches.create(requests=requests), retries=0))
+
+
+@contextmanager
+def stream_results(creds: Credentials, batch_id: str, *, chunk_size: int = 1 << 16) -> Iterator[Iterator[bytes]]:
+    """Yield an iterator over the raw result lines (bytes, without the newline), streamed.
+
+    Raw lines rather than the SDK's parsed objects: the ingest parses each line once with
+    `json.loads` and keeps the exact bytes, and skips the SDK's per-line model construction.
+    """
+    client = _client(creds)  # held for the whole stream: a collected client closes its connection
+    try:
+        response_cm = client.messages.batches.with_streaming_response.results(batch_id)
+        response = _call(response_cm.__enter__, retries=0)
+    except NotFoundAPIError as exc:
+        raise ResultsUnavailableError(exc.message, error_type=exc.error_type, status=404) from exc
+    try:
+        yield _split_lines(response.iter_bytes(chunk_size))
+    except (httpx2.TransportError, anthropic.APIConnectionError) as exc:
+        raise RetryableAPIError(
+            f"connection lost while streaming results: {exc or type(exc).__name__}", error_type="connection_error"
+        ) from exc
+    finally:
+        response_cm.__exit__(None, None, None)
+
+
+# --- internals ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _client_for(api_key: str, base_url: str | None, timeout: float) -> anthropic.Anthropic:
+    # One client per workspace and process, so its connection pool is reused across calls.
+    return anthropic.Anthropic(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=httpx2.Timeout(timeout, connect=5.0),
+    )
+
+
+def _client(creds: Credentials) -> anthropic.Anthropic:
+    return _client_for(creds.api_key, creds.base_url, settings.ANTHROPIC_TIMEOUT_SECONDS)
+
+
+def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        if b"\n" not in chunk:
+            continue
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if line:
+                yield line
+    if buffer.strip():
+        yield buffer.rstrip(b"\r")
+
+
+def _call(fn: Callable[[], T], *, retries: int | None = None) -> T:
+    """Run one SDK call, retrying what is worth retrying, mapping every failure to a domain error."""
+    retries = settings.ANTHROPIC_MAX_RETRIES if retries is None else retries
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except anthropic.AnthropicError as exc:
+            error = _domain_error(exc)
+        if not isinstance(error, RetryableAPIError) or attempt == retries:
+            raise error
+        wait = error.retry_after if error.retry_after else min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+        if wait > settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS:
+            raise error  # too long to hold a worker: the caller records it and comes back later
+        time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _domain_error(exc: anthropic.AnthropicError) -> APIError:
+    if isinstance(exc, anthropic.APITimeoutError):
+        return RetryableAPIError("the API did not answer in time", error_type="timeout")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return RetryableAPIError(f"could not reach the API: {exc}", error_type="connection_error")
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        error_type = getattr(exc, "type", None) or f"http_{status}"
+        message = getattr(exc, "api_message", None) or _body_message(exc.body) or str(exc)
+        kwargs = {"error_type": error_type, "status": status, "request_id": exc.request_id}
+        if status in RETRYABLE_STATUSES or status >= 500:
+            return RetryableAPIError(message, retry_after=_retry_after(exc.response), **kwargs)
+        if status == 404:
+            return NotFoundAPIError(message, **kwargs)
+        return PermanentAPIError(message, **kwargs)
+    if "results_url" in str(exc):
+        # The SDK's own check in results(): the batch has not ended (or has no results).
+        return ResultsUnavailableError(str(exc), error_type="results_unavailable")
+    return PermanentAPIError(str(exc), error_type=type(exc).__name__)
+
+
+def _body_message(body: object) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"].get("message")
+    return None
+
+
+def _retry_after(response: httpx2.Response | None) -> float | None:
+    if response is None:
+        return None
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = response.headers.get(header)
+        if value:
+            try:
+                seconds = float(value) * scale
+            except ValueError:
+                continue  # an HTTP-date: rare from this API; fall back to our own backoff
+            if seconds > 0:
+                return seconds
+    return None
+
+
+def _remote_batch(b: Any) -> RemoteBatch:
+    counts = b.request_counts
+    return RemoteBatch(
+        id=b.id,
+        processing_status=b.processing_status,
+        request_counts={
+            "processing": counts.processing,
+            "succeeded": counts.succeeded,
+            "errored": counts.errored,
+            "canceled": counts.canceled,
+            "expired": counts.expired,
+        },
+        created_at=b.created_at,
+        expires_at=b.expires_at,
+        ended_at=b.ended_at,
+        cancel_initiated_at=b.cancel_initiated_at,
+        archived_at=b.archived_at,
+        results_url=b.results_url,
+    )

@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from batches import sync
+from batches.errors import APIError
+from batches.models import Workspace
+from batches.workspaces import ensure_default_workspace
+
+
+class Command(BaseCommand):
+    help = "Run one whole sync pass in the foreground: list, retrieve, and ingest the results of ended batches."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workspace", help="Only this workspace (by name)")
+        parser.add_argument("--full", action="store_true", help="Page through the whole history")
+
+    def handle(self, *args, workspace=None, full=False, **options):
+        ensure_default_workspace()
+        workspaces = Workspace.objects.filter(is_active=True)
+        if workspace:
+            workspaces = workspaces.filter(name=workspace)
+            if not workspaces.exists():
+                raise CommandError(f"no active workspace named {workspace!r}")
+        elif not workspaces.exists():
+            raise CommandError("no workspace: set ANTHROPIC_API_KEY or add one with `manage.py add_workspace`")
+        failures = []
+        for ws in workspaces:
+            try:
+                report = sync.sync_workspace(ws.pk, full=full, force=True)
+            except APIError as exc:
+                failures.append(f"{ws.name}: {exc}")
+                continue
+            self.stdout.write(report.summary())
+        if failures:
+            raise CommandError("; ".join(failures))

@@ -1,0 +1,231 @@
+"""The mirror of each workspace's Message Batches, and what derives from it.
+
+Field names follow the API (`processing_status`, `custom_id`, `result_type`) so a reader can follow
+a value from the wire to the page. No model does network I/O: services in this app do.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from batches import crypto
+
+# Results can be downloaded for 29 days after a batch is *created* (not ended).
+RESULTS_RETENTION = timedelta(days=29)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the client needs to reach one workspace. Never logged: its repr hides the key."""
+
+    api_key: str
+    base_url: str | None
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_key={crypto.mask(self.api_key)!r}, base_url={self.base_url!r})"
+
+
+class Workspace(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    api_key_encrypted = models.TextField(editable=False)
+    api_key_hint = models.CharField(max_length=32, editable=False, help_text="The key, masked")
+    base_url = models.URLField(blank=True, help_text="Leave empty for https://api.anthropic.com")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Sync health, shown on every page.
+    last_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error_type = models.CharField(max_length=64, blank=True, editable=False)
+    last_error_message = models.TextField(blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # A 429's retry-after: the next pass waits until then rather than hammering the API.
+    sync_not_before = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # One sync per workspace at a time: a lease claimed with a conditional UPDATE.
+    sync_lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_api_key(self, api_key: str) -> None:
+        api_key = api_key.strip()
+        if not api_key:
+            raise ValueError("the API key is empty")
+        self.api_key_encrypted = crypto.encrypt(api_key)
+        self.api_key_hint = crypto.mask(api_key)
+
+    @property
+    def credentials(self) -> Credentials:
+        return Credentials(api_key=crypto.decrypt(self.api_key_encrypted), base_url=self.base_url or None)
+
+    @property
+    def is_failing(self) -> bool:
+        return self.consecutive_failures > 0
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        CANCELING = "canceling"
+        ENDED = "ended"
+
+    # The API's own id (`msgbatch_…`) is the primary key: URLs and logs name what the API names.
+    id = models.CharField(max_length=128, primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="batches")
+    processing_status = models.CharField(max_length=16, choices=Status.choices)
+    # request_counts, one column each so they can be filtered and summed.
+    processing_count = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    errored_count = models.PositiveIntegerField(default=0)
+    canceled_count = models.PositiveIntegerField(default=0)
+    expired_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cancel_initiated_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    results_url = models.CharField(max_length=500, blank=True)
+
+    label = models.CharField(max_length=200, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+    # Set by a full pass when the API no longer lists the batch (deleted there).
+    gone_from_api_at = models.DateTimeField(null=True, blank=True)
+
+    # Ingest bookkeeping.
+    results_ingested_at = models.DateTimeField(null=True, blank=True)
+    results_unavailable_at = models.DateTimeField(null=True, blank=True)
+    results_unavailable_reason = models.CharField(max_length=300, blank=True)
+    items_ingested = models.PositiveIntegerField(default=0)
+    malformed_count = models.PositiveIntegerField(default=0)
+    ingest_attempts = models.PositiveIntegerField(default=0)
+    ingest_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"]),
+            models.Index(fields=["processing_status", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    # --- derived state ---------------------------------------------------------------------------
+    @property
+    def request_counts(self) -> dict[str, int]:
+        return {
+            "processing": self.processing_count,
+            "succeeded": self.succeeded_count,
+            "errored": self.errored_count,
+            "canceled": self.canceled_count,
+            "expired": self.expired_count,
+        }
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.request_counts.values())
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.processing_status == self.Status.ENDED
+
+    @property
+    def progress(self) -> float:
+        """Share of requests no longer processing, 0.0 to 1.0."""
+        total = self.total_requests
+        return 1.0 if total == 0 else (total - self.processing_count) / total
+
+    @property
+    def results_available_until(self):
+        return self.created_at + RESULTS_RETENTION
+
+    def results_expired(self, now=None) -> bool:
+        return self.archived_at is not None or (now or timezone.now()) >= self.results_available_until
+
+    @property
+    def needs_ingest(self) -> bool:
+        return (
+            self.is_terminal
+            and self.results_ingested_at is None
+            and self.results_unavailable_at is None
+            and self.gone_from_api_at is None
+        )
+
+
+class ResultChunk(models.Model):
+    """A run of raw result lines, compressed together: ~20x smaller than per-line compression.
+
+    Written in the same transaction as the items that point into it, so a chunk never exists
+    without its items, nor an item without its raw line.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    data = models.BinaryField()
+    line_count = models.PositiveIntegerField()
+    raw_bytes = models.PositiveBigIntegerField()
+
+    def lines(self) -> list[bytes]:
+        return zlib.decompress(bytes(self.data)).split(b"\n")
+
+
+class Result(models.Model):
+    """One line of a batch's results (`MessageBatchIndividualResponse`), flattened for queries."""
+
+    class Type(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        ERRORED = "errored"
+        CANCELED = "canceled"
+        EXPIRED = "expired"
+        # Not an API type: a line that could not be parsed, kept with its raw text.
+        MALFORMED = "malformed"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="results")
+    custom_id = models.CharField(max_length=128)
+    result_type = models.CharField(max_length=16, choices=Type.choices)
+    error_type = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    message_id = models.CharField(max_length=128, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    stop_reason = models.CharField(max_length=64, blank=True)
+    # usage: every field of the API's Usage that carries a number or a tier.
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_5m_input_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_1h_input_tokens = models.PositiveIntegerField(default=0)
+    cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    web_search_requests = models.PositiveIntegerField(default=0)
+    web_fetch_requests = models.PositiveIntegerField(default=0)
+    service_tier = models.CharField(max_length=32, blank=True)
+
+    chunk = models.ForeignKey(ResultChunk, on_delete=models.CASCADE, related_name="+")
+    line_index = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "custom_id"], name="result_unique_custom_id")]
+        indexes = [models.Index(fields=["batch", "result_type", "error_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.custom_id}"
+
+    def raw_line(self) -> str:
+        """The line exactly as the API sent it."""
+        return self.chunk.lines()[self.line_index].decode("utf-8", errors="replace")

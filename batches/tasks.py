@@ -1,0 +1,46 @@
+"""Celery tasks: thin wrappers that take ids and call one service.
+
+No task retries itself: the beat schedule runs the sync again every SYNC_INTERVAL_SECONDS, and a
+failure is recorded on the workspace by the service (with any retry-after honoured there).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from batches import sync
+from batches.errors import APIError
+from batches.models import Batch, Workspace
+from batches.workspaces import ensure_default_workspace
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def sync_all_workspaces() -> None:
+    ensure_default_workspace()
+    for workspace_id in Workspace.objects.filter(is_active=True).values_list("id", flat=True):
+        # A tick that waited longer than one interval is stale: the next tick supersedes it.
+        sync_workspace.apply_async((workspace_id,), expires=max(settings.SYNC_INTERVAL_SECONDS, 5))
+
+
+@shared_task(ignore_result=True)
+def sync_workspace(workspace_id: int, full: bool = False) -> None:
+    try:
+        sync.sync_workspace(workspace_id, full=full)
+    except APIError as exc:
+        log.info("workspace %s: %s (recorded; the next pass tries again)", workspace_id, exc)
+
+
+@shared_task(ignore_result=True)
+def refresh_batch(batch_id: str) -> None:
+    batch = Batch.objects.select_related("workspace").filter(pk=batch_id).first()
+    if batch is None:
+        return
+    try:
+        sync.refresh_batch(batch)
+    except APIError as exc:
+        Batch.objects.filter(pk=batch_id).update(ingest_error=str(exc)[:2000])

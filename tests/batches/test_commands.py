@@ -1,0 +1,50 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from batches.models import Batch, Workspace
+
+
+def test_sync_batches_runs_a_whole_pass_in_the_foreground(emulator, workspace):
+    ids = emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=4)
+    out = io.StringIO()
+    call_command("sync_batches", "--workspace", "main", stdout=out)
+    assert "3 new" in out.getvalue() and "3 ingested" in out.getvalue()
+    assert all(b.results_ingested_at for b in Batch.objects.filter(id__in=ids))
+
+
+def test_sync_batches_fails_with_a_one_line_reason(make_workspace):
+    make_workspace("bad", known=False)
+    with pytest.raises(CommandError) as excinfo:
+        call_command("sync_batches", "--workspace", "bad")
+    assert "authentication_error" in str(excinfo.value) and "\n" not in str(excinfo.value)
+
+
+def test_sync_batches_creates_the_default_workspace_from_the_environment(emulator, settings, db):
+    emulator.add_workspace(api_key="sk-ant-env-key-0001", name="env")
+    settings.ANTHROPIC_API_KEY = "sk-ant-env-key-0001"
+    settings.ANTHROPIC_BASE_URL = emulator.base_url
+    call_command("sync_batches", stdout=io.StringIO())
+    ws = Workspace.objects.get(name="default")
+    assert ws.api_key_hint == "sk-ant-…0001" and ws.last_synced_at
+
+
+def test_add_workspace_reads_the_key_from_an_environment_variable(db, monkeypatch):
+    monkeypatch.setenv("TEAM_KEY", "sk-ant-team-key-7777")
+    out = io.StringIO()
+    call_command("add_workspace", "team", "--key-env", "TEAM_KEY", stdout=out)
+    assert Workspace.objects.get(name="team").credentials.api_key == "sk-ant-team-key-7777"
+    assert "7777" in out.getvalue() and "sk-ant-team-key" not in out.getvalue()
+
+
+def test_add_workspace_reads_the_key_from_stdin(db, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk-ant-piped-key-5555\n"))
+    call_command("add_workspace", "piped", stdout=io.StringIO())
+    assert Workspace.objects.get(name="piped").credentials.api_key == "sk-ant-piped-key-5555"
+
+
+def test_add_workspace_refuses_an_empty_key(db, monkeypatch):
+    monkeypatch.setenv("EMPTY", "")
+    with pytest.raises(CommandError, match="empty"):
+        call_command("add_workspace", "x", "--key-env", "EMPTY")

@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from batches.models import Batch, Workspace
+
+
+@pytest.mark.django_db
+def test_the_api_key_is_encrypted_at_rest_and_shown_masked():
+    ws = Workspace(name="acme")
+    ws.set_api_key("sk-ant-api03-secret-secret-wxyz")
+    ws.save()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key_encrypted, api_key_hint FROM batches_workspace WHERE id = %s", [ws.pk])
+        stored, hint = cursor.fetchone()
+    assert "secret" not in stored and hint == "sk-ant-…wxyz"
+    assert Workspace.objects.get(pk=ws.pk).credentials.api_key == "sk-ant-api03-secret-secret-wxyz"
+
+
+@pytest.mark.django_db
+def test_a_key_encrypted_under_another_secret_says_so(settings):
+    ws = Workspace(name="acme")
+    ws.set_api_key("sk-ant-api03-secret-wxyz")
+    ws.save()
+    settings.SECRET_KEY = "another-secret"
+    with pytest.raises(ValueError, match="enter it again"):
+        Workspace.objects.get(pk=ws.pk).credentials  # noqa: B018
+
+
+def test_progress_and_retention_derive_from_the_api_fields():
+    created = timezone.now() - timedelta(days=28)
+    b = Batch(processing_status="in_progress", processing_count=3, succeeded_count=1, created_at=created)
+    assert b.progress == 0.25 and not b.is_terminal
+    assert b.results_available_until == created + timedelta(days=29)
+    assert not b.results_expired()
+    assert b.results_expired(now=created + timedelta(days=29))

@@ -1,0 +1,228 @@
+"""Sync against the emulator over real HTTP, through the official SDK."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from batches import sync
+from batches.errors import PermanentAPIError, RetryableAPIError
+from batches.models import Batch, Result, Workspace
+
+
+def test_first_sync_mirrors_every_batch_with_every_field(emulator, workspace):
+    ids = emulator.seed_batches(workspace.test_api_key, 1200, status="ended", n_requests=3)
+    running = emulator.seed_batch(workspace.test_api_key, 7, status="in_progress")
+
+    report = sync.sync_workspace(workspace.pk)
+
+    assert report.full and report.new == 1201
+    assert Batch.objects.filter(workspace=workspace).count() == 1201
+    # The first pass pages through the whole history at the API's maximum page size.
+    assert emulator.calls["list"] == 2
+    b = Batch.objects.get(pk=running)
+    assert (b.processing_status, b.processing_count, b.succeeded_count) == ("in_progress", 7, 0)
+    assert b.expires_at - b.created_at == timedelta(hours=24)
+    assert b.results_available_until == b.created_at + timedelta(days=29)
+    ended = Batch.objects.get(pk=ids[0])
+    assert ended.is_terminal and ended.ended_at and ended.results_url.endswith(f"/{ids[0]}/results")
+    assert ended.total_requests == 3
+
+
+def test_steady_state_pass_costs_one_list_and_one_retrieve_per_running_batch(emulator, workspace):
+    key = workspace.test_api_key
+    two_hours_ago = emulator.now() - timedelta(hours=2)
+    running = [emulator.seed_batch(key, 5, status="in_progress", created_at=two_hours_ago, duration=86000) for _ in range(3)]
+    emulator.seed_batches(key, 300, status="ended", n_requests=2)  # newer: fill the first page
+    sync.sync_workspace(workspace.pk)
+    emulator.reset_calls()
+
+    report = sync.sync_workspace(workspace.pk)
+
+    assert not report.full
+    assert emulator.calls.get("list", 0) == 1
+    assert emulator.calls.get("retrieve", 0) == len(running)
+    assert emulator.calls.get("results", 0) == 0  # ended batches were ingested once, not again
+
+
+def test_a_new_batch_appears_on_the_next_pass(emulator, workspace):
+    emulator.seed_batches(workspace.test_api_key, 150, status="ended", n_requests=1)
+    sync.sync_workspace(workspace.pk)
+    new_id = emulator.seed_batch(workspace.test_api_key, 4, status="in_progress")
+
+    report = sync.sync_workspace(workspace.pk)
+
+    assert report.new == 1
+    assert Batch.objects.get(pk=new_id).processing_status == "in_progress"
+
+
+def test_a_batch_that_ends_has_its_results_ingested(emulator, workspace):
+    requests = [_request(f"item-{i}") for i in range(40)]
+    requests[3] = _request("item-3", "[emulate:errored:overloaded_error]")
+    requests[4] = _request("item-4", "[emulate:errored:invalid_request_error]")
+    batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=60)
+    sync.sync_workspace(workspace.pk)
+    assert Batch.objects.get(pk=batch_id).processing_status == "in_progress"
+    assert not Result.objects.exists()
+
+    emulator.advance(120)
+    report = sync.sync_workspace(workspace.pk)
+
+    batch = Batch.objects.get(pk=batch_id)
+    assert report.ingested == [batch_id]
+    assert batch.processing_status == "ended" and batch.results_ingested_at
+    assert batch.items_ingested == batch.total_requests == 40
+    assert batch.errored_count == 2
+    overloaded = Result.objects.get(batch=batch, custom_id="item-3")
+    assert (overloaded.result_type, overloaded.error_type) == ("errored", "overloaded_error")
+    assert overloaded.error_message and overloaded.request_id.startswith("req_")
+    ok = Result.objects.get(batch=batch, custom_id="item-0")
+    assert ok.result_type == "succeeded" and ok.output_tokens > 0 and ok.service_tier == "batch"
+    assert '"custom_id":"item-0"' in ok.raw_line().replace(" ", "")
+
+
+def test_running_sync_twice_leaves_exactly_the_same_rows(emulator, workspace):
+    emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=120)
+    sync.sync_workspace(workspace.pk)
+    before = sorted(Result.objects.values_list("batch_id", "custom_id", "result_type", "output_tokens"))
+
+    sync.sync_workspace(workspace.pk, full=True)
+
+    after = sorted(Result.objects.values_list("batch_id", "custom_id", "result_type", "output_tokens"))
+    assert before == after and len(after) == 360
+
+
+def test_a_full_pass_marks_batches_deleted_from_the_api(emulator, workspace):
+    old = timezone.now() - timedelta(days=2)
+    ids = emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=1, created_at=old)
+    sync.sync_workspace(workspace.pk)
+    emulator.delete_batch(ids[1])
+
+    sync.sync_workspace(workspace.pk)  # incremental: deletions are not looked for
+    assert Batch.objects.get(pk=ids[1]).gone_from_api_at is None
+    report = sync.sync_workspace(workspace.pk, full=True)
+
+    assert report.gone == 1
+    assert Batch.objects.get(pk=ids[1]).gone_from_api_at is not None
+    assert Batch.objects.get(pk=ids[0]).gone_from_api_at is None
+
+
+def test_a_404_right_after_creation_is_transient_but_later_means_gone(emulator, workspace):
+    young = _known_batch(workspace, "msgbatch_young", timezone.now() - timedelta(seconds=10))
+    old = _known_batch(workspace, "msgbatch_old", timezone.now() - timedelta(hours=2))
+
+    sync.sync_workspace(workspace.pk)
+
+    young.refresh_from_db()
+    old.refresh_from_db()
+    assert young.gone_from_api_at is None
+    assert old.gone_from_api_at is not None
+    assert Workspace.objects.get(pk=workspace.pk).consecutive_failures == 0
+
+
+def test_results_past_the_29_day_window_are_marked_unavailable_not_retried(emulator, workspace):
+    created = timezone.now() - timedelta(days=30)
+    batch_id = emulator.seed_batch(workspace.test_api_key, 5, status="ended", created_at=created)
+
+    sync.sync_workspace(workspace.pk)
+    sync.sync_workspace(workspace.pk)
+
+    batch = Batch.objects.get(pk=batch_id)
+    assert batch.results_unavailable_at is not None
+    assert "29 days" in batch.results_unavailable_reason
+    assert emulator.calls.get("results", 0) == 0
+    assert not Result.objects.filter(batch=batch).exists()
+
+
+def test_a_wrong_key_is_recorded_and_other_workspaces_still_sync(emulator, make_workspace):
+    good = make_workspace("good")
+    bad = make_workspace("bad", known=False)
+    emulator.seed_batches(good.test_api_key, 2, status="ended", n_requests=1)
+
+    with pytest.raises(PermanentAPIError):
+        sync.sync_workspace(bad.pk)
+    sync.sync_workspace(good.pk)
+
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert bad.last_error_type == "authentication_error" and bad.consecutive_failures == 1
+    assert bad.failing_since is not None and bad.last_synced_at is None
+    assert good.last_synced_at is not None and not good.is_failing
+    assert Batch.objects.filter(workspace=good).count() == 2
+
+
+def test_a_short_429_is_waited_out_and_the_pass_succeeds(emulator, workspace):
+    emulator.seed_batches(workspace.test_api_key, 2, status="ended", n_requests=1)
+    emulator.faults.add(op="list", status=429, retry_after=1, times=1)
+
+    sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert workspace.last_synced_at and not workspace.is_failing
+    assert emulator.calls["list"] == 2
+
+
+def test_a_long_429_is_recorded_and_the_workspace_waits_for_retry_after(emulator, workspace):
+    emulator.faults.add(op="list", status=429, retry_after=120, times=1)
+
+    with pytest.raises(RetryableAPIError):
+        sync.sync_workspace(workspace.pk)
+    report = sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert workspace.last_error_type == "rate_limit_error"
+    assert workspace.sync_not_before > timezone.now() + timedelta(seconds=100)
+    assert report.skipped.startswith("rate limited")
+    assert emulator.calls["list"] == 1
+
+
+@pytest.mark.parametrize(("status", "error_type"), [(529, "overloaded_error"), (500, "api_error")])
+def test_server_errors_are_retried_then_recorded(emulator, workspace, status, error_type):
+    emulator.faults.add(op="list", status=status, times=10)
+
+    with pytest.raises(RetryableAPIError):
+        sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert workspace.last_error_type == error_type
+    assert emulator.calls["list"] == 3  # one call and two retries
+
+
+def test_a_slow_api_is_recorded_as_a_timeout(emulator, workspace, settings):
+    settings.ANTHROPIC_TIMEOUT_SECONDS = 0.3
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    emulator.faults.add(op="list", delay=2, times=1)
+
+    with pytest.raises(RetryableAPIError):
+        sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert workspace.last_error_type == "timeout"
+
+
+def test_recovery_clears_the_failure(emulator, workspace):
+    emulator.faults.add(op="list", status=529, times=3)
+    with pytest.raises(RetryableAPIError):
+        sync.sync_workspace(workspace.pk)
+
+    sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert not workspace.is_failing and workspace.failing_since is None and workspace.last_error_type == ""
+
+
+def _request(custom_id: str, text: str = "Hello") -> dict:
+    return {
+        "custom_id": custom_id,
+        "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 64,
+                   "messages": [{"role": "user", "content": text}]},
+    }  # fmt: skip
+
+
+def _known_batch(workspace, batch_id, created_at) -> Batch:
+    return Batch.objects.create(
+        id=batch_id, workspace=workspace, processing_status="in_progress", processing_count=1,
+        created_at=created_at, expires_at=created_at + timedelta(hours=24),
+    )  # fmt: skip

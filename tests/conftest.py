@@ -1,0 +1,50 @@
+"""Shared fixtures: a real emulator over HTTP, workspaces pointing at it, a fixed cast of users."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from batches.models import Workspace
+from emulator import Emulator
+
+_keys = itertools.count(1)
+
+
+@pytest.fixture
+def emulator():
+    emu = Emulator(seed=1, speed=0.0)
+    emu.start(host="127.0.0.1", port=0)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def make_workspace(emulator, db):
+    """A dashboard workspace whose key the emulator knows (unless `known=False`)."""
+
+    def make(name: str | None = None, *, known: bool = True) -> Workspace:
+        n = next(_keys)
+        api_key = f"sk-ant-test-{n:04d}-{'x' * 20}"
+        if known:
+            emulator.add_workspace(api_key=api_key, name=name or f"ws{n}")
+        workspace = Workspace(name=name or f"ws{n}", base_url=emulator.base_url)
+        workspace.set_api_key(api_key)
+        workspace.save()
+        workspace.test_api_key = api_key  # the tests' own copy, to seed the emulator
+        return workspace
+
+    return make
+
+
+@pytest.fixture
+def workspace(make_workspace):
+    return make_workspace("main")
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(settings):
+    # The SDK-facing retry loop honours retry-after; tests keep waits short.
+    settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 2
+    settings.INGEST_CHUNK_LINES = 50
