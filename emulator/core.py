@@ -13,7 +13,7 @@ from .errors import EmulatorError, invalid, not_found
 from .faults import OPS, Faults
 from .plan import DEFAULT_MODEL, outcome_table
 from .results import ResultsCache
-from .state import EXPIRES_AFTER, Batch, Clock, Store
+from .state import EXPIRES_AFTER, Batch, Clock, Store, reached
 from .util import digest, to_ts
 from .validation import MAX_REQUESTS, validate_requests
 
@@ -252,7 +252,7 @@ class Emulator:
         batch = self.store.get(workspace, batch_id)
         if batch is None:
             raise not_found(batch_id)
-        if fresh_404 and batch.via_api and now - batch.created < self.not_found_after_create:
+        if fresh_404 and batch.via_api and not reached(now, batch.created + self.not_found_after_create):
             raise not_found(batch_id)  # emulates the propagation delay seen right after create
         return batch, now
 
@@ -341,7 +341,7 @@ class Emulator:
                     f"Results for message batch {batch_id} are not available yet; "
                     f"its processing_status is {status}.",
                 )
-            if now >= batch.archived_at:
+            if reached(now, batch.archived_at):
                 self.results_cache.discard(batch_id)
                 raise EmulatorError(
                     404,

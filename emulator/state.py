@@ -25,6 +25,13 @@ EXPIRES_AFTER = 1 * DAY  # "expires_at: 24 hours after creation"
 ARCHIVE_AFTER = 29 * DAY
 KEEP_RESULTS_URL_WHEN_ARCHIVED = True
 DEFAULT_CANCEL_DELAY = 5.0  # emulated seconds between cancel and "ended"
+# Times are float epoch seconds that also travel through microsecond datetimes (created_at=..., now()),
+# so "has time t been reached" allows a microsecond of rounding slack.
+EPSILON = 1e-6
+
+
+def reached(now: float, t: float) -> bool:
+    return now >= t - EPSILON
 
 
 class Clock:
@@ -94,7 +101,7 @@ class Batch:
         return natural, cause
 
     def status(self, now: float) -> str:
-        if now >= self.end_info()[0]:
+        if reached(now, self.end_info()[0]):
             return "ended"
         return "in_progress" if self.cancel_at is None else "canceling"
 
@@ -193,7 +200,7 @@ class Store:
         """request_counts. Documented behaviour: everything is `processing` until the batch ends; with
         live_counts the finished requests move to their type while processing (nicer for a demo)."""
         end, cause = batch.end_info()
-        if now >= end:
+        if reached(now, end):
             if batch.final_counts is None:
                 batch.final_counts = self._settled(batch, end, cause)
             return batch.final_counts
@@ -219,7 +226,7 @@ class Store:
     def to_json(self, batch: Batch, now: float) -> dict[str, Any]:
         status = batch.status(now)
         end = batch.end_info()[0]
-        archived = now >= batch.archived_at
+        archived = reached(now, batch.archived_at)
         return {
             "id": batch.id,
             "type": "message_batch",

@@ -34,5 +34,10 @@ def client(emu: Emulator) -> anthropic.Anthropic:
 def request(custom_id: str, text: str = "Hello", model: str = "claude-sonnet-4-5-20250929", **params: Any):
     return {
         "custom_id": custom_id,
-        "params": {"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": text}], **params},
+        "params": {
+            "model": model,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": text}],
+            **params,
+        },
     }

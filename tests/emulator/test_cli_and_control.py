@@ -1,0 +1,119 @@
+"""The CLI process, the /_emulator/ control endpoints and the demo scenario."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import anthropic
+import pytest
+
+from emulator import DEMO_API_KEY, Emulator
+from emulator.plan import ERROR_TYPES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _post(url: str, payload: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_cli_serves_health_and_stops_on_sigterm():
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--scenario",
+            "demo",
+            "--seed",
+            "1",
+            "--speed",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first_line = process.stdout.readline()
+        url = re.search(r"http://\S+", first_line).group(0)
+        health = _get(f"{url}/_emulator/health")
+        assert health["status"] == "ok" and health["speed"] == 60
+        client = anthropic.Anthropic(api_key=DEMO_API_KEY, base_url=url, max_retries=0)
+        assert len(client.messages.batches.list().data) == 20
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        rest = process.stdout.read()
+        assert DEMO_API_KEY in rest and "emulator stopped" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_control_endpoints_drive_the_emulator(emu: Emulator):
+    base = emu.base_url
+    _post(f"{base}/_emulator/workspaces", {"api_key": "sk-ant-ctl", "name": "ctl"})
+    seeded = _post(
+        f"{base}/_emulator/seed_batch", {"api_key": "sk-ant-ctl", "n_requests": 3, "status": "in_progress"}
+    )
+    client = anthropic.Anthropic(api_key="sk-ant-ctl", base_url=base, max_retries=0)
+    assert client.messages.batches.retrieve(seeded["id"]).processing_status == "in_progress"
+
+    _post(f"{base}/_emulator/advance", {"seconds": 601})
+    assert client.messages.batches.retrieve(seeded["id"]).processing_status == "ended"
+    assert _get(f"{base}/_emulator/calls")["retrieve"] == 2
+    assert _post(f"{base}/_emulator/reset_calls", {})["retrieve"] == 0
+
+    many = _post(f"{base}/_emulator/seed_batch", {"api_key": "sk-ant-ctl", "count": 3, "n_requests": 2})
+    assert len(many["ids"]) == 3
+    config = _post(f"{base}/_emulator/config", {"live_counts": True, "not_found_after_create": 2})
+    assert config["live_counts"] is True and emu.not_found_after_create == 2
+
+
+def test_control_endpoint_errors_are_400(emu: Emulator):
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        _post(f"{emu.base_url}/_emulator/faults", {"op": "nope", "status": 500})
+    assert excinfo.value.code == 400
+
+
+def test_demo_scenario_has_every_state():
+    emu = Emulator(scenario="demo", seed=1, speed=0, live_counts=True)
+    url = emu.start()
+    try:
+        client = anthropic.Anthropic(api_key=DEMO_API_KEY, base_url=url, max_retries=0)
+        batches = list(client.messages.batches.list(limit=100))
+        statuses = {b.processing_status for b in batches}
+        assert statuses == {"in_progress", "canceling", "ended"}
+        assert any(b.archived_at for b in batches)
+        assert any(b.request_counts.canceled for b in batches)
+        assert any(b.request_counts.expired for b in batches)
+        assert len({b.id for b in batches}) == len(batches) >= 30
+
+        error_types = set()
+        for batch in batches:
+            if batch.processing_status == "ended" and not batch.archived_at and batch.request_counts.errored:
+                for line in client.messages.batches.results(batch.id):
+                    if line.result.type == "errored":
+                        error_types.add(line.result.error.error.type)
+        assert error_types == set(ERROR_TYPES)
+
+        emu.advance(30 * 60)  # new batches appear as the demo runs
+        assert len(list(client.messages.batches.list(limit=100))) > len(batches)
+    finally:
+        emu.stop()
