@@ -196,7 +196,12 @@ class Result(models.Model):
         # Not an API type: a line that could not be parsed, kept with its raw text.
         MALFORMED = "malformed"
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="results")
+    # Result rows are bulk-written by COPY, 100,000 at a time. Foreign-key constraints would cost a
+    # lookup per row for nothing: Django cascades deletes itself, and a chunk and its rows are
+    # written in one transaction. The unique (batch, custom_id) index serves batch_id lookups.
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, related_name="results", db_constraint=False, db_index=False
+    )
     custom_id = models.CharField(max_length=128)
     result_type = models.CharField(max_length=16, choices=Type.choices)
     error_type = models.CharField(max_length=64, blank=True)
@@ -216,7 +221,10 @@ class Result(models.Model):
     web_fetch_requests = models.PositiveIntegerField(default=0)
     service_tier = models.CharField(max_length=32, blank=True)
 
-    chunk = models.ForeignKey(ResultChunk, on_delete=models.CASCADE, related_name="+")
+    # Deleted with their batch (above); a chunk is never deleted on its own.
+    chunk = models.ForeignKey(
+        ResultChunk, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     line_index = models.PositiveIntegerField()
 
     class Meta:

@@ -1,0 +1,91 @@
+"""Ingest of one ended batch (100,000 results of ~1.2 KB) from the emulator into PostgreSQL,
+beside the time the official SDK takes merely to iterate `results()` over the same batch.
+
+    .venv/bin/python bench/ingest.py [--items 100000] [--small 10000]
+
+Prints wall time, items/s and peak RSS of each, the ratio ingest/SDK (target <= 1.0), the peak RSS
+at --small items for comparison, and the bytes kept per item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from common import BENCH_KEY, control, emulator_process, peak_rss_mb, run_child, setup_django
+
+
+def child(mode: str, url: str, batch_id: str) -> dict:
+    if mode == "sdk":
+        import anthropic
+
+        client = anthropic.Anthropic(api_key=BENCH_KEY, base_url=url, max_retries=0)
+        start = time.perf_counter()
+        n = sum(1 for _ in client.messages.batches.results(batch_id))
+        return {"items": n, "seconds": time.perf_counter() - start, "rss_mb": peak_rss_mb()}
+    setup_django()
+    from django.db import connection
+
+    from batches.ingest import ingest_results
+    from batches.models import Batch, Result, Workspace
+
+    with connection.cursor() as cursor:  # a dedicated database: start each run from empty tables
+        cursor.execute("TRUNCATE batches_result, batches_resultchunk, batches_batch, batches_workspace CASCADE")
+    ws = Workspace(name="bench", base_url=url)
+    ws.set_api_key(BENCH_KEY)
+    ws.save()
+    # Mirror the batch without ingesting it (ingest is what is measured).
+    from batches.sync import SyncReport, _list
+
+    _list(ws, ws.credentials, SyncReport("bench", full=True))
+    batch = Batch.objects.select_related("workspace").get(pk=batch_id)
+    start = time.perf_counter()
+    report = ingest_results(batch)
+    seconds = time.perf_counter() - start
+    rss_mb = peak_rss_mb()  # before the measuring queries below
+    assert report.complete, report
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT SUM(octet_length(data)) FROM batches_resultchunk WHERE batch_id = %s", [batch_id])
+        kept = cursor.fetchone()[0]
+        cursor.execute("SELECT pg_total_relation_size('batches_result')")
+        table_bytes = cursor.fetchone()[0]
+    return {
+        "items": Result.objects.filter(batch=batch).count(), "seconds": seconds, "rss_mb": rss_mb,
+        "raw_bytes_per_item": kept / report.new_items, "row_bytes_per_item": table_bytes / report.new_items,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--line-bytes", type=int, default=1200)
+    parser.add_argument("--child", nargs=3)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return
+    with emulator_process() as url:
+        rows = {}
+        for n in (args.small, args.items):
+            batch_id = control(url, "POST", "seed_batch",
+                               {"api_key": BENCH_KEY, "n_requests": n, "status": "ended",
+                                "line_bytes": args.line_bytes})["id"]  # fmt: skip
+            run_child(__file__, "sdk", url, batch_id)  # warm the emulator's results cache
+            sdk = run_child(__file__, "sdk", url, batch_id)
+            ingest = run_child(__file__, "ingest", url, batch_id)
+            assert sdk["items"] == ingest["items"] == n, (sdk, ingest)
+            rows[n] = (sdk, ingest)
+    print(f"{'items':>8} {'SDK iterate s':>14} {'ingest s':>9} {'ratio':>6} {'ingest items/s':>15} "
+          f"{'SDK RSS MB':>11} {'ingest RSS MB':>14} {'raw B/item':>11} {'row B/item':>11}")  # fmt: skip
+    for n, (sdk, ing) in rows.items():
+        print(f"{n:>8} {sdk['seconds']:>14.2f} {ing['seconds']:>9.2f} {ing['seconds'] / sdk['seconds']:>6.2f} "
+              f"{n / ing['seconds']:>15,.0f} {sdk['rss_mb']:>11.0f} {ing['rss_mb']:>14.0f} "
+              f"{ing['raw_bytes_per_item']:>11.0f} {ing['row_bytes_per_item']:>11.0f}")  # fmt: skip
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
