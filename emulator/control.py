@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from .server import Handler
 
 _SEED_KWARGS = ("status", "created_at", "duration", "outcomes", "line_bytes", "model")
-_FAULT_KWARGS = ("op", "status", "times", "retry_after", "delay", "cut_after_lines", "error_type", "message")
+_FAULT_KWARGS = (
+    "op", "status", "times", "retry_after", "delay", "cut_after_lines", "malformed_lines", "error_type", "message",
+)  # fmt: skip
 
 
 def _config(emu: Emulator) -> dict[str, Any]:

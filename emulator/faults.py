@@ -17,14 +17,16 @@ class Fault:
     retry_after: float | None = None  # `retry-after` header (seconds); 429 defaults to 1
     delay: float | None = None  # real seconds to wait before answering
     cut_after_lines: int | None = None  # results only: send N lines, then drop the connection
+    malformed_lines: int | None = None  # results only: truncate N lines, evenly spread, mid-JSON
     error_type: str | None = None  # override the error type implied by the status
     message: str | None = None
 
     def applies_to(self, op: str) -> bool:
         if self.op not in ("*", op):
             return False
-        # A pure "cut" fault only makes sense on results; don't let other calls use it up.
-        return not (self.cut_after_lines is not None and self.status is None and op != "results")
+        # A pure "cut" or "malformed" fault only makes sense on results; don't let other calls use it up.
+        results_only = self.cut_after_lines is not None or self.malformed_lines is not None
+        return not (results_only and self.status is None and op != "results")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,14 +47,15 @@ class Faults:
         cut_after_lines: int | None = None,
         error_type: str | None = None,
         message: str | None = None,
+        malformed_lines: int | None = None,
     ) -> Fault:
         if op != "*" and op not in OPS:
             raise ValueError(f"unknown op {op!r}; use one of {', '.join(OPS)} or '*'")
-        if status is None and delay is None and cut_after_lines is None:
-            raise ValueError("a fault needs a status, a delay or cut_after_lines")
+        if status is None and delay is None and cut_after_lines is None and malformed_lines is None:
+            raise ValueError("a fault needs a status, a delay, cut_after_lines or malformed_lines")
         if status == 429 and retry_after is None:
             retry_after = 1.0  # the real API always tells a rate-limited client when to come back
-        fault = Fault(op, status, times, retry_after, delay, cut_after_lines, error_type, message)
+        fault = Fault(op, status, times, retry_after, delay, cut_after_lines, malformed_lines, error_type, message)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -76,3 +79,14 @@ class Faults:
     def pending(self) -> list[dict[str, Any]]:
         with self._lock:
             return [f.to_json() for f in self._faults]
+
+
+def corrupt_lines(body: bytes, n: int) -> bytes:
+    """Truncate `n` lines, evenly spread, to half their length: each is then invalid JSON."""
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    step = max(1, len(lines) // max(n, 1))
+    for i in range(0, min(n * step, len(lines)), step):
+        lines[i] = lines[i][: len(lines[i]) // 2]
+    return b"".join(line + b"\n" for line in lines)

@@ -13,7 +13,9 @@ from batches.models import Batch, Result, Workspace
 
 
 def test_first_sync_mirrors_every_batch_with_every_field(emulator, workspace):
-    ids = emulator.seed_batches(workspace.test_api_key, 1200, status="ended", n_requests=3)
+    # Older than 29 days: mirrored, not ingested, so the test times paging rather than ingest.
+    month_ago = emulator.now() - timedelta(days=40)
+    ids = emulator.seed_batches(workspace.test_api_key, 1200, status="ended", n_requests=3, created_at=month_ago)
     running = emulator.seed_batch(workspace.test_api_key, 7, status="in_progress")
 
     report = sync.sync_workspace(workspace.pk)
@@ -35,7 +37,7 @@ def test_steady_state_pass_costs_one_list_and_one_retrieve_per_running_batch(emu
     key = workspace.test_api_key
     two_hours_ago = emulator.now() - timedelta(hours=2)
     running = [emulator.seed_batch(key, 5, status="in_progress", created_at=two_hours_ago, duration=86000) for _ in range(3)]
-    emulator.seed_batches(key, 300, status="ended", n_requests=2)  # newer: fill the first page
+    emulator.seed_batches(key, 101, status="ended", n_requests=2)  # newer: they fill the first page
     sync.sync_workspace(workspace.pk)
     emulator.reset_calls()
 
@@ -213,7 +215,7 @@ def test_recovery_clears_the_failure(emulator, workspace):
     assert not workspace.is_failing and workspace.failing_since is None and workspace.last_error_type == ""
 
 
-def _request(custom_id: str, text: str = "Hello") -> dict:
+def _request(custom_id: str, text: str = "Hello [emulate:succeeded]") -> dict:
     return {
         "custom_id": custom_id,
         "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 64,
