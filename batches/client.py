@@ -100,7 +100,8 @@ def stream_results(creds: Credentials, batch_id: str, *, chunk_size: int = 1 << 
         yield _split_lines(response.iter_bytes(chunk_size))
     except (httpx2.TransportError, anthropic.APIConnectionError) as exc:
         raise RetryableAPIError(
-            f"connection lost while streaming results: {exc or type(exc).__name__}", error_type="connection_error"
+            f"connection lost while streaming results: {exc or type(exc).__name__}",
+            error_type="connection_error",
         ) from exc
     finally:
         response_cm.__exit__(None, None, None)

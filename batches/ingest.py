@@ -54,7 +54,10 @@ def ingest_results(batch: Batch) -> IngestReport:
     Batch.objects.filter(pk=batch.pk).update(ingest_attempts=F("ingest_attempts") + 1)
     resuming = Result.objects.filter(batch=batch).exists()
     try:
-        with client.stream_results(batch.workspace.credentials, batch.id) as lines, _Writer(batch, report) as writer:
+        with (
+            client.stream_results(batch.workspace.credentials, batch.id) as lines,
+            _Writer(batch, report) as writer,
+        ):
             for chunk in _chunks(lines, settings.INGEST_CHUNK_LINES):
                 writer.put(_new_lines(batch, chunk, resuming, report))
     except ResultsUnavailableError as exc:
@@ -180,7 +183,8 @@ def _insert_rows(rows: list[tuple]) -> None:
     columns = ", ".join(_COLUMNS)
     if connection.vendor == "postgresql":
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
+            # The raw psycopg cursor's errors are psycopg's own: wrap them so IntegrityError is caught.
+            with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
                 with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)

@@ -181,6 +181,9 @@ class ResultChunk(models.Model):
     line_count = models.PositiveIntegerField()
     raw_bytes = models.PositiveBigIntegerField()
 
+    def __str__(self) -> str:
+        return f"{self.batch_id} chunk {self.pk} ({self.line_count} lines)"
+
     def lines(self) -> list[bytes]:
         return zlib.decompress(bytes(self.data)).split(b"\n")
 

@@ -100,12 +100,19 @@ def refresh_batch(batch: Batch) -> Batch:
 # --- the pass ------------------------------------------------------------------------------------
 def _pass(workspace: Workspace, creds: Credentials, report: SyncReport, *, full: bool, token: str) -> None:
     last_full = workspace.last_full_sync_at
-    report.full = full or last_full is None or last_full < timezone.now() - timedelta(hours=settings.SYNC_FULL_PASS_HOURS)
+    report.full = (
+        full or last_full is None or last_full < timezone.now() - timedelta(hours=settings.SYNC_FULL_PASS_HOURS)
+    )
     listed = _list(workspace, creds, report)
     _refresh_running(workspace, creds, listed, report)
-    for batch in Batch.objects.filter(workspace=workspace, processing_status=Batch.Status.ENDED,
-                                      results_ingested_at=None, results_unavailable_at=None,
-                                      gone_from_api_at=None).select_related("workspace").order_by("created_at"):  # fmt: skip
+    pending = Batch.objects.filter(
+        workspace=workspace,
+        processing_status=Batch.Status.ENDED,
+        results_ingested_at=None,
+        results_unavailable_at=None,
+        gone_from_api_at=None,
+    )
+    for batch in pending.select_related("workspace").order_by("created_at"):
         _renew(workspace.pk, token)
         result = ingest_results(batch)
         if result.complete or result.unavailable:

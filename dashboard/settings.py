@@ -82,7 +82,11 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
             # Web, worker and beat share the file: wait for a lock instead of failing at once.
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
             # A file, not memory: the Celery integration test's worker process must see the test data.
             "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
         }
@@ -99,6 +103,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
+FORMS_URLFIELD_ASSUME_HTTPS = True  # the Django 6 default, early
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

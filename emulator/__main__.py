@@ -11,16 +11,12 @@ from . import DEMO_API_KEY, Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m emulator", description="Anthropic Message Batches API emulator"
-    )
+    parser = argparse.ArgumentParser(prog="python -m emulator", description="Anthropic Message Batches API emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--scenario", default="demo", choices=("empty", "demo"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--speed", type=float, default=1.0, help="emulated seconds per real second (0 = frozen)"
-    )
+    parser.add_argument("--speed", type=float, default=1.0, help="emulated seconds per real second (0 = frozen)")
     parser.add_argument("--live-counts", action="store_true", help="move request_counts while processing")
     parser.add_argument("--api-key", action="append", default=[], help="extra workspace key (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="log every request")

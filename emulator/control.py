@@ -50,9 +50,7 @@ def _seed(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"ids": ids}
 
 
-def _dispatch(
-    emu: Emulator, method: str, name: str, body: dict[str, Any]
-) -> dict[str, Any] | list[Any] | None:
+def _dispatch(emu: Emulator, method: str, name: str, body: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
     if (method, name) == ("GET", "health"):
         return {"status": "ok", **_config(emu)}
     if (method, name) == ("POST", "advance"):

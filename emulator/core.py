@@ -256,9 +256,7 @@ class Emulator:
             raise not_found(batch_id)  # emulates the propagation delay seen right after create
         return batch, now
 
-    def api_create(
-        self, api_key: str | None, requests: Any, *, created_at=None, duration=None
-    ) -> dict[str, Any]:
+    def api_create(self, api_key: str | None, requests: Any, *, created_at=None, duration=None) -> dict[str, Any]:
         workspace = self._workspace(api_key)
         items = validate_requests(requests)
         with self.store.lock:
@@ -338,8 +336,7 @@ class Emulator:
             if status != "ended":
                 raise EmulatorError(
                     404,
-                    f"Results for message batch {batch_id} are not available yet; "
-                    f"its processing_status is {status}.",
+                    f"Results for message batch {batch_id} are not available yet; its processing_status is {status}.",
                 )
             if reached(now, batch.archived_at):
                 self.results_cache.discard(batch_id)

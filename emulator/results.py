@@ -79,9 +79,7 @@ def _errored(item: ItemPlan, model: str) -> bytes:
     message = f"model: {model}" if error_type == "not_found_error" else DEFAULT_MESSAGES[error_type]
     request_id = "req_" + base62(item.bits, 24)
     error = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": request_id}
-    return (
-        _dumps({"custom_id": item.custom_id, "result": {"type": "errored", "error": error}}).encode() + b"\n"
-    )
+    return _dumps({"custom_id": item.custom_id, "result": {"type": "errored", "error": error}}).encode() + b"\n"
 
 
 def build_results(store: Store, batch: Batch) -> bytes:
@@ -104,9 +102,7 @@ def build_results(store: Store, batch: Batch) -> bytes:
         elif result_type == "errored":
             lines.append(_errored(item, model))
         else:  # canceled / expired lines carry only their type
-            lines.append(
-                _dumps({"custom_id": item.custom_id, "result": {"type": result_type}}).encode() + b"\n"
-            )
+            lines.append(_dumps({"custom_id": item.custom_id, "result": {"type": result_type}}).encode() + b"\n")
     return b"".join(lines)
 
 

@@ -33,9 +33,7 @@ def validate_requests(requests: Any) -> list[RequestItem]:
     if not requests:
         raise invalid("requests: List should have at least 1 item after validation, not 0")
     if len(requests) > MAX_REQUESTS:
-        raise invalid(
-            f"requests: List should have at most {MAX_REQUESTS} items after validation, not {len(requests)}"
-        )
+        raise invalid(f"requests: List should have at most {MAX_REQUESTS} items after validation, not {len(requests)}")
     seen: set[str] = set()
     items = []
     for index, request in enumerate(requests):

@@ -33,7 +33,11 @@ def test_every_result_is_stored_once_with_its_raw_line(emulator, workspace):
     assert report.complete and report.new_items == 230
     counts = {t: Result.objects.filter(batch=batch, result_type=t).count() for t in ("succeeded", "errored", "expired")}
     batch.refresh_from_db()
-    assert counts == {"succeeded": batch.succeeded_count, "errored": batch.errored_count, "expired": batch.expired_count}
+    assert counts == {
+        "succeeded": batch.succeeded_count,
+        "errored": batch.errored_count,
+        "expired": batch.expired_count,
+    }
     assert batch.items_ingested == 230 and batch.results_ingested_at
     assert ResultChunk.objects.filter(batch=batch).count() == 5  # 50 lines a chunk in tests
     item = Result.objects.filter(batch=batch, result_type="errored").first()

@@ -36,7 +36,9 @@ def test_first_sync_mirrors_every_batch_with_every_field(emulator, workspace):
 def test_steady_state_pass_costs_one_list_and_one_retrieve_per_running_batch(emulator, workspace):
     key = workspace.test_api_key
     two_hours_ago = emulator.now() - timedelta(hours=2)
-    running = [emulator.seed_batch(key, 5, status="in_progress", created_at=two_hours_ago, duration=86000) for _ in range(3)]
+    running = [
+        emulator.seed_batch(key, 5, status="in_progress", created_at=two_hours_ago, duration=86000) for _ in range(3)
+    ]
     emulator.seed_batches(key, 101, status="ended", n_requests=2)  # newer: they fill the first page
     sync.sync_workspace(workspace.pk)
     emulator.reset_calls()

@@ -75,9 +75,7 @@ def test_results_iterate_with_the_sdk(emu: Emulator, client: anthropic.Anthropic
     usage = message.usage
     assert usage.service_tier == "batch"
     cache = usage.cache_creation
-    assert (
-        cache.ephemeral_5m_input_tokens + cache.ephemeral_1h_input_tokens == usage.cache_creation_input_tokens
-    )
+    assert cache.ephemeral_5m_input_tokens + cache.ephemeral_1h_input_tokens == usage.cache_creation_input_tokens
     assert results["bad"].error.error.type == "invalid_request_error"
     assert results["bad"].error.request_id.startswith("req_")
 
@@ -116,9 +114,7 @@ def test_results_404_while_in_progress(emu: Emulator, client: anthropic.Anthropi
         client.get(f"/v1/messages/batches/{batch_id}/results", cast_to=object)
 
 
-def test_cancel_moves_to_canceling_then_ended_with_canceled_requests(
-    emu: Emulator, client: anthropic.Anthropic
-):
+def test_cancel_moves_to_canceling_then_ended_with_canceled_requests(emu: Emulator, client: anthropic.Anthropic):
     batch_id = emu.create_batch(KEY, [request(f"r{i}") for i in range(50)], duration=1000)
     emu.advance(100)
 

@@ -69,9 +69,7 @@ def test_cli_serves_health_and_stops_on_sigterm():
 def test_control_endpoints_drive_the_emulator(emu: Emulator):
     base = emu.base_url
     _post(f"{base}/_emulator/workspaces", {"api_key": "sk-ant-ctl", "name": "ctl"})
-    seeded = _post(
-        f"{base}/_emulator/seed_batch", {"api_key": "sk-ant-ctl", "n_requests": 3, "status": "in_progress"}
-    )
+    seeded = _post(f"{base}/_emulator/seed_batch", {"api_key": "sk-ant-ctl", "n_requests": 3, "status": "in_progress"})
     client = anthropic.Anthropic(api_key="sk-ant-ctl", base_url=base, max_retries=0)
     assert client.messages.batches.retrieve(seeded["id"]).processing_status == "in_progress"
 

@@ -91,9 +91,7 @@ def test_clear_removes_pending_faults(emu: Emulator, client: anthropic.Anthropic
 
 def test_faults_via_the_control_endpoint(emu: Emulator, client: anthropic.Anthropic):
     body = json.dumps({"op": "list", "status": 529}).encode()
-    urllib.request.urlopen(
-        urllib.request.Request(f"{emu.base_url}/_emulator/faults", data=body, method="POST")
-    )
+    urllib.request.urlopen(urllib.request.Request(f"{emu.base_url}/_emulator/faults", data=body, method="POST"))
     with pytest.raises(anthropic.OverloadedError):
         client.messages.batches.list()
     calls = json.load(urllib.request.urlopen(f"{emu.base_url}/_emulator/calls"))
