@@ -5,6 +5,9 @@ from batches.models import Batch, Result, Workspace
 
 
 class WorkspaceForm(forms.ModelForm):
+    base_url = forms.URLField(
+        assume_scheme="https", required=False, help_text="Leave empty for https://api.anthropic.com"
+    )
     # Write-only: the stored key is never rendered back, only its masked hint.
     api_key = forms.CharField(
         widget=forms.PasswordInput(render_value=False),

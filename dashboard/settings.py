@@ -103,7 +103,6 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
-FORMS_URLFIELD_ASSUME_HTTPS = True  # the Django 6 default, early
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -1,0 +1,47 @@
+"""Workspaces in the Django admin: the key is write-only and shown masked."""
+
+import pytest
+from django.contrib.auth.models import User
+
+from batches.models import Workspace
+
+
+@pytest.fixture
+def admin_client(client, db):
+    client.force_login(User.objects.create_superuser("root", "", "pw-irrelevant"))
+    return client
+
+
+def test_adding_a_workspace_encrypts_the_key(admin_client):
+    response = admin_client.post(
+        "/admin/batches/workspace/add/",
+        {"name": "acme", "base_url": "", "is_active": "on", "api_key": "sk-ant-api03-topsecret-abcd"},
+    )
+    assert response.status_code == 302
+    ws = Workspace.objects.get(name="acme")
+    assert ws.credentials.api_key == "sk-ant-api03-topsecret-abcd" and ws.api_key_hint == "sk-ant-…abcd"
+
+
+def test_the_change_page_never_renders_the_key(admin_client):
+    ws = Workspace(name="acme")
+    ws.set_api_key("sk-ant-api03-topsecret-abcd")
+    ws.save()
+    for url in ("/admin/batches/workspace/", f"/admin/batches/workspace/{ws.pk}/change/"):
+        body = admin_client.get(url).content.decode()
+        assert "topsecret" not in body and ws.api_key_encrypted not in body
+        assert "sk-ant-…abcd" in body
+
+
+def test_saving_without_a_key_keeps_the_current_one(admin_client):
+    ws = Workspace(name="acme")
+    ws.set_api_key("sk-ant-api03-topsecret-abcd")
+    ws.save()
+    admin_client.post(f"/admin/batches/workspace/{ws.pk}/change/", {"name": "acme2", "base_url": "", "api_key": ""})
+    ws.refresh_from_db()
+    assert ws.name == "acme2" and ws.credentials.api_key == "sk-ant-api03-topsecret-abcd"
+
+
+def test_a_new_workspace_needs_a_key(admin_client):
+    response = admin_client.post("/admin/batches/workspace/add/", {"name": "acme", "base_url": "", "api_key": ""})
+    assert response.status_code == 200 and not Workspace.objects.exists()
+    assert "needs an API key" in response.content.decode()
