@@ -21,12 +21,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from batches import client
 from batches.errors import ResultsUnavailableError
-from batches.models import Batch, Result, ResultChunk
+from batches.models import Batch, ErrorCount, Result, ResultChunk
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +211,26 @@ def _finish(batch: Batch, report: IngestReport) -> None:
         log.warning("batch %s: %s", batch.id, message)
         return
     now = timezone.now()
-    Batch.objects.filter(pk=batch.pk).update(
-        items_ingested=stored, malformed_count=malformed, results_ingested_at=now, ingest_error=""
-    )
+    with transaction.atomic():
+        _roll_up_errors(batch)
+        Batch.objects.filter(pk=batch.pk).update(
+            items_ingested=stored, malformed_count=malformed, results_ingested_at=now, ingest_error=""
+        )
     batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
     report.complete = True
+
+
+def _roll_up_errors(batch: Batch) -> None:
+    """Replace the batch's ErrorCount rows by a fresh count: idempotent however often it runs."""
+    counts = (
+        Result.objects.filter(batch=batch)
+        .exclude(error_type="")
+        .values_list("error_type")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    ErrorCount.objects.filter(batch=batch).delete()
+    ErrorCount.objects.bulk_create([ErrorCount(batch=batch, error_type=t, count=n) for t, n in counts])
 
 
 def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:

@@ -232,7 +232,12 @@ class Result(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["batch", "custom_id"], name="result_unique_custom_id")]
-        indexes = [models.Index(fields=["batch", "result_type", "error_type"])]
+        # The item table filters by type or error type and pages by custom_id (keyset): these make
+        # its first and last pages equally cheap at 100,000 items.
+        indexes = [
+            models.Index(fields=["batch", "result_type", "custom_id"], name="result_by_type"),
+            models.Index(fields=["batch", "error_type", "custom_id"], name="result_by_error_type"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.batch_id}/{self.custom_id}"
@@ -240,3 +245,21 @@ class Result(models.Model):
     def raw_line(self) -> str:
         """The line exactly as the API sent it."""
         return self.chunk.lines()[self.line_index].decode("utf-8", errors="replace")
+
+
+class ErrorCount(models.Model):
+    """Errored (and malformed) results per batch and error type, rolled up once at ingest.
+
+    The errors view and batch pages read these few rows instead of grouping millions of results.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="error_counts")
+    error_type = models.CharField(max_length=64)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "error_type"], name="error_count_unique")]
+        indexes = [models.Index(fields=["error_type", "-count"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.error_type}: {self.count}"

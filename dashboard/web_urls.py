@@ -1,7 +1,14 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import actions, batches, errors
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", batches.batch_list, name="batch_list"),
+    path("batches/<str:batch_id>/", batches.batch_detail, name="batch_detail"),
+    path("batches/<str:batch_id>/results/<str:custom_id>/", batches.result_detail, name="result_detail"),
+    path("batches/<str:batch_id>/refresh/", actions.batch_refresh, name="batch_refresh"),
+    path("errors/", errors.errors_overview, name="errors"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -1,0 +1,65 @@
+"""The batch list, a batch's page and one result: read the database only, never the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from batches.models import Batch, Result
+from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
+from dashboard.results import render_result
+
+
+@require_GET
+@login_required
+def batch_list(request):
+    form = BatchFilterForm(request.GET)
+    batches = form.filter(Batch.objects.select_related("workspace"))
+    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "batches": page.object_list,
+        # Poll while something on this page is running; the re-rendered rows drop the trigger after.
+        "live": any(not b.is_terminal for b in page.object_list),
+        "query": _query_without(request, "page"),
+    }
+    template = "batches/list.html#rows" if request.htmx else "batches/list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@login_required
+def batch_detail(request, batch_id: str):
+    batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
+    form = ItemFilterForm(request.GET)
+    context = {"batch": batch, "form": form, "error_counts": list(batch.error_counts.order_by("-count"))}
+    if batch.results_ingested_at:
+        results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")
+        context["items"] = keyset_page(
+            results,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            last=request.GET.get("last") == "1",
+        )
+        context["query"] = _query_without(request, "after", "before", "last")
+    template = "batches/detail.html#summary" if request.htmx and request.htmx.target == "batch-summary" else None
+    return render(request, template or "batches/detail.html", context)
+
+
+@require_GET
+@login_required
+def result_detail(request, batch_id: str, custom_id: str):
+    result = get_object_or_404(Result.objects.select_related("batch", "chunk"), batch_id=batch_id, custom_id=custom_id)
+    context = {"result": result, "batch": result.batch, "shown": render_result(result)}
+    template = "batches/result.html#full" if request.htmx else "batches/result.html"
+    return render(request, template, context)
+
+
+def _query_without(request, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()

@@ -1,0 +1,58 @@
+"""A fixed cast of users and a mirrored workspace with batches in every state, via the real sync."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from batches import sync
+from batches.models import Batch
+
+
+@pytest.fixture
+def viewer(db):
+    return User.objects.create_user("viewer", password="pw-viewer-123")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+def _request(custom_id: str, text: str) -> dict:
+    return {
+        "custom_id": custom_id,
+        "params": {
+            "model": "claude-haiku-4-5-20251001",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": text}],
+        },
+    }
+
+
+@pytest.fixture
+def mirrored(emulator, workspace):
+    """An ended batch with errors (ingested), a running batch, and a batch past the 29 days."""
+    key = workspace.test_api_key
+    ended = emulator.create_batch(
+        key,
+        [_request(f"ok-{i:03d}", "hi [emulate:succeeded]") for i in range(120)]
+        + [_request(f"over-{i}", "x [emulate:errored:overloaded_error]") for i in range(3)]
+        + [_request("bad-1", "x [emulate:errored:invalid_request_error]"), _request("exp-1", "x [emulate:expired]")],
+        duration=30,
+    )
+    emulator.advance(60)
+    running = emulator.create_batch(
+        key, [_request(f"r-{i}", "hi [emulate:succeeded]") for i in range(10)], duration=600
+    )
+    from datetime import timedelta
+
+    old = emulator.seed_batch(key, 4, status="ended", created_at=emulator.now() - timedelta(days=30))
+    sync.sync_workspace(workspace.pk)
+    return {
+        "ended": Batch.objects.get(pk=ended),
+        "running": Batch.objects.get(pk=running),
+        "old": Batch.objects.get(pk=old),
+        "workspace": workspace,
+    }
