@@ -16,7 +16,7 @@ from dashboard.results import render_result
 @login_required
 def batch_list(request):
     form = BatchFilterForm(request.GET)
-    batches = form.filter(Batch.objects.select_related("workspace"))
+    batches = form.filter(Batch.objects.select_related("workspace", "submitted_by"))
     page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "form": form,

@@ -48,7 +48,9 @@ def mirrored(emulator, workspace):
     )
     from datetime import timedelta
 
-    old = emulator.seed_batch(key, 4, status="ended", created_at=emulator.now() - timedelta(days=30))
+    old = emulator.seed_batch(
+        key, 4, status="ended", created_at=emulator.now() - timedelta(days=30), outcomes={"succeeded": 1.0}
+    )
     sync.sync_workspace(workspace.pk)
     return {
         "ended": Batch.objects.get(pk=ended),

@@ -1,0 +1,100 @@
+"""A batch's page: timeline, live summary, errors by type, and the item table."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from batches import sync
+from batches.models import Result
+
+
+def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    body = viewer_client.get(f"/batches/{batch.id}/").content.decode()
+    for text in ("Created", "Ended", "Results available until", "overloaded_error", "invalid_request_error",
+                 "125 results kept", ">bad-1<", ">ok-000<"):  # fmt: skip
+        assert text in body
+    assert 'data-live="false"' in body and "hx-trigger" not in body.split('id="batch-summary"')[1].split(">")[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        ("result_type=errored", ["over-0", "bad-1"], ["ok-000", "exp-1"]),
+        ("error_type=overloaded_error", ["over-0", "over-2"], ["bad-1", "ok-000"]),
+        ("result_type=expired", ["exp-1"], ["over-0"]),
+        ("q=ok-01", ["ok-010", "ok-019"], ["ok-020", "over-0"]),
+    ],
+)
+def test_the_item_table_filters(viewer_client, mirrored, query, shown, hidden):
+    body = viewer_client.get(f"/batches/{mirrored['ended'].id}/?{query}").content.decode()
+    for custom_id in shown:
+        assert f">{custom_id}<" in body
+    for custom_id in hidden:
+        assert f">{custom_id}<" not in body
+
+
+def test_the_item_table_pages_by_custom_id_to_the_last_page(viewer_client, mirrored):
+    url = f"/batches/{mirrored['ended'].id}/"
+    ordered = sorted(Result.objects.filter(batch=mirrored["ended"]).values_list("custom_id", flat=True))
+    assert len(ordered) == 125
+
+    def shown(**params) -> list[str]:
+        body = viewer_client.get(url, params).content.decode()
+        return [c for c in ordered if f">{c}<" in body]
+
+    assert shown() == ordered[:50]
+    assert shown(after=ordered[49]) == ordered[50:100]
+    assert shown(last="1") == ordered[-50:]
+    assert shown(before=ordered[-50]) == ordered[-100:-50]
+
+
+def test_a_running_batch_polls_its_summary_until_its_results_are_in(viewer_client, mirrored, emulator):
+    url = f"/batches/{mirrored['running'].id}/"
+    assert 'data-live="true"' in viewer_client.get(url).content.decode()
+
+    emulator.advance(3600)
+    sync.sync_workspace(mirrored["workspace"].pk)
+    poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"}).content.decode()
+
+    assert poll.lstrip().startswith('<section id="batch-summary"') and 'data-live="false"' in poll
+    assert "hx-trigger" not in poll.split(">")[0]
+    # The results table arrives with the same response, out of band.
+    assert 'hx-swap-oob="true"' in poll and ">r-0<" in poll
+
+
+def test_expired_results_say_so(viewer_client, mirrored):
+    body = viewer_client.get(f"/batches/{mirrored['old'].id}/").content.decode()
+    assert "Results are not available" in body and "29 days" in body
+
+
+def test_an_unknown_batch_is_a_404(viewer_client, db):
+    assert viewer_client.get("/batches/msgbatch_nope/").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["", "?error_type=overloaded_error", "?error_type=overloaded_error&last=1", "?q=ok"])
+def test_the_number_of_queries_is_fixed(viewer_client, mirrored, query):
+    with CaptureQueriesContext(connection) as queries:
+        assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
+    # session, user, batch, its error counts, one page of items, sync health
+    assert len(queries) == 6
+
+
+def test_a_result_shows_in_full(viewer_client, mirrored):
+    long_message = "x" * 5000
+    Result.objects.filter(batch=mirrored["ended"], custom_id="over-1").update(error_message=long_message)
+    body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/over-1/").content.decode()
+    assert long_message in body and "req_" in body and "overloaded_error" in body
+
+
+def test_a_succeeded_result_shows_its_message_text_and_usage(viewer_client, mirrored):
+    result = Result.objects.get(batch=mirrored["ended"], custom_id="ok-007")
+    body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/ok-007/").content.decode()
+    assert "Message text" in body and f"{result.input_tokens} input" in body and result.stop_reason in body
+
+
+def test_the_result_panel_is_a_fragment_for_htmx(viewer_client, mirrored):
+    body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/ok-007/", headers={"HX-Request": "true"})
+    assert body.content.decode().lstrip().startswith("<article")

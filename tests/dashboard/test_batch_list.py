@@ -1,0 +1,107 @@
+"""The batch list: filters in the URL, live rows while something runs, a constant number of queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from batches import sync
+from batches.models import Batch
+
+
+def test_it_lists_every_batch_with_its_counts(viewer_client, mirrored):
+    body = viewer_client.get("/").content.decode()
+    for batch in ("ended", "running", "old"):
+        assert mirrored[batch].id in body
+    assert "3 canceled" not in body and "120 succeeded" in body and "10 processing" in body
+
+
+def test_running_rows_poll_and_stop_once_nothing_runs(viewer_client, mirrored, emulator):
+    response = viewer_client.get("/")
+    assert 'hx-trigger="every 5s' in response.content.decode()
+
+    emulator.advance(3600)
+    sync.sync_workspace(mirrored["workspace"].pk)
+    # The poll itself: the server re-renders the rows without their trigger.
+    poll = viewer_client.get("/", headers={"HX-Request": "true", "HX-Target": "batch-rows"})
+
+    assert poll.status_code == 200
+    html = poll.content.decode()
+    assert html.lstrip().startswith("<tbody") and "<html" not in html
+    assert "hx-trigger" not in html and 'data-live="false"' in html
+
+
+def test_a_new_batch_appears_in_the_polled_rows(viewer_client, mirrored, emulator):
+    new_id = emulator.seed_batch(mirrored["workspace"].test_api_key, 5, status="in_progress")
+    sync.sync_workspace(mirrored["workspace"].pk)
+    poll = viewer_client.get("/", headers={"HX-Request": "true"})
+    assert new_id in poll.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=in_progress", {"running"}),
+        ("status=ended", {"ended", "old"}),
+        ("has_errors=on", {"ended"}),
+        ("q={running_id_part}", {"running"}),
+    ],
+)
+def test_filters_live_in_the_url(viewer_client, mirrored, query, expected):
+    query = query.format(running_id_part=mirrored["running"].id[-10:])
+    body = viewer_client.get(f"/?{query}").content.decode()
+    shown = {name for name in ("ended", "running", "old") if mirrored[name].id in body}
+    assert shown == expected
+
+
+def test_the_expiring_filter_finds_batches_within_three_days_of_the_limit(viewer_client, mirrored):
+    Batch.objects.filter(pk=mirrored["ended"].pk).update(created_at=timezone.now() - timedelta(days=27))
+    body = viewer_client.get("/?expiring=on").content.decode()
+    assert mirrored["ended"].id in body and mirrored["running"].id not in body and mirrored["old"].id not in body
+    assert 'class="retention soon"' in body
+
+
+def test_a_created_range_filter(viewer_client, mirrored):
+    today = timezone.localdate()
+    body = viewer_client.get(f"/?created_from={today - timedelta(days=1)}&created_to={today}").content.decode()
+    assert mirrored["running"].id in body and mirrored["old"].id not in body
+
+
+def test_results_past_the_limit_say_expired(viewer_client, mirrored):
+    body = viewer_client.get(f"/?q={mirrored['old'].id}").content.decode()
+    assert 'class="retention expired"' in body
+
+
+def test_a_bad_filter_value_says_so_instead_of_failing(viewer_client, mirrored):
+    response = viewer_client.get("/?created_from=yesterday&status=bogus")
+    assert response.status_code == 200
+    assert "Some filters are not valid" in response.content.decode()
+
+
+def test_the_list_paginates(viewer_client, mirrored, emulator):
+    emulator.seed_batches(mirrored["workspace"].test_api_key, 60, status="ended", n_requests=1,
+                          created_at=emulator.now() - timedelta(days=40))  # fmt: skip
+    sync.sync_workspace(mirrored["workspace"].pk, full=True)
+    first = viewer_client.get("/").content.decode()
+    second = viewer_client.get("/?page=2").content.decode()
+    assert "Page 1 of 2" in first and "63 batches" in first and "Page 2 of 2" in second
+
+
+def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirrored, emulator, viewer):
+    Batch.objects.update(submitted_by=viewer, label="nightly run")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert viewer_client.get("/").status_code == 200
+        return len(queries)
+
+    before = count()
+    emulator.seed_batches(mirrored["workspace"].test_api_key, 40, status="ended", n_requests=1,
+                          created_at=emulator.now() - timedelta(days=40))  # fmt: skip
+    sync.sync_workspace(mirrored["workspace"].pk, full=True)
+    # session, user, count, the page of batches (with workspace and submitter), sync health, workspace filter
+    assert count() == before == 6
