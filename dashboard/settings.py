@@ -1,5 +1,6 @@
 """Settings, all from environment variables with embedded defaults (see README "Configuration")."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -93,7 +94,8 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL;",
             },
             # A file, not memory: the Celery integration test's worker process must see the test data.
-            "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
+            # One per test process, so two test runs side by side do not share it.
+            "TEST": {"NAME": VAR_DIR / f"test-db-{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
