@@ -1,12 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, batches, errors
+from dashboard.views import actions, batches, downloads, errors
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
     path("batches/<str:batch_id>/", batches.batch_detail, name="batch_detail"),
     path("batches/<str:batch_id>/results/<str:custom_id>/", batches.result_detail, name="result_detail"),
+    path("batches/<str:batch_id>/download.<str:fmt>", downloads.batch_download, name="batch_download"),
     path("batches/<str:batch_id>/refresh/", actions.batch_refresh, name="batch_refresh"),
     path("errors/", errors.errors_overview, name="errors"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,0 +1,85 @@
+"""A batch's kept results as downloads: generators for streaming responses, never the whole file in memory.
+
+At most one chunk's lines are decompressed at a time; rows are read from a cursor in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from batches.models import Batch, Result, ResultChunk
+from dashboard.results import message_text
+
+CSV_COLUMNS = [
+    "custom_id", "result_type", "error_type", "error_message", "stop_reason", "model", "input_tokens",
+    "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens",
+    "cache_creation_1h_input_tokens", "cache_read_input_tokens", "text",
+]  # fmt: skip
+_ROW_FIELDS = CSV_COLUMNS[:-1]  # every column but text, which comes from the raw line
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def jsonl_all(batch: Batch) -> Iterator[bytes]:
+    """Every kept line, in the order the API sent them."""
+    chunk_ids = list(batch.chunks.order_by("pk").values_list("pk", flat=True))
+    for chunk_id in chunk_ids:
+        for line in _chunk_lines(chunk_id):
+            if line:
+                yield line + b"\n"
+
+
+def jsonl_filtered(results: QuerySet[Result]) -> Iterator[bytes]:
+    for _, line in _rows_with_lines(results, []):
+        yield line + b"\n"
+
+
+def csv_rows(results: QuerySet[Result]) -> Iterator[str]:
+    """The header, then one row per result: its columns and the message text, in full."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for row, line in _rows_with_lines(results, _ROW_FIELDS):
+        text = _text(line) if row[1] == Result.Type.SUCCEEDED else ""
+        yield writer.writerow([_neutralise(value) for value in (*row, text)])
+
+
+def _rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Iterator[tuple[tuple, bytes]]:
+    """(the fields' values, the raw line) per result, in storage order so each chunk is read once."""
+    rows = results.order_by("chunk_id", "line_index").values_list("chunk_id", "line_index", *fields)
+    current, lines = None, []
+    for chunk_id, line_index, *values in rows.iterator(chunk_size=2000):
+        if chunk_id != current:
+            current, lines = chunk_id, _chunk_lines(chunk_id)
+        yield tuple(values), lines[line_index]
+
+
+def _chunk_lines(chunk_id: int) -> list[bytes]:
+    data = ResultChunk.objects.values_list("data", flat=True).get(pk=chunk_id)
+    return zlib.decompress(bytes(data)).split(b"\n")
+
+
+def _text(line: bytes) -> str:
+    try:
+        return message_text(json.loads(line)["result"]["message"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object for csv.writer: writerow returns the row's text instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value

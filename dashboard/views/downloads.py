@@ -1,0 +1,53 @@
+"""A batch's results as a file: always from the kept copy in the database, never from the API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from batches.models import Batch, Result
+from dashboard import exports
+from dashboard.queries import ItemFilterForm
+
+CONTENT_TYPES = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+@require_GET
+@login_required
+def batch_download(request, batch_id: str, fmt: str):
+    if fmt not in CONTENT_TYPES:
+        raise Http404("Unknown download format")
+    batch = get_object_or_404(Batch, pk=batch_id)
+    if not batch.results_ingested_at:
+        return _unavailable(request, batch)
+    form = ItemFilterForm(request.GET)
+    filtered = any(request.GET.get(name) for name in form.fields)
+    if filtered and not form.is_valid():
+        return render(request, "batches/download_unavailable.html", {"batch": batch, "state": "bad_filter"}, status=400)
+    results = form.filter(Result.objects.filter(batch=batch))
+    if fmt == "csv":
+        content = exports.csv_rows(results)
+    else:
+        content = exports.jsonl_filtered(results) if filtered else exports.jsonl_all(batch)
+    response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
+    filename = f"{batch.id}{'-filtered' if filtered else ''}.{fmt}"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
+
+
+def _unavailable(request, batch: Batch):
+    """Why there is no file yet (409: wait) or ever (410: expired or deleted before it was kept)."""
+    expired_on = min(filter(None, [batch.archived_at, batch.results_available_until]))
+    if not batch.is_terminal:
+        state, status = "processing", 409
+    elif batch.results_expired():
+        state, status = "expired", 410
+    elif batch.results_unavailable_at or batch.gone_from_api_at:
+        state, status = "unavailable", 410
+    else:
+        state, status = "ingesting", 409
+    context = {"batch": batch, "state": state, "expired_on": expired_on}
+    return render(request, "batches/download_unavailable.html", context, status=status)

@@ -1,0 +1,262 @@
+"""Result downloads: streamed from the kept copy, filtered like the item table, explained when absent."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zlib
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import dateformat, timezone
+from django.utils.html import strip_tags
+
+from batches.ingest import parse_line
+from batches.models import Batch, Result, ResultChunk
+from dashboard.exports import CSV_COLUMNS
+from dashboard.results import render_result
+
+
+def url(batch: Batch, fmt: str, query: str = "") -> str:
+    return f"/batches/{batch.id}/download.{fmt}" + (f"?{query}" if query else "")
+
+
+def body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def jsonl(response) -> list[dict]:
+    text = body(response).decode()
+    assert text.endswith("\n")
+    lines = text.split("\n")[:-1]
+    assert all(lines), "no blank lines"
+    return [json.loads(line) for line in lines]
+
+
+def csv_table(response) -> list[dict[str, str]]:
+    reader = csv.reader(io.StringIO(body(response).decode(), newline=""))
+    header, *rows = list(reader)
+    assert header == CSV_COLUMNS
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def kept_batch(workspace, lines: list[dict]) -> Batch:
+    """An ended batch whose results were kept, as the ingest keeps them: one chunk and its rows."""
+    now = timezone.now()
+    batch = Batch.objects.create(
+        id="msgbatch_hostile", workspace=workspace, processing_status=Batch.Status.ENDED, succeeded_count=len(lines),
+        created_at=now, expires_at=now + timedelta(days=1), ended_at=now, results_ingested_at=now,
+    )  # fmt: skip
+    raw = [json.dumps(line).encode() for line in lines]
+    chunk = ResultChunk.objects.create(
+        batch=batch, data=zlib.compress(b"\n".join(raw)), line_count=len(raw), raw_bytes=len(b"\n".join(raw))
+    )
+    Result.objects.bulk_create(
+        Result(batch=batch, chunk=chunk, line_index=i, **parse_line(line)) for i, line in enumerate(raw)
+    )
+    return batch
+
+
+def succeeded(custom_id: str, *texts: str) -> dict:
+    message = {
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+        "content": [{"type": "text", "text": t} for t in texts], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 5},
+    }  # fmt: skip
+    return {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+
+
+def errored(custom_id: str, message: str) -> dict:
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    return {"custom_id": custom_id, "result": {"type": "errored", "error": error}}
+
+
+# --- full and filtered JSONL ------------------------------------------------------------------------
+def test_full_jsonl_has_every_item_once(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    response = viewer_client.get(url(batch, "jsonl"))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="{batch.id}.jsonl"'
+    items = jsonl(response)
+    assert len(items) == batch.items_ingested == batch.total_requests == 125
+    kept = Result.objects.filter(batch=batch).values_list("custom_id", flat=True)
+    assert {i["custom_id"] for i in items} == set(kept)
+
+
+def test_full_jsonl_is_streamed(viewer_client, mirrored):
+    response = viewer_client.get(url(mirrored["ended"], "jsonl"))
+    assert response.streaming is True
+
+
+def test_full_jsonl_lines_are_the_api_lines_unchanged(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    kept = {r.custom_id: r.raw_line() for r in Result.objects.filter(batch=batch).select_related("chunk")}
+    lines = body(viewer_client.get(url(batch, "jsonl"))).decode().splitlines()
+    assert sorted(lines) == sorted(kept.values())
+
+
+def test_filtered_jsonl_has_only_errored_items(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    response = viewer_client.get(url(batch, "jsonl", "result_type=errored"))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="{batch.id}-filtered.jsonl"'
+    items = jsonl(response)
+    assert {i["custom_id"] for i in items} == {"over-0", "over-1", "over-2", "bad-1"}
+    assert all(i["result"]["type"] == "errored" for i in items)
+
+
+def test_filtered_jsonl_has_only_one_error_type(viewer_client, mirrored):
+    items = jsonl(viewer_client.get(url(mirrored["ended"], "jsonl", "error_type=overloaded_error")))
+    assert {i["custom_id"] for i in items} == {"over-0", "over-1", "over-2"}
+
+
+def test_filters_match_the_item_tables(viewer_client, mirrored):
+    items = jsonl(viewer_client.get(url(mirrored["ended"], "jsonl", "q=over-&result_type=errored")))
+    assert {i["custom_id"] for i in items} == {"over-0", "over-1", "over-2"}
+
+
+def test_it_reads_each_chunk_once(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    chunks = batch.chunks.count()
+    assert chunks > 1  # tests keep 50 lines a chunk
+    response = viewer_client.get(url(batch, "csv"))
+    with CaptureQueriesContext(connection) as queries:
+        body(response)
+    assert sum("resultchunk" in q["sql"] for q in queries.captured_queries) == chunks
+
+
+def test_it_serves_the_kept_copy_without_the_api(viewer_client, mirrored, emulator):
+    emulator.stop()
+    assert len(jsonl(viewer_client.get(url(mirrored["ended"], "jsonl")))) == 125
+
+
+def test_invalid_filters_give_no_file(viewer_client, mirrored):
+    response = viewer_client.get(url(mirrored["ended"], "csv", "result_type=bogus"))
+    assert response.status_code == 400
+    assert not response.has_header("Content-Disposition")
+    assert b"not valid" in response.content
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+def test_csv_has_a_header_and_a_row_per_item(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    response = viewer_client.get(url(batch, "csv"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="{batch.id}.csv"'
+    rows = csv_table(response)
+    assert len(rows) == 125
+    over = next(r for r in rows if r["custom_id"] == "over-1")
+    assert (over["result_type"], over["error_type"]) == ("errored", "overloaded_error")
+
+
+def test_csv_text_is_the_full_message_text(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    rows = {r["custom_id"]: r for r in csv_table(viewer_client.get(url(batch, "csv")))}
+    for result in Result.objects.filter(batch=batch, result_type="succeeded").select_related("chunk"):
+        row = rows[result.custom_id]
+        assert row["text"] == render_result(result)["text"] != ""
+        assert (row["model"], row["stop_reason"]) == (result.model, result.stop_reason)
+        assert int(row["output_tokens"]) == result.output_tokens
+
+
+def test_filtered_csv_has_only_matching_rows(viewer_client, mirrored):
+    response = viewer_client.get(url(mirrored["ended"], "csv", "error_type=overloaded_error"))
+    assert response["Content-Disposition"].endswith('-filtered.csv"')
+    assert sorted(r["custom_id"] for r in csv_table(response)) == ["over-0", "over-1", "over-2"]
+
+
+def test_csv_round_trips_quotes_commas_and_newlines(viewer_client, workspace):
+    long_text = 'Line one, with "quotes".\nLine two; ' + "x" * 5000
+    batch = kept_batch(
+        workspace,
+        [succeeded('say "hi", then\nbye', long_text, "second block"), errored("plain", 'Bad, "quoted"\r\nmessage')],
+    )
+    rows = {r["custom_id"]: r for r in csv_table(viewer_client.get(url(batch, "csv")))}
+    assert rows['say "hi", then\nbye']["text"] == long_text + "\n\nsecond block"
+    assert rows["plain"]["error_message"] == 'Bad, "quoted"\r\nmessage'
+
+
+def test_csv_neutralises_formula_looking_cells(viewer_client, workspace):
+    batch = kept_batch(
+        workspace,
+        [
+            succeeded('=HYPERLINK("http://evil.example","x")', "-2+3 is one"),
+            succeeded("+cmd", "@SUM(A1:A9)"),
+            errored("-1", "=1+1"),
+        ],
+    )
+    rows = {r["custom_id"]: r for r in csv_table(viewer_client.get(url(batch, "csv")))}
+    assert set(rows) == {'\'=HYPERLINK("http://evil.example","x")', "'+cmd", "'-1"}
+    assert rows['\'=HYPERLINK("http://evil.example","x")']["text"] == "'-2+3 is one"
+    assert rows["'+cmd"]["text"] == "'@SUM(A1:A9)"
+    assert rows["'-1"]["error_message"] == "'=1+1"
+
+
+def test_jsonl_keeps_hostile_values_as_they_are(viewer_client, workspace):
+    batch = kept_batch(workspace, [succeeded("=1+1", "@x")])
+    assert jsonl(viewer_client.get(url(batch, "jsonl"))) == [succeeded("=1+1", "@x")]
+
+
+# --- no file: explained, never broken ------------------------------------------------------------------
+def test_running_batch_explains_there_is_no_file_yet(viewer_client, mirrored):
+    response = viewer_client.get(url(mirrored["running"], "csv"))
+    assert response.status_code == 409
+    assert not response.has_header("Content-Disposition")
+    assert response["Content-Type"].startswith("text/html")
+    assert b"still in progress" in response.content
+
+
+def test_ended_batch_not_yet_kept_says_it_is_being_copied(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    Batch.objects.filter(pk=batch.pk).update(results_ingested_at=None)
+    response = viewer_client.get(url(batch, "jsonl"))
+    assert response.status_code == 409
+    assert not response.has_header("Content-Disposition")
+    assert b"being copied here" in response.content
+
+
+def test_expired_batch_says_when_results_expired(viewer_client, mirrored):
+    batch = mirrored["old"]
+    assert batch.results_ingested_at is None
+    for fmt in ("jsonl", "csv"):
+        response = viewer_client.get(url(batch, fmt, "result_type=errored"))
+        assert response.status_code == 410
+        assert not response.has_header("Content-Disposition")
+        expired_on = dateformat.format(timezone.localtime(batch.results_available_until), "j F Y")
+        assert f"Results expired on {expired_on}" in strip_tags(response.content.decode())
+
+
+def test_batch_deleted_in_the_api_before_it_was_kept_is_gone(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    Batch.objects.filter(pk=batch.pk).update(results_ingested_at=None, gone_from_api_at=timezone.now())
+    response = viewer_client.get(url(batch, "csv"))
+    assert response.status_code == 410
+    assert b"deleted in the API" in response.content
+
+
+def test_unknown_format_or_batch_is_not_found(viewer_client, mirrored):
+    assert viewer_client.get(url(mirrored["ended"], "xlsx")).status_code == 404
+    assert viewer_client.get("/batches/msgbatch_nope/download.csv").status_code == 404
+
+
+# --- access and links ---------------------------------------------------------------------------------
+def test_anonymous_is_sent_to_log_in(client, mirrored):
+    response = client.get(url(mirrored["ended"], "jsonl"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_it_rejects_post(viewer_client, mirrored):
+    assert viewer_client.post(url(mirrored["ended"], "csv")).status_code == 405
+
+
+def test_batch_page_links_to_downloads_with_its_filters(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    page = viewer_client.get(f"/batches/{batch.id}/").content.decode()
+    assert f'href="{url(batch, "jsonl")}"' in page and f'href="{url(batch, "csv")}"' in page
+    assert "filtered (CSV)" not in page
+    page = viewer_client.get(f"/batches/{batch.id}/?result_type=errored").content.decode()
+    assert f'href="{url(batch, "csv", "result_type=errored")}"' in page
