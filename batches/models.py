@@ -119,6 +119,16 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # What the roles (batches/roles.py) grant, beyond Django's own view_batch.
+        permissions = [
+            ("cancel_batch", "Can cancel batches"),
+            ("submit_batch", "Can submit batches"),
+            ("retry_results", "Can retry failed results"),
+            ("attach_inputs", "Can attach request inputs"),
+            ("view_audit_log", "Can view and export the audit log"),
+            ("view_spend", "Can view spend reports"),
+            ("export_data", "Can export data"),
+        ]
         indexes = [
             models.Index(fields=["workspace", "-created_at"]),
             models.Index(fields=["processing_status", "-created_at"]),
@@ -263,3 +273,36 @@ class ErrorCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.error_type}: {self.count}"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, to what, with which parameters (never a key), and how it ended.
+
+    Append-only: nothing in the UI edits or deletes these rows.
+    """
+
+    class Action(models.TextChoices):
+        CANCEL = "cancel"
+        SUBMIT = "submit"
+        RETRY = "retry"
+        ATTACH_INPUTS = "attach_inputs"
+        WORKSPACE_CHANGE = "workspace_change"
+        KEY_CHANGE = "key_change"
+        DOWNLOAD = "download"
+        EXPORT = "export"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)  # kept if the user is deleted
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=16, default="ok")  # "ok" or "error"
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["action", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target} ({self.outcome})"

@@ -6,7 +6,8 @@ from dashboard.views import actions, batches, downloads, errors
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
     path("batches/<str:batch_id>/", batches.batch_detail, name="batch_detail"),
-    path("batches/<str:batch_id>/results/<str:custom_id>/", batches.result_detail, name="result_detail"),
+    # path: a custom_id from a malformed line may hold any character, "/" included.
+    path("batches/<str:batch_id>/results/<path:custom_id>/", batches.result_detail, name="result_detail"),
     path("batches/<str:batch_id>/download.<str:fmt>", downloads.batch_download, name="batch_download"),
     path("batches/<str:batch_id>/refresh/", actions.batch_refresh, name="batch_refresh"),
     path("errors/", errors.errors_overview, name="errors"),

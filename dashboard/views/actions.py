@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from batches.models import Batch
 from batches.tasks import refresh_batch
+from dashboard.access import can_view
 
 GIVE_UP_AFTER = timedelta(seconds=60)
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
+@can_view
 def batch_refresh(request, batch_id: str):
     batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
     if request.method == "POST":

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from batches.models import Batch, Result
+from dashboard.access import can_view
 from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
 from dashboard.results import render_result
 
 
 @require_GET
-@login_required
+@can_view
 def batch_list(request):
     form = BatchFilterForm(request.GET)
     batches = form.filter(Batch.objects.select_related("workspace", "submitted_by"))
@@ -31,7 +31,7 @@ def batch_list(request):
 
 
 @require_GET
-@login_required
+@can_view
 def batch_detail(request, batch_id: str):
     batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
     form = ItemFilterForm(request.GET)
@@ -50,7 +50,7 @@ def batch_detail(request, batch_id: str):
 
 
 @require_GET
-@login_required
+@can_view
 def result_detail(request, batch_id: str, custom_id: str):
     result = get_object_or_404(Result.objects.select_related("batch", "chunk"), batch_id=batch_id, custom_id=custom_id)
     context = {"result": result, "batch": result.batch, "shown": render_result(result)}

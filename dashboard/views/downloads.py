@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
@@ -10,13 +9,14 @@ from django.views.decorators.http import require_GET
 
 from batches.models import Batch, Result
 from dashboard import exports
+from dashboard.access import can_view
 from dashboard.queries import ItemFilterForm
 
 CONTENT_TYPES = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 @require_GET
-@login_required
+@can_view
 def batch_download(request, batch_id: str, fmt: str):
     if fmt not in CONTENT_TYPES:
         raise Http404("Unknown download format")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F, Sum, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches.models import ErrorCount
+from dashboard.access import can_view
 
 TOP_BATCHES = 10
 
@@ -17,7 +17,7 @@ FIX_FIRST = {"invalid_request_error", "malformed_line"}
 
 
 @require_GET
-@login_required
+@can_view
 def errors_overview(request):
     counts = ErrorCount.objects.all()
     workspace = request.GET.get("workspace", "")

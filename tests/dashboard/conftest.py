@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from batches import sync
 from batches.models import Batch
 
 
+def _user(name: str, *roles: str) -> User:
+    user = User.objects.create_user(name, password=f"pw-{name}-123")
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
 @pytest.fixture
 def viewer(db):
-    return User.objects.create_user("viewer", password="pw-viewer-123")
+    return _user("viewer", "Viewer")
+
+
+@pytest.fixture
+def nobody(db):
+    """Logged in, but given no role yet."""
+    return _user("nobody")
 
 
 @pytest.fixture

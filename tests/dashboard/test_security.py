@@ -104,3 +104,20 @@ def test_an_htmx_post_with_the_token_from_the_page_is_accepted(viewer, mirrored)
         f"/batches/{mirrored['running'].id}/refresh/", headers={"HX-Request": "true", "X-CSRFToken": token}
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/", "/errors/", "batch", "download"])
+def test_a_user_without_a_role_is_refused(client, nobody, mirrored, page):
+    client.force_login(nobody)
+    url = {"batch": f"/batches/{mirrored['ended'].id}/", "download": f"/batches/{mirrored['ended'].id}/download.jsonl"}
+    assert client.get(url.get(page, page)).status_code == 403
+
+
+def test_the_role_groups_exist_with_their_permissions(db):
+    from django.contrib.auth.models import Group
+
+    perms = {g.name: set(g.permissions.values_list("codename", flat=True)) for g in Group.objects.all()}
+    assert perms["Viewer"] == {"view_batch"}
+    assert {"cancel_batch", "retry_results", "submit_batch", "attach_inputs"} <= perms["Operator"]
+    assert "cancel_batch" not in perms["Auditor"] and "view_audit_log" in perms["Auditor"]
+    assert {"change_workspace", "view_audit_log", "cancel_batch"} <= perms["Admin"]

@@ -1,0 +1,36 @@
+"""The roles, as Django groups: what each may do. A migration creates them; Admins assign users.
+
+Enforced by the server on every request (dashboard/access.py); templates only hide what a user
+may not use.
+"""
+
+VIEW = "view_batch"
+ROLES: dict[str, list[str]] = {
+    "Viewer": [VIEW],
+    "Operator": [VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs"],
+    "Auditor": [VIEW, "view_spend", "view_audit_log", "export_data"],
+    "Admin": [
+        VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs", "view_spend", "view_audit_log",
+        "export_data", "add_workspace", "change_workspace", "delete_workspace", "view_workspace",
+        "add_user", "change_user", "view_user", "view_group",
+    ],
+}  # fmt: skip
+
+
+def sync_role_groups(apps) -> None:
+    """Create or update the groups to hold exactly their permissions. Safe to run again."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after migrations (post_migrate); make them now. A migration's
+    # app configs are stubs, which create_permissions skips unless they claim a models module.
+    for app_label in ("batches", "auth"):
+        app_config = apps.get_app_config(app_label)
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codenames in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        perms = Permission.objects.filter(codename__in=codenames, content_type__app_label__in=("batches", "auth"))
+        group.permissions.set(perms)
