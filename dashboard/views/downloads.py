@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from batches import audit
 from batches.models import Batch, Result
 from dashboard import exports
 from dashboard.access import can_view
@@ -32,6 +33,7 @@ def batch_download(request, batch_id: str, fmt: str):
         content = exports.csv_rows(results)
     else:
         content = exports.jsonl_filtered(results) if filtered else exports.jsonl_all(batch)
+    audit.record(request.user, "download", batch.id, params={"format": fmt, **form.active})
     response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
     filename = f"{batch.id}{'-filtered' if filtered else ''}.{fmt}"
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)

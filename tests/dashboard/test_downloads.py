@@ -260,3 +260,12 @@ def test_batch_page_links_to_downloads_with_its_filters(viewer_client, mirrored)
     assert "filtered (CSV)" not in page
     page = viewer_client.get(f"/batches/{batch.id}/?result_type=errored").content.decode()
     assert f'href="{url(batch, "csv", "result_type=errored")}"' in page
+
+
+def test_a_download_is_on_the_record(viewer_client, viewer, mirrored):
+    from batches.models import AuditEvent
+
+    viewer_client.get(f"/batches/{mirrored['ended'].id}/download.csv?result_type=errored")
+    event = AuditEvent.objects.get()
+    assert (event.actor, event.action, event.target) == (viewer, "download", mirrored["ended"].id)
+    assert event.params == {"format": "csv", "result_type": "errored"}
