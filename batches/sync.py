@@ -90,7 +90,7 @@ def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False
 def refresh_batch(batch: Batch) -> Batch:
     """Retrieve one batch now (the "refresh now" button), ingesting its results if it has ended."""
     remote = client.retrieve_batch(_credentials(batch.workspace), batch.id)
-    _upsert(batch.workspace, [remote])
+    upsert_remote(batch.workspace, remote)
     batch.refresh_from_db()
     if batch.needs_ingest:
         ingest_results(batch)
@@ -164,6 +164,11 @@ def _refresh_running(workspace: Workspace, creds: Credentials, listed: set[str],
             continue  # younger than the grace period: the API may not have it everywhere yet
         report.retrieved += 1
         _upsert(workspace, [remote])
+
+
+def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
+    """Mirror one batch as the API just reported it (after an action or a refresh)."""
+    _upsert(workspace, [remote])
 
 
 def _upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -53,15 +53,23 @@ def _grouped(pieces: Iterator, size: int = 1 << 16) -> Iterator:
 
 def csv_rows(results: QuerySet[Result]) -> Iterator[str]:
     """The header, then one row per result: its columns and the message text, in full."""
-    return _grouped(_csv_rows(results))
+    rows = (
+        (*row, _text(line) if row[1] == Result.Type.SUCCEEDED else "")
+        for row, line in _rows_with_lines(results, _ROW_FIELDS)
+    )
+    return csv_stream(CSV_COLUMNS, rows)
 
 
-def _csv_rows(results: QuerySet[Result]) -> Iterator[str]:
+def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """A streamed CSV, every cell neutralised against spreadsheet formulas."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for row, line in _rows_with_lines(results, _ROW_FIELDS):
-        text = _text(line) if row[1] == Result.Type.SUCCEEDED else ""
-        yield writer.writerow([_neutralise(value) for value in (*row, text)])
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([_neutralise(value) for value in row])
+
+    return _grouped(lines())
 
 
 def _rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Iterator[tuple[tuple, bytes]]:

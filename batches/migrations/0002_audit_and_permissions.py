@@ -7,33 +7,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batches', '0001_initial'),
+        ("batches", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='batch',
-            options={'ordering': ['-created_at'], 'permissions': [('cancel_batch', 'Can cancel batches'), ('submit_batch', 'Can submit batches'), ('retry_results', 'Can retry failed results'), ('attach_inputs', 'Can attach request inputs'), ('view_audit_log', 'Can view and export the audit log'), ('view_spend', 'Can view spend reports'), ('export_data', 'Can export data')]},
+            name="batch",
+            options={
+                "ordering": ["-created_at"],
+                "permissions": [
+                    ("cancel_batch", "Can cancel batches"),
+                    ("submit_batch", "Can submit batches"),
+                    ("retry_results", "Can retry failed results"),
+                    ("attach_inputs", "Can attach request inputs"),
+                    ("view_audit_log", "Can view and export the audit log"),
+                    ("view_spend", "Can view spend reports"),
+                    ("export_data", "Can export data"),
+                ],
+            },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('cancel', 'Cancel'), ('submit', 'Submit'), ('retry', 'Retry'), ('attach_inputs', 'Attach Inputs'), ('workspace_change', 'Workspace Change'), ('key_change', 'Key Change'), ('download', 'Download'), ('export', 'Export')], max_length=32)),
-                ('target', models.CharField(blank=True, max_length=200)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('outcome', models.CharField(default='ok', max_length=16)),
-                ('detail', models.TextField(blank=True)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("cancel", "Cancel"),
+                            ("submit", "Submit"),
+                            ("retry", "Retry"),
+                            ("attach_inputs", "Attach Inputs"),
+                            ("workspace_change", "Workspace Change"),
+                            ("key_change", "Key Change"),
+                            ("download", "Download"),
+                            ("export", "Export"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("target", models.CharField(blank=True, max_length=200)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("outcome", models.CharField(default="ok", max_length=16)),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['action', '-at'], name='batches_aud_action_25bd2b_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["action", "-at"], name="batches_aud_action_25bd2b_idx")],
             },
         ),
     ]

@@ -1,0 +1,101 @@
+"""Cancel: Operators only, confirmed on purpose, safe to click twice, always on the record."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from batches import sync
+from batches.models import AuditEvent, Batch
+
+
+@pytest.fixture
+def operator_client(client, db):
+    user = User.objects.create_user("operator", password="pw-operator-123")
+    user.groups.add(Group.objects.get(name="Operator"))
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def test_a_confirmed_cancel_shows_canceling_at_once_and_is_audited(operator_client, mirrored):
+    batch = mirrored["running"]
+    response = operator_client.post(f"/batches/{batch.id}/cancel/", {"confirmed": "yes"}, follow=True)
+
+    assert "Cancellation requested" in response.content.decode()
+    batch.refresh_from_db()
+    assert batch.processing_status == "canceling" and batch.cancel_initiated_at
+    event = AuditEvent.objects.get(action="cancel")
+    assert (event.actor, event.target, event.outcome) == (operator_client.user, batch.id, "ok")
+
+
+def test_it_ends_with_the_canceled_count_once_synced(operator_client, mirrored, emulator):
+    batch = mirrored["running"]
+    operator_client.post(f"/batches/{batch.id}/cancel/", {"confirmed": "yes"})
+    emulator.advance(60)
+    sync.sync_workspace(mirrored["workspace"].pk)
+    batch.refresh_from_db()
+    assert batch.processing_status == "ended" and batch.canceled_count == 10
+    body = operator_client.get(f"/batches/{batch.id}/").content.decode()
+    assert "10 canceled" in body and "Cancel batch" not in body
+
+
+def test_an_unconfirmed_post_asks_first_and_cancels_nothing(operator_client, mirrored, emulator):
+    batch = mirrored["running"]
+    response = operator_client.post(f"/batches/{batch.id}/cancel/")
+    assert (
+        "Cancel this batch?" in response.content.decode()
+        and 'name="confirmed" value="yes"' in response.content.decode()
+    )
+    assert Batch.objects.get(pk=batch.pk).processing_status == "in_progress"
+    assert emulator.calls.get("cancel", 0) == 0
+
+
+def test_cancelling_twice_says_so_without_a_second_api_call(operator_client, mirrored, emulator):
+    url = f"/batches/{mirrored['running'].id}/cancel/"
+    operator_client.post(url, {"confirmed": "yes"})
+    second = operator_client.post(url, {"confirmed": "yes"}, follow=True)
+    assert second.status_code == 200 and "already being canceled" in second.content.decode()
+    assert emulator.calls["cancel"] == 1
+    assert list(AuditEvent.objects.order_by("at").values_list("outcome", flat=True)) == ["ok", "noop"]
+
+
+def test_cancelling_an_ended_batch_gives_a_clear_message(operator_client, mirrored):
+    response = operator_client.post(f"/batches/{mirrored['ended'].id}/cancel/", {"confirmed": "yes"}, follow=True)
+    assert response.status_code == 200 and "already ended" in response.content.decode()
+
+
+def test_a_batch_that_ended_since_the_last_sync_is_refreshed_and_explained(operator_client, mirrored, emulator):
+    batch = mirrored["running"]
+    emulator.advance(3600)  # it ends in the API; the mirror still says in_progress
+    response = operator_client.post(f"/batches/{batch.id}/cancel/", {"confirmed": "yes"}, follow=True)
+    assert response.status_code == 200 and "The API refused" in response.content.decode()
+    assert Batch.objects.get(pk=batch.pk).processing_status == "ended"
+    assert AuditEvent.objects.get().outcome == "error"
+
+
+def test_an_overloaded_api_is_explained_and_nothing_changes(operator_client, mirrored, emulator, settings):
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    emulator.faults.add(op="cancel", status=529)
+    response = operator_client.post(f"/batches/{mirrored['running'].id}/cancel/", {"confirmed": "yes"}, follow=True)
+    assert "overloaded_error" in response.content.decode() and "nothing was canceled" in response.content.decode()
+    assert Batch.objects.get(pk=mirrored["running"].pk).processing_status == "in_progress"
+
+
+def test_htmx_cancel_redirects_the_client(operator_client, mirrored):
+    response = operator_client.post(
+        f"/batches/{mirrored['running'].id}/cancel/", {"confirmed": "yes"}, headers={"HX-Request": "true"}
+    )
+    assert response.headers["HX-Redirect"] == f"/batches/{mirrored['running'].id}/"
+
+
+def test_viewers_cannot_cancel_and_see_no_button(viewer_client, mirrored, emulator):
+    url = f"/batches/{mirrored['running'].id}/"
+    assert "Cancel batch" not in viewer_client.get(url).content.decode()
+    assert viewer_client.post(f"{url}cancel/", {"confirmed": "yes"}).status_code == 403
+    assert emulator.calls.get("cancel", 0) == 0
+
+
+def test_operators_see_the_button_with_a_confirmation(operator_client, mirrored):
+    body = operator_client.get(f"/batches/{mirrored['running'].id}/").content.decode()
+    assert "Cancel batch" in body and "hx-confirm=" in body
