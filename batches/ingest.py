@@ -230,7 +230,9 @@ def _roll_up_errors(batch: Batch) -> None:
         .order_by()
     )
     ErrorCount.objects.filter(batch=batch).delete()
-    ErrorCount.objects.bulk_create([ErrorCount(batch=batch, error_type=t, count=n) for t, n in counts])
+    ErrorCount.objects.bulk_create(
+        [ErrorCount(batch=batch, workspace_id=batch.workspace_id, error_type=t, count=n) for t, n in counts]
+    )
 
 
 def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:

@@ -166,8 +166,11 @@ def load(n_batches: int, n_items: int) -> str:
                     b["items_ingested"] = b["size"]
         copy_rows(cursor, "batches_resultchunk", ["id", "batch_id", "data", "line_count", "raw_bytes"], chunks)
         copy_rows(cursor, "batches_batch", BATCH_COLUMNS, [[b[c] for c in BATCH_COLUMNS] for b in plan])
-        error_counts = [(batch_id, error_type, n) for (batch_id, error_type), n in counts.items()]
-        copy_rows(cursor, "batches_errorcount", ["batch_id", "error_type", "count"], error_counts)
+        workspace_of = {b["id"]: b["workspace_id"] for b in plan}
+        error_counts = [
+            (batch_id, workspace_of[batch_id], error_type, n) for (batch_id, error_type), n in counts.items()
+        ]
+        copy_rows(cursor, "batches_errorcount", ["batch_id", "workspace_id", "error_type", "count"], error_counts)
         cursor.execute("SELECT setval(pg_get_serial_sequence('batches_resultchunk', 'id'), %s)", [len(chunks)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

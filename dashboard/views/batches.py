@@ -16,14 +16,18 @@ from dashboard.results import render_result
 @can_view
 def batch_list(request):
     form = BatchFilterForm(request.GET)
-    batches = form.filter(Batch.objects.select_related("workspace", "submitted_by"))
-    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Page through ids alone (an index-only scan, even on the last page), then load those rows.
+    page = Paginator(form.filter(Batch.objects.all()).values_list("id", flat=True), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
+    batches = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
     context = {
         "form": form,
         "page": page,
-        "batches": page.object_list,
+        "batches": batches,
         # Poll while something on this page is running; the re-rendered rows drop the trigger after.
-        "live": any(not b.is_terminal for b in page.object_list),
+        "live": any(not b.is_terminal for b in batches),
         "query": _query_without(request, "page"),
     }
     template = "batches/list.html#rows" if request.htmx else "batches/list.html"

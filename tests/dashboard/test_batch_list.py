@@ -103,6 +103,6 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
     emulator.seed_batches(mirrored["workspace"].test_api_key, 40, status="ended", n_requests=1,
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
     sync.sync_workspace(mirrored["workspace"].pk, full=True)
-    # session, user, its permissions (2), count, the page of batches (with workspace and submitter),
-    # sync health, workspace filter
-    assert count() == before == 8
+    # session, user, its permissions (2), count, the page's ids, their rows (with workspace and
+    # submitter), sync health, workspace filter
+    assert count() == before == 9

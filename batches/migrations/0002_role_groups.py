@@ -8,5 +8,5 @@ def create_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("batches", "0002_audit_and_permissions"), ("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [("batches", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
     operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
