@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from batches import audit
 from batches.models import Batch, Result, Workspace
 
 
@@ -34,6 +35,19 @@ class WorkspaceForm(forms.ModelForm):
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
     form = WorkspaceForm
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # On the record, without the key: only which fields changed, and the key's masked hint.
+        fields = [name for name in form.changed_data if name != "api_key"]
+        if form.cleaned_data.get("api_key"):
+            audit.record(request.user, "key_change", obj.name, params={"key": obj.api_key_hint, "created": not change})
+        if fields or not change:
+            audit.record(request.user, "workspace_change", obj.name, params={"fields": fields, "created": not change})
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "workspace_change", obj.name, params={"deleted": True})
+        super().delete_model(request, obj)
     list_display = ["name", "api_key_hint", "base_url", "is_active", "last_synced_at", "last_error_type"]
     readonly_fields = [
         "api_key_hint", "last_synced_at", "last_full_sync_at", "failing_since", "last_error_type",

@@ -45,3 +45,19 @@ def test_a_new_workspace_needs_a_key(admin_client):
     response = admin_client.post("/admin/batches/workspace/add/", {"name": "acme", "base_url": "", "api_key": ""})
     assert response.status_code == 200 and not Workspace.objects.exists()
     assert "needs an API key" in response.content.decode()
+
+
+def test_workspace_and_key_changes_are_audited_without_the_key(admin_client):
+    from batches.models import AuditEvent
+
+    admin_client.post(
+        "/admin/batches/workspace/add/",
+        {"name": "acme", "base_url": "", "is_active": "on", "api_key": "sk-ant-api03-topsecret-abcd"},
+    )
+    ws = Workspace.objects.get(name="acme")
+    admin_client.post(f"/admin/batches/workspace/{ws.pk}/change/", {"name": "acme", "base_url": "", "api_key": ""})
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "target", "params"))
+    assert events[0] == ("key_change", "acme", {"key": "sk-ant-…abcd", "created": True})
+    assert events[1][0] == "workspace_change" and events[1][2]["created"] is True
+    assert events[2] == ("workspace_change", "acme", {"fields": ["is_active"], "created": False})
+    assert "topsecret" not in str(events)
