@@ -1,0 +1,139 @@
+"""A real Chromium driven by Playwright against pytest-django's live server, and the emulator behind it.
+
+Chromium is Debian's `chromium` package (bin/test installs it when it can); Playwright's own browser
+downloads are not used. A missing browser fails these tests: they must not pass by being skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from batches import sync
+from batches.models import Batch, Workspace
+from emulator import Emulator
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling Google, which a closed network answers slowly.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+USERNAME, PASSWORD = "operator", "pw-operator-123"
+# Long enough for a 5 s poll plus a slow render on a busy machine.
+LIVE_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    # Playwright's sync API keeps an asyncio loop marked as running on this thread, and Django refuses ORM
+    # calls while one runs, although the tests' calls are plain synchronous ones between browser steps.
+    # Package scope, not session: the loop stops before the rest of the suite runs.
+    with pytest.MonkeyPatch.context() as mp, sync_playwright() as p:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield p
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's package (apt-get install chromium); "
+            "bin/test does it when run as root with apt-get available.",
+            pytrace=False,
+        )
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def user(transactional_db) -> User:
+    """Someone who may look at batches. The permission itself, not a role group: the flush after each
+    transactional test empties the groups the migrations made, but post_migrate recreates permissions."""
+    user = User.objects.create_user(USERNAME, password=PASSWORD)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="batches", codename="view_batch"))
+    return user
+
+
+@pytest.fixture
+def make_page(browser: Browser, live_server, user) -> Iterator[Callable[..., Page]]:
+    """A page in a fresh context (`color_scheme`, `viewport`...), logged in through the form unless told not to."""
+    contexts = []
+
+    def make(*, logged_in: bool = True, **context_options) -> Page:
+        context = browser.new_context(base_url=live_server.url, **context_options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        if logged_in:
+            log_in(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(make_page) -> Page:
+    return make_page(logged_in=False)
+
+
+@pytest.fixture
+def logged_in_page(make_page) -> Page:
+    return make_page()
+
+
+def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> None:
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+
+
+MODEL = "claude-haiku-4-5-20251001"
+
+
+def batch_request(custom_id: str, text: str = "hi [emulate:succeeded]", model: str = MODEL) -> dict:
+    """One request of a create-batch body; an `[emulate:...]` marker in the text picks its outcome."""
+    return {
+        "custom_id": custom_id,
+        "params": {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]},
+    }
+
+
+@pytest.fixture
+def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
+    """100 requests mirrored while in progress; with live counts they finish as the emulator's clock advances."""
+    emulator.live_counts = True
+    requests = [batch_request(f"live-{i:03d}") for i in range(100)]
+    batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=600)
+    sync.sync_workspace(workspace.pk)
+    return Batch.objects.get(pk=batch_id)
+
+
+@pytest.fixture
+def make_ended_batch(emulator: Emulator, workspace: Workspace) -> Callable[[list[dict]], Batch]:
+    """A batch that ran to its end, mirrored and ingested by the real sync."""
+
+    def make(requests: list[dict]) -> Batch:
+        batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=30)
+        emulator.advance(60)
+        sync.sync_workspace(workspace.pk)
+        batch = Batch.objects.get(pk=batch_id)
+        assert batch.results_ingested_at, "the sync should have ingested the ended batch"
+        return batch
+
+    return make
