@@ -1,0 +1,240 @@
+"""Validate and split an uploaded JSONL file of Message Batches requests, streaming.
+
+Each line is one request as the API takes it: `{"custom_id": "...", "params": {...}}`. `validate()`
+reads the file once, a line at a time, and finds every problem with its line number before anything
+is sent; when there are none it also says how to split the file into batches the API accepts (at
+most 100,000 requests and 256 MB each). The file is never held whole: memory grows with the number
+of custom_ids (kept to catch duplicates) and the longest line, not with the file's size.
+`iter_requests()` is the second pass that yields the requests to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MAX_REQUESTS = 100_000
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+MAX_REPORTED_ERRORS = 1000
+CUSTOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CUSTOM_ID_MAX_CHARS = 64
+
+_CUSTOM_ID_CHARS_RE = re.compile(r"[A-Za-z0-9_-]*")
+_BOM = b"\xef\xbb\xbf"
+# The body is `{"requests": [line,line,...]}`: the wrapper's bytes plus one comma between lines.
+_WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
+_REQUEST_KEYS = ("custom_id", "params")
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int  # 1-based line number in the file; 0 for the file as a whole ("holds no requests")
+    message: str
+
+
+@dataclass(frozen=True)
+class Part:
+    first_line: int  # 1-based real file line numbers, inclusive
+    last_line: int
+    request_count: int
+    body_bytes: int  # size of `{"requests": [...]}` built from these lines as they are in the file
+
+
+@dataclass
+class Validation:
+    sha256: str
+    request_count: int  # non-blank lines, valid or not
+    errors: list[LineError]  # the first MAX_REPORTED_ERRORS, in line order
+    error_count: int  # every problem found, including those not kept
+    parts: list[Part]  # empty when there are errors
+
+    @property
+    def ok(self) -> bool:
+        return self.request_count > 0 and self.error_count == 0
+
+
+def validate(f: Iterable[bytes], *, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BATCH_BYTES) -> Validation:
+    """Check every line of a binary file (or an iterable of bytes lines) and plan its split into parts."""
+    if max_requests < 1 or max_bytes <= _WRAPPER_BYTES:
+        raise ValueError(f"max_requests must be at least 1 and max_bytes more than {_WRAPPER_BYTES}")
+    digest = hashlib.sha256()
+    errors: list[LineError] = []
+    error_count = 0
+    request_count = 0
+    seen: dict[str, int] = {}  # custom_id -> line it was first seen on
+    splitter = _Splitter(max_requests, max_bytes)
+    for line_no, body in _lines(f, digest):
+        request_count += 1
+        problems = _line_problems(body, line_no, seen, max_bytes)
+        if not problems:
+            splitter.add(line_no, len(body))
+        error_count += len(problems)
+        errors.extend(LineError(line_no, message) for message in problems[: MAX_REPORTED_ERRORS - len(errors)])
+    if request_count == 0:
+        error_count = 1
+        expected = 'expected one {"custom_id": ..., "params": ...} per line'
+        errors.append(LineError(0, f"the file holds no requests; {expected}"))
+    return Validation(
+        sha256=digest.hexdigest(),
+        request_count=request_count,
+        errors=errors,
+        error_count=error_count,
+        parts=splitter.finish() if error_count == 0 else [],
+    )
+
+
+def iter_requests(f: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, request) for each non-blank line of a file that `validate()` found ok."""
+    for line_no, body in _lines(f):
+        yield line_no, json.loads(body.decode("utf-8"))
+
+
+def _lines(f: Iterable[bytes], digest: Any = None) -> Iterator[tuple[int, bytes]]:
+    """Yield (real line number, stripped bytes) for each non-blank line, hashing every byte read."""
+    for line_no, raw in enumerate(f, start=1):
+        if not isinstance(raw, bytes | bytearray):
+            raise TypeError("read the upload in binary mode: its lines must be bytes")
+        if digest is not None:
+            digest.update(raw)
+        if line_no == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        body = raw.strip()
+        if body:
+            yield line_no, bytes(body)
+
+
+def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: int) -> list[str]:
+    alone = _WRAPPER_BYTES + len(body)
+    if alone > max_bytes:
+        # Not parsed: it cannot be sent whatever it holds, and parsing hundreds of MB costs several times that.
+        return [
+            f"this request alone is {len(body):,} bytes ({alone:,} as a batch request body); "
+            f"the API takes at most {_size(max_bytes)} per batch"
+        ]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [f"not valid UTF-8: byte 0x{body[e.start]:02x} at byte {e.start + 1} of the line"]
+    try:
+        request = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        return [f"invalid JSON: {e.msg} (column {e.colno})"]
+    except (ValueError, RecursionError) as e:  # NaN/Infinity, an int over 4,300 digits, nesting too deep
+        return [f"invalid JSON: {e}"]
+    if not isinstance(request, dict):
+        return [f'expected a JSON object {{"custom_id": ..., "params": ...}}, got {_kind(request)}']
+    problems = [
+        f'unexpected key {_quote(key)}: a request has only "custom_id" and "params"'
+        for key in request
+        if key not in _REQUEST_KEYS
+    ]
+    problems += _custom_id_problems(request, line_no, seen)
+    problems += _params_problems(request)
+    return problems
+
+
+def _reject_constant(name: str) -> None:
+    # Python's json reads NaN and Infinity, but they are not JSON and the SDK's encoder refuses them at send time.
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
+def _custom_id_problems(request: dict[str, Any], line_no: int, seen: dict[str, int]) -> list[str]:
+    if "custom_id" not in request:
+        return ["custom_id is missing; expected 1 to 64 characters from A-Z a-z 0-9 _ -"]
+    custom_id = request["custom_id"]
+    if not isinstance(custom_id, str):
+        return [f"custom_id must be a string, got {_kind(custom_id)}"]
+    # fullmatch, not match: the `$` in CUSTOM_ID_RE also matches before a trailing "\n".
+    if not CUSTOM_ID_RE.fullmatch(custom_id):
+        return _bad_custom_id(custom_id)
+    first_line = seen.setdefault(custom_id, line_no)
+    if first_line != line_no:
+        return [f'duplicate custom_id "{custom_id}", first seen on line {first_line}']
+    return []
+
+
+def _bad_custom_id(custom_id: str) -> list[str]:
+    if not custom_id:
+        return ["custom_id is empty; expected 1 to 64 characters from A-Z a-z 0-9 _ -"]
+    problems = []
+    if len(custom_id) > CUSTOM_ID_MAX_CHARS:
+        problems.append(f"custom_id is {len(custom_id)} characters long; the API takes at most {CUSTOM_ID_MAX_CHARS}")
+    if not _CUSTOM_ID_CHARS_RE.fullmatch(custom_id):
+        problems.append(f"custom_id {_quote(custom_id)} has characters outside A-Z a-z 0-9 _ -")
+    return problems
+
+
+def _params_problems(request: dict[str, Any]) -> list[str]:
+    if "params" not in request:
+        return ["params is missing; expected an object with model, max_tokens and messages"]
+    params = request["params"]
+    if not isinstance(params, dict):
+        return [f"params must be an object with model, max_tokens and messages, got {_kind(params)}"]
+    problems = []
+    if "model" not in params:
+        problems.append("params.model is missing; expected a model name")
+    elif not isinstance(params["model"], str) or not params["model"].strip():
+        problems.append(f"params.model must be a model name, got {_kind(params['model'])}")
+    if "max_tokens" not in params:
+        problems.append("params.max_tokens is missing; expected a positive integer")
+    elif type(params["max_tokens"]) is not int or params["max_tokens"] < 1:  # type(): True is an int too
+        problems.append(f"params.max_tokens must be a positive integer, got {_kind(params['max_tokens'])}")
+    if "messages" not in params:
+        problems.append("params.messages is missing; expected a non-empty list of messages")
+    elif not isinstance(params["messages"], list) or not params["messages"]:
+        problems.append(f"params.messages must be a non-empty list of messages, got {_kind(params['messages'])}")
+    return problems
+
+
+class _Splitter:
+    """Greedy split into consecutive parts within both limits, fed one line size at a time."""
+
+    def __init__(self, max_requests: int, max_bytes: int) -> None:
+        self.max_requests = max_requests
+        self.max_bytes = max_bytes
+        self.parts: list[Part] = []
+        self._first = self._last = self._count = self._bytes = 0
+
+    def add(self, line_no: int, size: int) -> None:
+        if self._count and (self._count == self.max_requests or self._bytes + 1 + size > self.max_bytes):
+            self._close()
+        if self._count:
+            self._bytes += 1 + size
+        else:
+            self._first, self._bytes = line_no, _WRAPPER_BYTES + size
+        self._count += 1
+        self._last = line_no
+
+    def finish(self) -> list[Part]:
+        if self._count:
+            self._close()
+        return self.parts
+
+    def _close(self) -> None:
+        self.parts.append(Part(self._first, self._last, self._count, self._bytes))
+        self._count = 0
+
+
+def _kind(value: Any) -> str:
+    """Name a JSON value for a message: 'a list', 'null', '-1', 'the string "x"'."""
+    if isinstance(value, dict):
+        return "an empty object" if not value else "an object"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    if isinstance(value, str):
+        return f"the string {_quote(value)}"
+    return json.dumps(value)  # null, true, false, a number
+
+
+def _quote(value: str, limit: int = 70) -> str:
+    shown = json.dumps(value[:limit], ensure_ascii=False)
+    return shown + "..." if len(value) > limit else shown
+
+
+def _size(n: int) -> str:
+    mb = n / (1024 * 1024)
+    return f"{mb:g} MB" if mb >= 1 and mb == int(mb) else f"{n:,} bytes"

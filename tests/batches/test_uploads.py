@@ -1,0 +1,401 @@
+"""Upload validation and splitting: every problem with its line number, parts within the API's limits, streamed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tracemalloc
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from batches.uploads import (
+    CUSTOM_ID_RE,
+    MAX_BATCH_BYTES,
+    MAX_REPORTED_ERRORS,
+    MAX_REQUESTS,
+    LineError,
+    Part,
+    iter_requests,
+    validate,
+)
+
+PARAMS = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": "Hello"}]}
+
+
+def line(custom_id: str = "req-1", **overrides) -> bytes:
+    request = {"custom_id": custom_id, "params": PARAMS} | overrides
+    return json.dumps(request).encode() + b"\n"
+
+
+def params_line(**params) -> bytes:
+    return json.dumps({"custom_id": "req-1", "params": params}).encode() + b"\n"
+
+
+def lines(n: int) -> bytes:
+    return b"".join(line(f"req-{i}") for i in range(1, n + 1))
+
+
+def errors_of(data: bytes, **kwargs) -> list[tuple[int, str]]:
+    return [(e.line, e.message) for e in validate(io.BytesIO(data), **kwargs).errors]
+
+
+def test_the_limits_are_the_apis():
+    assert MAX_REQUESTS == 100_000
+    assert MAX_BATCH_BYTES == 256 * 1024 * 1024
+    assert CUSTOM_ID_RE.pattern == r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def test_a_valid_file_is_ok_and_fits_in_one_part():
+    v = validate(io.BytesIO(lines(3)))
+
+    assert v.ok and v.request_count == 3 and v.errors == [] and v.error_count == 0
+    assert [(p.first_line, p.last_line, p.request_count) for p in v.parts] == [(1, 3, 3)]
+
+
+def test_sha256_is_of_the_bytes_exactly_as_uploaded():
+    data = b"\xef\xbb\xbf" + line("a").replace(b"\n", b"\r\n") + b"  \n" + line("b").rstrip(b"\n")
+
+    assert validate(io.BytesIO(data)).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_covers_a_file_with_errors_too():
+    data = b"not json\n" + line("a")
+
+    assert validate(io.BytesIO(data)).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_blank_lines_are_skipped_and_real_line_numbers_kept():
+    data = b"\n   \n" + line("a") + b"\t\r\n" + b"[]\n"
+
+    v = validate(io.BytesIO(data))
+
+    assert v.request_count == 2
+    assert [e.line for e in v.errors] == [5]
+
+
+def test_a_utf8_bom_at_the_start_is_tolerated():
+    assert validate(io.BytesIO(b"\xef\xbb\xbf" + lines(2))).ok
+
+
+def test_a_bom_later_in_the_file_is_an_error_on_its_line():
+    assert errors_of(line("a") + b"\xef\xbb\xbf" + line("b"))[0][0] == 2
+
+
+def test_crlf_line_endings_and_no_final_newline_are_fine():
+    data = lines(3).replace(b"\n", b"\r\n").rstrip()
+
+    assert validate(io.BytesIO(data)).ok
+
+
+def test_invalid_json_is_reported_with_the_parsers_message():
+    assert errors_of(line("a") + b'{"custom_id": "b", \n') == [
+        (2, "invalid JSON: Expecting property name enclosed in double quotes (column 19)")
+    ]
+
+
+def test_nan_and_infinity_are_not_json():
+    data = b'{"custom_id": "a", "params": {"model": "m", "max_tokens": 5, "messages": [1], "temperature": NaN}}\n'
+
+    assert errors_of(data) == [(1, "invalid JSON: NaN is not a valid JSON value")]
+
+
+def test_json_that_is_not_an_object_is_reported():
+    assert errors_of(line("a") + b'["custom_id", "b"]\n' + b"42\n") == [
+        (2, 'expected a JSON object {"custom_id": ..., "params": ...}, got a list'),
+        (3, 'expected a JSON object {"custom_id": ..., "params": ...}, got 42'),
+    ]
+
+
+def test_invalid_utf8_is_an_error_on_its_line():
+    bad = line("b").replace(b"Hello", b"H\xe9llo")
+
+    position = bad.index(b"\xe9") + 1
+
+    assert errors_of(line("a") + bad) == [(2, f"not valid UTF-8: byte 0xe9 at byte {position} of the line")]
+
+
+def test_a_missing_custom_id_is_reported():
+    data = json.dumps({"params": PARAMS}).encode()
+
+    assert errors_of(data) == [(1, "custom_id is missing; expected 1 to 64 characters from A-Z a-z 0-9 _ -")]
+
+
+def test_a_custom_id_that_is_not_a_string_is_reported():
+    assert errors_of(line(17)) == [(1, "custom_id must be a string, got 17")]
+
+
+def test_an_empty_custom_id_is_reported():
+    assert errors_of(line("")) == [(1, "custom_id is empty; expected 1 to 64 characters from A-Z a-z 0-9 _ -")]
+
+
+def test_a_custom_id_over_64_characters_is_reported_with_its_length():
+    assert errors_of(line("x" * 65)) == [(1, "custom_id is 65 characters long; the API takes at most 64")]
+
+
+def test_a_custom_id_of_64_characters_is_accepted():
+    assert validate(io.BytesIO(line("x" * 64))).ok
+
+
+def test_a_custom_id_with_other_characters_is_reported():
+    assert errors_of(line("a b")) == [(1, 'custom_id "a b" has characters outside A-Z a-z 0-9 _ -')]
+
+
+def test_a_custom_id_ending_in_a_newline_is_reported():
+    # CUSTOM_ID_RE.match() alone would accept it: `$` matches before a trailing newline.
+    assert errors_of(line("abc\n")) == [(1, 'custom_id "abc\\n" has characters outside A-Z a-z 0-9 _ -')]
+
+
+def test_a_custom_id_both_too_long_and_with_other_characters_gets_both_messages():
+    messages = [m for _, m in errors_of(line("é" * 65))]
+
+    assert messages[0] == "custom_id is 65 characters long; the API takes at most 64"
+    assert messages[1].endswith("has characters outside A-Z a-z 0-9 _ -")
+
+
+def test_a_duplicate_custom_id_names_the_line_it_was_first_seen_on():
+    data = line("a") + b"\n" + line("b") + line("a") + line("a")
+
+    assert errors_of(data) == [
+        (4, 'duplicate custom_id "a", first seen on line 1'),
+        (5, 'duplicate custom_id "a", first seen on line 1'),
+    ]
+
+
+def test_missing_params_is_reported():
+    data = json.dumps({"custom_id": "a"}).encode()
+
+    assert errors_of(data) == [(1, "params is missing; expected an object with model, max_tokens and messages")]
+
+
+def test_params_that_is_not_an_object_is_reported():
+    assert errors_of(line("a", params=["claude"])) == [
+        (1, "params must be an object with model, max_tokens and messages, got a list")
+    ]
+
+
+def test_each_missing_params_field_is_its_own_error():
+    assert errors_of(params_line()) == [
+        (1, "params.model is missing; expected a model name"),
+        (1, "params.max_tokens is missing; expected a positive integer"),
+        (1, "params.messages is missing; expected a non-empty list of messages"),
+    ]
+
+
+def test_a_model_that_is_not_a_name_is_reported():
+    assert errors_of(params_line(**(PARAMS | {"model": 3}))) == [(1, "params.model must be a model name, got 3")]
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "shown"), [(0, "0"), (-5, "-5"), (1.5, "1.5"), ("100", 'the string "100"'), (True, "true")]
+)
+def test_max_tokens_must_be_a_positive_integer(max_tokens, shown):
+    assert errors_of(params_line(**(PARAMS | {"max_tokens": max_tokens}))) == [
+        (1, f"params.max_tokens must be a positive integer, got {shown}")
+    ]
+
+
+@pytest.mark.parametrize(("messages", "shown"), [([], "an empty list"), ({"role": "user"}, "an object")])
+def test_messages_must_be_a_non_empty_list(messages, shown):
+    assert errors_of(params_line(**(PARAMS | {"messages": messages}))) == [
+        (1, f"params.messages must be a non-empty list of messages, got {shown}")
+    ]
+
+
+def test_an_unexpected_top_level_key_is_reported():
+    assert errors_of(line("a", method="POST")) == [
+        (1, 'unexpected key "method": a request has only "custom_id" and "params"')
+    ]
+
+
+def test_an_empty_file_is_one_error():
+    v = validate(io.BytesIO(b""))
+
+    assert not v.ok and v.request_count == 0 and v.error_count == 1
+    assert v.errors[0].line == 0 and v.errors[0].message.startswith("the file holds no requests")
+
+
+def test_a_file_of_blank_lines_holds_no_requests():
+    assert [e.line for e in validate(io.BytesIO(b"\n  \n\r\n")).errors] == [0]
+
+
+def test_every_problem_is_reported_in_line_order_not_just_the_first():
+    data = line("a") + b"oops\n" + line("a b") + line("c") + params_line() + line("a")
+
+    assert [e for e, _ in errors_of(data)] == [2, 3, 5, 5, 5, 6]
+
+
+def test_error_count_goes_beyond_the_errors_kept():
+    v = validate(io.BytesIO(b"x\n" * 2500))
+
+    assert v.error_count == 2500 and len(v.errors) == MAX_REPORTED_ERRORS
+    assert v.errors[0] == LineError(1, "invalid JSON: Expecting value (column 1)") and v.errors[-1].line == 1000
+
+
+def test_there_are_no_parts_when_there_are_errors():
+    v = validate(io.BytesIO(lines(5) + b"{}\n"))
+
+    assert not v.ok and v.parts == []
+
+
+def test_it_splits_by_request_count():
+    data = line("r1") + line("r2") + b"\n" + line("r3") + line("r4") + line("r5") + line("r6") + b"\n\n" + line("r7")
+
+    v = validate(io.BytesIO(data), max_requests=3)
+
+    assert [(p.first_line, p.last_line, p.request_count) for p in v.parts] == [(1, 4, 3), (5, 7, 3), (10, 10, 1)]
+
+
+def test_body_bytes_is_the_size_of_the_requests_body_built_from_the_lines():
+    raw = [line(f"r{i}").strip() for i in range(1, 5)]
+
+    (part,) = validate(io.BytesIO(b"\n".join(raw))).parts
+
+    body = b'{"requests": [' + b",".join(raw) + b"]}"
+    assert part.body_bytes == len(body) == 16 + sum(map(len, raw)) + 3
+
+
+def test_body_bytes_is_never_less_than_what_the_sdk_sends():
+    # httpx2 sends json.dumps(..., separators=(",", ":"), ensure_ascii=False): never more than the lines as written.
+    raw = [line(f"r{i}", params=PARAMS | {"system": "Réponds en français ✓"}) for i in range(1, 4)]
+
+    (part,) = validate(io.BytesIO(b"".join(raw))).parts
+
+    requests = [request for _, request in iter_requests(io.BytesIO(b"".join(raw)))]
+    sent = json.dumps({"requests": requests}, separators=(",", ":"), ensure_ascii=False).encode()
+    assert part.body_bytes >= len(sent)
+
+
+def test_it_splits_by_body_bytes():
+    size = len(line("r1").strip())  # all lines below have the same length
+    data = b"".join(line(f"r{i}") for i in range(1, 8))
+
+    v = validate(io.BytesIO(data), max_bytes=16 + 3 * size + 2)
+
+    assert [(p.first_line, p.last_line) for p in v.parts] == [(1, 3), (4, 6), (7, 7)]
+    assert [p.body_bytes for p in v.parts] == [16 + 3 * size + 2, 16 + 3 * size + 2, 16 + size]
+
+
+def test_a_part_one_byte_over_the_limit_is_split():
+    size = len(line("r1").strip())
+
+    v = validate(io.BytesIO(lines(3)), max_bytes=16 + 3 * size + 1)
+
+    assert [p.request_count for p in v.parts] == [2, 1]
+
+
+def test_a_request_too_large_for_any_batch_is_an_error():
+    large = line("r1", params=PARAMS | {"system": "x" * 100})
+    size = len(large.strip())
+    max_bytes = 16 + size - 1
+
+    assert errors_of(large + line("r2"), max_bytes=max_bytes) == [
+        (
+            1,
+            f"this request alone is {size:,} bytes ({size + 16:,} as a batch request body); "
+            f"the API takes at most {max_bytes:,} bytes per batch",
+        )
+    ]
+
+
+def test_a_request_exactly_at_the_limit_is_accepted():
+    size = len(line("r1").strip())
+
+    assert validate(io.BytesIO(line("r1")), max_bytes=16 + size).parts == [Part(1, 1, 1, 16 + size)]
+
+
+def test_the_too_large_message_gives_a_limit_of_whole_megabytes_in_mb():
+    v = validate([b"x" * 1024 * 1024], max_bytes=1024 * 1024)
+
+    assert v.errors[0].message.endswith("; the API takes at most 1 MB per batch")
+
+
+def test_a_100001_line_file_splits_into_100000_and_1(tmp_path):
+    path = tmp_path / "big.jsonl"
+    request = '{"custom_id": "r%d", "params": {"model": "m", "max_tokens": 1, "messages": [1]}}\n'
+    path.write_text("".join(request % i for i in range(100_001)))
+
+    with path.open("rb") as f:
+        v = validate(f)
+
+    assert v.ok and v.request_count == 100_001
+    assert [(p.first_line, p.last_line, p.request_count) for p in v.parts] == [
+        (1, 100_000, 100_000),
+        (100_001, 100_001, 1),
+    ]
+
+
+def test_iter_requests_yields_each_request_with_its_line_number_and_skips_blanks():
+    data = b"\xef\xbb\xbf" + line("a") + b"\n \n" + line("b").rstrip()
+
+    assert list(iter_requests(io.BytesIO(data))) == [
+        (1, {"custom_id": "a", "params": PARAMS}),
+        (4, {"custom_id": "b", "params": PARAMS}),
+    ]
+
+
+def test_it_reads_a_django_upload_without_a_final_newline():
+    data = lines(2).replace(b"\n", b"\r\n") + line("req-3").rstrip()
+    upload = SimpleUploadedFile("requests.jsonl", data, content_type="application/jsonl")
+
+    v = validate(upload)
+
+    assert v.ok and v.request_count == 3 and v.sha256 == hashlib.sha256(data).hexdigest()
+    upload.seek(0)
+    assert [n for n, _ in iter_requests(upload)] == [1, 2, 3]
+
+
+def test_it_refuses_a_file_opened_in_text_mode(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(lines(1))
+
+    with path.open() as f, pytest.raises(TypeError, match="binary mode"):
+        validate(f)
+
+
+class GeneratedFile:
+    """A file object made of lines produced one at a time: there is never a whole file to hold."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self):
+        padding = "x" * 2000
+        for i in range(self.n):
+            raw = line(f"r{i}", params=PARAMS | {"system": padding})
+            self.digest.update(raw)
+            self.size += len(raw)
+            yield raw
+
+
+def test_it_streams_a_file_that_only_yields_lines():
+    f = GeneratedFile(20_000)
+
+    v = validate(f)
+
+    assert v.ok and v.request_count == 20_000 and f.size > 40_000_000
+    assert v.sha256 == f.digest.hexdigest()
+
+
+def test_its_peak_memory_stays_far_below_the_file_size(tmp_path):
+    path = tmp_path / "large.jsonl"
+    padding = "x" * 10_000
+    with path.open("wb") as out:
+        for i in range(5_000):
+            out.write(line(f"r{i}", params=PARAMS | {"system": padding}))
+    size = path.stat().st_size
+
+    tracemalloc.start()
+    try:
+        with path.open("rb") as f:
+            v = validate(f)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert v.ok and size > 50_000_000
+    print(f"tracemalloc peak {peak:,} bytes for a {size:,}-byte file")
+    assert peak < 2_000_000, f"peak {peak:,} bytes for a {size:,}-byte file"
