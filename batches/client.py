@@ -34,6 +34,7 @@ from batches.models import Credentials
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides
+CREATE_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ def cancel_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
 def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBatch:
     # No retry here: the API takes no idempotency key, so a retried create can make two batches.
     # Callers that retry must first look for the batch they may already have made.
-    return _remote_batch(_call(lambda: _client(creds).messages.batches.create(requests=requests), retries=0))
+    # Up to 256 MB goes up in one request: allow it longer than an ordinary call.
+    create = _client(creds).messages.batches.create
+    return _remote_batch(_call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), retries=0))
 
 
 @contextmanager

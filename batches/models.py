@@ -6,6 +6,7 @@ a value from the wire to the page. No model does network I/O: services in this a
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -321,3 +322,86 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target} ({self.outcome})"
+
+
+class Submission(models.Model):
+    """One upload (or one retry) sent as one or more batches: the API caps a batch at 100,000 requests
+    and 256 MB, so a larger file becomes several parts, shown together."""
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload"
+        RETRY = "retry"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="submissions")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UPLOAD)
+    label = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The same file (or the same retry) for the same workspace: a double click or a resubmitted form
+    # finds the submission already made instead of creating batches again.
+    fingerprint = models.CharField(max_length=64, unique=True)
+    request_count = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255, blank=True)
+    parent_batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.request_count} requests)"
+
+
+class SubmissionPart(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CREATING = "creating"  # a create call is out; its outcome may be unknown if it failed
+        CREATED = "created"
+        FAILED = "failed"  # the API refused it; nothing was created
+        AMBIGUOUS = "ambiguous"  # a create may have succeeded and cannot be matched: needs a person
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()
+    request_count = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    batch = models.OneToOneField(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="submission_part"
+    )
+
+    class Meta:
+        ordering = ["submission", "index"]
+        constraints = [models.UniqueConstraint(fields=["submission", "index"], name="part_unique_index")]
+
+    def __str__(self) -> str:
+        return f"part {self.index} of submission {self.submission_id}"
+
+
+class RequestInput(models.Model):
+    """A request's params as submitted (or attached afterwards), zlib-compressed JSON.
+
+    The API never returns them, so this is what a retry sends again.
+    """
+
+    part = models.ForeignKey(SubmissionPart, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs")
+    custom_id = models.CharField(max_length=128)
+    params = models.BinaryField()
+    line = models.PositiveIntegerField(default=0)  # in the uploaded file, for messages
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["part", "custom_id"], name="input_unique_in_part"),
+            models.UniqueConstraint(fields=["batch", "custom_id"], name="input_unique_in_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return self.custom_id
+
+    @staticmethod
+    def pack(params: dict) -> bytes:
+        return zlib.compress(json.dumps(params, separators=(",", ":")).encode(), 6)
+
+    def unpack(self) -> dict:
+        return json.loads(zlib.decompress(bytes(self.params)))

@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from batches import sync
+from batches import submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -44,3 +44,10 @@ def refresh_batch(batch_id: str) -> None:
         sync.refresh_batch(batch)
     except APIError as exc:
         Batch.objects.filter(pk=batch_id).update(ingest_error=str(exc)[:2000])
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=20)
+def submit_batches(self, submission_id: int) -> None:
+    """Create the submission's batches; parts whose create did not happen are tried again later."""
+    if submit.submit(submission_id):
+        raise self.retry(countdown=30)

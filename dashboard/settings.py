@@ -161,6 +161,9 @@ SYNC_LEASE_SECONDS = envint("SYNC_LEASE_SECONDS", "300")
 # A batch the API cannot find this soon after its creation is still propagating (SDK issue #1432).
 SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
+# The API's limits per batch; a larger upload is split into several batches.
+SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
+SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, audit, batches, downloads, errors
+from dashboard.views import actions, audit, batches, downloads, errors, submissions
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("errors/", errors.errors_overview, name="errors"),
+    path("submit/", submissions.submit_upload, name="submit_upload"),
+    path("submissions/<int:submission_id>/", submissions.submission_detail, name="submission_detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

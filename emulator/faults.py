@@ -18,6 +18,10 @@ class Fault:
     delay: float | None = None  # real seconds to wait before answering
     cut_after_lines: int | None = None  # results only: send N lines, then drop the connection
     malformed_lines: int | None = None  # results only: truncate N lines, evenly spread, mid-JSON
+    # Carry out the operation first, then fail its response: the case where a client cannot know
+    # whether its create (or cancel) took effect. With `drop`, the connection closes unanswered.
+    after: bool = False
+    drop: bool = False
     error_type: str | None = None  # override the error type implied by the status
     message: str | None = None
 
@@ -48,14 +52,18 @@ class Faults:
         error_type: str | None = None,
         message: str | None = None,
         malformed_lines: int | None = None,
+        after: bool = False,
+        drop: bool = False,
     ) -> Fault:
         if op != "*" and op not in OPS:
             raise ValueError(f"unknown op {op!r}; use one of {', '.join(OPS)} or '*'")
-        if status is None and delay is None and cut_after_lines is None and malformed_lines is None:
+        if status is None and delay is None and cut_after_lines is None and malformed_lines is None and not drop:
             raise ValueError("a fault needs a status, a delay, cut_after_lines or malformed_lines")
         if status == 429 and retry_after is None:
             retry_after = 1.0  # the real API always tells a rate-limited client when to come back
-        fault = Fault(op, status, times, retry_after, delay, cut_after_lines, malformed_lines, error_type, message)
+        fault = Fault(
+            op, status, times, retry_after, delay, cut_after_lines, malformed_lines, after, drop, error_type, message
+        )
         with self._lock:
             self._faults.append(fault)
         return fault

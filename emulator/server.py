@@ -172,6 +172,15 @@ class Handler(BaseHTTPRequestHandler):
         fault = emulator.faults.take(op)
         if fault and fault.delay:
             time.sleep(fault.delay)
+        if fault and fault.after:
+            try:
+                self._apply(op, batch_id, body)
+            except EmulatorError:
+                pass  # the operation failed on its own; the client sees the fault's answer either way
+        if fault and fault.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault and fault.status:
             self._send_fault(fault)
             return
@@ -179,6 +188,16 @@ class Handler(BaseHTTPRequestHandler):
             self._dispatch(op, batch_id, query, body, fault)
         except EmulatorError as exc:
             self.send_error_body(exc.status, exc.error_type, exc.message)
+
+    def _apply(self, op: str, batch_id: str | None, body: bytes) -> None:
+        """Carry out a state-changing operation without answering (for `after` faults)."""
+        emulator, key = self.server.emulator, self._api_key()
+        if op == "create":
+            emulator.api_create(key, parse_body(body).get("requests"))
+        elif op == "cancel":
+            emulator.api_cancel(key, batch_id)
+        elif op == "delete":
+            emulator.api_delete(key, batch_id)
 
     def _send_fault(self, fault: Fault) -> None:
         headers = {}

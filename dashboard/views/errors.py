@@ -8,12 +8,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches.models import ErrorCount, Workspace
+from batches.triage import retry_as_is
 from dashboard.access import can_view
 
 TOP_BATCHES = 10
-
-# What can be sent again as it is, and what needs the request fixed first (API docs).
-FIX_FIRST = {"invalid_request_error", "malformed_line"}
 
 
 @require_GET
@@ -32,9 +30,11 @@ def errors_overview(request):
     )
     groups: dict[str, dict] = {}
     for row in by_workspace:
-        group = groups.setdefault(row["error_type"], {"error_type": row["error_type"], "total": 0, "batches": 0,
-                                                      "fix_first": row["error_type"] in FIX_FIRST, "workspaces": [],
-                                                      "top": []})  # fmt: skip
+        error_type = row["error_type"]
+        group = groups.setdefault(error_type, {
+            "error_type": error_type, "total": 0, "batches": 0, "workspaces": [], "top": [],
+            "fix_first": not retry_as_is("errored", error_type),
+        })  # fmt: skip
         group["total"] += row["total"]
         group["batches"] += row["batches"]
         group["workspaces"].append(row)

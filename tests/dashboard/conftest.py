@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 
 from batches import sync
 from batches.models import Batch
+from batches.roles import sync_role_groups
 
 
 def _user(name: str, *roles: str) -> User:
+    # Transactional tests (the worker's, the browser's) flush the groups the migration made.
+    sync_role_groups(django_apps)
     user = User.objects.create_user(name, password=f"pw-{name}-123")
     user.groups.set(Group.objects.filter(name__in=roles))
     return user
+
+
+@pytest.fixture
+def make_user(db):
+    """A user holding these roles (the groups the migration creates)."""
+    return _user
 
 
 @pytest.fixture

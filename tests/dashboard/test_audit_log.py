@@ -4,17 +4,15 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from batches import audit
 from batches.models import AuditEvent
 
 
 @pytest.fixture
-def auditor_client(client, db):
-    user = User.objects.create_user("auditor", password="pw-auditor-123")
-    user.groups.add(Group.objects.get(name="Auditor"))
-    client.force_login(user)
+def auditor_client(client, make_user):
+    client.force_login(make_user("auditor", "Auditor"))
     return client
 
 

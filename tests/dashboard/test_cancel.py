@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from batches import sync
 from batches.models import AuditEvent, Batch
 
 
 @pytest.fixture
-def operator_client(client, db):
-    user = User.objects.create_user("operator", password="pw-operator-123")
-    user.groups.add(Group.objects.get(name="Operator"))
+def operator_client(client, make_user):
+    user = make_user("operator", "Operator")
     client.force_login(user)
     client.user = user
     return client

@@ -24,7 +24,8 @@ def _concrete(route: str) -> str:
     """A URL for a route, with every <converter:name> replaced by a plausible value."""
     import re
 
-    url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "jsonl" if m.group(1) == "fmt" else "x1", route)
+    url = re.sub(r"<int:\w+>", "1", route)
+    url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "jsonl" if m.group(1) == "fmt" else "x1", url)
     url = re.sub(r"[\^\$]|\(\?P<\w+>[^)]*\)", "x1", url)  # the admin's regex routes
     return "/" + url.replace("\\", "")
 

@@ -28,3 +28,31 @@ def test_the_fault_is_used_once(emu, client):
     with client.messages.batches.with_streaming_response.results(batch_id) as response:
         response.read()
     assert len(list(client.messages.batches.results(batch_id))) == 5
+
+
+def test_an_after_fault_creates_the_batch_then_answers_an_error(emu, client):
+    import anthropic
+    import pytest
+
+    emu.faults.add(op="create", status=500, after=True)
+    request = {
+        "custom_id": "a",
+        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
+    }
+    with pytest.raises(anthropic.InternalServerError):
+        client.messages.batches.create(requests=[request])
+    assert len(client.messages.batches.list().data) == 1
+
+
+def test_a_drop_fault_creates_the_batch_and_never_answers(emu, client):
+    import anthropic
+    import pytest
+
+    emu.faults.add(op="create", after=True, drop=True)
+    request = {
+        "custom_id": "a",
+        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
+    }
+    with pytest.raises(anthropic.APIConnectionError):
+        client.messages.batches.create(requests=[request])
+    assert len(client.messages.batches.list().data) == 1

@@ -1,0 +1,162 @@
+"""Submit requests as batches, and never create a batch twice.
+
+The API takes no idempotency key, and a create whose answer is lost (timeout, cut connection, a 5xx
+after the API accepted it) may or may not have made a batch. So a create is never simply retried:
+the part is claimed with a conditional UPDATE, and an unknown outcome is resolved by looking for a
+batch created since the attempt with this part's request count that no other part has claimed.
+One match is adopted; none means the create did not happen and it is tried again; several (another
+tool submitting the same size at the same moment) stop the part for a person to decide.
+A double click or a resubmitted form is caught earlier: the same file for the same workspace has the
+same Submission fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import timedelta
+from itertools import islice
+from typing import BinaryIO
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from batches import audit, client, uploads
+from batches.errors import APIError, RetryableAPIError
+from batches.models import Batch, RequestInput, Submission, SubmissionPart, Workspace
+from batches.sync import upsert_remote
+
+log = logging.getLogger(__name__)
+
+# How far before our attempt a matching batch may have been created (the API's clock is not ours).
+CLOCK_SKEW = timedelta(minutes=5)
+# A part left "creating" this long had its worker die mid-call: resolve it like a lost answer.
+STALE_CREATING = timedelta(minutes=15)
+STORE_CHUNK = 2000
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def prepare_upload(
+    workspace: Workspace, user, f: BinaryIO, validation: uploads.Validation, *, label: str, filename: str,
+    again: bool = False,
+) -> tuple[Submission, bool]:  # fmt: skip
+    """Record a validated upload and its requests. Returns (submission, created); the same file for
+    the same workspace returns the existing submission unless `again` is asked for on purpose."""
+    key = fingerprint("upload", workspace.pk, validation.sha256, uuid.uuid4().hex if again else "")
+    existing = Submission.objects.filter(fingerprint=key).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
+                request_count=validation.request_count, filename=filename[:255],
+            )  # fmt: skip
+            parts = SubmissionPart.objects.bulk_create(
+                [SubmissionPart(submission=submission, index=i, request_count=p.request_count)
+                 for i, p in enumerate(validation.parts)]
+            )  # fmt: skip
+            f.seek(0)
+            _store_inputs(uploads.iter_requests(f), validation.parts, parts)
+    except IntegrityError:  # the same upload, a moment earlier, from another request
+        return Submission.objects.get(fingerprint=key), False
+    audit.record(user, "submit", f"submission {submission.pk}", params={
+        "workspace": workspace.name, "requests": submission.request_count, "parts": len(parts), "file": filename,
+        "label": label,
+    })  # fmt: skip
+    return submission, True
+
+
+def _store_inputs(requests, plan: list[uploads.Part], parts: list[SubmissionPart]) -> None:
+    """Keep every request's params, compressed, in chunks: the file is never held whole."""
+    part_of = iter(zip(plan, parts, strict=True))
+    span, part = next(part_of)
+    while chunk := list(islice(requests, STORE_CHUNK)):
+        rows = []
+        for line, request in chunk:
+            while line > span.last_line:
+                span, part = next(part_of)
+            rows.append(RequestInput(part=part, custom_id=request["custom_id"], line=line,
+                                     params=RequestInput.pack(request["params"])))  # fmt: skip
+        RequestInput.objects.bulk_create(rows)
+
+
+def submit(submission_id: int) -> bool:
+    """Create the batches of every part not created yet. True when some part must be tried again."""
+    submission = Submission.objects.select_related("workspace", "created_by").get(pk=submission_id)
+    again = False
+    for part in submission.parts.exclude(status=SubmissionPart.Status.CREATED).order_by("index"):
+        again |= submit_part(submission, part)
+    return again
+
+
+def submit_part(submission: Submission, part: SubmissionPart) -> bool:
+    now = timezone.now()
+    Status = SubmissionPart.Status
+    claimed = SubmissionPart.objects.filter(pk=part.pk, status=Status.PENDING).update(
+        status=Status.CREATING, attempted_at=now, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        part.refresh_from_db()
+        if part.status == Status.CREATING and part.attempted_at and part.attempted_at < now - STALE_CREATING:
+            return _resolve_unknown(submission, part, "the worker stopped during the create call")
+        return False  # created, failed, ambiguous, or another worker is creating it right now
+    part.refresh_from_db()
+    requests = [{"custom_id": i.custom_id, "params": i.unpack()} for i in part.inputs.order_by("line")]
+    try:
+        remote = client.create_batch(submission.workspace.credentials, requests)
+    except RetryableAPIError as exc:
+        return _resolve_unknown(submission, part, str(exc))
+    except APIError as exc:
+        SubmissionPart.objects.filter(pk=part.pk).update(status=Status.FAILED, error=f"the API refused: {exc}")
+        audit.record(submission.created_by, "submit", f"submission {submission.pk} part {part.index}",
+                     outcome="error", detail=str(exc))  # fmt: skip
+        return False
+    _link(submission, part, remote)
+    return False
+
+
+def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) -> bool:
+    """The create may or may not have made a batch: find out before anything is sent again."""
+    Status = SubmissionPart.Status
+    try:
+        page = client.list_batches(submission.workspace.credentials, limit=100)
+    except APIError as exc:
+        # Cannot tell yet; leave it "creating" so nothing is sent again, and look once more later.
+        SubmissionPart.objects.filter(pk=part.pk).update(error=f"{reason}; checking: {exc}")
+        return True
+    since = part.attempted_at - CLOCK_SKEW
+    sized = [b for b in page.batches if b.created_at >= since and sum(b.request_counts.values()) == part.request_count]
+    claimed = set(SubmissionPart.objects.filter(batch_id__in=[b.id for b in sized]).values_list("batch_id", flat=True))
+    candidates = [b for b in sized if b.id not in claimed]
+    if len(candidates) == 1:
+        log.info("part %s: the create answered %r but had made %s; adopted", part.pk, reason, candidates[0].id)
+        _link(submission, part, candidates[0])
+        return False
+    if not candidates:
+        SubmissionPart.objects.filter(pk=part.pk).update(status=Status.PENDING, error=f"{reason}; no batch was made")
+        return True
+    ids = ", ".join(b.id for b in candidates)
+    SubmissionPart.objects.filter(pk=part.pk).update(
+        status=Status.AMBIGUOUS, error=f"{reason}; several new batches of this size exist ({ids}): check them"
+    )
+    return False
+
+
+def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch) -> None:
+    parts = submission.parts.count()
+    label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
+    with transaction.atomic():
+        upsert_remote(submission.workspace, remote)
+        Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by)
+        SubmissionPart.objects.filter(pk=part.pk).update(
+            status=SubmissionPart.Status.CREATED, batch_id=remote.id, error=""
+        )
+        RequestInput.objects.filter(part=part).update(batch_id=remote.id)
+    audit.record(submission.created_by, "submit", remote.id,
+                 params={"submission": submission.pk, "part": part.index, "requests": part.request_count})  # fmt: skip
