@@ -48,6 +48,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         audit.record(request.user, "workspace_change", obj.name, params={"deleted": True})
         super().delete_model(request, obj)
+
     list_display = ["name", "api_key_hint", "base_url", "is_active", "last_synced_at", "last_error_type"]
     readonly_fields = [
         "api_key_hint", "last_synced_at", "last_full_sync_at", "failing_since", "last_error_type",
