@@ -25,8 +25,10 @@ class UploadForm(forms.Form):
 @role_required("submit_batch")
 def submit_upload(request):
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method != "POST" or not form.is_valid():
+    if request.method != "POST":
         return render(request, "submit.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "submit.html", {"form": form}, status=400)
     upload, data = form.cleaned_data["file"], form.cleaned_data
     # Streams the file (Django keeps large uploads on disk); nothing is sent while a line is wrong.
     validation = uploads.validate(
