@@ -389,6 +389,14 @@ class RequestInput(models.Model):
     custom_id = models.CharField(max_length=128)
     params = models.BinaryField()
     line = models.PositiveIntegerField(default=0)  # in the uploaded file, for messages
+    # For a retry: the result this request tries again, and the logical item's first attempt, so
+    # every attempt of an item can be found from any of them.
+    retry_of = models.ForeignKey(
+        "Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries", db_constraint=False
+    )
+    root = models.ForeignKey(
+        "Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts", db_constraint=False
+    )
 
     class Meta:
         constraints = [

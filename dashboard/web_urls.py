@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, audit, batches, downloads, errors, submissions
+from dashboard.views import actions, audit, batches, downloads, errors, inputs, retry, submissions
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
@@ -11,10 +11,12 @@ urlpatterns = [
     path("batches/<str:batch_id>/download.<str:fmt>", downloads.batch_download, name="batch_download"),
     path("batches/<str:batch_id>/refresh/", actions.batch_refresh, name="batch_refresh"),
     path("batches/<str:batch_id>/cancel/", actions.batch_cancel, name="batch_cancel"),
+    path("batches/<str:batch_id>/inputs/", inputs.attach_inputs, name="attach_inputs"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("errors/", errors.errors_overview, name="errors"),
     path("submit/", submissions.submit_upload, name="submit_upload"),
+    path("retry/", retry.retry_plan, name="retry_plan"),
     path("submissions/<int:submission_id>/", submissions.submission_detail, name="submission_detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -6,7 +6,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from batches.models import Batch, Result
+from batches import retry
+from batches.models import Batch, RequestInput, Result
 from dashboard.access import can_view
 from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
 from dashboard.results import render_result
@@ -39,7 +40,17 @@ def batch_list(request):
 def batch_detail(request, batch_id: str):
     batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
     form = ItemFilterForm(request.GET)
-    context = {"batch": batch, "form": form, "error_counts": list(batch.error_counts.order_by("-count"))}
+    context = {
+        "batch": batch,
+        "form": form,
+        "error_counts": list(batch.error_counts.order_by("-count")),
+        # Child batches that retried some of this batch's items, and how its items ended up.
+        "children": list(
+            Batch.objects.filter(pk__in=RequestInput.objects.filter(retry_of__batch_id=batch.pk).values("batch_id"))
+        ),
+        # Always computed (cheap without retries) so the page's query count does not depend on data.
+        "outcome": retry.outcome(batch),
+    }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")
         context["items"] = keyset_page(
@@ -57,7 +68,12 @@ def batch_detail(request, batch_id: str):
 @can_view
 def result_detail(request, batch_id: str, custom_id: str):
     result = get_object_or_404(Result.objects.select_related("batch", "chunk"), batch_id=batch_id, custom_id=custom_id)
-    context = {"result": result, "batch": result.batch, "shown": render_result(result)}
+    context = {
+        "result": result,
+        "batch": result.batch,
+        "shown": render_result(result),
+        "attempts": retry.attempts(result),
+    }
     template = "batches/result.html#full" if request.htmx else "batches/result.html"
     return render(request, template, context)
 
