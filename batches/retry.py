@@ -89,6 +89,12 @@ def create(
     `edits` maps a result's pk (as a string) to the params to send instead of its kept ones."""
     items = list(plan.ready)
     items += [(r, i) for r, i in plan.needs_fix if include_needs_fix or str(r.pk) in edits]
+    if not items and plan.already_retried:
+        # The same retry asked again once its items are out: show the submission that has them.
+        retried = [r.pk for r in plan.already_retried[:LOOKUP_CHUNK]]
+        earlier = Submission.objects.filter(parts__inputs__retry_of__in=retried).order_by("-created_at").first()
+        if earlier:
+            return earlier, False
     if not items:
         raise ValueError("nothing to retry: every selected item lacks its inputs or needs a fix first")
     parents = sorted(plan.parents)

@@ -21,7 +21,7 @@ class AttachForm(forms.Form):
 @role_required("attach_inputs")
 def attach_inputs(request, batch_id: str):
     batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
-    form = AttachForm(request.POST or None, request.FILES or None)
+    form = AttachForm(*(request.POST, request.FILES) if request.method == "POST" else ())
     context = {"batch": batch, "form": form}
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]

@@ -58,7 +58,7 @@ def retry_plan(request):
         messages.warning(request, "Choose what to retry from a batch's results or the errors view first.")
         return redirect("batch_list")
     plan = retry.plan(results)
-    form = RetryOptionsForm(request.POST or None)
+    form = RetryOptionsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not plan.problem and form.is_valid():
         try:
             submission, created = retry.create(

@@ -24,7 +24,7 @@ class UploadForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 @role_required("submit_batch")
 def submit_upload(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(*(request.POST, request.FILES) if request.method == "POST" else ())
     if request.method != "POST":
         return render(request, "submit.html", {"form": form})
     if not form.is_valid():

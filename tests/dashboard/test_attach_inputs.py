@@ -1,0 +1,61 @@
+"""Attaching a batch's original request file makes its failed items retryable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from batches.models import AuditEvent, RequestInput
+
+
+@pytest.fixture
+def operator_client(client, make_user):
+    client.force_login(make_user("operator", "Operator"))
+    return client
+
+
+def _file(custom_ids: list[str], extra: str = "") -> SimpleUploadedFile:
+    params = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
+    lines = [json.dumps({"custom_id": c, "params": params}) for c in custom_ids]
+    return SimpleUploadedFile("orig.jsonl", ("\n".join(lines) + "\n" + extra).encode())
+
+
+def test_requests_are_matched_by_custom_id_and_reported(operator_client, mirrored):
+    batch = mirrored["ended"]  # created outside the dashboard: no inputs kept
+    response = operator_client.post(f"/batches/{batch.id}/inputs/", {"file": _file(["over-0", "over-1", "nope-1"])})
+
+    body = response.content.decode()
+    assert "<strong>2</strong> requests matched" in body and "<strong>1</strong> matched no result" in body
+    assert "nope-1" in body and "<strong>123</strong> results of the batch still have no inputs" in body
+    assert sorted(RequestInput.objects.filter(batch=batch).values_list("custom_id", flat=True)) == ["over-0", "over-1"]
+    assert AuditEvent.objects.get(action="attach_inputs").params["matched"] == 2
+
+
+def test_attached_items_become_retryable(operator_client, mirrored):
+    batch = mirrored["ended"]
+    before = operator_client.get(f"/retry/?batch={batch.id}&kind=overloaded_error").content.decode()
+    assert "<strong>3</strong> have no kept inputs" in before
+    operator_client.post(f"/batches/{batch.id}/inputs/", {"file": _file(["over-0", "over-1", "over-2"])})
+    after = operator_client.get(f"/retry/?batch={batch.id}&kind=overloaded_error").content.decode()
+    assert "<strong>3</strong> can be sent again" in after and "<strong>0</strong> have no kept inputs" in after
+
+
+def test_attaching_twice_keeps_one_copy(operator_client, mirrored):
+    url = f"/batches/{mirrored['ended'].id}/inputs/"
+    operator_client.post(url, {"file": _file(["over-0"])})
+    body = operator_client.post(url, {"file": _file(["over-0"])}).content.decode()
+    assert "1 were kept already" in body and RequestInput.objects.count() == 1
+
+
+def test_a_malformed_file_attaches_nothing_and_says_where(operator_client, mirrored):
+    response = operator_client.post(f"/batches/{mirrored['ended'].id}/inputs/", {"file": _file(["over-0"], "{bad\n")})
+    assert response.status_code == 400 and '<td class="num">2</td>' in response.content.decode()
+    assert not RequestInput.objects.exists()
+
+
+def test_viewers_cannot_attach(viewer_client, mirrored):
+    assert (
+        viewer_client.post(f"/batches/{mirrored['ended'].id}/inputs/", {"file": _file(["over-0"])}).status_code == 403
+    )

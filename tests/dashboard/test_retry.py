@@ -1,0 +1,145 @@
+"""Retrying failed items: what can be retried, as a linked child batch, once, with every attempt kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from batches import submit, sync, uploads
+from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
+from dashboard.celery import app
+
+
+def _line(custom_id: str, outcome: str) -> dict:
+    return {"custom_id": custom_id, "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 16,
+            "messages": [{"role": "user", "content": f"hi [emulate:{outcome}]"}]}}  # fmt: skip
+
+
+@pytest.fixture
+def parent(workspace, emulator, make_user):
+    """A batch submitted through the dashboard (so its inputs are kept), ended and ingested."""
+    lines = [_line(f"ok-{i}", "succeeded") for i in range(4)]
+    lines += [_line(f"over-{i}", "errored:overloaded_error") for i in range(3)]
+    lines += [_line("bad-0", "errored:invalid_request_error"), _line("late-0", "expired")]
+    f = SimpleUploadedFile("p.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
+    owner = make_user("owner", "Operator")
+    submission, _ = submit.prepare_upload(workspace, owner, f, uploads.validate(f), label="parent", filename="p.jsonl")
+    submit.submit(submission.pk)
+    emulator.advance(3600)
+    sync.sync_workspace(workspace.pk)
+    batch = Batch.objects.get(pk=submission.parts.get().batch_id)
+    assert batch.results_ingested_at and batch.errored_count == 4
+    return batch
+
+
+@pytest.fixture
+def operator_client(client, make_user):
+    client.force_login(make_user("operator", "Operator"))
+    return client
+
+
+@pytest.fixture
+def confirm(operator_client, django_capture_on_commit_callbacks):
+    """POST the confirmation; the child's creation runs in-process as the request commits."""
+
+    def post(query: str, data: dict | None = None):
+        app.conf.task_always_eager = True
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                return operator_client.post(f"/retry/?{query}", data or {})
+        finally:
+            app.conf.task_always_eager = False
+
+    return post
+
+
+def test_the_plan_sorts_what_can_be_retried(operator_client, parent):
+    body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
+    assert "<strong>5</strong> failed items selected" in body  # 3 overloaded, 1 invalid, 1 expired
+    assert "<strong>4</strong> can be sent again" in body and "<strong>1</strong> need their request fixed" in body
+    assert "bad-0" in body and "<strong>0</strong> have no kept inputs" in body
+
+
+def test_a_confirmed_retry_makes_one_linked_child_batch(operator_client, confirm, parent, emulator):
+    response = confirm(f"batch={parent.id}&kind=overloaded_error&kind=expired")
+
+    assert response.status_code == 302
+    child_submission = Submission.objects.get(kind="retry")
+    assert child_submission.parent_batch_id == parent.id and child_submission.request_count == 4
+    child = Batch.objects.get(pk=child_submission.parts.get().batch_id)
+    assert child.total_requests == 4 and child.label == f"Retry of {parent.id}"
+    kept = RequestInput.objects.filter(batch=child)
+    assert sorted(kept.values_list("custom_id", flat=True)) == ["late-0", "over-0", "over-1", "over-2"]
+    assert all(i.retry_of.batch_id == parent.id and i.root_id == i.retry_of_id for i in kept)
+    assert AuditEvent.objects.filter(action="retry").count() == 1
+    page = operator_client.get(f"/batches/{parent.id}/").content.decode()
+    assert child.id in page and "Retries" in page
+
+
+def test_the_same_retry_twice_makes_one_child(operator_client, confirm, parent, emulator):
+    confirm(f"batch={parent.id}&kind=overloaded_error")
+    creates = emulator.calls["create"]
+    second = confirm(f"batch={parent.id}&kind=overloaded_error")
+    assert second.status_code == 302 and emulator.calls["create"] == creates
+    assert Submission.objects.filter(kind="retry").count() == 1
+
+
+def test_already_retried_items_are_left_out_of_a_new_retry(operator_client, confirm, parent):
+    confirm(f"batch={parent.id}&kind=overloaded_error")
+    body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
+    assert "<strong>3</strong> were already retried" in body and "<strong>1</strong> can be sent again" in body
+
+
+def test_overrides_apply_to_every_item(operator_client, confirm, parent):
+    confirm(f"batch={parent.id}&kind=overloaded_error", {"model": "claude-sonnet-4-6", "max_tokens": "99"})
+    params = [i.unpack() for i in RequestInput.objects.filter(part__submission__kind="retry")]
+    assert {p["model"] for p in params} == {"claude-sonnet-4-6"} and {p["max_tokens"] for p in params} == {99}
+
+
+def test_an_item_that_needs_a_fix_goes_only_when_edited(operator_client, confirm, parent):
+    bad = Result.objects.get(batch=parent, custom_id="bad-0")
+    fixed = {"model": "claude-haiku-4-5-20251001", "max_tokens": 16, "messages": [{"role": "user", "content": "fixed"}]}
+    confirm(f"batch={parent.id}&custom_id=bad-0", {"edit_result": bad.pk, "edit_params": json.dumps(fixed)})
+    sent = RequestInput.objects.get(part__submission__kind="retry")
+    assert sent.custom_id == "bad-0" and sent.unpack()["messages"][0]["content"] == "fixed"
+
+
+def test_nothing_to_send_is_explained(operator_client, confirm, parent):
+    response = confirm(f"batch={parent.id}&custom_id=bad-0")
+    assert response.status_code == 400 and "needs a fix first" in response.content.decode()
+    assert not Submission.objects.filter(kind="retry").exists()
+
+
+def test_bad_edited_params_are_refused(operator_client, confirm, parent):
+    bad = Result.objects.get(batch=parent, custom_id="bad-0")
+    response = confirm(f"batch={parent.id}&custom_id=bad-0", {"edit_result": bad.pk, "edit_params": "{nope"})
+    assert response.status_code == 400 and "Not valid JSON" in response.content.decode()
+
+
+def test_every_attempt_of_an_item_and_its_final_outcome_are_shown(
+    operator_client, confirm, parent, emulator, workspace
+):
+    confirm(f"batch={parent.id}&custom_id=late-0")
+    child = Batch.objects.exclude(pk=parent.pk).get()
+    emulator.advance(3600)
+    sync.sync_workspace(workspace.pk)
+    body = operator_client.get(f"/batches/{parent.id}/results/late-0/").content.decode()
+    assert "Attempts of this item" in body and child.id in body and parent.id in body
+    # The child's item expired again (same marker): the item is still not done.
+    page = operator_client.get(f"/batches/{parent.id}/").content.decode()
+    assert "<strong>4</strong> finally succeeded" in page and "<strong>5</strong> have not (yet)" in page
+
+
+def test_across_batches_of_a_workspace_by_date_and_type(operator_client, parent, workspace):
+    today = parent.created_at.date().isoformat()
+    body = operator_client.get(
+        f"/retry/?workspace={workspace.name}&created_from={today}&created_to={today}&kind=overloaded_error"
+    ).content.decode()
+    assert "<strong>3</strong> failed items selected" in body
+
+
+def test_viewers_cannot_retry(viewer_client, parent):
+    assert viewer_client.get(f"/retry/?batch={parent.id}").status_code == 403
+    assert viewer_client.post(f"/retry/?batch={parent.id}").status_code == 403
