@@ -76,7 +76,11 @@ def _start_of(day: date) -> datetime:
 
 # --- item table ---------------------------------------------------------------------------------
 class ItemFilterForm(forms.Form):
-    result_type = forms.ChoiceField(choices=[("", "Any result"), *Result.Type.choices], required=False)
+    result_type = forms.ChoiceField(
+        choices=[("", "Any result"), *Result.Type.choices],
+        required=False,
+        widget=forms.Select(attrs={"aria-label": "Result type"}),
+    )
     error_type = forms.CharField(required=False, max_length=64)
     q = forms.CharField(required=False, label="custom_id", max_length=128)
 

@@ -72,7 +72,7 @@ def retry_plan(request):
                 submit_batches.delay_on_commit(submission.pk)
                 messages.success(request, f"Retry of {submission.request_count:,} items queued as a child batch.")
             else:
-                messages.info(request, "This exact retry was already submitted: here it is.")
+                messages.info(request, "These items were already retried: here is that retry.")
             return redirect("submission_detail", submission.pk)
     # The first few items needing a fix, with their kept params ready to edit.
     to_fix = [
@@ -100,6 +100,8 @@ def selection(params) -> QuerySet[Result] | None:
         return None
     if custom_ids := params.getlist("custom_id"):
         results = results.filter(custom_id__in=custom_ids)
+    elif params.get("selected"):
+        return results.none()  # "Retry selected" with nothing ticked selects nothing, not everything
     if kinds := params.getlist("kind"):
         types = [k for k in kinds if k in Result.Type.values]
         results = results.filter(Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types]))

@@ -143,3 +143,14 @@ def test_across_batches_of_a_workspace_by_date_and_type(operator_client, parent,
 def test_viewers_cannot_retry(viewer_client, parent):
     assert viewer_client.get(f"/retry/?batch={parent.id}").status_code == 403
     assert viewer_client.post(f"/retry/?batch={parent.id}").status_code == 403
+
+
+def test_retry_selected_with_nothing_ticked_selects_nothing(operator_client, parent):
+    body = operator_client.get(f"/retry/?batch={parent.id}&selected=1").content.decode()
+    assert "No failed result matches this selection" in body
+
+
+def test_a_plan_with_nothing_to_send_offers_no_button(operator_client, confirm, parent):
+    confirm(f"batch={parent.id}&kind=overloaded_error")
+    body = operator_client.get(f"/retry/?batch={parent.id}&kind=overloaded_error").content.decode()
+    assert "already retried" in body and "as a new batch</button>" not in body

@@ -25,7 +25,10 @@ MATRIX = {
 
 def _request(client, action: str, mirrored, workspace):
     running, ended = mirrored["running"].id, mirrored["ended"].id
-    jsonl = b'{"custom_id": "a", "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]}}\n'
+    jsonl = (
+        b'{"custom_id": "a", "params": {"model": "m", "max_tokens": 1, '
+        b'"messages": [{"role": "user", "content": "x"}]}}\n'
+    )
     if action == "read batches":
         return client.get(f"/batches/{ended}/")
     if action == "download results":
