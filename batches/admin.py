@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from batches import audit
-from batches.models import Batch, Result, Workspace
+from batches.models import Batch, Budget, Price, Result, Workspace
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -79,3 +79,31 @@ class ResultAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ["model_prefix", "effective_from", "input", "output", "cache_write_5m", "cache_write_1h",
+                    "cache_read", "batch_factor"]  # fmt: skip
+    list_filter = ["model_prefix"]
+
+    # A change reprices the usage it affects; a report of a past period keeps that period's prices.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._reprice(request, obj, "changed" if change else "added")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._reprice(request, obj, "deleted")
+
+    def _reprice(self, request, obj, verb: str) -> None:
+        from batches.tasks import reprice_usage
+
+        audit.record(request.user, "workspace_change", f"price {obj.model_prefix}",
+                     params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
+        reprice_usage.delay_on_commit()
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ["workspace", "monthly_amount"]

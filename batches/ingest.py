@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from batches import client
+from batches import client, pricing
 from batches.errors import ResultsUnavailableError
 from batches.models import Batch, ErrorCount, Result, ResultChunk
 
@@ -213,6 +213,7 @@ def _finish(batch: Batch, report: IngestReport) -> None:
     now = timezone.now()
     with transaction.atomic():
         _roll_up_errors(batch)
+        pricing.roll_up(batch)
         Batch.objects.filter(pk=batch.pk).update(
             items_ingested=stored, malformed_count=malformed, results_ingested_at=now, ingest_error=""
         )

@@ -1,0 +1,136 @@
+"""What operators do: the audit trail, submissions (uploads and retries) and the requests they keep."""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from batches.models.mirror import Batch, Workspace
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, to what, with which parameters (never a key), and how it ended.
+
+    Append-only: nothing in the UI edits or deletes these rows.
+    """
+
+    class Action(models.TextChoices):
+        CANCEL = "cancel"
+        SUBMIT = "submit"
+        RETRY = "retry"
+        ATTACH_INPUTS = "attach_inputs"
+        WORKSPACE_CHANGE = "workspace_change"
+        KEY_CHANGE = "key_change"
+        DOWNLOAD = "download"
+        EXPORT = "export"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150)  # kept if the user is deleted
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=16, default="ok")  # "ok" or "error"
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["action", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target} ({self.outcome})"
+
+
+class Submission(models.Model):
+    """One upload (or one retry) sent as one or more batches: the API caps a batch at 100,000 requests
+    and 256 MB, so a larger file becomes several parts, shown together."""
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload"
+        RETRY = "retry"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="submissions")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.UPLOAD)
+    label = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The same file (or the same retry) for the same workspace: a double click or a resubmitted form
+    # finds the submission already made instead of creating batches again.
+    fingerprint = models.CharField(max_length=64, unique=True)
+    request_count = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255, blank=True)
+    parent_batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.request_count} requests)"
+
+
+class SubmissionPart(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        CREATING = "creating"  # a create call is out; its outcome may be unknown if it failed
+        CREATED = "created"
+        FAILED = "failed"  # the API refused it; nothing was created
+        AMBIGUOUS = "ambiguous"  # a create may have succeeded and cannot be matched: needs a person
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()
+    request_count = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    batch = models.OneToOneField(
+        Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="submission_part"
+    )
+
+    class Meta:
+        ordering = ["submission", "index"]
+        constraints = [models.UniqueConstraint(fields=["submission", "index"], name="part_unique_index")]
+
+    def __str__(self) -> str:
+        return f"part {self.index} of submission {self.submission_id}"
+
+
+class RequestInput(models.Model):
+    """A request's params as submitted (or attached afterwards), zlib-compressed JSON.
+
+    The API never returns them, so this is what a retry sends again.
+    """
+
+    part = models.ForeignKey(SubmissionPart, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="inputs")
+    custom_id = models.CharField(max_length=128)
+    params = models.BinaryField()
+    line = models.PositiveIntegerField(default=0)  # in the uploaded file, for messages
+    # For a retry: the result this request tries again, and the logical item's first attempt, so
+    # every attempt of an item can be found from any of them.
+    retry_of = models.ForeignKey(
+        "Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries", db_constraint=False
+    )
+    root = models.ForeignKey(
+        "Result", null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts", db_constraint=False
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["part", "custom_id"], name="input_unique_in_part"),
+            models.UniqueConstraint(fields=["batch", "custom_id"], name="input_unique_in_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return self.custom_id
+
+    @staticmethod
+    def pack(params: dict) -> bytes:
+        return zlib.compress(json.dumps(params, separators=(",", ":")).encode(), 6)
+
+    def unpack(self) -> dict:
+        return json.loads(zlib.decompress(bytes(self.params)))

@@ -1,0 +1,130 @@
+"""Golden costs, worked out by hand to the cent (prices per million tokens, batch = 50% of standard).
+
+Sonnet 4.5 ($3 in / $15 out), dated id:
+  1,000,000 in + 200,000 out                         standard 3.00 + 3.00 = $6.00  -> batch $3.00
+Haiku 4.5 ($1 / $5; 5-min write $1.25, 1-hour write $2, read $0.10):
+  500,000 in        0.50
+  100,000 out       0.50
+  200,000 5-min     0.25
+  100,000 1-hour    0.20
+  1,000,000 read    0.10                             standard $1.55 -> batch $0.775
+  uncached (1.8M input-side at $1 + 0.50 out) = $2.30 -> at batch prices $1.15; caching saved 32.6%
+Opus 4.1 ($15 / $75; 5-min write $18.75), only the cache-write total reported (400,000 tokens):
+  100,000 in 1.50 + 10,000 out 0.75 + 400,000 as 5-min writes 7.50 = $9.75 -> batch $4.875
+An unknown model is unpriced (never $0); errored, canceled and expired results cost nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from batches import pricing
+from batches.models import Batch, Price, Result, ResultChunk, UsageRollup, Workspace
+
+pytestmark = pytest.mark.django_db
+
+ENDED = datetime(2026, 5, 31, 12, tzinfo=UTC)
+
+
+def _batch(name: str = "b1", ended: datetime = ENDED) -> Batch:
+    ws, _ = Workspace.objects.get_or_create(name="acme", defaults={"api_key_encrypted": "x", "api_key_hint": "…"})
+    return Batch.objects.create(
+        id=f"msgbatch_{name}", workspace=ws, processing_status="ended", created_at=ended - timedelta(hours=1),
+        expires_at=ended + timedelta(hours=23), ended_at=ended, results_ingested_at=ended,
+    )  # fmt: skip
+
+
+def _result(batch: Batch, custom_id: str, model: str, result_type: str = "succeeded", **usage) -> Result:
+    chunk = ResultChunk.objects.create(batch=batch, data=zlib.compress(b"{}"), line_count=1, raw_bytes=2)
+    return Result.objects.create(batch=batch, custom_id=custom_id, result_type=result_type, model=model, chunk=chunk,
+                                 line_index=0, **usage)  # fmt: skip
+
+
+def _golden(batch: Batch) -> None:
+    _result(batch, "sonnet", "claude-sonnet-4-5-20250929", input_tokens=1_000_000, output_tokens=200_000)
+    _result(batch, "haiku", "claude-haiku-4-5-20251001", input_tokens=500_000, output_tokens=100_000,
+            cache_creation_input_tokens=300_000, cache_creation_5m_input_tokens=200_000,
+            cache_creation_1h_input_tokens=100_000, cache_read_input_tokens=1_000_000)  # fmt: skip
+    _result(batch, "opus", "claude-opus-4-1-20250805", input_tokens=100_000, output_tokens=10_000,
+            cache_creation_input_tokens=400_000)  # fmt: skip
+    _result(batch, "unknown", "gpt-4o", input_tokens=1000, output_tokens=1000)
+    _result(batch, "err", "claude-sonnet-4-5", "errored", error_type="overloaded_error")
+    _result(batch, "exp", "claude-sonnet-4-5", "expired")
+
+
+def test_each_item_costs_what_was_worked_out_by_hand():
+    batch = _batch()
+    _golden(batch)
+    cost = {r.custom_id: pricing.item_cost(r) for r in Result.objects.select_related("batch")}
+    assert cost["sonnet"].cost == Decimal("3.00") and cost["sonnet"].standard == Decimal("6.00")
+    assert cost["haiku"].cost == Decimal("0.775") and cost["haiku"].uncached == Decimal("1.15")
+    assert cost["opus"].cost == Decimal("4.875")
+    assert cost["unknown"] is None
+    assert cost["err"].cost == cost["exp"].cost == Decimal(0)
+
+
+def test_the_rollup_prices_the_batch_exactly():
+    batch = _batch()
+    _golden(batch)
+    pricing.roll_up(batch)
+    rows = {r.model: r for r in UsageRollup.objects.filter(batch=batch)}
+    assert set(rows) == {
+        "claude-sonnet-4-5-20250929",
+        "claude-haiku-4-5-20251001",
+        "claude-opus-4-1-20250805",
+        "gpt-4o",
+    }
+    priced = [r for r in rows.values() if r.cost is not None]
+    assert sum(r.cost for r in priced) == Decimal("8.65")  # 3.00 + 0.775 + 4.875
+    assert sum(r.standard_cost for r in priced) == Decimal("17.30")  # 6.00 + 1.55 + 9.75
+    assert rows["gpt-4o"].cost is None and rows["gpt-4o"].requests == 1
+    assert rows["claude-opus-4-1-20250805"].cache_write_5m_tokens == 400_000
+    assert sum(r.requests for r in rows.values()) == 4  # errored and expired are not billed
+
+
+def test_rolling_up_twice_leaves_the_same_rows():
+    batch = _batch()
+    _golden(batch)
+    pricing.roll_up(batch)
+    first = sorted(UsageRollup.objects.values_list("model", "cost", "requests"))
+    pricing.roll_up(batch)
+    assert sorted(UsageRollup.objects.values_list("model", "cost", "requests")) == first
+
+
+def test_a_price_change_applies_from_its_date_and_reprices_what_it_affects():
+    before, after = _batch("may31", ENDED), _batch("jun1", ENDED + timedelta(days=1))
+    for batch in (before, after):
+        _result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+        pricing.roll_up(batch)
+    Price.objects.create(model_prefix="claude-haiku-4-5", effective_from=date(2026, 6, 1), input=Decimal(2),
+                         output=Decimal(10), cache_write_5m=Decimal("2.5"), cache_write_1h=Decimal(4),
+                         cache_read=Decimal("0.2"), source="test")  # fmt: skip
+
+    pricing.reprice()
+
+    cost = dict(UsageRollup.objects.values_list("batch_id", "cost"))
+    assert cost[before.pk] == Decimal("0.50")  # $1/MTok, halved: last month keeps last month's price
+    assert cost[after.pk] == Decimal("1.00")  # $2/MTok from June 1st
+
+
+def test_the_longest_matching_prefix_wins():
+    book = pricing.PriceBook()
+    assert book.find("claude-sonnet-4-5-20250929", date(2026, 1, 1)).model_prefix == "claude-sonnet-4-5"
+    assert book.find("claude-sonnet-4-20250514", date(2026, 1, 1)).model_prefix == "claude-sonnet-4"
+    assert book.find("claude-sonnet-45", date(2026, 1, 1)) is None
+    assert book.find("claude-sonnet-4-5", date(2023, 1, 1)) is None  # before any price was in force
+
+
+def test_the_seeded_prices_record_their_source():
+    assert Price.objects.count() >= 10
+    assert all(p.source for p in Price.objects.all())
+    haiku = Price.objects.get(model_prefix="claude-haiku-4-5")
+    assert (haiku.cache_write_5m, haiku.cache_write_1h, haiku.cache_read) == (
+        Decimal("1.25"),
+        Decimal(2),
+        Decimal("0.1"),
+    )
