@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import anthropic
@@ -84,6 +85,37 @@ def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBa
     # Up to 256 MB goes up in one request: allow it longer than an ordinary call.
     create = _client(creds).messages.batches.create
     return _remote_batch(_call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), retries=0))
+
+
+@dataclass(frozen=True)
+class ReportedCostRow:
+    day: date
+    model: str
+    amount: Decimal  # USD
+    requests: int | None
+
+
+def cost_report(creds: Credentials, start: date, end: date) -> list[ReportedCostRow]:
+    """Anthropic's own cost of the batch service tier per UTC day and model, [start, end).
+
+    Needs an Admin (or read:analytics) key. Amounts arrive as decimal strings in cents.
+    """
+    analytics = _client(creds).beta.organization.analytics.cost
+    start_at, end_at = (datetime(d.year, d.month, d.day, tzinfo=UTC) for d in (start, end))
+    page = _call(lambda: analytics.list(
+        starting_at=start_at, ending_at=end_at, group_by=["model"], time_bucket_width="1d", service_tiers=["batch"],
+        limit=1000,
+    ))  # fmt: skip
+    rows: list[ReportedCostRow] = []
+    while True:
+        for item in page.data:
+            rows.append(ReportedCostRow(
+                day=item.starting_at.astimezone(UTC).date(), model=item.group.model or "",
+                amount=Decimal(item.cost.amount) / 100, requests=item.cost.requests,
+            ))  # fmt: skip
+        if not page.has_next_page():
+            return rows
+        page = _call(page.get_next_page)
 
 
 @contextmanager

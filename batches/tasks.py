@@ -11,7 +11,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from batches import pricing, submit, sync
+from batches import pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -44,6 +44,12 @@ def refresh_batch(batch_id: str) -> None:
         sync.refresh_batch(batch)
     except APIError as exc:
         Batch.objects.filter(pk=batch_id).update(ingest_error=str(exc)[:2000])
+
+
+@shared_task(ignore_result=True)
+def fetch_cost_report() -> None:
+    """Keep Anthropic's Cost Report beside the local costs (a no-op without an Admin key)."""
+    reconcile.fetch()
 
 
 @shared_task(ignore_result=True)

@@ -146,11 +146,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
+    "fetch-cost-report": {
+        "task": "batches.tasks.fetch_cost_report",
+        "schedule": envfloat("COST_REPORT_INTERVAL_SECONDS", "3600"),
+    },
 }
 
 # --- Anthropic API and sync --------------------------------------------------------------------
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL")
+# An Admin key (sk-ant-admin…) lets the dashboard fetch Anthropic's Cost Report to reconcile against.
+ANTHROPIC_ADMIN_API_KEY = env("ANTHROPIC_ADMIN_API_KEY")
+ANTHROPIC_ADMIN_BASE_URL = env("ANTHROPIC_ADMIN_BASE_URL")
 ANTHROPIC_TIMEOUT_SECONDS = envfloat("ANTHROPIC_TIMEOUT_SECONDS", "60")
 ANTHROPIC_MAX_RETRIES = envint("ANTHROPIC_MAX_RETRIES", "2")
 # A retry-after longer than this is not slept through inside a worker: the sync records it and the

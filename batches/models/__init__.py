@@ -10,9 +10,10 @@ from batches.models.mirror import (
     Workspace,
 )
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
-from batches.models.spend import Budget, Price, UsageRollup
+from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
 
 __all__ = [
-    "RESULTS_RETENTION", "AuditEvent", "Batch", "Budget", "Credentials", "ErrorCount", "Price", "RequestInput",
-    "Result", "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace",
+    "RESULTS_RETENTION", "AuditEvent", "Batch", "Budget", "CostReportFetch", "Credentials", "ErrorCount", "Price",
+    "ReportedCost", "RequestInput", "Result", "ResultChunk", "Submission", "SubmissionPart", "UsageRollup",
+    "Workspace",
 ]  # fmt: skip

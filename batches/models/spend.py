@@ -80,3 +80,34 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace}: ${self.monthly_amount}/month"
+
+
+class ReportedCost(models.Model):
+    """Anthropic's Cost Report for the batch service tier, per UTC day and model, as last fetched."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=128)
+    amount = models.DecimalField(**USD)
+    requests = models.PositiveIntegerField(null=True)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "model"], name="reported_cost_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}: {self.amount}"
+
+
+class CostReportFetch(models.Model):
+    """Each attempt to fetch the Cost Report, so the page says how fresh the comparison is."""
+
+    at = models.DateTimeField()
+    ok = models.BooleanField()
+    rows = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at}: {'ok' if self.ok else self.error}"
