@@ -76,6 +76,10 @@ class Line:
         return self.difference / self.reported
 
     @property
+    def drift_percent(self) -> str:
+        return "—" if self.drift is None else f"{self.drift * 100:+.2f}%"
+
+    @property
     def flagged(self) -> bool:
         if self.unpriced_requests:
             return True

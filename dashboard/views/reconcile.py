@@ -1,0 +1,46 @@
+"""Local costs beside Anthropic's Cost Report, per day and model; drift over 1% highlighted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from batches import reconcile
+from batches.models import CostReportFetch
+from batches.tasks import fetch_cost_report
+from dashboard.access import role_required
+
+
+class RangeForm(forms.Form):
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("view_spend")
+def reconciliation(request):
+    if request.method == "POST":
+        # Views never call the API: the worker fetches, and this page shows it once it has.
+        fetch_cost_report.delay_on_commit()
+        messages.info(request, "Fetching Anthropic's Cost Report: reload in a moment.")
+        return redirect("reconciliation")
+    form = RangeForm(request.GET)
+    today = timezone.now().date()
+    data = form.cleaned_data if form.is_valid() else {}
+    end = (data.get("end") or today) + timedelta(days=1)
+    start = data.get("start") or end - timedelta(days=31)
+    lines = reconcile.compare(start, end)
+    context = {
+        "form": form,
+        "lines": lines,
+        "flagged": sum(1 for line in lines if line.flagged),
+        "configured": reconcile.admin_credentials() is not None,
+        "last_fetch": CostReportFetch.objects.first(),
+        "threshold": reconcile.DRIFT_THRESHOLD * 100,
+    }
+    return render(request, "reconcile.html", context)
