@@ -6,6 +6,6 @@ then point `anthropic.Anthropic(api_key="sk-ant-test-1", base_url=url)` at it. S
 
 from .core import Emulator
 from .errors import EmulatorError
-from .scenarios import DEMO_API_KEY
+from .scenarios import DEMO_ADMIN_KEY, DEMO_API_KEY
 
-__all__ = ["DEMO_API_KEY", "Emulator", "EmulatorError"]
+__all__ = ["DEMO_ADMIN_KEY", "DEMO_API_KEY", "Emulator", "EmulatorError"]

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from . import DEMO_API_KEY, Emulator
+from . import DEMO_ADMIN_KEY, DEMO_API_KEY, Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.scenario == "demo":
         print(f"  demo API key: {DEMO_API_KEY}", flush=True)
+        print(f"  demo admin key (cost report): {DEMO_ADMIN_KEY}", flush=True)
     print(f"  export ANTHROPIC_BASE_URL={url}", flush=True)
     while not stop.wait(0.5):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .errors import EmulatorError
@@ -27,7 +28,18 @@ def _config(emu: Emulator) -> dict[str, Any]:
         "live_counts": emu.live_counts,
         "not_found_after_create": emu.not_found_after_create,
         "cancel_delay": emu.cancel_delay,
+        "cost_drift": {prefix: str(factor) for prefix, factor in emu.cost_drift.items()},
     }
+
+
+def _drift(value: Any) -> dict[str, Decimal]:
+    """{"claude-haiku-4-5": "1.05"} -> Decimal multipliers; numbers go through str() so 1.05 stays 1.05."""
+    if not isinstance(value, dict):
+        raise ValueError("cost_drift must be an object of model family prefix -> multiplier")
+    try:
+        return {str(prefix): Decimal(str(factor)) for prefix, factor in value.items()}
+    except InvalidOperation:
+        raise ValueError(f"cost_drift multipliers must be decimal numbers, got {value!r}") from None
 
 
 def _set_config(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +51,8 @@ def _set_config(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
         emu.not_found_after_create = float(body["not_found_after_create"])
     if "cancel_delay" in body:
         emu.cancel_delay = float(body["cancel_delay"])
+    if "cost_drift" in body:  # replaces the whole mapping; {} clears it
+        emu.cost_drift = _drift(body["cost_drift"])
     return _config(emu)
 
 
@@ -71,7 +85,11 @@ def _dispatch(emu: Emulator, method: str, name: str, body: dict[str, Any]) -> di
         return emu.calls
     if (method, name) == ("POST", "workspaces"):
         emu.add_workspace(body["api_key"], body.get("name") or body["api_key"])
-        return {"api_key": body["api_key"], "name": body.get("name") or body["api_key"]}
+        name = body.get("name") or body["api_key"]
+        return {"api_key": body["api_key"], "name": name, "workspace_id": emu.workspace_id(body["api_key"])}
+    if (method, name) == ("POST", "admin_keys"):
+        emu.add_admin_key(body["api_key"])
+        return {"api_key": body["api_key"], "admin": True}
     if (method, name) == ("POST", "seed_batch"):
         return _seed(emu, body)
     if (method, name) == ("GET", "config"):

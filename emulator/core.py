@@ -7,8 +7,10 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from .costs import CostAggregates, cost_report, workspace_id
 from .errors import EmulatorError, invalid, not_found
 from .faults import OPS, Faults
 from .plan import DEFAULT_MODEL, outcome_table
@@ -37,6 +39,10 @@ class Emulator:
         self.store.live_counts = live_counts
         self.faults = Faults()
         self.results_cache = ResultsCache(self.store)
+        self.admin_keys: set[str] = set()  # Admin API keys: the cost report over every workspace
+        self.cost_aggregates = CostAggregates(self.store)
+        # Model family prefix -> multiplier of its reported cost (longest prefix wins), to test reconciliation.
+        self.cost_drift: dict[str, Decimal] = {}
         self.not_found_after_create = 0.0  # emulated seconds of 404 on a fresh batch (SDK issue #1432)
         self.cancel_delay = 5.0  # emulated seconds from cancel to ended
         self.verbose = verbose
@@ -90,6 +96,14 @@ class Emulator:
 
     def add_workspace(self, api_key: str, name: str) -> None:
         self.store.add_workspace(api_key, name)
+
+    def add_admin_key(self, api_key: str) -> None:
+        """An Admin API key: it may read the cost report (all workspaces), and nothing else."""
+        self.admin_keys.add(api_key)
+
+    def workspace_id(self, api_key: str) -> str:
+        """The tagged id (`wrkspc_...`) of a workspace key's workspace, as the cost report shows it."""
+        return workspace_id(self._workspace(api_key))
 
     @property
     def calls(self) -> dict[str, int]:
@@ -328,6 +342,20 @@ class Emulator:
             self.store.delete(batch)
         self.results_cache.discard(batch_id)
         return {"id": batch_id, "type": "message_batch_deleted"}
+
+    def api_cost_report(self, api_key: str | None, query: dict[str, list[str]]) -> dict[str, Any]:
+        """GET /v1/organizations/analytics/cost; `query` as parse_qs gives it (array params `name[]`)."""
+        if api_key not in self.admin_keys:
+            if api_key in self.store.keys:
+                raise EmulatorError(
+                    403,
+                    "This endpoint requires an Admin API key (sk-ant-admin...); workspace API keys cannot "
+                    "read the organization's cost report.",
+                )
+            raise EmulatorError(401, "invalid x-api-key")
+        with self.store.lock:
+            now = self._sync()
+        return cost_report(self, query, now)
 
     def api_results(self, api_key: str | None, batch_id: str) -> bytes:
         with self.store.lock:

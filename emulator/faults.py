@@ -6,7 +6,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OPS = ("list", "retrieve", "create", "cancel", "delete", "results")
+OPS = ("list", "retrieve", "create", "cancel", "delete", "results", "cost")
 
 
 @dataclass

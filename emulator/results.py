@@ -7,9 +7,11 @@ import json
 import random
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from .errors import DEFAULT_MESSAGES
 from .plan import ItemPlan, RequestItem
+from .pricing import Tokens
 from .state import Batch, Store
 from .util import base62, digest
 
@@ -82,21 +84,44 @@ def _errored(item: ItemPlan, model: str) -> bytes:
     return _dumps({"custom_id": item.custom_id, "result": {"type": "errored", "error": error}}).encode() + b"\n"
 
 
-def build_results(store: Store, batch: Batch) -> bytes:
-    """The full JSONL body of an ended batch, in a shuffled order that is the same on every call."""
+def settled_items(store: Store, batch: Batch, order: Iterable[int] | None = None):
+    """(item plan, request or None, model, final result type) of each item of an ended batch, in `order`
+    (indexes into the batch; default: creation order). The one source of what a results line says."""
     with store.lock:
         plan = store.batch_plan(batch)
+    for index in range(batch.n) if order is None else order:
+        item = plan.items[index]
+        req = batch.items[index] if batch.items is not None else None
+        yield item, req, (req.model if req else batch.model), store.settled_type(batch, item.fraction, item.result_type)
+
+
+def succeeded_tokens(store: Store, batch: Batch) -> dict[str, Tokens]:
+    """Per model: the summed usage of an ended batch's succeeded items, exactly as their results lines
+    report it (same `_usage` as `_succeeded`). What the cost report prices."""
+    totals: dict[str, list[int]] = {}
+    for item, req, model, result_type in settled_items(store, batch):
+        if result_type != "succeeded":
+            continue
+        input_tokens, created, read, one_hour, output_tokens, _, _ = _usage(item.bits, req)
+        acc = totals.setdefault(model, [0, 0, 0, 0, 0, 0])
+        acc[0] += 1
+        acc[1] += input_tokens
+        acc[2] += created - one_hour  # ephemeral_5m_input_tokens
+        acc[3] += one_hour  # ephemeral_1h_input_tokens
+        acc[4] += read
+        acc[5] += output_tokens
+    return {model: Tokens(*acc) for model, acc in totals.items()}
+
+
+def build_results(store: Store, batch: Batch) -> bytes:
+    """The full JSONL body of an ended batch, in a shuffled order that is the same on every call."""
     order = list(range(batch.n))
     random.Random(digest(store.seed, "order", batch.id)).shuffle(order)
     lines = []
     models_json: dict[str, str] = {}
-    for index in order:
-        item = plan.items[index]
-        req = batch.items[index] if batch.items is not None else None
-        model = req.model if req else batch.model
+    for item, req, model, result_type in settled_items(store, batch, order):
         if model not in models_json:
             models_json[model] = json.dumps(model)
-        result_type = store.settled_type(batch, item.fraction, item.result_type)
         if result_type == "succeeded":
             lines.append(_succeeded(item, models_json[model], req, batch.line_bytes))
         elif result_type == "errored":

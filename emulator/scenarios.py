@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .core import Emulator
 
 DEMO_API_KEY = "sk-ant-demo-000000000000000000000000"
+DEMO_ADMIN_KEY = "sk-ant-admin-demo-00000000000000000000"  # reads the cost report
 DEMO_MODELS = (
     "claude-sonnet-4-5-20250929",
     "claude-haiku-4-5-20251001",
@@ -43,6 +44,7 @@ def apply_scenario(emu: Emulator, name: str) -> None:
 
 def _demo(emu: Emulator) -> None:
     emu.add_workspace(DEMO_API_KEY, "demo")
+    emu.add_admin_key(DEMO_ADMIN_KEY)
     rng = random.Random(digest(emu.seed, "demo"))
     now = emu.clock.now()
 

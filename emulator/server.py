@@ -29,6 +29,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(rf"^{_BATCHES}/([^/]+)$"), "delete"),
     ("POST", re.compile(rf"^{_BATCHES}/([^/]+)/cancel$"), "cancel"),
     ("GET", re.compile(rf"^{_BATCHES}/([^/]+)/results$"), "results"),
+    ("GET", re.compile(r"^/v1/organizations/analytics/cost$"), "cost"),
 ]
 
 
@@ -151,7 +152,9 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         self.request_id = new_request_id()
         url = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}  # `beta=true` is simply ignored
+        # Array parameters (`group_by[]=a&group_by[]=b`) keep every value; `beta=true` is simply ignored.
+        self.query_lists = parse_qs(url.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if url.path.startswith("/_emulator/"):
             handle_control(self, self.server.emulator, method, url.path, self._read_body())
             return
@@ -224,6 +227,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, emulator.api_cancel(key, batch_id))
         elif op == "delete":
             self.send_json(200, emulator.api_delete(key, batch_id))
+        elif op == "cost":
+            self.send_json(200, emulator.api_cost_report(key, self.query_lists))
         else:
             self._send_results(emulator.api_results(key, batch_id), fault)
 

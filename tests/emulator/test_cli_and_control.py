@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import anthropic
 import pytest
 
-from emulator import DEMO_API_KEY, Emulator
+from emulator import DEMO_ADMIN_KEY, DEMO_API_KEY, Emulator
 from emulator.plan import ERROR_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,10 +57,14 @@ def test_cli_serves_health_and_stops_on_sigterm():
         assert health["status"] == "ok" and health["speed"] == 60
         client = anthropic.Anthropic(api_key=DEMO_API_KEY, base_url=url, max_retries=0)
         assert len(client.messages.batches.list().data) == 20
+        admin = anthropic.Anthropic(api_key=DEMO_ADMIN_KEY, base_url=url, max_retries=0)
+        week_ago = datetime.fromisoformat(health["now"].replace("Z", "+00:00")) - timedelta(days=7)
+        rows = admin.beta.organization.analytics.cost.list(starting_at=week_ago).data
+        assert len(rows) == 1 and rows[0].cost.requests > 0  # e.g. the batch canceled 4 h ago; no group_by: 1 row
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         rest = process.stdout.read()
-        assert DEMO_API_KEY in rest and "emulator stopped" in rest
+        assert DEMO_API_KEY in rest and DEMO_ADMIN_KEY in rest and "emulator stopped" in rest
     finally:
         if process.poll() is None:
             process.kill()
