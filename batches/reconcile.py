@@ -13,12 +13,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from batches import client
 from batches.errors import APIError
 from batches.models import CostReportFetch, Credentials, ReportedCost, UsageRollup
+from batches.pricing import PriceBook
 
 DRIFT_THRESHOLD = Decimal("0.01")
 
@@ -89,17 +90,34 @@ class Line:
 
 
 def compare(start: date, end: date) -> list[Line]:
-    """One line per (day, model) seen on either side in [start, end), oldest first. Two queries."""
+    """One line per (day, model family) seen on either side in [start, end), oldest first.
+
+    Results name dated models ("claude-sonnet-4-5-20250929") and the Cost Report may name the
+    family ("claude-sonnet-4-5"): both sides are keyed by the price family a model resolves to.
+    """
+    book = PriceBook()
     local = (
         UsageRollup.objects.filter(day__gte=start, day__lt=end)
         .values("day", "model")
-        .annotate(cost=Sum("cost"), unpriced=Sum("requests", filter=Q(cost=None)), rows=Count("id"))
+        .annotate(total=Sum("cost"), unpriced=Sum("requests", filter=Q(cost=None)))
         .order_by()
     )
     lines: dict[tuple[date, str], Line] = {}
     for row in local:
-        lines[(row["day"], row["model"])] = Line(row["day"], row["model"], row["cost"], None, row["unpriced"] or 0)
+        line = _line(lines, row["day"], _family(book, row["model"], row["day"]))
+        if row["total"] is not None:
+            line.local = (line.local or Decimal(0)) + row["total"]
+        line.unpriced_requests += row["unpriced"] or 0
     for reported in ReportedCost.objects.filter(day__gte=start, day__lt=end):
-        line = lines.setdefault((reported.day, reported.model), Line(reported.day, reported.model, None, None))
-        line.reported = reported.amount
+        line = _line(lines, reported.day, _family(book, reported.model, reported.day))
+        line.reported = (line.reported or Decimal(0)) + reported.amount
     return sorted(lines.values(), key=lambda line: (line.day, line.model))
+
+
+def _line(lines: dict[tuple[date, str], Line], day: date, model: str) -> Line:
+    return lines.setdefault((day, model), Line(day, model, None, None))
+
+
+def _family(book: PriceBook, model: str, day: date) -> str:
+    price = book.find(model, day)
+    return price.model_prefix if price else model

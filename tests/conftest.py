@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, User
 
 from batches.models import Workspace
+from batches.roles import sync_role_groups
 from emulator import Emulator
 
 _keys = itertools.count(1)
@@ -48,3 +51,35 @@ def _fast_retries(settings):
     # The SDK-facing retry loop honours retry-after; tests keep waits short.
     settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 2
     settings.INGEST_CHUNK_LINES = 50
+
+
+# --- a fixed cast of users -----------------------------------------------------------------------
+def _user(name: str, *roles: str) -> User:
+    # Transactional tests (the worker's, the browser's) flush the groups the migration made.
+    sync_role_groups(django_apps)
+    user = User.objects.create_user(name, password=f"pw-{name}-123")
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
+@pytest.fixture
+def make_user(db):
+    """A user holding these roles (the groups the migration creates)."""
+    return _user
+
+
+@pytest.fixture
+def viewer(db):
+    return _user("viewer", "Viewer")
+
+
+@pytest.fixture
+def nobody(db):
+    """Logged in, but given no role yet."""
+    return _user("nobody")
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client

@@ -1,45 +1,11 @@
-"""A fixed cast of users and a mirrored workspace with batches in every state, via the real sync."""
+"""A mirrored workspace with batches in every state, via the real sync."""
 
 from __future__ import annotations
 
 import pytest
-from django.apps import apps as django_apps
-from django.contrib.auth.models import Group, User
 
 from batches import sync
 from batches.models import Batch
-from batches.roles import sync_role_groups
-
-
-def _user(name: str, *roles: str) -> User:
-    # Transactional tests (the worker's, the browser's) flush the groups the migration made.
-    sync_role_groups(django_apps)
-    user = User.objects.create_user(name, password=f"pw-{name}-123")
-    user.groups.set(Group.objects.filter(name__in=roles))
-    return user
-
-
-@pytest.fixture
-def make_user(db):
-    """A user holding these roles (the groups the migration creates)."""
-    return _user
-
-
-@pytest.fixture
-def viewer(db):
-    return _user("viewer", "Viewer")
-
-
-@pytest.fixture
-def nobody(db):
-    """Logged in, but given no role yet."""
-    return _user("nobody")
-
-
-@pytest.fixture
-def viewer_client(client, viewer):
-    client.force_login(viewer)
-    return client
 
 
 def _request(custom_id: str, text: str) -> dict:

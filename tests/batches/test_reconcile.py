@@ -1,0 +1,97 @@
+"""Reconciliation end to end: the dashboard's costs beside the emulator's Cost Report, through the SDK."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from batches import reconcile, sync
+from batches.models import CostReportFetch, ReportedCost
+
+ADMIN_KEY = "sk-ant-admin-test-0000000000000000000000"
+
+
+@pytest.fixture
+def admin_key(emulator, settings):
+    emulator.add_admin_key(ADMIN_KEY)
+    settings.ANTHROPIC_ADMIN_API_KEY = ADMIN_KEY
+    settings.ANTHROPIC_ADMIN_BASE_URL = emulator.base_url
+    return ADMIN_KEY
+
+
+@pytest.fixture
+def usage(emulator, workspace):
+    """Two ended batches of two models, ingested and priced by the dashboard."""
+    key = workspace.test_api_key
+    emulator.seed_batch(
+        key, 60, status="ended", model="claude-haiku-4-5-20251001", outcomes={"succeeded": 0.9, "api_error": 0.1}
+    )
+    emulator.seed_batch(key, 40, status="ended", model="claude-sonnet-4-5-20250929")
+    sync.sync_workspace(workspace.pk)
+
+
+def test_local_costs_match_anthropics_report_to_the_fraction_of_a_cent(usage, admin_key):
+    fetch = reconcile.fetch()
+    assert fetch.ok and fetch.rows == 2
+
+    lines = reconcile.compare(*_range())
+    assert [line.model for line in lines] == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    for line in lines:
+        assert line.local == line.reported and line.local > 0
+        assert line.difference == 0 and not line.flagged and line.drift_percent == "+0.00%"
+
+
+def test_a_drift_over_one_percent_is_flagged(usage, admin_key, emulator):
+    emulator.cost_drift = {"claude-haiku-4-5": Decimal("1.05")}
+    reconcile.fetch()
+    lines = {line.model: line for line in reconcile.compare(*_range())}
+    haiku, sonnet = lines["claude-haiku-4-5"], lines["claude-sonnet-4-5"]
+    assert haiku.flagged and haiku.drift_percent == "-4.76%"  # ours is 1/1.05 of theirs
+    assert not sonnet.flagged
+
+
+def test_a_drift_of_half_a_percent_is_not_flagged(usage, admin_key, emulator):
+    emulator.cost_drift = {"claude-haiku-4-5": Decimal("1.005")}
+    reconcile.fetch()
+    assert not any(line.flagged for line in reconcile.compare(*_range()))
+
+
+def test_fetching_twice_keeps_one_row_per_day_and_model(usage, admin_key):
+    reconcile.fetch()
+    reconcile.fetch()
+    assert ReportedCost.objects.count() == 2
+
+
+def test_a_wrong_admin_key_is_recorded_not_raised(usage, admin_key, settings):
+    settings.ANTHROPIC_ADMIN_API_KEY = "sk-ant-admin-wrong"
+    fetch = reconcile.fetch()
+    assert not fetch.ok and "authentication_error" in fetch.error
+    assert CostReportFetch.objects.count() == 1 and not ReportedCost.objects.exists()
+
+
+def test_without_an_admin_key_nothing_is_fetched(usage, settings):
+    settings.ANTHROPIC_ADMIN_API_KEY = ""
+    assert reconcile.fetch() is None
+
+
+def test_the_page_shows_the_comparison_and_highlights_drift(client, make_user, usage, admin_key, emulator):
+    emulator.cost_drift = {"claude-haiku-4-5": Decimal("1.05")}
+    reconcile.fetch()
+    client.force_login(make_user("lead", "Auditor"))
+    body = client.get("/spend/reconcile/").content.decode()
+    assert "claude-haiku-4-5" in body and "-4.76%" in body and 'class="flagged"' in body
+    assert "<strong>1</strong> flagged" in body
+
+
+def test_viewers_cannot_see_reconciliation(viewer_client):
+    assert viewer_client.get("/spend/reconcile/").status_code == 403
+
+
+def _range():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    return today - timedelta(days=31), today + timedelta(days=1)
