@@ -25,9 +25,14 @@ def sync_role_groups(apps) -> None:
     # app configs are stubs, which create_permissions skips unless they claim a models module.
     for app_label in ("batches", "auth"):
         app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        # Restore what was there: on the real app registry, None would stop Django from ever
+        # creating these permissions again after a flush.
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0, apps=apps)
+        finally:
+            app_config.models_module = original
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLES.items():

@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from batches import sync
 from batches.models import Batch, Workspace
+from batches.roles import sync_role_groups
 from emulator import Emulator
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,8 +61,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def user(transactional_db) -> User:
-    """Someone who may look at batches. The permission itself, not a role group: the flush after each
-    transactional test empties the groups the migrations made, but post_migrate recreates permissions."""
+    """Someone who may look at batches. A flush after a transactional test can empty the groups and
+    permissions the migrations made: sync_role_groups makes them again first."""
+    sync_role_groups(django_apps)
     user = User.objects.create_user(USERNAME, password=PASSWORD)
     user.user_permissions.add(Permission.objects.get(content_type__app_label="batches", codename="view_batch"))
     return user
