@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, audit, batches, downloads, errors, inputs, reconcile, retry, submissions
+from dashboard.views import actions, audit, batches, downloads, errors, inputs, reconcile, retry, spend, submissions
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("errors/", errors.errors_overview, name="errors"),
+    path("spend/", spend.spend_report, name="spend_report"),
+    path("spend/export.csv", spend.spend_export, name="spend_export"),
     path("spend/reconcile/", reconcile.reconciliation, name="reconciliation"),
     path("submit/", submissions.submit_upload, name="submit_upload"),
     path("retry/", retry.retry_plan, name="retry_plan"),

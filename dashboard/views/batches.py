@@ -6,11 +6,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from batches import retry
+from batches import pricing, retry
 from batches.models import Batch, RequestInput, Result
 from dashboard.access import can_view
 from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
 from dashboard.results import render_result
+from dashboard.views.spend import Spend, spend_of_batch, spend_of_batches
 
 
 @require_GET
@@ -23,6 +24,9 @@ def batch_list(request):
     )
     rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
     batches = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
+    costs = spend_of_batches(list(rows))  # one query for the page's batches
+    for batch in batches:
+        batch.spend = costs.get(batch.id)
     context = {
         "form": form,
         "page": page,
@@ -50,6 +54,7 @@ def batch_detail(request, batch_id: str):
         ),
         # Always computed (cheap without retries) so the page's query count does not depend on data.
         "outcome": retry.outcome(batch),
+        "spend": spend_of_batch(batch.pk),
     }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")
@@ -73,6 +78,7 @@ def result_detail(request, batch_id: str, custom_id: str):
         "batch": result.batch,
         "shown": render_result(result),
         "attempts": retry.attempts(result),
+        "cost": Spend.of_item(pricing.item_cost(result)),
     }
     template = "batches/result.html#full" if request.htmx else "batches/result.html"
     return render(request, template, context)

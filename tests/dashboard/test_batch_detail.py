@@ -79,8 +79,8 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, query):
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
     # session, user, its permissions (2), batch, its error counts, its child batches, how its items
-    # ended up, one page of items, sync health
-    assert len(queries) == 10
+    # ended up, its cost, one page of items, sync health
+    assert len(queries) == 11
 
 
 def test_a_result_shows_in_full(viewer_client, mirrored):

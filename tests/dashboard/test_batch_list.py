@@ -104,5 +104,5 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
     sync.sync_workspace(mirrored["workspace"].pk, full=True)
     # session, user, its permissions (2), count, the page's ids, their rows (with workspace and
-    # submitter), sync health, workspace filter
-    assert count() == before == 9
+    # submitter), their costs, sync health, workspace filter
+    assert count() == before == 10

@@ -1,0 +1,200 @@
+"""Server-rendered charts: the geometry is computed here and drawn by a template as inline SVG.
+
+No JavaScript and nothing from a CDN, so a chart works offline. Labels stay plain strings for the
+template to escape; colours are CSS variables, so the light and dark themes both apply.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+# Series colours from the theme's variables (static/dashboard/app.css); "other" is grey.
+COLOURS = (
+    "var(--processing)",
+    "var(--succeeded)",
+    "var(--expired)",
+    "var(--accent)",
+    "color-mix(in srgb, var(--processing) 45%, var(--fg))",
+    "var(--errored)",
+)
+OTHER_COLOUR = "var(--canceled)"
+
+WIDTH = 760
+LEFT, RIGHT, TOP = 76, 12, 14  # room for the y-axis labels on the left
+PLOT_HEIGHT = 220
+MAX_X_LABELS = 10
+LEGEND_COLUMNS, LEGEND_ROW, LEGEND_CHARS = 3, 20, 34
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str  # shown as a tooltip and read by screen readers
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Key:
+    x: float
+    y: float
+    colour: str
+    label: str  # clipped to fit its column
+    title: str  # in full
+
+    @property
+    def text_x(self) -> float:
+        return _r(self.x + 18)
+
+    @property
+    def text_y(self) -> float:
+        return self.y + 10
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    bars: list[Bar]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    legend: list[Key]
+    title: str
+    summary: str
+    x_label: str
+    y_label: str
+
+    @property
+    def y_label_x(self) -> int:
+        return 14
+
+    @property
+    def y_label_y(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def x_label_y(self) -> int:
+        return self.bottom + 34
+
+
+def top_series(values: dict[str, list[Decimal]], keep: int = 6) -> list[tuple[str, list[Decimal]]]:
+    """The `keep` series with the largest totals, largest first; the rest summed as one "others" series."""
+    ranked = sorted(values, key=lambda name: (-sum(values[name]), name))
+    kept = [(name, values[name]) for name in ranked[:keep]]
+    rest = ranked[keep:]
+    if rest:
+        summed = [sum(column, Decimal(0)) for column in zip(*(values[name] for name in rest), strict=True)]
+        kept.append((f"{len(rest)} others", summed))
+    return kept
+
+
+def stacked_bars(
+    categories: Sequence[tuple[str, str]],
+    series: Sequence[tuple[str, Sequence[Decimal]]],
+    *,
+    value_label: Callable[[Decimal], str],
+    title: str,
+    summary: str,
+    x_label: str,
+    y_label: str,
+    unit: str = "$",
+) -> BarChart | None:
+    """One stacked bar per category ((axis label, full label) pairs); None when every value is zero."""
+    totals = [sum((values[i] for _, values in series), Decimal(0)) for i in range(len(categories))]
+    top = max(totals, default=Decimal(0))
+    if top <= 0:
+        return None
+    step = _nice_step(float(top) / 4)
+    y_max = step * math.ceil(float(top) / step)
+    scale = PLOT_HEIGHT / y_max
+    bottom = TOP + PLOT_HEIGHT
+    slot = (WIDTH - LEFT - RIGHT) / len(categories)
+    bar_width = max(slot * 0.72, 1.0)
+    bars = []
+    for i, (_, full) in enumerate(categories):
+        y = float(bottom)
+        for (name, values), colour in zip(series, _colours(series), strict=True):
+            if values[i] <= 0:
+                continue
+            height = float(values[i]) * scale
+            y -= height
+            x = LEFT + i * slot + (slot - bar_width) / 2
+            tip = f"{full} · {name}: {value_label(values[i])}"
+            bars.append(Bar(_r(x), _r(y), _r(bar_width), _r(height), colour, tip))
+    return BarChart(
+        width=WIDTH,
+        height=bottom + 48 + LEGEND_ROW * math.ceil(len(series) / LEGEND_COLUMNS),
+        left=LEFT,
+        right=WIDTH - RIGHT,
+        top=TOP,
+        bottom=bottom,
+        bars=bars,
+        y_ticks=[
+            Tick(LEFT - 6, _r(bottom - k * step * scale), _tick_label(k * step, step, unit))
+            for k in range(round(y_max / step) + 1)
+        ],
+        x_ticks=_x_ticks(categories, slot, bottom),
+        legend=_legend(series, bottom + 48),
+        title=title,
+        summary=summary,
+        x_label=x_label,
+        y_label=y_label,
+    )
+
+
+def _colours(series: Sequence[tuple[str, Sequence[Decimal]]]) -> list[str]:
+    colours = [COLOURS[i % len(COLOURS)] for i in range(len(series))]
+    if len(series) > len(COLOURS):  # the folded "others" series comes last
+        colours[-1] = OTHER_COLOUR
+    return colours
+
+
+def _x_ticks(categories: Sequence[tuple[str, str]], slot: float, bottom: int) -> list[Tick]:
+    every = math.ceil(len(categories) / MAX_X_LABELS)
+    shown = range(0, len(categories), every)
+    return [Tick(_r(LEFT + i * slot + slot / 2), bottom + 16, categories[i][0]) for i in shown]
+
+
+def _legend(series: Sequence[tuple[str, Sequence[Decimal]]], y: int) -> list[Key]:
+    column = (WIDTH - LEFT) / LEGEND_COLUMNS
+    return [
+        Key(_r(LEFT + (j % LEGEND_COLUMNS) * column), y + (j // LEGEND_COLUMNS) * LEGEND_ROW, colour, _clip(name), name)
+        for j, ((name, _), colour) in enumerate(zip(series, _colours(series), strict=True))
+    ]
+
+
+def _nice_step(raw: float) -> float:
+    """1, 2, 2.5 or 5 times a power of ten: axis ticks a reader can add up."""
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+
+
+def _tick_label(value: float, step: float, unit: str) -> str:
+    # Whole dollars for whole steps; otherwise as many decimals as the step needs (0.025 -> 3), cents at least.
+    exponent = Decimal(str(round(step, 12))).normalize().as_tuple().exponent
+    places = 0 if exponent >= 0 else max(2, -exponent)
+    return f"{unit}{value:,.{places}f}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= LEGEND_CHARS else text[: LEGEND_CHARS - 1] + "…"
+
+
+def _r(value: float) -> float:
+    return round(value, 1)
