@@ -117,7 +117,7 @@ def test_failed_items_are_retried_as_a_linked_child_batch_that_runs_to_its_end(
     expect(page.locator("li", has_text="already retried")).to_contain_text("3 were already retried in a child batch")
     page.get_by_role("button", name=re.compile(r"^Retry \d+ items? as a new batch$")).click()
     expect(page).to_have_url(submission_url)
-    expect(page.get_by_role("status")).to_have_text("This exact retry was already submitted: here it is.")
+    expect(page.get_by_role("status")).to_have_text("These items were already retried: here is that retry.")
     expect(page.locator("#submission-parts").get_by_role("link", name=child_id)).to_be_visible()
     assert emulator.calls["create"] == 2, "the parent's create and exactly one child's"
     assert Submission.objects.filter(kind="retry").count() == 1
