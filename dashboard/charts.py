@@ -10,6 +10,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape
+
+from django.utils.safestring import SafeString, mark_safe
 
 # Series colours from the theme's variables (static/dashboard/app.css); "other" is grey.
 COLOURS = (
@@ -79,6 +82,17 @@ class BarChart:
     summary: str
     x_label: str
     y_label: str
+
+    @property
+    def bars_svg(self) -> SafeString:
+        """The bars as SVG markup, titles escaped: hundreds of them render far faster here than in a template."""
+        return mark_safe(
+            "".join(
+                f'<rect x="{b.x}" y="{b.y}" width="{b.width}" height="{b.height}" style="fill: {b.colour}">'
+                f"<title>{escape(b.title)}</title></rect>"
+                for b in self.bars
+            )
+        )
 
     @property
     def y_label_x(self) -> int:
