@@ -230,9 +230,11 @@ def _roll_up_errors(batch: Batch) -> None:
         .annotate(n=Count("id"))
         .order_by()
     )
-    ErrorCount.objects.filter(batch=batch).delete()
+    rows = [ErrorCount(batch=batch, workspace_id=batch.workspace_id, error_type=t, count=n) for t, n in counts]
+    ErrorCount.objects.filter(batch=batch).exclude(error_type__in=[r.error_type for r in rows]).delete()
+    # An upsert: two runs finishing the same batch at once (each saw every result) agree on the rows.
     ErrorCount.objects.bulk_create(
-        [ErrorCount(batch=batch, workspace_id=batch.workspace_id, error_type=t, count=n) for t, n in counts]
+        rows, update_conflicts=True, unique_fields=["batch", "error_type"], update_fields=["count", "workspace"]
     )
 
 

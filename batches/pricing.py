@@ -131,8 +131,17 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
         for row in sums
     ]
     with transaction.atomic():
-        UsageRollup.objects.filter(batch=batch).delete()
-        UsageRollup.objects.bulk_create(rows)
+        UsageRollup.objects.filter(batch=batch).exclude(model__in=[r.model for r in rows]).delete()
+        # An upsert, so two runs finishing the same batch at once agree instead of colliding.
+        UsageRollup.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["batch", "model"], update_fields=_ROLLUP_FIELDS
+        )
+
+
+_ROLLUP_FIELDS = [
+    "workspace", "submitter", "day", "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens", "price", "cost", "standard_cost", "uncached_cost",
+]  # fmt: skip
 
 
 def _priced(row: UsageRollup, book: PriceBook) -> UsageRollup:
