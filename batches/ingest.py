@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from batches import client, pricing
@@ -200,8 +200,10 @@ def _insert_rows(rows: list[tuple]) -> None:
 
 
 def _finish(batch: Batch, report: IngestReport) -> None:
-    stored = Result.objects.filter(batch=batch).count()
-    malformed = Result.objects.filter(batch=batch, result_type=Result.Type.MALFORMED).count()
+    totals = Result.objects.filter(batch=batch).aggregate(
+        stored=Count("id"), malformed=Count("id", filter=Q(result_type=Result.Type.MALFORMED))
+    )
+    stored, malformed = totals["stored"], totals["malformed"]
     expected = batch.total_requests
     if stored < expected:
         # The stream ended early without a transport error: try again next pass rather than

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from batches import audit, uploads
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
@@ -159,15 +159,15 @@ def _unique(custom_id: str, used: set[str]) -> str:
 
 # --- reading the outcome ---------------------------------------------------------------------------
 def attempts(result: Result) -> list[Result]:
-    """Every attempt of this result's logical item, first to last."""
+    """Every attempt of this result's logical item, first to last: three queries, however many."""
     own = RequestInput.objects.filter(batch_id=result.batch_id, custom_id=result.custom_id).first()
     root_id = (own.root_id if own and own.root_id else None) or result.pk
     tries = RequestInput.objects.filter(root_id=root_id).exclude(batch=None).values_list("batch_id", "custom_id")
-    found = {(r.batch_id, r.custom_id): r for r in Result.objects.filter(pk=root_id)}
+    match = Q(pk=root_id)
     for batch_id, custom_id in tries:
-        for r in Result.objects.filter(batch_id=batch_id, custom_id=custom_id).select_related("batch"):
-            found[(batch_id, custom_id)] = r
-    return sorted(found.values(), key=lambda r: r.batch.created_at if r.batch_id else 0)
+        match |= Q(batch_id=batch_id, custom_id=custom_id)
+    found = Result.objects.filter(match).select_related("batch")
+    return sorted(found, key=lambda r: r.batch.created_at)
 
 
 def outcome(batch: Batch) -> dict[str, int]:

@@ -52,9 +52,9 @@ class BatchFilterForm(forms.Form):
         if data["status"]:
             batches = batches.filter(processing_status=data["status"])
         if data["created_from"]:
-            batches = batches.filter(created_at__gte=_start_of(data["created_from"]))
+            batches = batches.filter(created_at__gte=start_of(data["created_from"]))
         if data["created_to"]:
-            batches = batches.filter(created_at__lt=_start_of(data["created_to"] + timedelta(days=1)))
+            batches = batches.filter(created_at__lt=start_of(data["created_to"] + timedelta(days=1)))
         if data["has_errors"]:
             batches = batches.filter(Q(errored_count__gt=0) | Q(malformed_count__gt=0))
         if data["expiring"]:
@@ -70,7 +70,7 @@ class BatchFilterForm(forms.Form):
         return batches.order_by(self.SORTS.get(data["sort"] or "-created", "-created_at"), "-id")
 
 
-def _start_of(day: date) -> datetime:
+def start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 

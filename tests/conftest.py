@@ -83,3 +83,11 @@ def nobody(db):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture
+def operator_client(client, make_user):
+    """Logged in as someone holding the Operator role; `client.user` is that user."""
+    client.user = make_user("operator", "Operator")
+    client.force_login(client.user)
+    return client

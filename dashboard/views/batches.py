@@ -11,7 +11,7 @@ from batches.models import Batch, RequestInput, Result
 from dashboard.access import can_view
 from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
 from dashboard.results import render_result
-from dashboard.views.spend import Spend, spend_of_batch, spend_of_batches
+from dashboard.spend import Spend, spend_of_batch, spend_of_batches
 
 
 @require_GET

@@ -15,7 +15,7 @@ from batches import retry
 from batches.models import Result
 from batches.tasks import submit_batches
 from dashboard.access import role_required
-from dashboard.queries import ItemFilterForm, _start_of
+from dashboard.queries import ItemFilterForm, start_of
 
 SHOWN = 20
 
@@ -93,9 +93,9 @@ def selection(params) -> QuerySet[Result] | None:
         results = results.filter(batch__workspace__name=params["workspace"])
         dates = forms.DateField(required=False)
         if start := _date(dates, params.get("created_from")):
-            results = results.filter(batch__created_at__gte=_start_of(start))
+            results = results.filter(batch__created_at__gte=start_of(start))
         if end := _date(dates, params.get("created_to")):
-            results = results.filter(batch__created_at__lt=_start_of(end + timedelta(days=1)))
+            results = results.filter(batch__created_at__lt=start_of(end + timedelta(days=1)))
     else:
         return None
     if custom_ids := params.getlist("custom_id"):

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches.models import AuditEvent, RequestInput
-
-
-@pytest.fixture
-def operator_client(client, make_user):
-    client.force_login(make_user("operator", "Operator"))
-    return client
 
 
 def _file(custom_ids: list[str], extra: str = "") -> SimpleUploadedFile:

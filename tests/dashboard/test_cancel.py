@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from batches import sync
 from batches.models import AuditEvent, Batch
-
-
-@pytest.fixture
-def operator_client(client, make_user):
-    user = make_user("operator", "Operator")
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def test_a_confirmed_cancel_shows_canceling_at_once_and_is_audited(operator_client, mirrored):

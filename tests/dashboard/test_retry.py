@@ -35,12 +35,6 @@ def parent(workspace, emulator, make_user):
 
 
 @pytest.fixture
-def operator_client(client, make_user):
-    client.force_login(make_user("operator", "Operator"))
-    return client
-
-
-@pytest.fixture
 def confirm(operator_client, django_capture_on_commit_callbacks):
     """POST the confirmation; the child's creation runs in-process as the request commits."""
 

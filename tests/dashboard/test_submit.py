@@ -15,14 +15,6 @@ from dashboard.celery import app
 
 
 @pytest.fixture
-def operator_client(client, make_user):
-    user = make_user("operator", "Operator")
-    client.force_login(user)
-    client.user = user
-    return client
-
-
-@pytest.fixture
 def post(operator_client, workspace, django_capture_on_commit_callbacks):
     """POST a file as the operator; the task it enqueues runs in-process as the request commits
     (the worker has its own test). Pass queue_only=True to leave it queued."""
