@@ -249,13 +249,8 @@ class Result(models.Model):
         indexes = [
             models.Index(fields=["batch", "result_type", "custom_id"], name="result_by_type"),
             models.Index(fields=["batch", "error_type", "custom_id"], name="result_by_error_type"),
-            # custom_id prefix search (LIKE 'abc%') can use a b-tree index on PostgreSQL only with
-            # pattern ops unless the collation is C. SQLite ignores opclasses.
-            models.Index(
-                fields=["batch", "custom_id"],
-                name="result_custom_id_prefix",
-                opclasses=["varchar_pattern_ops", "varchar_pattern_ops"],
-            ),
+            # No pattern-ops index for custom_id prefix search: it cost ingest ~15% (every COPY row
+            # updates each index) to take the search page from 33 ms to 14 ms, both within target.
         ]
 
     def __str__(self) -> str:
