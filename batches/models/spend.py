@@ -48,7 +48,7 @@ class UsageRollup(models.Model):
     """
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="usage")
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage")
     submitter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     model = models.CharField(max_length=128)
     day = models.DateField(help_text="UTC day the batch ended: when its usage was billed")

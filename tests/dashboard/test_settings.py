@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,3 +33,12 @@ def test_production_mode_starts_with_both_set():
 def test_a_bad_boolean_is_refused_with_its_name():
     result = _django_setup({"DEBUG": "maybe"})
     assert result.returncode != 0 and "DEBUG must be true or false" in result.stderr
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: CI's second run")
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit():
+    # JIT compiled the budget header's query for 193 ms on every page at 100,000 usage rows (bench/spend.py).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

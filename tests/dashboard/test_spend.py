@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches import pricing
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
+from dashboard.spend import budget_status
 from tests.batches.test_pricing import ENDED, _batch, _golden, _result
 
 pytestmark = pytest.mark.django_db
@@ -251,6 +252,25 @@ def test_budgets_warn_at_80_and_100_percent_on_every_page(auditor_client, spent,
         if warning:
             assert warning in body and f"${spent} of $100.00" in body
     assert f"${spent}" in auditor_client.get("/spend/").content.decode()  # the budget table always shows it
+
+
+def test_each_budget_sums_only_its_own_workspace_this_month():
+    now = datetime.now(UTC)
+    acme = _batch("acme1", now).workspace
+    _usage(_batch("acme2", now), "claude-haiku-4-5", "12.50", requests=3)
+    _usage(Batch.objects.get(pk="msgbatch_acme1"), "claude-haiku-4-5", "7.25")
+    _usage(Batch.objects.get(pk="msgbatch_acme1"), "gpt-4o", None, requests=4)  # unpriced: counted, not $0
+    _usage(_batch("acme_old", now - timedelta(days=40)), "claude-haiku-4-5", "900.00")
+    other = Workspace.objects.create(name="zeta", api_key_encrypted="x", api_key_hint="…")
+    zeta = Batch.objects.create(id="msgbatch_z", workspace=other, processing_status="ended", created_at=now,
+                                expires_at=now + timedelta(days=1), ended_at=now)  # fmt: skip
+    _usage(zeta, "claude-haiku-4-5", "50.00")
+    idle = Workspace.objects.create(name="idle", api_key_encrypted="x", api_key_hint="…")
+    for ws, amount in ((acme, 100), (other, 40), (idle, 10)):
+        Budget.objects.create(workspace=ws, monthly_amount=Decimal(amount))
+
+    status = {b.workspace: (b.spent_text, b.unpriced, b.level) for b in budget_status()}
+    assert status == {"acme": ("$19.75", 4, ""), "zeta": ("$50.00", 0, "over"), "idle": ("$0.00", 0, "")}
 
 
 def test_budgets_are_shown_only_to_those_who_may_see_spend(viewer_client):
