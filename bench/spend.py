@@ -14,16 +14,14 @@ previous run loaded and rolled up.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 from common import setup_django
-from pages import MODEL, explain_slowest, load
+from pages import MODEL, load, report
 
 TARGET_MS = 100
-WARMUPS = 3
 SUBMITTERS = 8
 # One batch in five per model; the last has no price, so the report's unpriced path is measured too.
 MODELS = [MODEL, "claude-opus-4-1-20250805", "claude-haiku-4-5-20251001", "claude-3-5-haiku-20241022",
@@ -62,30 +60,12 @@ def add_budgets() -> None:
         Budget.objects.update_or_create(workspace=ws, defaults={"monthly_amount": Decimal(200 * (n + 1))})
 
 
-def measure(client, url: str, runs: int) -> tuple[list[float], list[dict], int]:
-    """Times include reading a streamed body to its end, as a browser would."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def get() -> bytes:
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        return b"".join(response.streaming_content) if response.streaming else response.content
-
-    for _ in range(WARMUPS):
-        get()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        get()
-        times.append((time.perf_counter() - start) * 1000)
-    with CaptureQueriesContext(connection) as ctx:
-        body = get()
+def rows_shown(url: str, body: bytes) -> int | None:
     if url.startswith("/spend/export"):
-        rows = body.count(b"\n") - 2  # less the header and the totals
-    else:
-        rows = body.partition(b'<table class="spend">')[2].partition(b"</tbody>")[0].count(b"<tr>") - 1
-    return times, ctx.captured_queries, rows
+        return body.count(b"\n") - 2  # less the header and the totals
+    if url.startswith("/spend/"):
+        return body.partition(b'<table class="spend">')[2].partition(b"</tbody>")[0].count(b"<tr>") - 1
+    return None
 
 
 def main() -> None:
@@ -136,21 +116,7 @@ def main() -> None:
         ("CSV, 62 days, day x model", f"/spend/export.csv?period=day&group=model&{span}"),
         ("batch list (costs, budgets)", "/"),
     ]
-    print(f"{args.runs} requests per page after {WARMUPS} warm-ups\n")
-    print(f"{'page':<32} {'median ms':>9} {'p95 ms':>7} {'queries':>7} {'SQL ms':>6} {'rows':>5}  result")
-    failed = []
-    for name, url in pages:
-        times, queries, rows = measure(client, url, args.runs)
-        median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
-        verdict = "PASS" if median < TARGET_MS else "FAIL"
-        sql_ms = sum(float(q["time"]) for q in queries) * 1000
-        shown = "" if url == "/" else rows
-        print(f"{name:<32} {median:>9.1f} {p95:>7.1f} {len(queries):>7} {sql_ms:>6.0f} {shown:>5}  {verdict}")
-        if verdict == "FAIL":
-            failed.append((name, url, queries))
-    for name, url, queries in failed:
-        print(f"\n{name} ({url}) misses {TARGET_MS} ms:")
-        explain_slowest(queries)
+    report(client, pages, args.runs, TARGET_MS, rows=rows_shown)
 
 
 if __name__ == "__main__":
