@@ -218,7 +218,8 @@ def report(client, pages: list[tuple[str, str]], runs: int, target_ms: float, ro
         median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
         verdict = "PASS" if median < target_ms else "FAIL"
         sql_ms = sum(float(q["time"]) for q in queries) * 1000
-        shown = f" {rows(url, body) or '':>4}" if rows else ""
+        n = rows(url, body) if rows else None
+        shown = f" {'' if n is None else n:>4}" if rows else ""
         print(f"{name:<32} {median:>9.1f} {p95:>7.1f} {len(queries):>7} {sql_ms:>6.0f}{shown}  {verdict}")
         if verdict == "FAIL":
             failed.append((name, url, queries))
@@ -237,17 +238,30 @@ def explain_slowest(queries: list[dict]) -> None:
         print("\n".join("    " + line for (line,) in cursor.fetchall()))
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The options of the page benchmarks, which measure the same data."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--batches", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="measure the data a previous run loaded")
-    args = parser.parse_args()
-    setup_django()
+    return parser.parse_args()
+
+
+def superuser_client():
+    """A test client logged in as a superuser: every page, and the spend and budget figures, are shown."""
     from django.contrib.auth.models import User
     from django.test import Client
 
+    user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    return client
+
+
+def main() -> None:
+    args = arguments()
+    setup_django()
     from batches.models import Batch
     from dashboard.queries import PAGE_SIZE
 
@@ -259,9 +273,7 @@ def main() -> None:
         print(f"loaded {args.batches:,} batches and {args.items:,} results in {time.perf_counter() - start:.1f} s")
 
     last_page = -(-Batch.objects.count() // PAGE_SIZE)
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(user)
+    client = superuser_client()
     pages = [
         ("batch list", "/"),
         ("batch list, last page", f"/?page={last_page}"),

@@ -13,13 +13,13 @@ previous run loaded and rolled up.
 
 from __future__ import annotations
 
-import argparse
+import io
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 from common import setup_django
-from pages import MODEL, load, report
+from pages import MODEL, arguments, load, report, superuser_client
 
 TARGET_MS = 100
 SUBMITTERS = 8
@@ -64,22 +64,16 @@ def rows_shown(url: str, body: bytes) -> int | None:
     if url.startswith("/spend/export"):
         return body.count(b"\n") - 2  # less the header and the totals
     if url.startswith("/spend/"):
-        return body.partition(b'<table class="spend">')[2].partition(b"</tbody>")[0].count(b"<tr>") - 1
+        table = body.partition(b'<table class="spend">')[2].partition(b"</tbody>")[0]
+        return table.count(b"<tr>") - 1 - table.count(b'class="empty"')  # less the heading, or "No usage"
     return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=1_000_000)
-    parser.add_argument("--batches", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--reuse", action="store_true", help="measure the data a previous run loaded")
-    args = parser.parse_args()
+    args = arguments()
     setup_django()
-    from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.utils import timezone
 
     from batches.models import Result, UsageRollup
@@ -91,7 +85,7 @@ def main() -> None:
             vary(cursor)
         print(f"loaded {args.batches:,} batches and {args.items:,} results in {time.perf_counter() - start:.1f} s")
         start = time.perf_counter()
-        call_command("roll_up_spend", stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command("roll_up_spend", stdout=io.StringIO())
         print(f"rolled up in {time.perf_counter() - start:.1f} s")
         add_budgets()
         with connection.cursor() as cursor:
@@ -100,9 +94,7 @@ def main() -> None:
             cursor.execute("ANALYZE batches_usagerollup")
     print(f"{Result.objects.count():,} results -> {UsageRollup.objects.count():,} usage rows")
 
-    user, _ = User.objects.get_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})
-    client = Client(HTTP_HOST="localhost")
-    client.force_login(user)
+    client = superuser_client()
     today = timezone.now().date()
     span = f"from={(today - timedelta(days=61)).isoformat()}&to={today.isoformat()}"
     pages = [
