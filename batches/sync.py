@@ -48,6 +48,7 @@ class SyncReport:
     retrieved: int = 0
     gone: int = 0
     ingested: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # batches whose ingest failed this pass
 
     def summary(self) -> str:
         if self.skipped:
@@ -56,6 +57,7 @@ class SyncReport:
         return (
             f"{self.workspace}: {kind} pass, {self.listed} listed, {self.new} new, {self.retrieved} retrieved, "
             f"{self.gone} gone, {len(self.ingested)} ingested"
+            + (f", {len(self.failed)} failed to ingest" if self.failed else "")
         )
 
 
@@ -114,7 +116,16 @@ def _pass(workspace: Workspace, creds: Credentials, report: SyncReport, *, full:
     )
     for batch in pending.select_related("workspace").order_by("created_at"):
         _renew(workspace.pk, token)
-        result = ingest_results(batch)
+        try:
+            result = ingest_results(batch)
+        except RetryableAPIError:
+            raise  # rate limited, overloaded or cut off: stop, record it on the workspace, resume next pass
+        except Exception:
+            # Anything else is this batch's own (ingest_results wrote it on the batch, shown on its page):
+            # the batches that ended after it must not wait behind it, pass after pass.
+            log.exception("batch %s: ingest failed; the next pass tries again", batch.id)
+            report.failed.append(batch.id)
+            continue
         if result.complete or result.unavailable:
             report.ingested.append(batch.id)
 

@@ -262,7 +262,7 @@ def superuser_client():
 def main() -> None:
     args = arguments()
     setup_django()
-    from batches.models import Batch
+    from batches.models import Batch, ErrorCount
     from dashboard.queries import PAGE_SIZE
 
     if args.reuse:
@@ -285,7 +285,8 @@ def main() -> None:
         ("one result", f"/batches/{big}/results/ticket-054321/"),
         ("errors", "/errors/"),
     ]
-    print(f"big batch {big}")
+    overloaded = ErrorCount.objects.get(batch_id=big, error_type="overloaded_error").count
+    print(f"big batch {big}: {overloaded:,} overloaded_error items")
     report(client, pages, args.runs, TARGET_MS)
 
 

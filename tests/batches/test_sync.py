@@ -140,6 +140,26 @@ def test_results_past_the_29_day_window_are_marked_unavailable_not_retried(emula
     assert not Result.objects.filter(batch=batch).exists()
 
 
+def test_a_batch_whose_ingest_fails_does_not_hold_back_the_others(emulator, workspace):
+    key = workspace.test_api_key
+    older = emulator.seed_batch(key, 4, status="ended", created_at=emulator.now() - timedelta(hours=3))
+    newer = emulator.seed_batch(key, 6, status="ended", created_at=emulator.now() - timedelta(hours=2))
+    # The first download (the older batch's, ingested first) is refused for a reason of its own.
+    emulator.faults.add(op="results", status=400, error_type="invalid_request_error", message="bad id", times=1)
+
+    report = sync.sync_workspace(workspace.pk)
+
+    assert report.failed == [older] and report.ingested == [newer]
+    assert Result.objects.filter(batch_id=newer).count() == 6
+    assert "bad id" in Batch.objects.get(pk=older).ingest_error
+    workspace.refresh_from_db()
+    assert not workspace.is_failing and workspace.last_full_sync_at is not None
+
+    report = sync.sync_workspace(workspace.pk)  # the next pass tries it again
+
+    assert report.ingested == [older] and Result.objects.filter(batch_id=older).count() == 4
+
+
 def test_a_wrong_key_is_recorded_and_other_workspaces_still_sync(emulator, make_workspace):
     good = make_workspace("good")
     bad = make_workspace("bad", known=False)
