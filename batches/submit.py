@@ -4,8 +4,10 @@ The API takes no idempotency key, and a create whose answer is lost (timeout, cu
 after the API accepted it) may or may not have made a batch. So a create is never simply retried:
 the part is claimed with a conditional UPDATE, and an unknown outcome is resolved by looking for a
 batch created since the attempt with this part's request count that no other part has claimed.
-One match is adopted; none means the create did not happen and it is tried again; several (another
-tool submitting the same size at the same moment) stop the part for a person to decide.
+One match is adopted; none, once the API has had SUBMIT_LIST_GRACE_SECONDS to list a new batch, means
+the create did not happen and it is tried again; several (another tool submitting the same size at the
+same moment) stop the part for a person to decide. A part stays "creating" until then; its `error`
+says a check is under way. The beat's `resume_submissions` picks up any part no task carries any more.
 A double click or a resubmitted form is caught earlier: the same file for the same workspace has the
 same Submission fingerprint.
 """
@@ -19,8 +21,9 @@ from datetime import timedelta
 from itertools import islice
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from batches import audit, client, uploads
@@ -86,6 +89,14 @@ def _store_inputs(requests, plan: list[uploads.Part], parts: list[SubmissionPart
         RequestInput.objects.bulk_create(rows)
 
 
+def unfinished() -> list[int]:
+    """Submissions with a part still to create or to check: a task that gave up, or a worker that died."""
+    stale = timezone.now() - STALE_CREATING
+    waiting = Q(status=SubmissionPart.Status.PENDING) | Q(status=SubmissionPart.Status.CREATING, attempted_at__lt=stale)
+    waiting |= Q(status=SubmissionPart.Status.CREATING) & ~Q(error="")
+    return list(SubmissionPart.objects.filter(waiting).values_list("submission_id", flat=True).distinct())
+
+
 def submit(submission_id: int) -> bool:
     """Create the batches of every part not created yet. True when some part must be tried again."""
     submission = Submission.objects.select_related("workspace", "created_by").get(pk=submission_id)
@@ -99,13 +110,17 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
     now = timezone.now()
     Status = SubmissionPart.Status
     claimed = SubmissionPart.objects.filter(pk=part.pk, status=Status.PENDING).update(
-        status=Status.CREATING, attempted_at=now, attempts=F("attempts") + 1
+        status=Status.CREATING, attempted_at=now, attempts=F("attempts") + 1, error=""
     )
     if not claimed:
         part.refresh_from_db()
-        if part.status == Status.CREATING and part.attempted_at and part.attempted_at < now - STALE_CREATING:
+        if part.status != Status.CREATING:
+            return False  # created, failed or ambiguous
+        if part.error:  # a create answered without telling whether it made a batch: look again
+            return _resolve_unknown(submission, part, part.error.partition("; ")[0])
+        if part.attempted_at and part.attempted_at < now - STALE_CREATING:
             return _resolve_unknown(submission, part, "the worker stopped during the create call")
-        return False  # created, failed, ambiguous, or another worker is creating it right now
+        return True  # another worker's create call is out: look again later
     part.refresh_from_db()
     requests = [{"custom_id": i.custom_id, "params": i.unpack()} for i in part.inputs.order_by("line")]
     try:
@@ -124,14 +139,14 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
 def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) -> bool:
     """The create may or may not have made a batch: find out before anything is sent again."""
     Status = SubmissionPart.Status
+    since = part.attempted_at - CLOCK_SKEW
     try:
-        page = client.list_batches(submission.workspace.credentials, limit=100)
+        recent = _created_since(submission.workspace.credentials, since)
     except APIError as exc:
         # Cannot tell yet; leave it "creating" so nothing is sent again, and look once more later.
         SubmissionPart.objects.filter(pk=part.pk).update(error=f"{reason}; checking: {exc}")
         return True
-    since = part.attempted_at - CLOCK_SKEW
-    sized = [b for b in page.batches if b.created_at >= since and sum(b.request_counts.values()) == part.request_count]
+    sized = [b for b in recent if sum(b.request_counts.values()) == part.request_count]
     claimed = set(SubmissionPart.objects.filter(batch_id__in=[b.id for b in sized]).values_list("batch_id", flat=True))
     candidates = [b for b in sized if b.id not in claimed]
     if len(candidates) == 1:
@@ -139,6 +154,11 @@ def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) 
         _link(submission, part, candidates[0])
         return False
     if not candidates:
+        grace = timedelta(seconds=settings.SUBMIT_LIST_GRACE_SECONDS)
+        if timezone.now() - part.attempted_at < grace:
+            # A batch may not be listed the moment it is made: concluding now could send it twice.
+            SubmissionPart.objects.filter(pk=part.pk).update(error=f"{reason}; checking: not listed yet")
+            return True
         SubmissionPart.objects.filter(pk=part.pk).update(status=Status.PENDING, error=f"{reason}; no batch was made")
         return True
     ids = ", ".join(b.id for b in candidates)
@@ -146,6 +166,17 @@ def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) 
         status=Status.AMBIGUOUS, error=f"{reason}; several new batches of this size exist ({ids}): check them"
     )
     return False
+
+
+def _created_since(creds, since) -> list[client.RemoteBatch]:
+    """Every batch of the workspace created since `since`, paging back as far as that (newest first)."""
+    found, after_id = [], None
+    while True:
+        page = client.list_batches(creds, limit=100, after_id=after_id)
+        found += [b for b in page.batches if b.created_at >= since]
+        if not page.has_more or not page.last_id or any(b.created_at < since for b in page.batches):
+            return found
+        after_id = page.last_id
 
 
 def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch) -> None:

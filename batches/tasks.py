@@ -58,6 +58,13 @@ def reprice_usage() -> None:
     pricing.reprice()
 
 
+@shared_task(ignore_result=True)
+def resume_submissions() -> None:
+    """Carry on submissions no task carries any more (retries spent, or the worker died mid-create)."""
+    for submission_id in submit.unfinished():
+        submit_batches.delay(submission_id)
+
+
 @shared_task(bind=True, ignore_result=True, max_retries=20)
 def submit_batches(self, submission_id: int) -> None:
     """Create the submission's batches; parts whose create did not happen are tried again later."""

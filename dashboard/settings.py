@@ -152,6 +152,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
+    "resume-submissions": {"task": "batches.tasks.resume_submissions", "schedule": 60.0},
     "fetch-cost-report": {
         "task": "batches.tasks.fetch_cost_report",
         "schedule": envfloat("COST_REPORT_INTERVAL_SECONDS", "3600"),
@@ -175,6 +176,9 @@ SYNC_LEASE_SECONDS = envint("SYNC_LEASE_SECONDS", "300")
 SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
 # The API's limits per batch; a larger upload is split into several batches.
+# How long after a create whose answer was lost the API must list the batch before we conclude it was
+# never made and send it again (a batch may not be listed the instant it is made).
+SUBMIT_LIST_GRACE_SECONDS = envint("SUBMIT_LIST_GRACE_SECONDS", "120")
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from batches import client, submit
+from batches import client, submit, tasks
 from batches.models import AuditEvent, Batch, RequestInput, Submission, SubmissionPart
 from dashboard.celery import app
 
@@ -123,7 +123,8 @@ def test_a_create_whose_answer_is_lost_is_adopted_not_repeated(post, operator_cl
     assert len(client.list_batches(workspace.credentials).batches) == 1  # the API holds one batch, not two
 
 
-def test_a_create_that_did_not_happen_is_tried_again(post, operator_client, workspace, emulator):
+def test_a_create_that_did_not_happen_is_tried_again(post, operator_client, workspace, emulator, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0  # the API lists batches at once (the grace has its own test)
     emulator.faults.add(op="create", status=503)  # refused before the API did anything
     post([_line("a")])
 
@@ -139,6 +140,28 @@ def test_a_refusal_is_shown_and_nothing_is_created(post, operator_client, worksp
     part = SubmissionPart.objects.get()
     assert part.status == "failed" and "unknown model" in part.error
     assert "unknown model" in response.content.decode() and not Batch.objects.exists()
+
+
+def test_nothing_is_sent_again_until_the_api_has_had_time_to_list_the_batch(post, workspace, emulator):
+    post([_line("a")], queue_only=True)
+    part = SubmissionPart.objects.get()
+    emulator.faults.add(op="create", status=503)
+
+    assert submit.submit(part.submission_id) is True  # not listed, but it may just not be listed yet
+    assert submit.submit(part.submission_id) is True
+
+    part.refresh_from_db()
+    assert part.status == "creating" and "checking" in part.error and emulator.calls["create"] == 1
+    # Past the grace, the beat's sweep finds the part no task carries any more and sends it again.
+    SubmissionPart.objects.filter(pk=part.pk).update(attempted_at=timezone.now() - timedelta(minutes=3))
+    assert submit.unfinished() == [part.submission_id]
+    app.conf.task_always_eager = True
+    try:
+        tasks.resume_submissions()
+    finally:
+        app.conf.task_always_eager = False
+    part.refresh_from_db()
+    assert part.status == "created" and emulator.calls["create"] == 2 and submit.unfinished() == []
 
 
 def test_a_worker_killed_mid_create_is_resolved_without_a_second_batch(post, workspace, emulator):
