@@ -74,7 +74,7 @@ def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False
         report.skipped = "another sync of this workspace is running"
         return report
     try:
-        creds = _credentials(workspace)
+        creds = workspace.credentials
         _pass(workspace, creds, report, full=full, token=token)
     except APIError as exc:
         _record_failure(workspace_id, exc)
@@ -91,7 +91,7 @@ def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False
 
 def refresh_batch(batch: Batch) -> Batch:
     """Retrieve one batch now (the "refresh now" button), ingesting its results if it has ended."""
-    remote = client.retrieve_batch(_credentials(batch.workspace), batch.id)
+    remote = client.retrieve_batch(batch.workspace.credentials, batch.id)
     upsert_remote(batch.workspace, remote)
     batch.refresh_from_db()
     if batch.needs_ingest:
@@ -228,13 +228,6 @@ def _claim(workspace_id: int) -> str | None:
 def _renew(workspace_id: int, token: str) -> None:
     until = timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
     Workspace.objects.filter(pk=workspace_id, sync_lease_token=token).update(sync_lease_until=until)
-
-
-def _credentials(workspace: Workspace) -> Credentials:
-    try:
-        return workspace.credentials
-    except ValueError as exc:
-        raise APIError(str(exc), error_type="configuration_error") from None
 
 
 def _record_success(workspace_id: int, *, full: bool) -> None:

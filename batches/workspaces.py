@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from batches.errors import PermanentAPIError
 from batches.models import Workspace
 
 DEFAULT_NAME = "default"
@@ -26,7 +27,7 @@ def ensure_default_workspace() -> Workspace | None:
         return workspace
     try:
         same_key = workspace.credentials.api_key == api_key
-    except ValueError:
+    except PermanentAPIError:  # stored under another SECRET_KEY: replace it with the environment's
         same_key = False
     if not same_key or workspace.base_url != base_url:
         workspace.set_api_key(api_key)

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 
 from batches import crypto
+from batches.errors import PermanentAPIError
 
 # Results can be downloaded for 29 days after a batch is *created* (not ended).
 RESULTS_RETENTION = timedelta(days=29)
@@ -68,7 +69,13 @@ class Workspace(models.Model):
 
     @property
     def credentials(self) -> Credentials:
-        return Credentials(api_key=crypto.decrypt(self.api_key_encrypted), base_url=self.base_url or None)
+        try:
+            api_key = crypto.decrypt(self.api_key_encrypted)
+        except ValueError as exc:
+            # Raised as the API refusing the key would be: every caller (sync, ingest, submit, cancel)
+            # then records and shows it, instead of a 500 or a part stuck mid-create.
+            raise PermanentAPIError(str(exc), error_type="configuration_error") from None
+        return Credentials(api_key=api_key, base_url=self.base_url or None)
 
     @property
     def is_failing(self) -> bool:

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from batches.errors import PermanentAPIError
 from batches.models import Batch, Workspace
 
 
@@ -25,8 +26,10 @@ def test_a_key_encrypted_under_another_secret_says_so(settings):
     ws.set_api_key("sk-ant-api03-secret-wxyz")
     ws.save()
     settings.SECRET_KEY = "another-secret"
-    with pytest.raises(ValueError, match="enter it again"):
+    # Raised as the API refusing a key would be, so every caller records and shows it.
+    with pytest.raises(PermanentAPIError, match="enter it again") as excinfo:
         Workspace.objects.get(pk=ws.pk).credentials  # noqa: B018
+    assert excinfo.value.error_type == "configuration_error"
 
 
 def test_progress_and_retention_derive_from_the_api_fields():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from batches import sync
-from batches.models import AuditEvent, Batch
+from batches.models import AuditEvent, Batch, Workspace
 
 
 def test_a_confirmed_cancel_shows_canceling_at_once_and_is_audited(operator_client, mirrored):
@@ -87,3 +87,11 @@ def test_viewers_cannot_cancel_and_see_no_button(viewer_client, mirrored, emulat
 def test_operators_see_the_button_with_a_confirmation(operator_client, mirrored):
     body = operator_client.get(f"/batches/{mirrored['running'].id}/").content.decode()
     assert "Cancel batch" in body and "hx-confirm=" in body
+
+
+def test_a_key_that_cannot_be_decrypted_is_explained_not_a_server_error(operator_client, mirrored, emulator):
+    batch = mirrored["running"]
+    Workspace.objects.filter(pk=batch.workspace_id).update(api_key_encrypted="stored-under-another-secret")
+    response = operator_client.post(f"/batches/{batch.id}/cancel/", {"confirmed": "yes"}, follow=True)
+    assert response.status_code == 200 and "cannot be decrypted" in response.content.decode()
+    assert emulator.calls.get("cancel", 0) == 0 and AuditEvent.objects.get().outcome == "error"
