@@ -38,6 +38,11 @@ class RetryPlan:
     already_retried: list[Result] = field(default_factory=list)
 
     @property
+    def missing_batches(self) -> list[str]:
+        """The batches whose request file, attached, would make the missing items retryable."""
+        return sorted({result.batch_id for result in self.missing})
+
+    @property
     def problem(self) -> str:
         if not self.selected:
             return "No failed result matches this selection (succeeded results are never retried)."

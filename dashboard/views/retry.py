@@ -91,10 +91,13 @@ def selection(params) -> QuerySet[Result] | None:
         results = results.filter(batch_id=params["batch"])
     elif params.get("workspace"):
         results = results.filter(batch__workspace__name=params["workspace"])
-        dates = forms.DateField(required=False)
-        if start := _date(dates, params.get("created_from")):
+        try:
+            start, end = (forms.DateField(required=False).clean(params.get(k)) for k in ("created_from", "created_to"))
+        except forms.ValidationError:
+            return results.none()  # a date that is not one selects nothing, never the whole workspace
+        if start:
             results = results.filter(batch__created_at__gte=start_of(start))
-        if end := _date(dates, params.get("created_to")):
+        if end:
             results = results.filter(batch__created_at__lt=start_of(end + timedelta(days=1)))
     else:
         return None
@@ -106,10 +109,3 @@ def selection(params) -> QuerySet[Result] | None:
         types = [k for k in kinds if k in Result.Type.values]
         results = results.filter(Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types]))
     return ItemFilterForm(params).filter(results)
-
-
-def _date(field: forms.DateField, value: str | None):
-    try:
-        return field.clean(value) if value else None
-    except forms.ValidationError:
-        return None

@@ -134,6 +134,18 @@ def test_across_batches_of_a_workspace_by_date_and_type(operator_client, parent,
     assert "<strong>3</strong> failed items selected" in body
 
 
+def test_a_date_that_is_not_one_selects_nothing_rather_than_the_whole_workspace(operator_client, parent, workspace):
+    body = operator_client.get(f"/retry/?workspace={workspace.name}&created_from=yesterday").content.decode()
+    assert "No failed result matches this selection" in body
+
+
+def test_items_without_kept_inputs_link_to_attaching_their_batch_file(operator_client, mirrored):
+    batch = mirrored["ended"]  # created outside the dashboard: no inputs kept
+    body = operator_client.get(f"/retry/?batch={batch.id}").content.decode()
+    assert "<strong>5</strong> have no kept inputs" in body
+    assert f'<a href="/batches/{batch.id}/inputs/"' in body
+
+
 def test_viewers_cannot_retry(viewer_client, parent):
     assert viewer_client.get(f"/retry/?batch={parent.id}").status_code == 403
     assert viewer_client.post(f"/retry/?batch={parent.id}").status_code == 403
