@@ -137,3 +137,11 @@ def keyset_page(results: QuerySet[Result], *, after: str = "", before: str = "",
     if items:
         page.first_key, page.last_key = items[0].custom_id, items[-1].custom_id
     return page
+
+
+def query_without(params, *names: str) -> str:
+    """The query string of `params` less `names`: for links that change only those (a page, a cursor)."""
+    params = params.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()

@@ -13,6 +13,7 @@ from batches import audit
 from batches.models import AuditEvent
 from dashboard.access import role_required
 from dashboard.exports import csv_stream
+from dashboard.queries import query_without
 
 COLUMNS = ["at", "actor_name", "action", "target", "outcome", "params", "detail"]
 
@@ -46,9 +47,7 @@ class AuditFilterForm(forms.Form):
 def audit_log(request):
     form = AuditFilterForm(request.GET)
     page = Paginator(form.filter(AuditEvent.objects.all()), 100).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "audit.html", {"form": form, "page": page, "query": query.urlencode()})
+    return render(request, "audit.html", {"form": form, "page": page, "query": query_without(request.GET, "page")})
 
 
 @require_GET

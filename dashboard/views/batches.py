@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from batches import pricing, retry
 from batches.models import Batch, RequestInput, Result
 from dashboard.access import can_view
-from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page
+from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page, query_without
 from dashboard.results import render_result
 from dashboard.spend import Spend, spend_of_batch, spend_of_batches
 
@@ -33,7 +33,7 @@ def batch_list(request):
         "batches": batches,
         # Poll while something on this page is running; the re-rendered rows drop the trigger after.
         "live": any(not b.is_terminal for b in batches),
-        "query": _query_without(request, "page"),
+        "query": query_without(request.GET, "page"),
     }
     template = "batches/list.html#rows" if request.htmx else "batches/list.html"
     return render(request, template, context)
@@ -43,9 +43,14 @@ def batch_list(request):
 @can_view
 def batch_detail(request, batch_id: str):
     batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
+    context = {"batch": batch, "spend": spend_of_batch(batch.pk)}
+    summary_only = bool(request.htmx) and request.htmx.target == "batch-summary"
+    if summary_only and not batch.results_ingested_at:
+        # Polled every few seconds while the batch runs, the summary reads nothing else. The last poll,
+        # once results are in, also carries the results table (out of band) and so reads it all.
+        return render(request, "batches/detail.html#summary", context)
     form = ItemFilterForm(request.GET)
-    context = {
-        "batch": batch,
+    context |= {
         "form": form,
         "error_counts": list(batch.error_counts.order_by("-count")),
         # Child batches that retried some of this batch's items, and how its items ended up.
@@ -54,7 +59,6 @@ def batch_detail(request, batch_id: str):
         ),
         # Always computed (cheap without retries) so the page's query count does not depend on data.
         "outcome": retry.outcome(batch),
-        "spend": spend_of_batch(batch.pk),
     }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")
@@ -64,9 +68,8 @@ def batch_detail(request, batch_id: str):
             before=request.GET.get("before", ""),
             last=request.GET.get("last") == "1",
         )
-        context["query"] = _query_without(request, "after", "before", "last")
-    template = "batches/detail.html#summary" if request.htmx and request.htmx.target == "batch-summary" else None
-    return render(request, template or "batches/detail.html", context)
+        context["query"] = query_without(request.GET, "after", "before", "last")
+    return render(request, "batches/detail.html#summary" if summary_only else "batches/detail.html", context)
 
 
 @require_GET
@@ -82,10 +85,3 @@ def result_detail(request, batch_id: str, custom_id: str):
     }
     template = "batches/result.html#full" if request.htmx else "batches/result.html"
     return render(request, template, context)
-
-
-def _query_without(request, *names: str) -> str:
-    params = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()

@@ -83,6 +83,15 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, query):
     assert len(queries) == 11
 
 
+def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(viewer_client, mirrored):
+    url = f"/batches/{mirrored['running'].id}/"
+    with CaptureQueriesContext(connection) as queries:
+        poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"})
+    assert poll.status_code == 200 and 'id="batch-summary"' in poll.content.decode()
+    # session, user, its permissions (2), batch, its cost
+    assert len(queries) == 6
+
+
 def test_a_result_shows_in_full(viewer_client, mirrored):
     long_message = "x" * 5000
     Result.objects.filter(batch=mirrored["ended"], custom_id="over-1").update(error_message=long_message)
