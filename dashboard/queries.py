@@ -6,7 +6,7 @@ Every function here issues a fixed number of queries whatever the data, so pages
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -117,7 +117,6 @@ class KeysetPage:
     has_previous: bool = False
     first_key: str = ""
     last_key: str = ""
-    params: dict[str, str] = field(default_factory=dict)
 
 
 def keyset_page(results: QuerySet[Result], *, after: str = "", before: str = "", last: bool = False) -> KeysetPage:

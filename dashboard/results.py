@@ -11,18 +11,14 @@ from batches.models import Result
 def render_result(result: Result) -> dict[str, Any]:
     """The parts of the raw line a person reads; never truncated. Text is escaped by the template."""
     raw = result.raw_line()
-    shown: dict[str, Any] = {"raw": raw, "text": "", "error": None, "usage": None}
+    shown: dict[str, Any] = {"raw": raw, "text": ""}
     try:
         data = json.loads(raw)
         inner = data["result"]
     except (ValueError, KeyError, TypeError):
         return shown  # malformed: the raw text is all there is
     if inner.get("type") == "succeeded":
-        message = inner.get("message") or {}
-        shown["text"] = message_text(message)
-        shown["usage"] = message.get("usage")
-    elif inner.get("type") == "errored":
-        shown["error"] = inner.get("error")
+        shown["text"] = message_text(inner.get("message") or {})
     shown["pretty"] = json.dumps(data, indent=2, ensure_ascii=False)
     return shown
 
