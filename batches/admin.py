@@ -90,17 +90,23 @@ class PriceAdmin(admin.ModelAdmin):
     # A change reprices the usage it affects; a report of a past period keeps that period's prices.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        self._reprice(request, obj, "changed" if change else "added")
+        self._reprice(request, [obj], "changed" if change else "added")
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        self._reprice(request, obj, "deleted")
+        self._reprice(request, [obj], "deleted")
 
-    def _reprice(self, request, obj, verb: str) -> None:
+    def delete_queryset(self, request, queryset):  # the list's "delete selected" action
+        prices = list(queryset)
+        super().delete_queryset(request, queryset)
+        self._reprice(request, prices, "deleted")
+
+    def _reprice(self, request, prices: list[Price], verb: str) -> None:
         from batches.tasks import reprice_usage
 
-        audit.record(request.user, "workspace_change", f"price {obj.model_prefix}",
-                     params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
+        for obj in prices:
+            audit.record(request.user, "workspace_change", f"price {obj.model_prefix}",
+                         params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
         reprice_usage.delay_on_commit()
 
 

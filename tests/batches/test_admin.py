@@ -1,9 +1,14 @@
 """Workspaces in the Django admin: the key is write-only and shown masked."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
 
-from batches.models import Workspace
+from batches import pricing
+from batches.models import AuditEvent, Price, UsageRollup, Workspace
+from dashboard.celery import app
+from tests.batches.test_pricing import ENDED, _batch, _result
 
 
 @pytest.fixture
@@ -61,3 +66,28 @@ def test_workspace_and_key_changes_are_audited_without_the_key(admin_client):
     assert events[1][0] == "workspace_change" and events[1][2]["created"] is True
     assert events[2] == ("workspace_change", "acme", {"fields": ["is_active"], "created": False})
     assert "topsecret" not in str(events)
+
+
+def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
+    admin_client, django_capture_on_commit_callbacks
+):
+    batch = _batch("b1", ENDED)
+    _result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+    pricing.roll_up(batch)
+    assert UsageRollup.objects.get().cost == Decimal("0.50")
+    haiku = list(Price.objects.filter(model_prefix="claude-haiku-4-5").values_list("pk", flat=True))
+
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(
+                "/admin/batches/price/",
+                {"action": "delete_selected", "index": 0, "_selected_action": haiku, "post": "yes"},
+            )
+    finally:
+        app.conf.task_always_eager = False
+
+    assert response.status_code == 302 and not Price.objects.filter(model_prefix="claude-haiku-4-5").exists()
+    assert UsageRollup.objects.get().cost is None  # unpriced now, never the deleted price's figure
+    event = AuditEvent.objects.get(target="price claude-haiku-4-5")
+    assert event.params["price"] == "deleted"
