@@ -122,11 +122,16 @@ def test_concurrent_ingests_of_one_batch_store_each_item_once(emulator, make_wor
 def test_concurrent_syncs_of_one_workspace_run_once(emulator, make_workspace):
     workspace = make_workspace("concurrent-sync")
     emulator.seed_batches(workspace.test_api_key, 5, status="ended", n_requests=60)
-    reports = []
+    emulator.faults.add(op="list", delay=1)  # the first pass holds the lease while the others try
+    reports, errors = [], []
+    start = threading.Barrier(4)
 
     def run():
         try:
+            start.wait()
             reports.append(sync.sync_workspace(workspace.pk))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -136,10 +141,12 @@ def test_concurrent_syncs_of_one_workspace_run_once(emulator, make_workspace):
     for t in threads:
         t.join()
 
+    assert not errors and len(reports) == 4
     assert Result.objects.count() == 300
     assert Batch.objects.count() == 5
     ran = [r for r in reports if not r.skipped]
-    assert len(ran) >= 1 and all("another sync" in r.skipped for r in reports if r.skipped)
+    assert len(ran) == 1 and all("another sync" in r.skipped for r in reports if r.skipped)
+    assert emulator.calls["results"] == 5  # each batch downloaded once
 
 
 def test_a_malformed_line_is_kept_counted_and_the_rest_goes_on(emulator, workspace):

@@ -92,6 +92,15 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     assert len(queries) == 6
 
 
+@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 10), ("over-1", 9), ("exp-1", 9)])
+def test_one_result_costs_a_fixed_number_of_queries(viewer_client, mirrored, custom_id, expected):
+    with CaptureQueriesContext(connection) as queries:
+        assert viewer_client.get(f"/batches/{mirrored['ended'].id}/results/{custom_id}/").status_code == 200
+    # session, user, its permissions (2), the result with its batch and chunk, its attempts (3: its kept
+    # input, the retries of it, their results), sync health; a succeeded item also reads the price table.
+    assert len(queries) == expected
+
+
 def test_a_result_shows_in_full(viewer_client, mirrored):
     long_message = "x" * 5000
     Result.objects.filter(batch=mirrored["ended"], custom_id="over-1").update(error_message=long_message)

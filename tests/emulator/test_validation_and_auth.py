@@ -68,13 +68,23 @@ def test_a_body_over_256_mb_is_refused_with_413_unread(emu: Emulator):
     assert b"request_too_large" in response.read()
 
 
-def test_wrong_key_with_bearer_auth_is_a_401(emu: Emulator):
+def test_wrong_key_with_x_api_key_is_a_401(emu: Emulator):
     client = anthropic.Anthropic(api_key="sk-ant-wrong", base_url=emu.base_url, max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as excinfo:
         client.messages.batches.list()
     assert excinfo.value.type == "authentication_error"
-    assert excinfo.value.message.endswith("invalid x-api-key") or "invalid x-api-key" in excinfo.value.message
+    assert "invalid x-api-key" in excinfo.value.message
     assert excinfo.value.request_id.startswith("req_")
+
+
+def test_bearer_auth_is_accepted_with_a_known_key_and_refused_with_a_wrong_one(emu: Emulator):
+    # The SDK's auth_token sends "Authorization: Bearer …" instead of x-api-key.
+    good = anthropic.Anthropic(api_key=None, auth_token=KEY, base_url=emu.base_url, max_retries=0)
+    assert good.messages.batches.list().data == []
+    wrong = anthropic.Anthropic(api_key=None, auth_token="sk-ant-wrong", base_url=emu.base_url, max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as excinfo:
+        wrong.messages.batches.list()
+    assert excinfo.value.type == "authentication_error"
 
 
 @pytest.mark.parametrize("headers", [{"x-api-key": "sk-ant-wrong"}, {}])
