@@ -3,8 +3,8 @@
 One function per remote call. Each returns plain data and raises only the domain errors of
 batches/errors.py, so nothing SDK-shaped leaks into services, tasks or views.
 
-Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days in
-2.10.0) inside a worker. We retry short waits here and hand long ones back to the caller.
+Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days, as of
+2.15.0) inside a worker. We retry short waits here and hand long ones back to the caller.
 """
 
 from __future__ import annotations

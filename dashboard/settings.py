@@ -134,13 +134,15 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or "filesystem:
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Broadcast (pidbox) files; without it kombu writes them under ./control of the working directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
@@ -175,10 +177,10 @@ SYNC_LEASE_SECONDS = envint("SYNC_LEASE_SECONDS", "300")
 # A batch the API cannot find this soon after its creation is still propagating (SDK issue #1432).
 SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
-# The API's limits per batch; a larger upload is split into several batches.
 # How long after a create whose answer was lost the API must list the batch before we conclude it was
 # never made and send it again (a batch may not be listed the instant it is made).
 SUBMIT_LIST_GRACE_SECONDS = envint("SUBMIT_LIST_GRACE_SECONDS", "120")
+# The API's limits per batch: an upload or a retry larger than these is split into several batches.
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 
