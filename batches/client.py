@@ -30,7 +30,7 @@ from batches.errors import (
     ResultsUnavailableError,
     RetryableAPIError,
 )
-from batches.models import Credentials
+from batches.models import REQUEST_COUNTS, Credentials
 
 T = TypeVar("T")
 
@@ -237,13 +237,7 @@ def _remote_batch(b: Any) -> RemoteBatch:
     return RemoteBatch(
         id=b.id,
         processing_status=b.processing_status,
-        request_counts={
-            "processing": counts.processing,
-            "succeeded": counts.succeeded,
-            "errored": counts.errored,
-            "canceled": counts.canceled,
-            "expired": counts.expired,
-        },
+        request_counts={key: getattr(counts, key) for key in REQUEST_COUNTS},
         created_at=b.created_at,
         expires_at=b.expires_at,
         ended_at=b.ended_at,

@@ -8,12 +8,9 @@ nothing is missed. The unique (batch, custom_id) constraint backs this up agains
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import queue
 import threading
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -24,13 +21,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from batches import client, pricing
+from batches import client, pricing, result_lines
 from batches.errors import ResultsUnavailableError
 from batches.models import Batch, ErrorCount, Result, ResultChunk
 
 log = logging.getLogger(__name__)
-
-RESULT_TYPES = {"succeeded", "errored", "canceled", "expired"}
 
 
 @dataclass
@@ -46,7 +41,7 @@ class IngestReport:
 def ingest_results(batch: Batch) -> IngestReport:
     """Store every result line of an ended batch that is not stored yet."""
     report = IngestReport(batch.id)
-    if batch.results_ingested_at or batch.results_unavailable_at or not batch.is_terminal:
+    if not batch.needs_ingest:
         return report
     if batch.results_expired():
         _mark_unavailable(batch, "results expired: the API keeps them for 29 days after creation", report)
@@ -82,7 +77,7 @@ def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 
 def _new_lines(batch: Batch, lines: list[bytes], resuming: bool, report: IngestReport) -> list[tuple[bytes, dict]]:
     """The chunk's lines parsed, less those already stored (by an earlier, interrupted run)."""
-    parsed = [(line, parse_line(line)) for line in lines]
+    parsed = [(line, result_lines.parse(line)) for line in lines]
     seen: set[str] = set()
     if resuming:
         ids = [fields["custom_id"] for _, fields in parsed]
@@ -98,16 +93,14 @@ def _new_lines(batch: Batch, lines: list[bytes], resuming: bool, report: IngestR
 
 
 def _store(batch: Batch, keep: list[tuple[bytes, dict]], report: IngestReport) -> None:
-    """One chunk: its compressed raw lines and its rows, in one transaction.
-
-    zlib level 1: level 6 took 40% of the ingest time for a few percent of size (bench/ingest.py).
-    """
+    """One chunk: its compressed raw lines and its rows, in one transaction."""
     if not keep:
         return
-    raw = b"\n".join(line for line, _ in keep)
+    lines = [line for line, _ in keep]
+    raw_bytes = sum(map(len, lines)) + len(lines) - 1
     with transaction.atomic():
         chunk = ResultChunk.objects.create(
-            batch=batch, data=zlib.compress(raw, 1), line_count=len(keep), raw_bytes=len(raw)
+            batch=batch, data=result_lines.pack(lines), line_count=len(keep), raw_bytes=raw_bytes
         )
         _insert_rows([(batch.pk, chunk.pk, i, *fields.values()) for i, (_, fields) in enumerate(keep)])
     report.new_items += len(keep)
@@ -161,16 +154,7 @@ class _Writer:
             connection.close()
 
 
-# Result columns written by the ingest, in order, with the value a line without that field gets.
-# parse_line returns dicts with exactly these keys in this order, so a row is `fields.values()`.
-_COLUMN_DEFAULTS = [
-    ("custom_id", ""), ("result_type", ""), ("error_type", ""), ("error_message", ""), ("request_id", ""),
-    ("message_id", ""), ("model", ""), ("stop_reason", ""), ("input_tokens", 0), ("output_tokens", 0),
-    ("cache_creation_input_tokens", 0), ("cache_creation_5m_input_tokens", 0), ("cache_creation_1h_input_tokens", 0),
-    ("cache_read_input_tokens", 0), ("web_search_requests", 0), ("web_fetch_requests", 0), ("service_tier", ""),
-]  # fmt: skip
-_COLUMNS = ["batch_id", "chunk_id", "line_index", *(name for name, _ in _COLUMN_DEFAULTS)]
-_EMPTY_FIELDS = dict(_COLUMN_DEFAULTS)
+_COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
 
 
 def _insert_rows(rows: list[tuple]) -> None:
@@ -245,68 +229,3 @@ def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:
     Batch.objects.filter(pk=batch.pk).update(results_unavailable_at=now, results_unavailable_reason=reason[:300])
     batch.results_unavailable_at, batch.results_unavailable_reason = now, reason[:300]
     report.unavailable = reason
-
-
-# --- parsing -----------------------------------------------------------------------------------
-def parse_line(line: bytes) -> dict[str, Any]:
-    """The `Result` fields of one JSONL line; a line that is not a valid result is `malformed`."""
-    try:
-        data = json.loads(line)
-        custom_id = data["custom_id"]
-        result = data["result"]
-        result_type = result["type"]
-        if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= 128 or result_type not in RESULT_TYPES:
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        return _malformed(line)
-    fields: dict[str, Any] = {**_EMPTY_FIELDS, "custom_id": custom_id, "result_type": result_type}
-    try:
-        if result_type == "succeeded":
-            fields.update(_message_fields(result["message"]))
-        elif result_type == "errored":
-            fields.update(_error_fields(result["error"]))
-    except (KeyError, TypeError, ValueError):
-        return _malformed(line, custom_id)
-    return fields
-
-
-def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
-    usage = message["usage"]
-    cache_creation = usage.get("cache_creation") or {}
-    server_tool_use = usage.get("server_tool_use") or {}
-    return {
-        "message_id": message.get("id") or "",
-        "model": message.get("model") or "",
-        "stop_reason": message.get("stop_reason") or "",
-        "input_tokens": int(usage["input_tokens"]),
-        "output_tokens": int(usage["output_tokens"]),
-        "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-        "cache_creation_5m_input_tokens": int(cache_creation.get("ephemeral_5m_input_tokens") or 0),
-        "cache_creation_1h_input_tokens": int(cache_creation.get("ephemeral_1h_input_tokens") or 0),
-        "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
-        "web_search_requests": int(server_tool_use.get("web_search_requests") or 0),
-        "web_fetch_requests": int(server_tool_use.get("web_fetch_requests") or 0),
-        "service_tier": usage.get("service_tier") or "",
-    }
-
-
-def _error_fields(error: dict[str, Any]) -> dict[str, Any]:
-    inner = error.get("error") or {}
-    return {
-        "error_type": str(inner.get("type") or "unknown_error")[:64],
-        "error_message": str(inner.get("message") or ""),
-        "request_id": str(error.get("request_id") or "")[:128],
-    }
-
-
-def _malformed(line: bytes, custom_id: str | None = None) -> dict[str, Any]:
-    # A stable key per distinct line, outside the API's custom_id charset, so a resumed run finds
-    # the same malformed line already stored.
-    key = custom_id or "malformed:" + hashlib.sha1(line).hexdigest()[:24]
-    return {
-        **_EMPTY_FIELDS,
-        "custom_id": key,
-        "result_type": Result.Type.MALFORMED,
-        "error_type": "malformed_line",
-        "error_message": f"unparseable result line ({len(line)} bytes); the raw text is kept",
-    }

@@ -25,16 +25,15 @@ from batches import client
 from batches.client import RemoteBatch
 from batches.errors import APIError, NotFoundAPIError, RetryableAPIError
 from batches.ingest import ingest_results
-from batches.models import Batch, Credentials, Workspace
+from batches.models import REQUEST_COUNTS, Batch, Credentials, Workspace
 
 log = logging.getLogger(__name__)
 
 FIRST_PAGE_LIMIT = 100
 FULL_PAGE_LIMIT = 1000  # the API's maximum: the first pass over a long history takes few calls
 SYNCED_FIELDS = [
-    "processing_status", "processing_count", "succeeded_count", "errored_count", "canceled_count",
-    "expired_count", "created_at", "expires_at", "ended_at", "cancel_initiated_at", "archived_at",
-    "results_url", "refreshed_at", "gone_from_api_at",
+    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "created_at", "expires_at", "ended_at",
+    "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
 ]  # fmt: skip
 
 
@@ -107,13 +106,7 @@ def _pass(workspace: Workspace, creds: Credentials, report: SyncReport, *, full:
     )
     listed = _list(workspace, creds, report)
     _refresh_running(workspace, creds, listed, report)
-    pending = Batch.objects.filter(
-        workspace=workspace,
-        processing_status=Batch.Status.ENDED,
-        results_ingested_at=None,
-        results_unavailable_at=None,
-        gone_from_api_at=None,
-    )
+    pending = Batch.objects.filter(workspace=workspace).needing_ingest()
     for batch in pending.select_related("workspace").order_by("created_at"):
         _renew(workspace.pk, token)
         try:
@@ -159,7 +152,7 @@ def _list(workspace: Workspace, creds: Credentials, report: SyncReport) -> set[s
 def _refresh_running(workspace: Workspace, creds: Credentials, listed: set[str], report: SyncReport) -> None:
     running = (
         Batch.objects.filter(workspace=workspace, gone_from_api_at=None)
-        .exclude(processing_status=Batch.Status.ENDED)
+        .running()
         .exclude(id__in=listed)
         .values_list("id", "created_at")
     )
@@ -191,16 +184,11 @@ def _upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
 
 
 def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
-    counts = remote.request_counts
     return Batch(
         id=remote.id,
         workspace=workspace,
         processing_status=remote.processing_status,
-        processing_count=counts["processing"],
-        succeeded_count=counts["succeeded"],
-        errored_count=counts["errored"],
-        canceled_count=counts["canceled"],
-        expired_count=counts["expired"],
+        **{f"{key}_count": remote.request_counts[key] for key in REQUEST_COUNTS},
         created_at=remote.created_at,
         expires_at=remote.expires_at,
         ended_at=remote.ended_at,

@@ -6,15 +6,13 @@ At most one chunk's lines are decompressed at a time; rows are read from a curso
 from __future__ import annotations
 
 import csv
-import json
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 
+from batches import result_lines
 from batches.models import Batch, Result, ResultChunk
-from dashboard.results import message_text
 
 CSV_COLUMNS = [
     "custom_id", "result_type", "error_type", "error_message", "stop_reason", "model", "input_tokens",
@@ -54,7 +52,7 @@ def _grouped(pieces: Iterator, size: int = 1 << 16) -> Iterator:
 def csv_rows(results: QuerySet[Result]) -> Iterator[str]:
     """The header, then one row per result: its columns and the message text, in full."""
     rows = (
-        (*row, _text(line) if row[1] == Result.Type.SUCCEEDED else "")
+        (*row, result_lines.text_of(line) if row[1] == Result.Type.SUCCEEDED else "")
         for row, line in _rows_with_lines(results, _ROW_FIELDS)
     )
     return csv_stream(CSV_COLUMNS, rows)
@@ -83,15 +81,7 @@ def _rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Iterator[t
 
 
 def _chunk_lines(chunk_id: int) -> list[bytes]:
-    data = ResultChunk.objects.values_list("data", flat=True).get(pk=chunk_id)
-    return zlib.decompress(bytes(data)).split(b"\n")
-
-
-def _text(line: bytes) -> str:
-    try:
-        return message_text(json.loads(line)["result"]["message"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return ""
+    return ResultChunk.objects.only("data").get(pk=chunk_id).lines()
 
 
 def _neutralise(value: Any) -> Any:

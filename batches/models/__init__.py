@@ -1,6 +1,8 @@
 """The app's models, by concern: the mirror of the API, what operators do, and spend."""
 
 from batches.models.mirror import (
+    REQUEST_COUNTS,
+    RESULTS_EXPIRING_SOON,
     RESULTS_RETENTION,
     Batch,
     Credentials,
@@ -13,7 +15,7 @@ from batches.models.operations import AuditEvent, RequestInput, Submission, Subm
 from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
 
 __all__ = [
-    "RESULTS_RETENTION", "AuditEvent", "Batch", "Budget", "CostReportFetch", "Credentials", "ErrorCount", "Price",
-    "ReportedCost", "RequestInput", "Result", "ResultChunk", "Submission", "SubmissionPart", "UsageRollup",
-    "Workspace",
+    "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "AuditEvent", "Batch", "Budget", "CostReportFetch",
+    "Credentials", "ErrorCount", "Price", "ReportedCost", "RequestInput", "Result", "ResultChunk", "Submission",
+    "SubmissionPart", "UsageRollup", "Workspace",
 ]  # fmt: skip

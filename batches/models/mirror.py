@@ -6,19 +6,26 @@ a value from the wire to the page. No model does network I/O: services in this a
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
-from batches import crypto
+from batches import crypto, result_lines
 from batches.errors import PermanentAPIError
 
 # Results can be downloaded for 29 days after a batch is *created* (not ended).
 RESULTS_RETENTION = timedelta(days=29)
+# Within this of that limit, results not yet kept are at risk: the list flags them and can filter on it.
+RESULTS_EXPIRING_SOON = timedelta(days=3)
+# The API's `request_counts` keys, in its order: the client reads them, sync writes one column each.
+REQUEST_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
+# Any of these set means the batch's results are settled: kept, unavailable for good, or the batch is gone.
+_RESULTS_SETTLED_BY = ("results_ingested_at", "results_unavailable_at", "gone_from_api_at")
+AWAITING_RESULTS = Q(**{name: None for name in _RESULTS_SETTLED_BY})
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,19 @@ class Workspace(models.Model):
         return self.consecutive_failures > 0
 
 
+class BatchQuerySet(models.QuerySet):
+    """The derived states as filters, from the same rules as the Batch properties below."""
+
+    def running(self) -> BatchQuerySet:
+        return self.exclude(processing_status=Batch.Status.ENDED)
+
+    def awaiting_results(self) -> BatchQuerySet:
+        return self.filter(AWAITING_RESULTS)
+
+    def needing_ingest(self) -> BatchQuerySet:
+        return self.filter(AWAITING_RESULTS, processing_status=Batch.Status.ENDED)
+
+
 class Batch(models.Model):
     class Status(models.TextChoices):
         IN_PROGRESS = "in_progress"
@@ -124,6 +144,8 @@ class Batch(models.Model):
     ingest_attempts = models.PositiveIntegerField(default=0)
     ingest_error = models.TextField(blank=True)
 
+    objects = BatchQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         # What the roles (batches/roles.py) grant, beyond Django's own view_batch.
@@ -149,13 +171,7 @@ class Batch(models.Model):
     # --- derived state ---------------------------------------------------------------------------
     @property
     def request_counts(self) -> dict[str, int]:
-        return {
-            "processing": self.processing_count,
-            "succeeded": self.succeeded_count,
-            "errored": self.errored_count,
-            "canceled": self.canceled_count,
-            "expired": self.expired_count,
-        }
+        return {key: getattr(self, f"{key}_count") for key in REQUEST_COUNTS}
 
     @property
     def total_requests(self) -> int:
@@ -164,6 +180,11 @@ class Batch(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.processing_status == self.Status.ENDED
+
+    @property
+    def cancelable(self) -> bool:
+        """Only a batch in progress can be canceled: a canceling one already is, an ended one is done."""
+        return self.processing_status == self.Status.IN_PROGRESS
 
     @property
     def progress(self) -> float:
@@ -179,13 +200,13 @@ class Batch(models.Model):
         return self.archived_at is not None or (now or timezone.now()) >= self.results_available_until
 
     @property
+    def awaiting_results(self) -> bool:
+        """Still running, or ended with results neither kept nor known to be lost: pages keep polling it."""
+        return all(getattr(self, name) is None for name in _RESULTS_SETTLED_BY)
+
+    @property
     def needs_ingest(self) -> bool:
-        return (
-            self.is_terminal
-            and self.results_ingested_at is None
-            and self.results_unavailable_at is None
-            and self.gone_from_api_at is None
-        )
+        return self.is_terminal and self.awaiting_results
 
 
 class ResultChunk(models.Model):
@@ -204,7 +225,7 @@ class ResultChunk(models.Model):
         return f"{self.batch_id} chunk {self.pk} ({self.line_count} lines)"
 
     def lines(self) -> list[bytes]:
-        return zlib.decompress(bytes(self.data)).split(b"\n")
+        return result_lines.unpack(self.data)
 
 
 class Result(models.Model):
@@ -216,7 +237,7 @@ class Result(models.Model):
         CANCELED = "canceled"
         EXPIRED = "expired"
         # Not an API type: a line that could not be parsed, kept with its raw text.
-        MALFORMED = "malformed"
+        MALFORMED = result_lines.MALFORMED
 
     # Result rows are bulk-written by COPY, 100,000 at a time. Foreign-key constraints would cost a
     # lookup per row for nothing: Django cascades deletes itself, and a chunk and its rows are

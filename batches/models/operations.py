@@ -80,6 +80,9 @@ class SubmissionPart(models.Model):
         FAILED = "failed"  # the API refused it; nothing was created
         AMBIGUOUS = "ambiguous"  # a create may have succeeded and cannot be matched: needs a person
 
+    # Not settled yet: its batch is still to be created, or a create call is out (pages keep polling).
+    IN_FLIGHT = (Status.PENDING, Status.CREATING)
+
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="parts")
     index = models.PositiveIntegerField()
     request_count = models.PositiveIntegerField()
@@ -97,6 +100,10 @@ class SubmissionPart(models.Model):
 
     def __str__(self) -> str:
         return f"part {self.index} of submission {self.submission_id}"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.status in self.IN_FLIGHT
 
 
 class RequestInput(models.Model):

@@ -3,8 +3,7 @@ from __future__ import annotations
 from django import template
 from django.utils import timezone
 
-from batches.models import Batch
-from dashboard.queries import EXPIRING_SOON
+from batches.models import RESULTS_EXPIRING_SOON, Batch
 
 register = template.Library()
 
@@ -26,7 +25,7 @@ def retention(batch: Batch) -> dict:
     left = until - timezone.now()
     if batch.results_expired():
         return {"state": "expired", "label": "expired", "until": until}
-    state = "soon" if left <= EXPIRING_SOON else "ok"
+    state = "soon" if left <= RESULTS_EXPIRING_SOON else "ok"
     days, hours = left.days, left.seconds // 3600
     label = f"{days} d {hours} h left" if days else f"{hours} h {left.seconds % 3600 // 60} min left"
     return {"state": state, "label": label, "until": until}

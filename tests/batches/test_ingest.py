@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from batches import sync
 from batches.errors import RetryableAPIError
-from batches.ingest import ingest_results, parse_line
+from batches.ingest import ingest_results
 from batches.models import Batch, Result, ResultChunk
+from batches.result_lines import parse as parse_line
 
 
 def _ended_batch(emulator, workspace, n: int, **kwargs) -> Batch:

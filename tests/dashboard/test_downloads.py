@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import dateformat, timezone
 from django.utils.html import strip_tags
 
-from batches.ingest import parse_line
 from batches.models import Batch, Result, ResultChunk
+from batches.result_lines import parse as parse_line
 from dashboard.exports import CSV_COLUMNS
 from dashboard.results import render_result
 

@@ -1,0 +1,133 @@
+"""The results line format, owned here: one `MessageBatchIndividualResponse` JSON object per line.
+
+Ingest parses each line into `Result` fields and keeps the raw bytes in compressed runs; the result
+page, the downloads and the exports read those runs back and take the message text from them. Each
+of those steps is a function of this module, so the format is understood in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from typing import Any
+
+RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
+# Not an API type: a line that could not be parsed, kept with its raw text.
+MALFORMED = "malformed"
+CUSTOM_ID_MAX_STORED = 128  # the Result column; the API's own limit is 64
+
+# The Result columns a line fills, in order, with the value a line without that field gets.
+# parse() returns dicts with exactly these keys in this order, so a row is `fields.values()`.
+FIELD_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("custom_id", ""), ("result_type", ""), ("error_type", ""), ("error_message", ""), ("request_id", ""),
+    ("message_id", ""), ("model", ""), ("stop_reason", ""), ("input_tokens", 0), ("output_tokens", 0),
+    ("cache_creation_input_tokens", 0), ("cache_creation_5m_input_tokens", 0), ("cache_creation_1h_input_tokens", 0),
+    ("cache_read_input_tokens", 0), ("web_search_requests", 0), ("web_fetch_requests", 0), ("service_tier", ""),
+)  # fmt: skip
+FIELDS = tuple(name for name, _ in FIELD_DEFAULTS)
+_EMPTY = dict(FIELD_DEFAULTS)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+def parse(line: bytes) -> dict[str, Any]:
+    """The `Result` fields of one line; a line that is not a valid result is `malformed`."""
+    try:
+        data = json.loads(line)
+        custom_id = data["custom_id"]
+        result = data["result"]
+        result_type = result["type"]
+        valid_id = isinstance(custom_id, str) and 1 <= len(custom_id) <= CUSTOM_ID_MAX_STORED
+        if not valid_id or result_type not in RESULT_TYPES:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return _malformed(line)
+    fields: dict[str, Any] = {**_EMPTY, "custom_id": custom_id, "result_type": result_type}
+    try:
+        if result_type == "succeeded":
+            fields.update(_message_fields(result["message"]))
+        elif result_type == "errored":
+            fields.update(_error_fields(result["error"]))
+    except (KeyError, TypeError, ValueError):
+        return _malformed(line, custom_id)
+    return fields
+
+
+def load(line: bytes | str) -> dict[str, Any] | None:
+    """The JSON object of a well-formed line (for showing it whole), or None."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("result"), dict) else None
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of every text block of a message, in order."""
+    blocks = message.get("content") or []
+    return "\n\n".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+
+
+def text_of(line: bytes | str) -> str:
+    """The message text of a succeeded line; empty for any other line."""
+    data = load(line)
+    if data is None or data["result"].get("type") != "succeeded":
+        return ""
+    message = data["result"].get("message")
+    return message_text(message) if isinstance(message, dict) else ""
+
+
+def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
+    usage = message["usage"]
+    cache_creation = usage.get("cache_creation") or {}
+    server_tool_use = usage.get("server_tool_use") or {}
+    return {
+        "message_id": message.get("id") or "",
+        "model": message.get("model") or "",
+        "stop_reason": message.get("stop_reason") or "",
+        "input_tokens": int(usage["input_tokens"]),
+        "output_tokens": int(usage["output_tokens"]),
+        "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
+        "cache_creation_5m_input_tokens": int(cache_creation.get("ephemeral_5m_input_tokens") or 0),
+        "cache_creation_1h_input_tokens": int(cache_creation.get("ephemeral_1h_input_tokens") or 0),
+        "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
+        "web_search_requests": int(server_tool_use.get("web_search_requests") or 0),
+        "web_fetch_requests": int(server_tool_use.get("web_fetch_requests") or 0),
+        "service_tier": usage.get("service_tier") or "",
+    }
+
+
+def _error_fields(error: dict[str, Any]) -> dict[str, Any]:
+    inner = error.get("error") or {}
+    return {
+        "error_type": str(inner.get("type") or "unknown_error")[:64],
+        "error_message": str(inner.get("message") or ""),
+        "request_id": str(error.get("request_id") or "")[:128],
+    }
+
+
+def _malformed(line: bytes, custom_id: str | None = None) -> dict[str, Any]:
+    # A stable key per distinct line, outside the API's custom_id charset, so a resumed run finds
+    # the same malformed line already stored.
+    key = custom_id or "malformed:" + hashlib.sha1(line).hexdigest()[:24]
+    return {
+        **_EMPTY,
+        "custom_id": key,
+        "result_type": MALFORMED,
+        "error_type": "malformed_line",
+        "error_message": f"unparseable result line ({len(line)} bytes); the raw text is kept",
+    }
+
+
+# --- keeping runs of lines -----------------------------------------------------------------------
+def pack(lines: list[bytes]) -> bytes:
+    """Lines compressed together, ~20× smaller than one by one.
+
+    zlib level 1: level 6 took 40% of the ingest time for a few percent of size (bench/ingest.py).
+    """
+    return zlib.compress(b"\n".join(lines), 1)
+
+
+def unpack(data: bytes | memoryview) -> list[bytes]:
+    """The lines of a packed run, in order, each without its newline."""
+    return zlib.decompress(bytes(data)).split(b"\n")
