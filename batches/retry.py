@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from batches import audit, uploads
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
-from batches.submit import fingerprint
+from batches.submit import Made, create_once, fingerprint
 from batches.triage import retry_as_is
 
-MAX_ITEMS = 100_000 * 10  # ten full batches in one retry is plenty; more must be split by filter
+MAX_ITEMS = 1_000_000  # ten full batches in one retry is plenty; more must be split by filter
 LOOKUP_CHUNK = 2000  # keeps IN lists under SQLite's variable limit
+_SUFFIX_ROOM = len("-r99")
 
 
 @dataclass
@@ -89,9 +89,9 @@ def _inputs_and_retries(chunk: list[Result]) -> tuple[dict[tuple[str, str], Requ
 
 def create(
     plan: RetryPlan, user, *, overrides: dict[str, Any], edits: dict[str, dict], include_needs_fix: bool
-) -> tuple[Submission, bool]:
-    """The child submission for this plan; the same retry asked twice returns the first one.
-    `edits` maps a result's pk (as a string) to the params to send instead of its kept ones."""
+) -> Made:
+    """The child submission for this plan, handed to the worker; the same retry asked twice gives the
+    first one. `edits` maps a result's pk (as a string) to the params to send instead of its kept ones."""
     items = list(plan.ready)
     items += [(r, i) for r, i in plan.needs_fix if include_needs_fix or str(r.pk) in edits]
     if not items and plan.already_retried:
@@ -99,57 +99,58 @@ def create(
         retried = [r.pk for r in plan.already_retried[:LOOKUP_CHUNK]]
         earlier = Submission.objects.filter(parts__inputs__retry_of__in=retried).order_by("-created_at").first()
         if earlier:
-            return earlier, False
+            return Made(earlier, created=False, queued=True)
     if not items:
         raise ValueError("nothing to retry: every selected item lacks its inputs or needs a fix first")
     parents = sorted(plan.parents)
     key = fingerprint("retry", sorted(r.pk for r, _ in items), json.dumps(overrides, sort_keys=True),
                       json.dumps(edits, sort_keys=True))  # fmt: skip
-    existing = Submission.objects.filter(fingerprint=key).first()
-    if existing:
-        return existing, False
     workspace = items[0][0].batch.workspace
     label = f"Retry of {parents[0]}" if len(parents) == 1 else f"Retry of {len(parents)} batches"
-    try:
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                workspace=workspace, kind=Submission.Kind.RETRY, label=label, created_by=user, fingerprint=key,
-                request_count=len(items), parent_batch_id=parents[0] if len(parents) == 1 else None,
-            )  # fmt: skip
-            _store(submission, items, overrides, edits)
-    except IntegrityError:
-        return Submission.objects.get(fingerprint=key), False
-    audit.record(user, "retry", label, params={
-        "submission": submission.pk, "items": len(items), "parents": parents[:20], "overrides": overrides,
-        "edited": sorted(edits), "included_needing_fix": include_needs_fix,
-    })  # fmt: skip
-    return submission, True
+
+    def build() -> Submission:
+        submission = Submission.objects.create(
+            workspace=workspace, kind=Submission.Kind.RETRY, label=label, created_by=user, fingerprint=key,
+            request_count=len(items), parent_batch_id=parents[0] if len(parents) == 1 else None,
+        )  # fmt: skip
+        _store(submission, items, overrides, edits)
+        return submission
+
+    made = create_once(key, build)
+    if made.created:
+        audit.record(user, "retry", label, params={
+            "submission": made.submission.pk, "items": len(items), "parents": parents[:20], "overrides": overrides,
+            "edited": sorted(edits), "included_needing_fix": include_needs_fix,
+        })  # fmt: skip
+    return made
 
 
 def _store(submission: Submission, items, overrides: dict[str, Any], edits: dict[str, dict]) -> None:
-    """Split into parts at the API's limits; each request keeps its links to what it retries."""
+    """Split into parts by the upload's own splitter; each request keeps its links to what it retries."""
+    splitter = uploads.Splitter()
     parts: list[SubmissionPart] = []
-    count = size = 0
     used: set[str] = set()
     rows: list[RequestInput] = []
-    for result, original in items:
+    for line, (result, original) in enumerate(items, start=1):
         params = {**(edits.get(str(result.pk)) or original.unpack()), **overrides}
-        packed = RequestInput.pack(params)
-        request_bytes = len(json.dumps(params)) + len(result.custom_id) + 40
-        if not parts or count == uploads.MAX_REQUESTS or size + request_bytes > uploads.MAX_BATCH_BYTES:
-            if parts:
-                parts[-1].request_count = count
+        if splitter.add(line, _request_bytes(result.custom_id, params)):
             parts.append(SubmissionPart.objects.create(submission=submission, index=len(parts), request_count=0))
-            count, size, used = 0, 16, set()
-        count, size = count + 1, size + request_bytes + 1
-        rows.append(RequestInput(part=parts[-1], custom_id=_unique(result.custom_id, used), params=packed, line=count,
-                                 retry_of=result, root_id=original.root_id or result.pk))  # fmt: skip
+            used = set()
+        rows.append(RequestInput(part=parts[-1], custom_id=_unique(result.custom_id, used), line=line,
+                                 params=RequestInput.pack(params), retry_of=result,
+                                 root_id=original.root_id or result.pk))  # fmt: skip
         if len(rows) >= LOOKUP_CHUNK:
             RequestInput.objects.bulk_create(rows)
             rows = []
     RequestInput.objects.bulk_create(rows)
-    parts[-1].request_count = count
+    for part, span in zip(parts, splitter.finish(), strict=True):
+        part.request_count = span.request_count
     SubmissionPart.objects.bulk_update(parts, ["request_count"])
+
+
+def _request_bytes(custom_id: str, params: dict[str, Any]) -> int:
+    """The request's size as sent, with room for the suffix `_unique` may give a shared custom_id."""
+    return len(json.dumps({"custom_id": custom_id, "params": params}).encode()) + _SUFFIX_ROOM
 
 
 def _unique(custom_id: str, used: set[str]) -> str:

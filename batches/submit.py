@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import islice
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -44,35 +45,61 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
 
 
+class Made(NamedTuple):
+    """A submission asked for, and what came of asking."""
+
+    submission: Submission
+    created: bool  # False: the same one existed already (a double click, the same file again)
+    queued: bool  # the worker was told; False when the broker could not take it (the beat resumes it)
+
+
+def create_once(key: str, build: Callable[[], Submission]) -> Made:
+    """The submission with fingerprint `key`, made by `build` in one transaction unless it exists.
+
+    A new one is handed to the worker once that transaction commits. Both paths that make batches
+    (an upload and a retry) come through here, so neither can make the same submission twice.
+    """
+    from batches import tasks  # tasks import this module
+
+    existing = Submission.objects.filter(fingerprint=key).first()
+    if existing:
+        return Made(existing, created=False, queued=True)
+    try:
+        with transaction.atomic():
+            submission = build()
+    except IntegrityError:  # the same submission, a moment earlier, from another request
+        return Made(Submission.objects.get(fingerprint=key), created=False, queued=True)
+    return Made(submission, created=True, queued=tasks.enqueue(tasks.submit_batches, submission.pk))
+
+
 def prepare_upload(
     workspace: Workspace, user, f: BinaryIO, validation: uploads.Validation, *, label: str, filename: str,
     again: bool = False,
-) -> tuple[Submission, bool]:  # fmt: skip
-    """Record a validated upload and its requests. Returns (submission, created); the same file for
-    the same workspace returns the existing submission unless `again` is asked for on purpose."""
+) -> Made:  # fmt: skip
+    """Record a validated upload and its requests, and hand it to the worker. The same file for the
+    same workspace gives the existing submission unless `again` is asked for on purpose."""
     key = fingerprint("upload", workspace.pk, validation.sha256, uuid.uuid4().hex if again else "")
-    existing = Submission.objects.filter(fingerprint=key).first()
-    if existing:
-        return existing, False
-    try:
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
-                request_count=validation.request_count, filename=filename[:255],
-            )  # fmt: skip
-            parts = SubmissionPart.objects.bulk_create(
-                [SubmissionPart(submission=submission, index=i, request_count=p.request_count)
-                 for i, p in enumerate(validation.parts)]
-            )  # fmt: skip
-            f.seek(0)
-            _store_inputs(uploads.iter_requests(f), validation.parts, parts)
-    except IntegrityError:  # the same upload, a moment earlier, from another request
-        return Submission.objects.get(fingerprint=key), False
-    audit.record(user, "submit", f"submission {submission.pk}", params={
-        "workspace": workspace.name, "requests": submission.request_count, "parts": len(parts), "file": filename,
-        "label": label,
-    })  # fmt: skip
-    return submission, True
+
+    def build() -> Submission:
+        submission = Submission.objects.create(
+            workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
+            request_count=validation.request_count, filename=filename[:255],
+        )  # fmt: skip
+        parts = SubmissionPart.objects.bulk_create(
+            [SubmissionPart(submission=submission, index=i, request_count=p.request_count)
+             for i, p in enumerate(validation.parts)]
+        )  # fmt: skip
+        f.seek(0)
+        _store_inputs(uploads.iter_requests(f), validation.parts, parts)
+        return submission
+
+    made = create_once(key, build)
+    if made.created:
+        audit.record(user, "submit", f"submission {made.submission.pk}", params={
+            "workspace": workspace.name, "requests": validation.request_count, "parts": len(validation.parts),
+            "file": filename, "label": label,
+        })  # fmt: skip
+    return made
 
 
 def _store_inputs(requests, plan: list[uploads.Part], parts: list[SubmissionPart]) -> None:

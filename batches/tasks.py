@@ -1,15 +1,20 @@
 """Celery tasks: thin wrappers that take ids and call one service.
 
-No task retries itself: the beat schedule runs the sync again every SYNC_INTERVAL_SECONDS, and a
-failure is recorded on the workspace by the service (with any retry-after honoured there).
+Periodic work is not retried by Celery: the beat runs it again (the sync every SYNC_INTERVAL_SECONDS,
+with any retry-after honoured by the service). `submit_batches` alone retries itself, because a part
+whose create did not happen must be tried again soon, not at the next sweep. Work that must not be
+lost is in the database before it is enqueued, so a broker that cannot take a task loses nothing:
+`enqueue` says so, and a beat sweep (`resume_submissions`) picks the work up once it is back.
 """
 
 from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
+from django.db import transaction
+from kombu.exceptions import OperationalError
 
 from batches import pricing, reconcile, submit, sync
 from batches.errors import APIError
@@ -17,6 +22,24 @@ from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
 
 log = logging.getLogger(__name__)
+
+
+def enqueue(task: Task, *args) -> bool:
+    """Send a task once the current transaction commits (at once outside one), so the worker finds what
+    the request wrote. False, logged, when the broker cannot take it (down, unreachable): the caller
+    says so. Inside a transaction that has not committed yet the answer is not known: True."""
+    sent: list[bool] = []
+    transaction.on_commit(lambda: sent.append(_send(task, args)))
+    return all(sent)
+
+
+def _send(task: Task, args: tuple) -> bool:
+    try:
+        task.apply_async(args)
+    except (OperationalError, OSError) as exc:
+        log.warning("could not enqueue %s%r: %s", task.name, args, exc)
+        return False
+    return True
 
 
 @shared_task(ignore_result=True)

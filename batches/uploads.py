@@ -3,9 +3,10 @@
 Each line is one request as the API takes it: `{"custom_id": "...", "params": {...}}`. `validate()`
 reads the file once, a line at a time, and finds every problem with its line number before anything
 is sent; when there are none it also says how to split the file into batches the API accepts (at
-most 100,000 requests and 256 MB each). The file is never held whole: memory grows with the number
-of custom_ids (kept to catch duplicates) and the longest line, not with the file's size.
-`iter_requests()` is the second pass that yields the requests to send.
+most `SUBMIT_MAX_REQUESTS` and `SUBMIT_MAX_BYTES` each: 100,000 and 256 MB by default). The file is
+never held whole: memory grows with the number of custom_ids (kept to catch duplicates) and the
+longest line, not with the file's size. `iter_requests()` is the second pass that yields the requests
+to send. `Splitter` is the one rule for splitting at those limits, used by uploads and retries alike.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-MAX_REQUESTS = 100_000
-MAX_BATCH_BYTES = 256 * 1024 * 1024
+from django.conf import settings
+
 MAX_REPORTED_ERRORS = 1000
 CUSTOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_ID_MAX_CHARS = 64
@@ -26,7 +27,7 @@ CUSTOM_ID_MAX_CHARS = 64
 _CUSTOM_ID_CHARS_RE = re.compile(r"[A-Za-z0-9_-]*")
 _BOM = b"\xef\xbb\xbf"
 # The body is `{"requests": [line,line,...]}`: the wrapper's bytes plus one comma between lines.
-_WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
+WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
 _REQUEST_KEYS = ("custom_id", "params")
 
 
@@ -57,20 +58,34 @@ class Validation:
         return self.request_count > 0 and self.error_count == 0
 
 
-def validate(f: Iterable[bytes], *, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BATCH_BYTES) -> Validation:
-    """Check every line of a binary file (or an iterable of bytes lines) and plan its split into parts."""
-    if max_requests < 1 or max_bytes <= _WRAPPER_BYTES:
-        raise ValueError(f"max_requests must be at least 1 and max_bytes more than {_WRAPPER_BYTES}")
+def limits() -> tuple[int, int]:
+    """The most requests and bytes one batch may take: the settings, read when used."""
+    return settings.SUBMIT_MAX_REQUESTS, settings.SUBMIT_MAX_BYTES
+
+
+def validate(
+    f: Iterable[bytes], *, max_requests: int | None = None, max_bytes: int | None = None, split: bool = True
+) -> Validation:
+    """Check every line of a binary file (or an iterable of bytes lines) and plan its split into parts.
+
+    The limits default to the settings'. `split=False` checks the lines only: for a file matched to a
+    batch that exists (attached inputs), which is never sent, so no batch limit applies and it has no parts.
+    """
+    default_requests, default_bytes = limits()
+    max_requests = max_requests or default_requests
+    max_bytes = (max_bytes or default_bytes) if split else None
+    if max_requests < 1 or (max_bytes is not None and max_bytes <= WRAPPER_BYTES):
+        raise ValueError(f"max_requests must be at least 1 and max_bytes more than {WRAPPER_BYTES}")
     digest = hashlib.sha256()
     errors: list[LineError] = []
     error_count = 0
     request_count = 0
     seen: dict[str, int] = {}  # custom_id -> line it was first seen on
-    splitter = _Splitter(max_requests, max_bytes)
+    splitter = Splitter(max_requests, max_bytes) if split else None
     for line_no, body in _lines(f, digest):
         request_count += 1
         problems = _line_problems(body, line_no, seen, max_bytes)
-        if not problems:
+        if not problems and splitter:
             splitter.add(line_no, len(body))
         error_count += len(problems)
         errors.extend(LineError(line_no, message) for message in problems[: MAX_REPORTED_ERRORS - len(errors)])
@@ -83,7 +98,7 @@ def validate(f: Iterable[bytes], *, max_requests: int = MAX_REQUESTS, max_bytes:
         request_count=request_count,
         errors=errors,
         error_count=error_count,
-        parts=splitter.finish() if error_count == 0 else [],
+        parts=splitter.finish() if splitter and error_count == 0 else [],
     )
 
 
@@ -107,9 +122,9 @@ def _lines(f: Iterable[bytes], digest: Any = None) -> Iterator[tuple[int, bytes]
             yield line_no, bytes(body)
 
 
-def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: int) -> list[str]:
-    alone = _WRAPPER_BYTES + len(body)
-    if alone > max_bytes:
+def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: int | None) -> list[str]:
+    alone = WRAPPER_BYTES + len(body)
+    if max_bytes is not None and alone > max_bytes:
         # Not parsed: it cannot be sent whatever it holds, and parsing hundreds of MB costs several times that.
         return [
             f"this request alone is {len(body):,} bytes ({alone:,} as a batch request body); "
@@ -190,24 +205,28 @@ def _params_problems(request: dict[str, Any]) -> list[str]:
     return problems
 
 
-class _Splitter:
-    """Greedy split into consecutive parts within both limits, fed one line size at a time."""
+class Splitter:
+    """Greedy split into consecutive parts within both limits, fed one request's size at a time."""
 
-    def __init__(self, max_requests: int, max_bytes: int) -> None:
-        self.max_requests = max_requests
-        self.max_bytes = max_bytes
+    def __init__(self, max_requests: int | None = None, max_bytes: int | None = None) -> None:
+        default_requests, default_bytes = limits()
+        self.max_requests = max_requests or default_requests
+        self.max_bytes = max_bytes or default_bytes
         self.parts: list[Part] = []
         self._first = self._last = self._count = self._bytes = 0
 
-    def add(self, line_no: int, size: int) -> None:
+    def add(self, line_no: int, size: int) -> bool:
+        """Count one request of `size` bytes (as sent); True when it starts a new part."""
         if self._count and (self._count == self.max_requests or self._bytes + 1 + size > self.max_bytes):
             self._close()
-        if self._count:
-            self._bytes += 1 + size
+        starts = not self._count
+        if starts:
+            self._first, self._bytes = line_no, WRAPPER_BYTES + size
         else:
-            self._first, self._bytes = line_no, _WRAPPER_BYTES + size
+            self._bytes += 1 + size
         self._count += 1
         self._last = line_no
+        return starts
 
     def finish(self) -> list[Part]:
         if self._count:

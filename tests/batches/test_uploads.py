@@ -12,12 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches.uploads import (
     CUSTOM_ID_RE,
-    MAX_BATCH_BYTES,
     MAX_REPORTED_ERRORS,
-    MAX_REQUESTS,
     LineError,
     Part,
+    Splitter,
     iter_requests,
+    limits,
     validate,
 )
 
@@ -41,9 +41,8 @@ def errors_of(data: bytes, **kwargs) -> list[tuple[int, str]]:
     return [(e.line, e.message) for e in validate(io.BytesIO(data), **kwargs).errors]
 
 
-def test_the_limits_are_the_apis():
-    assert MAX_REQUESTS == 100_000
-    assert MAX_BATCH_BYTES == 256 * 1024 * 1024
+def test_the_limits_are_the_apis_by_default():
+    assert limits() == (100_000, 256 * 1024 * 1024)
     assert CUSTOM_ID_RE.pattern == r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -399,3 +398,17 @@ def test_its_peak_memory_stays_far_below_the_file_size(tmp_path):
     assert v.ok and size > 50_000_000
     print(f"tracemalloc peak {peak:,} bytes for a {size:,}-byte file")
     assert peak < 2_000_000, f"peak {peak:,} bytes for a {size:,}-byte file"
+
+
+def test_the_limits_come_from_the_settings_when_used(settings):
+    settings.SUBMIT_MAX_REQUESTS = 2
+    assert [p.request_count for p in validate(io.BytesIO(lines(5))).parts] == [2, 2, 1]
+    splitter = Splitter()
+    assert [splitter.add(n, 10) for n in range(1, 6)] == [True, False, True, False, True]
+
+
+def test_a_file_checked_without_splitting_has_no_parts_and_no_size_limit(settings):
+    settings.SUBMIT_MAX_BYTES = 100  # smaller than one line
+    v = validate(io.BytesIO(lines(3)), split=False)
+    assert v.ok and v.parts == [] and v.request_count == 3
+    assert not validate(io.BytesIO(lines(3))).ok

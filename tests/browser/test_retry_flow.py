@@ -47,7 +47,7 @@ def parent(emulator, workspace, user) -> Batch:
     f = io.BytesIO("".join(json.dumps(r) + "\n" for r in requests).encode())
     validation = uploads.validate(f)
     assert validation.ok
-    submission, created = submit.prepare_upload(
+    submission, created, _ = submit.prepare_upload(
         workspace, user, f, validation, label="nightly", filename="requests.jsonl"
     )
     assert created and not submit.submit(submission.pk)

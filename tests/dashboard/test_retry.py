@@ -25,7 +25,9 @@ def parent(workspace, emulator, make_user):
     lines += [_line("bad-0", "errored:invalid_request_error"), _line("late-0", "expired")]
     f = SimpleUploadedFile("p.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
     owner = make_user("owner", "Operator")
-    submission, _ = submit.prepare_upload(workspace, owner, f, uploads.validate(f), label="parent", filename="p.jsonl")
+    submission = submit.prepare_upload(
+        workspace, owner, f, uploads.validate(f), label="parent", filename="p.jsonl"
+    ).submission
     submit.submit(submission.pk)
     emulator.advance(3600)
     sync.sync_workspace(workspace.pk)
