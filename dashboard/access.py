@@ -1,10 +1,28 @@
-"""Access checks, enforced on the server for every request (hiding a button is not enough)."""
+"""Access checks, enforced on the server for every request (hiding a button is not enough).
+
+Every view declares the permission it needs (`role_required`), and every object a view opens by id
+comes through one of the `*_or_404` helpers below: the one place where "may this user see it?" is
+answered, so narrowing access (per workspace, say) is a change here and nowhere else.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django_htmx.middleware import HtmxDetails
+
+from batches.models import Batch, Result, Submission
+
+
+class HtmxHttpRequest(HttpRequest):
+    """What the views receive: django-htmx's `request.htmx` and an authenticated user."""
+
+    htmx: HtmxDetails
+    user: AbstractBaseUser | AnonymousUser
 
 
 def role_required(codename: str) -> Callable:
@@ -17,3 +35,23 @@ def role_required(codename: str) -> Callable:
 
 
 can_view = role_required("view_batch")
+
+
+def visible_batches(request: HttpRequest):
+    """The batches this user may see: every batch, for anyone who may view batches at all."""
+    return Batch.objects.all()
+
+
+def batch_or_404(request: HttpRequest, batch_id: str, *related: str) -> Batch:
+    """The batch with its workspace (and any other `related`), or 404 if it is not one this user may see."""
+    return get_object_or_404(visible_batches(request).select_related("workspace", *related), pk=batch_id)
+
+
+def result_or_404(request: HttpRequest, batch_id: str, custom_id: str) -> Result:
+    results = Result.objects.filter(batch__in=visible_batches(request)).select_related("batch__workspace", "chunk")
+    return get_object_or_404(results, batch_id=batch_id, custom_id=custom_id)
+
+
+def submission_or_404(request: HttpRequest, submission_id: int) -> Submission:
+    submissions = Submission.objects.select_related("workspace", "created_by")
+    return get_object_or_404(submissions, pk=submission_id)

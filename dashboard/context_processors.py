@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from batches.models import Workspace
-from dashboard.spend import budget_status
+from dashboard.spend.budgets import budget_status
 
 
 def sync_health(request):

@@ -1,109 +1,126 @@
-"""Querysets behind the pages: filters that live in the URL, and a keyset pager.
+"""Every query the pages run that is more than a one-line filter: the batch list's page, the errors
+rollup, a retry's selection, and the keyset pager of a batch's results.
 
-Every function here issues a fixed number of queries whatever the data, so pages stay fast at
-10,000 batches and 1,000,000 results (bench/pages.py) and their query counts can be asserted.
+Each issues a fixed number of queries whatever the data, so pages stay fast at 10,000 batches and
+1,000,000 results (bench/pages.py) and their query counts can be asserted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 
 from django import forms
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.core.paginator import Page, Paginator
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import QueryDict
 
-from batches.models import RESULTS_RETENTION, Batch, Result, Workspace
+from batches.models import Batch, ErrorCount, Result, Workspace
+from batches.triage import retry_as_is
+from dashboard.forms import ItemFilterForm, start_of
+from dashboard.spend.figures import spend_of_batches
 
-EXPIRING_SOON = timedelta(days=3)
 PAGE_SIZE = 50
+TOP_BATCHES = 10
 
 
-# --- batch list ---------------------------------------------------------------------------------
-class BatchFilterForm(forms.Form):
-    """The list's filters, all GET parameters, so a filtered view can be bookmarked and shared."""
+# --- the batch list ------------------------------------------------------------------------------
+def batch_page(batches: QuerySet[Batch], number: str | None) -> tuple[Page, list[Batch]]:
+    """One page of the list, each batch with its workspace, submitter and `spend`: four queries.
 
-    SORTS = {
-        "-created": "-created_at",
-        "created": "created_at",
-        "-ended": "-ended_at",
-        "ended": "ended_at",
-        "-errors": "-errored_count",
-        "status": "processing_status",
-    }
+    It pages through ids alone (an index-only scan, even on the last page), then loads those rows.
+    """
+    page = Paginator(batches.values_list("id", flat=True), PAGE_SIZE).get_page(number)
+    rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
+    shown = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
+    costs = spend_of_batches(list(rows))
+    for batch in shown:
+        batch.spend = costs.get(batch.id)
+    return page, shown
 
-    workspace = forms.ModelChoiceField(
-        queryset=Workspace.objects.all(), required=False, to_field_name="name", empty_label="All workspaces"
+
+# --- errors across batches -----------------------------------------------------------------------
+def error_groups(workspace_name: str = "") -> list[dict]:
+    """Errored results by error type, then workspace, with each type's top batches: two queries."""
+    counts = ErrorCount.objects.all()
+    workspace_id = None
+    if workspace_name:
+        workspace_id = Workspace.objects.filter(name=workspace_name).values_list("id", flat=True).first()
+        counts = counts.filter(workspace_id=workspace_id)
+    # Per type and workspace; a batch is in one workspace, so these also sum to the type's totals.
+    by_workspace = (
+        counts.values("error_type", "workspace__name")
+        .annotate(total=Sum("count"), batches=Count("batch_id"))
+        .order_by("-total")
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), *Batch.Status.choices], required=False)
-    created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    has_errors = forms.BooleanField(required=False, label="Has errors")
-    expiring = forms.BooleanField(required=False, label="Results expiring within 3 days")
-    q = forms.CharField(required=False, label="Batch id", max_length=128)
-    sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
-
-    def filter(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
-        if not self.is_valid():
-            return batches.none()
-        data = self.cleaned_data
-        if data["workspace"]:
-            batches = batches.filter(workspace=data["workspace"])
-        if data["status"]:
-            batches = batches.filter(processing_status=data["status"])
-        if data["created_from"]:
-            batches = batches.filter(created_at__gte=start_of(data["created_from"]))
-        if data["created_to"]:
-            batches = batches.filter(created_at__lt=start_of(data["created_to"] + timedelta(days=1)))
-        if data["has_errors"]:
-            batches = batches.filter(Q(errored_count__gt=0) | Q(malformed_count__gt=0))
-        if data["expiring"]:
-            # Results available until created_at + 29 days: expiring within 3 days, not yet gone.
-            now = timezone.now()
-            batches = batches.filter(
-                created_at__gt=now - RESULTS_RETENTION,
-                created_at__lte=now - RESULTS_RETENTION + EXPIRING_SOON,
-                archived_at=None,
-            )
-        if data["q"]:
-            batches = batches.filter(id__icontains=data["q"].strip())
-        return batches.order_by(self.SORTS.get(data["sort"] or "-created", "-created_at"), "-id")
+    groups: dict[str, dict] = {}
+    for row in by_workspace:
+        error_type = row["error_type"]
+        group = groups.setdefault(error_type, {
+            "error_type": error_type, "total": 0, "batches": 0, "workspaces": [], "top": [],
+            "fix_first": not retry_as_is("errored", error_type),
+        })  # fmt: skip
+        group["total"] += row["total"]
+        group["batches"] += row["batches"]
+        group["workspaces"].append(row)
+    for error_count in _top_batches(list(groups), workspace_id):
+        groups[error_count.error_type]["top"].append(error_count)
+    return sorted(groups.values(), key=lambda g: -g["total"])
 
 
-def start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-# --- item table ---------------------------------------------------------------------------------
-class ItemFilterForm(forms.Form):
-    result_type = forms.ChoiceField(
-        choices=[("", "Any result"), *Result.Type.choices],
-        required=False,
-        widget=forms.Select(attrs={"aria-label": "Result type"}),
+def _top_batches(error_types: list[str], workspace_id: int | None) -> list[ErrorCount]:
+    """The batches with most errors of each type: per type a short scan of its rank index, all in one
+    UNION ALL query whatever the number of types (ranking every row first took 85 ms at 10,000
+    batches). Each LIMIT sits in its own subquery, as SQLite requires."""
+    if not error_types:
+        return []
+    where = "error_type = %s" + (" AND workspace_id = %s" if workspace_id else "")
+    table, limit = ErrorCount._meta.db_table, TOP_BATCHES
+    sql = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT id FROM {table} WHERE {where} ORDER BY count DESC, batch_id LIMIT {limit}) AS t{i}"
+        for i in range(len(error_types))
     )
-    error_type = forms.CharField(required=False, max_length=64)
-    q = forms.CharField(required=False, label="custom_id", max_length=128)
-
-    def filter(self, results: QuerySet[Result]) -> QuerySet[Result]:
-        if not self.is_valid():
-            return results.none()
-        data = self.cleaned_data
-        if data["result_type"]:
-            results = results.filter(result_type=data["result_type"])
-        if data["error_type"]:
-            results = results.filter(error_type=data["error_type"])
-        if data["q"]:
-            results = results.filter(custom_id__startswith=data["q"].strip())
-        return results
-
-    @property
-    def active(self) -> dict[str, str]:
-        """The filters in force, to carry into links and downloads."""
-        if not self.is_valid():
-            return {}
-        return {k: v for k, v in self.cleaned_data.items() if v}
+    params = [p for t in error_types for p in ([t, workspace_id] if workspace_id else [t])]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pks = [row[0] for row in cursor.fetchall()]
+    top = ErrorCount.objects.filter(pk__in=pks).select_related("batch__workspace")
+    return list(top.order_by("error_type", "-count", "batch_id"))
 
 
+# --- what a retry covers -------------------------------------------------------------------------
+def retry_selection(params: QueryDict) -> QuerySet[Result] | None:
+    """The results a retry covers, from GET parameters: one batch (with the item table's filters or
+    chosen custom_ids), or a workspace's batches created in a date range; `kind` narrows to result
+    types (expired, canceled, errored) or error types (overloaded_error, …), several allowed.
+    None when the parameters name neither a batch nor a workspace."""
+    results = Result.objects.all()
+    if params.get("batch"):
+        results = results.filter(batch_id=params["batch"])
+    elif params.get("workspace"):
+        results = results.filter(batch__workspace__name=params["workspace"])
+        try:
+            start, end = (forms.DateField(required=False).clean(params.get(k)) for k in ("created_from", "created_to"))
+        except forms.ValidationError:
+            return results.none()  # a date that is not one selects nothing, never the whole workspace
+        if start:
+            results = results.filter(batch__created_at__gte=start_of(start))
+        if end:
+            results = results.filter(batch__created_at__lt=start_of(end + timedelta(days=1)))
+    else:
+        return None
+    if custom_ids := params.getlist("custom_id"):
+        results = results.filter(custom_id__in=custom_ids)
+    elif params.get("selected"):
+        return results.none()  # "Retry selected" with nothing ticked selects nothing, not everything
+    if kinds := params.getlist("kind"):
+        types = [k for k in kinds if k in Result.Type.values]
+        results = results.filter(Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types]))
+    return ItemFilterForm(params).filter(results)
+
+
+# --- a batch's results, by keyset ----------------------------------------------------------------
 @dataclass
 class KeysetPage:
     """One page of results ordered by custom_id, reached by cursor rather than OFFSET.
@@ -138,7 +155,7 @@ def keyset_page(results: QuerySet[Result], *, after: str = "", before: str = "",
     return page
 
 
-def query_without(params, *names: str) -> str:
+def query_without(params: QueryDict, *names: str) -> str:
     """The query string of `params` less `names`: for links that change only those (a page, a cursor)."""
     params = params.copy()
     for name in names:

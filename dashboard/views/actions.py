@@ -5,30 +5,36 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from batches import actions
-from batches.models import Batch
-from batches.tasks import refresh_batch
-from dashboard.access import can_view, role_required
+from batches.tasks import enqueue, refresh_batch
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, role_required
+from dashboard.views.outcomes import WORKER_UNREACHABLE
 
 GIVE_UP_AFTER = timedelta(seconds=60)
 
 
 @require_http_methods(["GET", "POST"])
 @can_view
-def batch_refresh(request, batch_id: str):
-    batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
+def batch_refresh(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
+    batch = batch_or_404(request, batch_id)
     if request.method == "POST":
         since = timezone.now()
-        refresh_batch.delay_on_commit(batch.pk)
+        queued = enqueue(refresh_batch, batch.pk)
         if not request.htmx:
-            messages.info(request, "Refresh queued: the page shows the result once the worker has run it.")
+            if queued:
+                messages.info(request, "Refresh queued: the page shows the result once the worker has run it.")
+            else:
+                messages.warning(request, f"Not refreshed. {WORKER_UNREACHABLE}")
             return redirect("batch_detail", batch.pk)
+        if not queued:
+            return render(request, "batches/detail.html#refresh", {"batch": batch, "unreachable": WORKER_UNREACHABLE})
     else:
         since = _parse(request.GET.get("since")) or timezone.now()
     landed = batch.refreshed_at >= since
@@ -43,9 +49,9 @@ def batch_refresh(request, batch_id: str):
 
 @require_http_methods(["GET", "POST"])
 @role_required("cancel_batch")
-def batch_cancel(request, batch_id: str):
+def batch_cancel(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     """GET (or a POST not yet confirmed) asks; a confirmed POST cancels. Works without JavaScript."""
-    batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
+    batch = batch_or_404(request, batch_id)
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
         return render(request, "batches/cancel_confirm.html", {"batch": batch})
     outcome = actions.cancel_batch(batch, request.user)

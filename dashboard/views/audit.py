@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from batches import audit
 from batches.models import AuditEvent
-from dashboard.access import role_required
+from dashboard.access import HtmxHttpRequest, role_required
 from dashboard.exports import csv_stream
+from dashboard.forms import AuditFilterForm
 from dashboard.queries import query_without
 
 COLUMNS = ["at", "actor_name", "action", "target", "outcome", "params", "detail"]
 
 
-class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices], required=False)
-    actor = forms.CharField(required=False, max_length=150)
-    target = forms.CharField(required=False, max_length=200)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def filter(self, events):
-        if not self.is_valid():
-            return events.none()
-        data = self.cleaned_data
-        if data["action"]:
-            events = events.filter(action=data["action"])
-        if data["actor"]:
-            events = events.filter(actor_name=data["actor"])
-        if data["target"]:
-            events = events.filter(target__startswith=data["target"])
-        if data["since"]:
-            events = events.filter(at__date__gte=data["since"])
-        if data["until"]:
-            events = events.filter(at__date__lte=data["until"])
-        return events
-
-
 @require_GET
 @role_required("view_audit_log")
-def audit_log(request):
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     page = Paginator(form.filter(AuditEvent.objects.all()), 100).get_page(request.GET.get("page"))
     return render(request, "audit.html", {"form": form, "page": page, "query": query_without(request.GET, "page")})
@@ -52,7 +28,7 @@ def audit_log(request):
 
 @require_GET
 @role_required("view_audit_log")
-def audit_export(request):
+def audit_export(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     events = form.filter(AuditEvent.objects.all()).values_list(*COLUMNS)
     audit.record(request.user, "export", "audit_log", params={k: str(v) for k, v in form.data.items() if v})

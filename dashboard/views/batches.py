@@ -2,37 +2,30 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches import pricing, retry
 from batches.models import Batch, RequestInput, Result
-from dashboard.access import can_view
-from dashboard.queries import PAGE_SIZE, BatchFilterForm, ItemFilterForm, keyset_page, query_without
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches
+from dashboard.forms import BatchFilterForm, ItemFilterForm
+from dashboard.queries import batch_page, keyset_page, query_without
 from dashboard.results import render_result
-from dashboard.spend import Spend, spend_of_batch, spend_of_batches
+from dashboard.spend.figures import Spend, spend_of_batch
 
 
 @require_GET
 @can_view
-def batch_list(request):
+def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET)
-    # Page through ids alone (an index-only scan, even on the last page), then load those rows.
-    page = Paginator(form.filter(Batch.objects.all()).values_list("id", flat=True), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
-    batches = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
-    costs = spend_of_batches(list(rows))  # one query for the page's batches
-    for batch in batches:
-        batch.spend = costs.get(batch.id)
+    page, batches = batch_page(form.filter(visible_batches(request)), request.GET.get("page"))
     context = {
         "form": form,
         "page": page,
         "batches": batches,
-        # Poll while something on this page is running; the re-rendered rows drop the trigger after.
-        "live": any(not b.is_terminal for b in batches),
+        # Poll while something on this page still awaits results; the re-rendered rows drop the trigger after.
+        "live": any(b.awaiting_results for b in batches),
         "query": query_without(request.GET, "page"),
     }
     template = "batches/list.html#rows" if request.htmx else "batches/list.html"
@@ -41,13 +34,13 @@ def batch_list(request):
 
 @require_GET
 @can_view
-def batch_detail(request, batch_id: str):
-    batch = get_object_or_404(Batch.objects.select_related("workspace"), pk=batch_id)
-    context = {"batch": batch, "spend": spend_of_batch(batch.pk)}
+def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
+    batch = batch_or_404(request, batch_id, "submitted_by")
+    context = {"batch": batch, "live": batch.awaiting_results, "spend": spend_of_batch(batch.pk)}
     summary_only = bool(request.htmx) and request.htmx.target == "batch-summary"
-    if summary_only and not batch.results_ingested_at:
-        # Polled every few seconds while the batch runs, the summary reads nothing else. The last poll,
-        # once results are in, also carries the results table (out of band) and so reads it all.
+    if summary_only and batch.awaiting_results:
+        # Polled every few seconds while the batch awaits results, the summary reads nothing else. The last
+        # poll, once results are settled, also carries the results table (out of band) and so reads it all.
         return render(request, "batches/detail.html#summary", context)
     form = ItemFilterForm(request.GET)
     context |= {
@@ -74,8 +67,8 @@ def batch_detail(request, batch_id: str):
 
 @require_GET
 @can_view
-def result_detail(request, batch_id: str, custom_id: str):
-    result = get_object_or_404(Result.objects.select_related("batch", "chunk"), batch_id=batch_id, custom_id=custom_id)
+def result_detail(request: HtmxHttpRequest, batch_id: str, custom_id: str) -> HttpResponse:
+    result = result_or_404(request, batch_id, custom_id)
     context = {
         "result": result,
         "batch": result.batch,

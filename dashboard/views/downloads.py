@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from batches import audit
 from batches.models import Batch, Result
 from dashboard import exports
-from dashboard.access import can_view
-from dashboard.queries import ItemFilterForm
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view
+from dashboard.forms import ItemFilterForm
 
 CONTENT_TYPES = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
 @require_GET
 @can_view
-def batch_download(request, batch_id: str, fmt: str):
+def batch_download(request: HtmxHttpRequest, batch_id: str, fmt: str) -> HttpResponse:
     if fmt not in CONTENT_TYPES:
         raise Http404("Unknown download format")
-    batch = get_object_or_404(Batch, pk=batch_id)
+    batch = batch_or_404(request, batch_id)
     if not batch.results_ingested_at:
         return _unavailable(request, batch)
     form = ItemFilterForm(request.GET)
-    filtered = any(request.GET.get(name) for name in form.fields)
+    filtered = form.filtered
     if filtered and not form.is_valid():
         return render(request, "batches/download_unavailable.html", {"batch": batch, "state": "bad_filter"}, status=400)
     results = form.filter(Result.objects.filter(batch=batch))
@@ -40,7 +40,7 @@ def batch_download(request, batch_id: str, fmt: str):
     return response
 
 
-def _unavailable(request, batch: Batch):
+def _unavailable(request: HtmxHttpRequest, batch: Batch) -> HttpResponse:
     """Why there is no file yet (409: wait) or ever (410: expired or deleted before it was kept)."""
     expired_on = min(filter(None, [batch.archived_at, batch.results_available_until]))
     if not batch.is_terminal:

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django import forms
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from batches import reconcile
 from batches.models import CostReportFetch
-from batches.tasks import fetch_cost_report
-from dashboard.access import role_required
-
-
-class RangeForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+from batches.tasks import enqueue, fetch_cost_report
+from dashboard.access import HtmxHttpRequest, role_required
+from dashboard.forms import RangeForm
+from dashboard.views.outcomes import WORKER_UNREACHABLE
 
 
 @require_http_methods(["GET", "POST"])
 @role_required("view_spend")
-def reconciliation(request):
+def reconciliation(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         # Views never call the API: the worker fetches, and this page shows it once it has.
-        fetch_cost_report.delay_on_commit()
-        messages.info(request, "Fetching Anthropic's Cost Report: reload in a moment.")
+        if enqueue(fetch_cost_report):
+            messages.info(request, "Fetching Anthropic's Cost Report: reload in a moment.")
+        else:
+            messages.warning(request, f"Not fetched. {WORKER_UNREACHABLE} The hourly fetch catches up.")
         return redirect("reconciliation")
     form = RangeForm(request.GET)
     today = timezone.now().date()

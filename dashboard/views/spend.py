@@ -1,21 +1,22 @@
-"""The spend page and its CSV export (Auditors and Admins); the figures come from dashboard/spend.py."""
+"""The spend page and its CSV export (Auditors and Admins); the figures come from dashboard/spend/."""
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from batches import audit
-from dashboard.access import role_required
+from dashboard.access import HtmxHttpRequest, role_required
 from dashboard.exports import csv_stream
-from dashboard.spend import SpendFilterForm, build_report
+from dashboard.forms import SpendFilterForm
+from dashboard.spend.report import build_report
 
 
 @require_GET
 @role_required("view_spend")
-def spend_report(request):
+def spend_report(request: HtmxHttpRequest) -> HttpResponse:
     form = SpendFilterForm(request.GET)
     # Budgets come from the `budget_status` context processor: the same query the page header uses.
     context = {"form": form, "report": build_report(form) if form.is_valid() else None}
@@ -25,7 +26,7 @@ def spend_report(request):
 
 @require_GET
 @role_required("view_spend")
-def spend_export(request):
+def spend_export(request: HtmxHttpRequest) -> HttpResponse:
     """Exactly the rows and columns the page shows for the same filters, totals last."""
     form = SpendFilterForm(request.GET)
     if not form.is_valid():

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.conf import settings
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from batches import submit, uploads
-from batches.models import Submission, Workspace
-from batches.tasks import submit_batches
-from dashboard.access import can_view, role_required
-
-
-class UploadForm(forms.Form):
-    workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
-    label = forms.CharField(max_length=200, required=False)
-    file = forms.FileField(help_text='One request per line: {"custom_id": …, "params": {…}}')
-    again = forms.BooleanField(required=False, label="Submit again, even if this exact file was submitted before")
+from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404
+from dashboard.forms import UploadForm
+from dashboard.views.outcomes import show_submission
 
 
 @require_http_methods(["GET", "POST"])
 @role_required("submit_batch")
-def submit_upload(request):
+def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
     form = UploadForm(*(request.POST, request.FILES) if request.method == "POST" else ())
     if request.method != "POST":
         return render(request, "submit.html", {"form": form})
@@ -31,29 +22,25 @@ def submit_upload(request):
         return render(request, "submit.html", {"form": form}, status=400)
     upload, data = form.cleaned_data["file"], form.cleaned_data
     # Streams the file (Django keeps large uploads on disk); nothing is sent while a line is wrong.
-    validation = uploads.validate(
-        upload, max_requests=settings.SUBMIT_MAX_REQUESTS, max_bytes=settings.SUBMIT_MAX_BYTES
-    )
+    validation = uploads.validate(upload)
     if not validation.ok:
         return render(request, "submit.html", {"form": form, "validation": validation}, status=400)
-    submission, created = submit.prepare_upload(
+    made = submit.prepare_upload(
         data["workspace"], request.user, upload, validation, label=data["label"], filename=upload.name,
         again=data["again"],
     )  # fmt: skip
-    if created:
-        submit_batches.delay_on_commit(submission.pk)
-        messages.success(request, f"{submission.request_count:,} requests validated and queued for submission.")
-    else:
-        messages.info(request, "This exact file was already submitted to this workspace: here is that submission.")
-    return redirect("submission_detail", submission.pk)
+    return show_submission(
+        request, made,
+        made_text=f"{validation.request_count:,} requests validated and queued for submission.",
+        found_text="This exact file was already submitted to this workspace: here is that submission.",
+    )  # fmt: skip
 
 
 @require_GET
 @can_view
-def submission_detail(request, submission_id: int):
-    submission = get_object_or_404(Submission.objects.select_related("workspace", "created_by"), pk=submission_id)
+def submission_detail(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
+    submission = submission_or_404(request, submission_id)
     parts = list(submission.parts.select_related("batch"))
-    live = any(p.status in ("pending", "creating") for p in parts)
-    context = {"submission": submission, "parts": parts, "live": live}
+    context = {"submission": submission, "parts": parts, "live": any(p.in_flight for p in parts)}
     template = "submission.html#parts" if request.htmx else "submission.html"
     return render(request, template, context)

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches import pricing
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
-from dashboard.spend import budget_status
+from dashboard.spend.budgets import budget_status
 from tests.batches.test_pricing import ENDED, _batch, _golden, _result
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,219 @@
+"""Every form of the dashboard: the filters that live in URLs, and the action forms.
+
+A filter form turns its GET parameters into queryset filters (`filter()`); an invalid one selects
+nothing rather than everything, so a malformed link never widens what a page or an action covers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from batches.models import RESULTS_EXPIRING_SOON, RESULTS_RETENTION, AuditEvent, Batch, Result, Workspace
+
+SPEND_DEFAULT_DAYS = 30
+_DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of `day` in the active (the browser's) time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- filters -------------------------------------------------------------------------------------
+class BatchFilterForm(forms.Form):
+    """The batch list's filters, all GET parameters, so a filtered view can be bookmarked and shared."""
+
+    SORTS = {
+        "-created": "-created_at",
+        "created": "created_at",
+        "-ended": "-ended_at",
+        "ended": "ended_at",
+        "-errors": "-errored_count",
+        "status": "processing_status",
+    }
+
+    workspace = forms.ModelChoiceField(
+        queryset=Workspace.objects.all(), required=False, to_field_name="name", empty_label="All workspaces"
+    )
+    status = forms.ChoiceField(choices=[("", "Any status"), *Batch.Status.choices], required=False)
+    created_from = forms.DateField(required=False, widget=_DATE_INPUT)
+    created_to = forms.DateField(required=False, widget=_DATE_INPUT)
+    has_errors = forms.BooleanField(required=False, label="Has errors")
+    expiring = forms.BooleanField(required=False, label="Results expiring within 3 days")
+    q = forms.CharField(required=False, label="Batch id", max_length=128)
+    sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
+
+    def filter(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
+        if not self.is_valid():
+            return batches.none()
+        data = self.cleaned_data
+        if data["workspace"]:
+            batches = batches.filter(workspace=data["workspace"])
+        if data["status"]:
+            batches = batches.filter(processing_status=data["status"])
+        if data["created_from"]:
+            batches = batches.filter(created_at__gte=start_of(data["created_from"]))
+        if data["created_to"]:
+            batches = batches.filter(created_at__lt=start_of(data["created_to"] + timedelta(days=1)))
+        if data["has_errors"]:
+            batches = batches.filter(Q(errored_count__gt=0) | Q(malformed_count__gt=0))
+        if data["expiring"]:
+            # Results available until created_at + 29 days: expiring within 3 days, not yet gone.
+            now = timezone.now()
+            batches = batches.filter(
+                created_at__gt=now - RESULTS_RETENTION,
+                created_at__lte=now - RESULTS_RETENTION + RESULTS_EXPIRING_SOON,
+                archived_at=None,
+            )
+        if data["q"]:
+            batches = batches.filter(id__icontains=data["q"].strip())
+        return batches.order_by(self.SORTS.get(data["sort"] or "-created", "-created_at"), "-id")
+
+
+class ItemFilterForm(forms.Form):
+    """A batch's result table filters (also what a download or a retry of "these items" covers)."""
+
+    result_type = forms.ChoiceField(
+        choices=[("", "Any result"), *Result.Type.choices],
+        required=False,
+        widget=forms.Select(attrs={"aria-label": "Result type"}),
+    )
+    error_type = forms.CharField(required=False, max_length=64)
+    q = forms.CharField(required=False, label="custom_id", max_length=128)
+
+    def filter(self, results: QuerySet[Result]) -> QuerySet[Result]:
+        if not self.is_valid():
+            return results.none()
+        data = self.cleaned_data
+        if data["result_type"]:
+            results = results.filter(result_type=data["result_type"])
+        if data["error_type"]:
+            results = results.filter(error_type=data["error_type"])
+        if data["q"]:
+            results = results.filter(custom_id__startswith=data["q"].strip())
+        return results
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any of these filters was asked for (valid or not)."""
+        return any(self.data.get(name) for name in self.fields)
+
+    @property
+    def active(self) -> dict[str, str]:
+        """The filters in force, to carry into links and downloads."""
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices], required=False)
+    actor = forms.CharField(required=False, max_length=150)
+    target = forms.CharField(required=False, max_length=200)
+    since = forms.DateField(required=False, widget=_DATE_INPUT)
+    until = forms.DateField(required=False, widget=_DATE_INPUT)
+
+    def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        if not self.is_valid():
+            return events.none()
+        data = self.cleaned_data
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if data["actor"]:
+            events = events.filter(actor_name=data["actor"])
+        if data["target"]:
+            events = events.filter(target__startswith=data["target"])
+        if data["since"]:
+            events = events.filter(at__date__gte=data["since"])
+        if data["until"]:
+            events = events.filter(at__date__lte=data["until"])
+        return events
+
+
+class SpendFilterForm(forms.Form):
+    """The spend report's filters, all GET parameters; missing ones take their defaults (the last 30 days)."""
+
+    period = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")])
+    group = forms.ChoiceField(
+        choices=[("workspace", "Workspace"), ("model", "Model"), ("submitter", "Submitter"), ("none", "Nothing")]
+    )
+    workspace = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, today: date | None = None) -> None:
+        today = today or datetime.now(UTC).date()  # rollups are dated by UTC day
+        defaults = {"period": "day", "group": "workspace", "to": today.isoformat(),
+                    "from": (today - timedelta(days=SPEND_DEFAULT_DAYS - 1)).isoformat()}  # fmt: skip
+        super().__init__({**defaults, **{k: v for k, v in data.items() if v}})
+        self.fields["from"] = forms.DateField(label="From", widget=_DATE_INPUT)
+        self.fields["to"] = forms.DateField(label="To", widget=_DATE_INPUT)
+        self.workspace_ids = dict(Workspace.objects.order_by("name").values_list("name", "id"))
+        self.fields["workspace"].choices = [("", "All workspaces"), *((n, n) for n in self.workspace_ids)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters in force, defaults included: for the export link and the audit log."""
+        data = self.cleaned_data
+        params = {"period": data["period"], "group": data["group"], "from": data["from"].isoformat(),
+                  "to": data["to"].isoformat()}  # fmt: skip
+        return {**params, "workspace": data["workspace"]} if data["workspace"] else params
+
+
+class RangeForm(forms.Form):
+    """The reconciliation page's days."""
+
+    start = forms.DateField(required=False, widget=_DATE_INPUT)
+    end = forms.DateField(required=False, widget=_DATE_INPUT)
+
+
+# --- actions -------------------------------------------------------------------------------------
+class UploadForm(forms.Form):
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
+    label = forms.CharField(max_length=200, required=False)
+    file = forms.FileField(help_text='One request per line: {"custom_id": …, "params": {…}}')
+    again = forms.BooleanField(required=False, label="Submit again, even if this exact file was submitted before")
+
+
+class AttachForm(forms.Form):
+    file = forms.FileField(help_text="The JSONL file the batch was created from")
+
+
+class RetryOptionsForm(forms.Form):
+    model = forms.CharField(required=False, max_length=128, help_text="Send every item to this model instead")
+    max_tokens = forms.IntegerField(required=False, min_value=1, help_text="Override max_tokens for every item")
+    include_needs_fix = forms.BooleanField(required=False, label="Also send the items that need a fix, unchanged")
+    edit_result = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    edit_params = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
+
+    def clean_edit_params(self) -> dict | None:
+        text = self.cleaned_data["edit_params"].strip()
+        if not text:
+            return None
+        try:
+            params = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(params, dict) or not {"model", "max_tokens", "messages"} <= params.keys():
+            raise forms.ValidationError("The params must be an object with model, max_tokens and messages.")
+        return params
+
+    def overrides(self) -> dict:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("model", "max_tokens") if data.get(k)}
+
+    def edits(self) -> dict[str, dict]:
+        data = self.cleaned_data
+        return (
+            {str(data["edit_result"]): data["edit_params"]} if data.get("edit_params") and data["edit_result"] else {}
+        )
