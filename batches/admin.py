@@ -105,7 +105,7 @@ class PriceAdmin(admin.ModelAdmin):
         from batches.tasks import reprice_usage
 
         for obj in prices:
-            audit.record(request.user, "workspace_change", f"price {obj.model_prefix}",
+            audit.record(request.user, "price_change", f"price {obj.model_prefix}",
                          params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
         reprice_usage.delay_on_commit()
 
@@ -113,3 +113,17 @@ class PriceAdmin(admin.ModelAdmin):
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
     list_display = ["workspace", "monthly_amount"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(request.user, "budget_change", obj.workspace.name,
+                     params={"monthly_amount": str(obj.monthly_amount), "created": not change})  # fmt: skip
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "budget_change", obj.workspace.name, params={"deleted": True})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):  # the list's "delete selected" action
+        for obj in queryset.select_related("workspace"):
+            audit.record(request.user, "budget_change", obj.workspace.name, params={"deleted": True})
+        super().delete_queryset(request, queryset)

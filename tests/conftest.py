@@ -1,16 +1,22 @@
-"""Shared fixtures: a real emulator over HTTP, workspaces pointing at it, a fixed cast of users."""
+"""Shared fixtures: a real emulator over HTTP, workspaces pointing at it, a fixed cast of users.
+
+Plain builders (requests, rows) are in tests/builders.py. Django is imported inside the fixtures that
+need it, so the emulator's own tests also run without it (`pytest tests/emulator -p no:django`).
+"""
 
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import pytest
-from django.apps import apps as django_apps
-from django.contrib.auth.models import Group, User
 
-from batches.models import Workspace
-from batches.roles import sync_role_groups
 from emulator import Emulator
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from batches.models import Workspace
 
 _keys = itertools.count(1)
 
@@ -26,6 +32,8 @@ def emulator():
 @pytest.fixture
 def make_workspace(emulator, db):
     """A dashboard workspace whose key the emulator knows (unless `known=False`)."""
+
+    from batches.models import Workspace
 
     def make(name: str | None = None, *, known: bool = True) -> Workspace:
         n = next(_keys)
@@ -47,7 +55,10 @@ def workspace(make_workspace):
 
 
 @pytest.fixture(autouse=True)
-def _fast_retries(settings):
+def _fast_retries(request):
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # the emulator's own tests, run without Django
+    settings = request.getfixturevalue("settings")
     # The SDK-facing retry loop honours retry-after; tests keep waits short.
     settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 2
     settings.INGEST_CHUNK_LINES = 50
@@ -55,6 +66,11 @@ def _fast_retries(settings):
 
 # --- a fixed cast of users -----------------------------------------------------------------------
 def _user(name: str, *roles: str) -> User:
+    from django.apps import apps as django_apps
+    from django.contrib.auth.models import Group, User
+
+    from batches.roles import sync_role_groups
+
     # Transactional tests (the worker's, the browser's) flush the groups the migration made.
     sync_role_groups(django_apps)
     user = User.objects.create_user(name, password=f"pw-{name}-123")

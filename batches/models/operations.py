@@ -25,6 +25,8 @@ class AuditEvent(models.Model):
         ATTACH_INPUTS = "attach_inputs"
         WORKSPACE_CHANGE = "workspace_change"
         KEY_CHANGE = "key_change"
+        PRICE_CHANGE = "price_change"
+        BUDGET_CHANGE = "budget_change"
         DOWNLOAD = "download"
         EXPORT = "export"
 

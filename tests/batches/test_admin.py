@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from batches import pricing
 from batches.models import AuditEvent, Price, UsageRollup, Workspace
 from dashboard.celery import app
-from tests.batches.test_pricing import ENDED, _batch, _result
+from tests.builders import ENDED, ended_batch, stored_result
 
 
 @pytest.fixture
@@ -71,8 +71,8 @@ def test_workspace_and_key_changes_are_audited_without_the_key(admin_client):
 def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
     admin_client, django_capture_on_commit_callbacks
 ):
-    batch = _batch("b1", ENDED)
-    _result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+    batch = ended_batch("b1", ENDED)
+    stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
     pricing.roll_up(batch)
     assert UsageRollup.objects.get().cost == Decimal("0.50")
     haiku = list(Price.objects.filter(model_prefix="claude-haiku-4-5").values_list("pk", flat=True))
@@ -90,4 +90,12 @@ def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
     assert response.status_code == 302 and not Price.objects.filter(model_prefix="claude-haiku-4-5").exists()
     assert UsageRollup.objects.get().cost is None  # unpriced now, never the deleted price's figure
     event = AuditEvent.objects.get(target="price claude-haiku-4-5")
-    assert event.params["price"] == "deleted"
+    assert event.action == "price_change" and event.params["price"] == "deleted"
+
+
+def test_a_budget_change_is_audited(admin_client):
+    workspace = Workspace.objects.create(name="acme", api_key_encrypted="x")
+    response = admin_client.post("/admin/batches/budget/add/", {"workspace": workspace.pk, "monthly_amount": "250.00"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="budget_change")
+    assert (event.target, event.params) == ("acme", {"monthly_amount": "250.00", "created": True})

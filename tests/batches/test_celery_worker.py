@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 
 from batches.models import Batch, Result
+from tests.builders import batch_request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 
@@ -74,8 +75,7 @@ def test_beat_and_worker_mirror_batches_and_ingest_results(emulator, make_worksp
     ended = emulator.seed_batches(workspace.test_api_key, 2, status="ended", n_requests=75)
     running = emulator.create_batch(
         workspace.test_api_key,
-        [{"custom_id": f"r-{i}", "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 8,
-          "messages": [{"role": "user", "content": "hi"}]}} for i in range(10)],
+        [batch_request(f"r-{i}") for i in range(10)],
         duration=60,
     )  # fmt: skip
 

@@ -13,7 +13,6 @@ from batches import sync
 from batches.errors import RetryableAPIError
 from batches.ingest import ingest_results
 from batches.models import Batch, Result, ResultChunk
-from batches.result_lines import parse as parse_line
 
 
 def _ended_batch(emulator, workspace, n: int, **kwargs) -> Batch:
@@ -175,27 +174,3 @@ def test_results_of_an_archived_batch_are_marked_unavailable(emulator, workspace
     assert report.unavailable and not Result.objects.filter(batch=batch).exists()
     batch.refresh_from_db()
     assert batch.results_unavailable_at is not None and not batch.needs_ingest
-
-
-@pytest.mark.parametrize(
-    "line",
-    [b"not json", b'{"custom_id": "a"}', b'{"custom_id": "a", "result": {"type": "weird"}}',
-     b'{"custom_id": "a", "result": {"type": "succeeded", "message": {}}}', b"[1, 2]"],
-)  # fmt: skip
-def test_parse_line_flags_bad_lines_as_malformed(line):
-    assert parse_line(line)["result_type"] == "malformed"
-
-
-def test_parse_line_reads_every_usage_field():
-    line = (
-        b'{"custom_id":"x","result":{"type":"succeeded","message":{"id":"msg_1","model":"claude-sonnet-4-5",'
-        b'"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20,"cache_creation_input_tokens":30,'
-        b'"cache_read_input_tokens":40,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20},'
-        b'"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1},"service_tier":"batch"}}}}'
-    )
-    fields = parse_line(line)
-    assert fields["input_tokens"] == 10 and fields["output_tokens"] == 20
-    assert fields["cache_creation_input_tokens"] == 30 and fields["cache_read_input_tokens"] == 40
-    assert (fields["cache_creation_5m_input_tokens"], fields["cache_creation_1h_input_tokens"]) == (10, 20)
-    assert (fields["web_search_requests"], fields["web_fetch_requests"]) == (2, 1)
-    assert fields["service_tier"] == "batch" and fields["stop_reason"] == "end_turn"

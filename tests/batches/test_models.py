@@ -39,3 +39,31 @@ def test_progress_and_retention_derive_from_the_api_fields():
     assert b.results_available_until == created + timedelta(days=29)
     assert not b.results_expired()
     assert b.results_expired(now=created + timedelta(days=29))
+
+
+SETTLED_BY = ("results_ingested_at", "results_unavailable_at", "gone_from_api_at")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["in_progress", "canceling", "ended"])
+@pytest.mark.parametrize("settled_by", [None, *SETTLED_BY])
+def test_the_derived_states_agree_on_the_model_and_in_queries(status, settled_by):
+    ws = Workspace.objects.create(name="acme", api_key_encrypted="x")
+    now = timezone.now()
+    batch = Batch.objects.create(
+        id="msgbatch_1", workspace=ws, processing_status=status, created_at=now, expires_at=now,
+        **({settled_by: now} if settled_by else {}),
+    )  # fmt: skip
+    awaiting = settled_by is None
+    assert batch.awaiting_results is awaiting and Batch.objects.awaiting_results().exists() is awaiting
+    needs = awaiting and status == "ended"
+    assert batch.needs_ingest is needs and Batch.objects.needing_ingest().exists() is needs
+    assert Batch.objects.running().exists() is (status != "ended")
+    assert batch.cancelable is (status == "in_progress")
+
+
+def test_a_part_is_in_flight_until_its_batch_is_made_or_it_stops():
+    from batches.models import SubmissionPart
+
+    in_flight = {status for status in SubmissionPart.Status.values if SubmissionPart(status=status).in_flight}
+    assert in_flight == {"pending", "creating"}

@@ -16,49 +16,21 @@ An unknown model is unpriced (never $0); errored, canceled and expired results c
 
 from __future__ import annotations
 
-import zlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from batches import pricing
-from batches.models import Batch, Price, Result, ResultChunk, UsageRollup, Workspace
+from batches.models import Price, Result, UsageRollup
+from tests.builders import ENDED, ended_batch, golden_results, stored_result
 
 pytestmark = pytest.mark.django_db
 
-ENDED = datetime(2026, 5, 31, 12, tzinfo=UTC)
-
-
-def _batch(name: str = "b1", ended: datetime = ENDED) -> Batch:
-    ws, _ = Workspace.objects.get_or_create(name="acme", defaults={"api_key_encrypted": "x", "api_key_hint": "…"})
-    return Batch.objects.create(
-        id=f"msgbatch_{name}", workspace=ws, processing_status="ended", created_at=ended - timedelta(hours=1),
-        expires_at=ended + timedelta(hours=23), ended_at=ended, results_ingested_at=ended,
-    )  # fmt: skip
-
-
-def _result(batch: Batch, custom_id: str, model: str, result_type: str = "succeeded", **usage) -> Result:
-    chunk = ResultChunk.objects.create(batch=batch, data=zlib.compress(b"{}"), line_count=1, raw_bytes=2)
-    return Result.objects.create(batch=batch, custom_id=custom_id, result_type=result_type, model=model, chunk=chunk,
-                                 line_index=0, **usage)  # fmt: skip
-
-
-def _golden(batch: Batch) -> None:
-    _result(batch, "sonnet", "claude-sonnet-4-5-20250929", input_tokens=1_000_000, output_tokens=200_000)
-    _result(batch, "haiku", "claude-haiku-4-5-20251001", input_tokens=500_000, output_tokens=100_000,
-            cache_creation_input_tokens=300_000, cache_creation_5m_input_tokens=200_000,
-            cache_creation_1h_input_tokens=100_000, cache_read_input_tokens=1_000_000)  # fmt: skip
-    _result(batch, "opus", "claude-opus-4-1-20250805", input_tokens=100_000, output_tokens=10_000,
-            cache_creation_input_tokens=400_000)  # fmt: skip
-    _result(batch, "unknown", "gpt-4o", input_tokens=1000, output_tokens=1000)
-    _result(batch, "err", "claude-sonnet-4-5", "errored", error_type="overloaded_error")
-    _result(batch, "exp", "claude-sonnet-4-5", "expired")
-
 
 def test_each_item_costs_what_was_worked_out_by_hand():
-    batch = _batch()
-    _golden(batch)
+    batch = ended_batch()
+    golden_results(batch)
     cost = {r.custom_id: pricing.item_cost(r) for r in Result.objects.select_related("batch")}
     assert cost["sonnet"].cost == Decimal("3.00") and cost["sonnet"].standard == Decimal("6.00")
     assert cost["haiku"].cost == Decimal("0.775") and cost["haiku"].uncached == Decimal("1.15")
@@ -68,8 +40,8 @@ def test_each_item_costs_what_was_worked_out_by_hand():
 
 
 def test_the_rollup_prices_the_batch_exactly():
-    batch = _batch()
-    _golden(batch)
+    batch = ended_batch()
+    golden_results(batch)
     pricing.roll_up(batch)
     rows = {r.model: r for r in UsageRollup.objects.filter(batch=batch)}
     assert set(rows) == {
@@ -87,8 +59,8 @@ def test_the_rollup_prices_the_batch_exactly():
 
 
 def test_rolling_up_twice_leaves_the_same_rows():
-    batch = _batch()
-    _golden(batch)
+    batch = ended_batch()
+    golden_results(batch)
     pricing.roll_up(batch)
     first = sorted(UsageRollup.objects.values_list("model", "cost", "requests"))
     pricing.roll_up(batch)
@@ -96,9 +68,9 @@ def test_rolling_up_twice_leaves_the_same_rows():
 
 
 def test_a_price_change_applies_from_its_date_and_reprices_what_it_affects():
-    before, after = _batch("may31", ENDED), _batch("jun1", ENDED + timedelta(days=1))
+    before, after = ended_batch("may31", ENDED), ended_batch("jun1", ENDED + timedelta(days=1))
     for batch in (before, after):
-        _result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+        stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
         pricing.roll_up(batch)
     Price.objects.create(model_prefix="claude-haiku-4-5", effective_from=date(2026, 6, 1), input=Decimal(2),
                          output=Decimal(10), cache_write_5m=Decimal("2.5"), cache_write_1h=Decimal(4),

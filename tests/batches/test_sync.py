@@ -10,6 +10,7 @@ from django.utils import timezone
 from batches import sync
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Result, Workspace
+from tests.builders import batch_request
 
 
 def test_first_sync_mirrors_every_batch_with_every_field(emulator, workspace):
@@ -63,9 +64,9 @@ def test_a_new_batch_appears_on_the_next_pass(emulator, workspace):
 
 
 def test_a_batch_that_ends_has_its_results_ingested(emulator, workspace):
-    requests = [_request(f"item-{i}") for i in range(40)]
-    requests[3] = _request("item-3", "[emulate:errored:overloaded_error]")
-    requests[4] = _request("item-4", "[emulate:errored:invalid_request_error]")
+    requests = [batch_request(f"item-{i}") for i in range(40)]
+    requests[3] = batch_request("item-3", "[emulate:errored:overloaded_error]")
+    requests[4] = batch_request("item-4", "[emulate:errored:invalid_request_error]")
     batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=60)
     sync.sync_workspace(workspace.pk)
     assert Batch.objects.get(pk=batch_id).processing_status == "in_progress"
@@ -235,14 +236,6 @@ def test_recovery_clears_the_failure(emulator, workspace):
 
     workspace.refresh_from_db()
     assert not workspace.is_failing and workspace.failing_since is None and workspace.last_error_type == ""
-
-
-def _request(custom_id: str, text: str = "Hello [emulate:succeeded]") -> dict:
-    return {
-        "custom_id": custom_id,
-        "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 64,
-                   "messages": [{"role": "user", "content": text}]},
-    }  # fmt: skip
 
 
 def _known_batch(workspace, batch_id, created_at) -> Batch:

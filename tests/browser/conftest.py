@@ -19,6 +19,7 @@ from batches import sync
 from batches.models import Batch, Workspace
 from batches.roles import sync_role_groups
 from emulator import Emulator
+from tests.builders import batch_request
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling Google, which a closed network answers slowly.
@@ -104,17 +105,6 @@ def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> No
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/$"))
-
-
-MODEL = "claude-haiku-4-5-20251001"
-
-
-def batch_request(custom_id: str, text: str = "hi [emulate:succeeded]", model: str = MODEL) -> dict:
-    """One request of a create-batch body; an `[emulate:...]` marker in the text picks its outcome."""
-    return {
-        "custom_id": custom_id,
-        "params": {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]},
-    }
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import Dialog, expect
 
 from batches.models import Batch, Result
-from tests.browser.conftest import batch_request
+from tests.builders import batch_request
 
 # Injected through the emulator: a not_found_error's message names the requested model.
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(1)>'

@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 from batches import submit, sync, uploads
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
 from dashboard.celery import app
-from tests.browser.conftest import LIVE_TIMEOUT_MS, batch_request
+from tests.browser.conftest import LIVE_TIMEOUT_MS
+from tests.builders import batch_request
 
 OVERLOADED = ["over-1", "over-2", "over-3"]
 INVALID = "bad-1"

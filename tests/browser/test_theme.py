@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.conftest import batch_request
+from tests.builders import batch_request
 
 SCREENS = Path("/tmp/screens")
 PHONE = {"width": 390, "height": 844}

@@ -6,17 +6,7 @@ import pytest
 
 from batches import sync
 from batches.models import Batch
-
-
-def _request(custom_id: str, text: str) -> dict:
-    return {
-        "custom_id": custom_id,
-        "params": {
-            "model": "claude-haiku-4-5-20251001",
-            "max_tokens": 64,
-            "messages": [{"role": "user", "content": text}],
-        },
-    }
+from tests.builders import batch_request
 
 
 @pytest.fixture
@@ -25,14 +15,17 @@ def mirrored(emulator, workspace):
     key = workspace.test_api_key
     ended = emulator.create_batch(
         key,
-        [_request(f"ok-{i:03d}", "hi [emulate:succeeded]") for i in range(120)]
-        + [_request(f"over-{i}", "x [emulate:errored:overloaded_error]") for i in range(3)]
-        + [_request("bad-1", "x [emulate:errored:invalid_request_error]"), _request("exp-1", "x [emulate:expired]")],
+        [batch_request(f"ok-{i:03d}", "hi [emulate:succeeded]") for i in range(120)]
+        + [batch_request(f"over-{i}", "x [emulate:errored:overloaded_error]") for i in range(3)]
+        + [
+            batch_request("bad-1", "x [emulate:errored:invalid_request_error]"),
+            batch_request("exp-1", "x [emulate:expired]"),
+        ],
         duration=30,
     )
     emulator.advance(60)
     running = emulator.create_batch(
-        key, [_request(f"r-{i}", "hi [emulate:succeeded]") for i in range(10)], duration=600
+        key, [batch_request(f"r-{i}", "hi [emulate:succeeded]") for i in range(10)], duration=600
     )
     from datetime import timedelta
 

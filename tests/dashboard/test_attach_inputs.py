@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches.models import AuditEvent, RequestInput
+from tests.builders import batch_request, jsonl
 
 
 def _file(custom_ids: list[str], extra: str = "") -> SimpleUploadedFile:
-    params = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
-    lines = [json.dumps({"custom_id": c, "params": params}) for c in custom_ids]
-    return SimpleUploadedFile("orig.jsonl", ("\n".join(lines) + "\n" + extra).encode())
+    return SimpleUploadedFile("orig.jsonl", jsonl([batch_request(c) for c in custom_ids]) + extra.encode())
 
 
 def test_requests_are_matched_by_custom_id_and_reported(operator_client, mirrored):

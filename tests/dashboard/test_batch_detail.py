@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import sync
-from batches.models import Result
+from batches.models import Batch, Result
+from tests.html import attribute, element
 
 
 def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mirrored):
@@ -16,7 +17,8 @@ def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mi
     for text in ("Created", "Ended", "Results available until", "overloaded_error", "invalid_request_error",
                  "125 results kept", ">bad-1<", ">ok-000<"):  # fmt: skip
         assert text in body
-    assert 'data-live="false"' in body and "hx-trigger" not in body.split('id="batch-summary"')[1].split(">")[0]
+    summary = element(body, "section", id="batch-summary")
+    assert attribute(summary, "data-live") == "false" and attribute(summary, "hx-trigger") is None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,13 @@ def test_an_unknown_batch_is_a_404(viewer_client, db):
 
 
 @pytest.mark.parametrize("query", ["", "?error_type=overloaded_error", "?error_type=overloaded_error&last=1", "?q=ok"])
-def test_the_number_of_queries_is_fixed(viewer_client, mirrored, query):
+@pytest.mark.parametrize("labelled", [False, True])
+def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, query, labelled):
+    if labelled:  # as a batch submitted through the dashboard is: its page names who submitted it
+        Batch.objects.filter(pk=mirrored["ended"].pk).update(label="nightly", submitted_by=make_user("ann"))
+    with CaptureQueriesContext(connection) as queries:
+        body = viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").content.decode()
+    assert ("submitted by ann" in body) is labelled
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
     # session, user, its permissions (2), batch, its error counts, its child batches, how its items

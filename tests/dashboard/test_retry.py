@@ -10,20 +10,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from batches import submit, sync, uploads
 from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
 from dashboard.celery import app
-
-
-def _line(custom_id: str, outcome: str) -> dict:
-    return {"custom_id": custom_id, "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 16,
-            "messages": [{"role": "user", "content": f"hi [emulate:{outcome}]"}]}}  # fmt: skip
+from tests.builders import jsonl, outcome_request
 
 
 @pytest.fixture
 def parent(workspace, emulator, make_user):
     """A batch submitted through the dashboard (so its inputs are kept), ended and ingested."""
-    lines = [_line(f"ok-{i}", "succeeded") for i in range(4)]
-    lines += [_line(f"over-{i}", "errored:overloaded_error") for i in range(3)]
-    lines += [_line("bad-0", "errored:invalid_request_error"), _line("late-0", "expired")]
-    f = SimpleUploadedFile("p.jsonl", "".join(json.dumps(x) + "\n" for x in lines).encode())
+    lines = [outcome_request(f"ok-{i}", "succeeded") for i in range(4)]
+    lines += [outcome_request(f"over-{i}", "errored:overloaded_error") for i in range(3)]
+    lines += [outcome_request("bad-0", "errored:invalid_request_error"), outcome_request("late-0", "expired")]
+    f = SimpleUploadedFile("p.jsonl", jsonl(lines))
     owner = make_user("owner", "Operator")
     submission = submit.prepare_upload(
         workspace, owner, f, uploads.validate(f), label="parent", filename="p.jsonl"

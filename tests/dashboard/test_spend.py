@@ -20,7 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from batches import pricing
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
 from dashboard.spend.budgets import budget_status
-from tests.batches.test_pricing import ENDED, _batch, _golden, _result
+from tests.builders import ENDED, ended_batch, golden_results, stored_result
+from tests.html import attribute, element, elements, text
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +37,8 @@ def auditor_client(client, make_user):
 
 @pytest.fixture
 def golden() -> Batch:
-    batch = _batch()
-    _golden(batch)
+    batch = ended_batch()
+    golden_results(batch)
     pricing.roll_up(batch)
     return batch
 
@@ -151,10 +152,10 @@ def three_batches(golden, make_user):
     """The golden batch (acme, nobody, May 31), one by ann in beta on May 20, one in April."""
     ann = make_user("ann")
     beta = Workspace.objects.create(name="beta", api_key_encrypted="x", api_key_hint="…")
-    may20 = _batch("may20", ENDED - timedelta(days=11))
+    may20 = ended_batch("may20", ENDED - timedelta(days=11))
     Batch.objects.filter(pk=may20.pk).update(workspace=beta, submitted_by=ann)
     _usage(Batch.objects.get(pk=may20.pk), "claude-haiku-4-5", "1.00")
-    _usage(_batch("apr", datetime(2026, 4, 10, tzinfo=UTC)), "claude-haiku-4-5", "0.25")
+    _usage(ended_batch("apr", datetime(2026, 4, 10, tzinfo=UTC)), "claude-haiku-4-5", "0.25")
     return golden
 
 
@@ -189,8 +190,8 @@ def test_the_workspace_filter_keeps_only_that_workspace(auditor_client, three_ba
 
 def test_by_default_it_shows_the_last_30_days(auditor_client, golden):
     now = datetime.now(UTC)
-    _usage(_batch("today", now), "claude-haiku-4-5", "2.00")
-    _usage(_batch("month_ago", now - timedelta(days=30)), "claude-haiku-4-5", "5.00")
+    _usage(ended_batch("today", now), "claude-haiku-4-5", "2.00")
+    _usage(ended_batch("month_ago", now - timedelta(days=30)), "claude-haiku-4-5", "5.00")
     rows = _table(auditor_client, "")
     assert [r[0] for r in rows[1:]] == [now.date().isoformat(), "Total"] and rows[-1][7] == "$2.00"
 
@@ -204,34 +205,38 @@ def test_a_start_after_the_end_is_explained(auditor_client, golden):
 # --- the chart --------------------------------------------------------------------------------------
 def test_the_chart_is_an_accessible_svg_coloured_by_the_theme(auditor_client, three_batches):
     body = auditor_client.get(f"/spend/?{MAY}").content.decode()
-    svg = body[body.index("<svg") : body.index("</svg>")]
-    assert 'role="img"' in svg and 'aria-labelledby="spend-chart-title spend-chart-desc"' in svg
-    assert "Batch cost per day by workspace, 2026-05-01 to 2026-05-31" in svg
-    assert "$9.65 in all by workspace, 2 groups. 1 unpriced request not shown." in svg
-    assert "fill: var(--processing)" in svg and "2026-05-31 · acme: $8.65" in svg
+    chart = element(body, "svg")
+    assert attribute(chart, "role") == "img"
+    assert attribute(chart, "aria-labelledby") == "spend-chart-title spend-chart-desc"
+    assert text(element(body, id="spend-chart-title")) == "Batch cost per day by workspace, 2026-05-01 to 2026-05-31"
+    assert (
+        text(element(body, id="spend-chart-desc"))
+        == "$9.65 in all by workspace, 2 groups. 1 unpriced request not shown."
+    )
+    svg = str(chart)
+    assert "fill: var(--processing)" in svg and "2026-05-31 · acme: $8.65" in text(chart)
     assert "<script" not in body.lower().replace('<script src="/static/', "")  # no chart library
 
 
 def test_the_chart_keeps_six_groups_and_sums_the_rest(auditor_client, golden):
     for n in range(8):
-        _usage(_batch(f"m{n}"), f"model-{n}", f"{n + 1}.00")
+        _usage(ended_batch(f"m{n}"), f"model-{n}", f"{n + 1}.00")
     body = auditor_client.get(f"/spend/?{MAY}&group=model").content.decode()
-    svg = body[body.index("<svg") : body.index("</svg>")]
+    chart = str(element(body, "svg"))
+    titles = {text(t).strip() for t in elements(chart, "title")}
     # Kept: model-7 ($8) to model-4 ($5), opus ($4.875), model-3 ($4); the other five summed as one.
-    assert "<title>model-7</title>" in svg and "<title>model-3</title>" in svg
-    assert "<title>model-2</title>" not in svg and "<title>5 others</title>" in svg
-    assert "fill: var(--canceled)" in svg
+    assert {"model-7", "model-3", "5 others"} <= titles and "model-2" not in titles
+    assert "fill: var(--canceled)" in chart
 
 
 def test_hostile_model_names_are_escaped_in_the_table_and_the_chart(auditor_client, golden):
     Price.objects.create(model_prefix=HOSTILE, effective_from=ENDED.date(), input=1, output=1, cache_write_5m=1,
                          cache_write_1h=1, cache_read=1, source="test")  # fmt: skip
-    _result(golden, "evil", HOSTILE, input_tokens=1_000_000)
+    stored_result(golden, "evil", HOSTILE, input_tokens=1_000_000)
     pricing.roll_up(golden)
     body = auditor_client.get(f"/spend/?{MAY}&group=model").content.decode()
     assert HOSTILE not in body
-    svg = body[body.index("<svg") : body.index("</svg>")]
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert HOSTILE in text(element(body, "svg"))  # shown as text, never as markup
     assert _by_group(_table(auditor_client, f"{MAY}&group=model"))[HOSTILE][7] == "$0.50"
 
 
@@ -241,10 +246,10 @@ def test_hostile_model_names_are_escaped_in_the_table_and_the_chart(auditor_clie
     [("79.00", None), ("80.00", "80% of budget used"), ("99.99", "80% of budget used"), ("100.00", "over budget")],
 )
 def test_budgets_warn_at_80_and_100_percent_on_every_page(auditor_client, spent, warning):
-    batch = _batch("now", datetime.now(UTC))
+    batch = ended_batch("now", datetime.now(UTC))
     Budget.objects.create(workspace=batch.workspace, monthly_amount=Decimal(100))
     _usage(batch, "claude-haiku-4-5", spent)
-    _usage(_batch("last_month", datetime.now(UTC) - timedelta(days=40)), "claude-haiku-4-5", "500.00")
+    _usage(ended_batch("last_month", datetime.now(UTC) - timedelta(days=40)), "claude-haiku-4-5", "500.00")
     for url in ("/", "/spend/", "/errors/"):
         body = auditor_client.get(url).content.decode()
         shown = 'aria-label="Budgets"' in body
@@ -256,11 +261,11 @@ def test_budgets_warn_at_80_and_100_percent_on_every_page(auditor_client, spent,
 
 def test_each_budget_sums_only_its_own_workspace_this_month():
     now = datetime.now(UTC)
-    acme = _batch("acme1", now).workspace
-    _usage(_batch("acme2", now), "claude-haiku-4-5", "12.50", requests=3)
+    acme = ended_batch("acme1", now).workspace
+    _usage(ended_batch("acme2", now), "claude-haiku-4-5", "12.50", requests=3)
     _usage(Batch.objects.get(pk="msgbatch_acme1"), "claude-haiku-4-5", "7.25")
     _usage(Batch.objects.get(pk="msgbatch_acme1"), "gpt-4o", None, requests=4)  # unpriced: counted, not $0
-    _usage(_batch("acme_old", now - timedelta(days=40)), "claude-haiku-4-5", "900.00")
+    _usage(ended_batch("acme_old", now - timedelta(days=40)), "claude-haiku-4-5", "900.00")
     other = Workspace.objects.create(name="zeta", api_key_encrypted="x", api_key_hint="…")
     zeta = Batch.objects.create(id="msgbatch_z", workspace=other, processing_status="ended", created_at=now,
                                 expires_at=now + timedelta(days=1), ended_at=now)  # fmt: skip
@@ -274,7 +279,7 @@ def test_each_budget_sums_only_its_own_workspace_this_month():
 
 
 def test_budgets_are_shown_only_to_those_who_may_see_spend(viewer_client):
-    batch = _batch("now", datetime.now(UTC))
+    batch = ended_batch("now", datetime.now(UTC))
     Budget.objects.create(workspace=batch.workspace, monthly_amount=Decimal(100))
     _usage(batch, "claude-haiku-4-5", "150.00")
     assert "over budget" not in viewer_client.get("/").content.decode()
@@ -317,7 +322,7 @@ def test_the_number_of_queries_does_not_grow_with_the_data(auditor_client, golde
     before = count()
     Budget.objects.create(workspace=golden.workspace, monthly_amount=Decimal(10))
     for n in range(20):
-        batch = _batch(f"more{n}", datetime.now(UTC) - timedelta(days=n))
+        batch = ended_batch(f"more{n}", datetime.now(UTC) - timedelta(days=n))
         Batch.objects.filter(pk=batch.pk).update(submitted_by=make_user(f"u{n}"))
         _usage(Batch.objects.get(pk=batch.pk), f"model-{n % 7}", None if n % 5 == 0 else "1.50")
     assert count() == before == expected
@@ -325,12 +330,13 @@ def test_the_number_of_queries_does_not_grow_with_the_data(auditor_client, golde
 
 # --- batch pages ------------------------------------------------------------------------------------
 def test_the_batch_list_shows_each_batch_cost(viewer_client, golden):
-    _batch("pending", ENDED + timedelta(days=1))
+    ended_batch("pending", ENDED + timedelta(days=1))
     body = viewer_client.get("/").content.decode()
-    golden_row = body[body.index('id="row-msgbatch_b1"') :].split("</tr>")[0]
-    pending_row = body[body.index('id="row-msgbatch_pending"') :].split("</tr>")[0]
-    assert "$8.65" in golden_row and "+ unpriced" in golden_row and "$17.30 at standard prices" in golden_row
-    assert '<td class="num">—</td>' in pending_row
+    golden_cost = element(element(body, "tr", id="row-msgbatch_b1"), "td", class_="num cost")
+    cost = element(golden_cost, "span")
+    assert text(cost) == "$8.65" and attribute(cost, "title") == "$17.30 at standard prices"
+    assert text(element(golden_cost, "span", class_="badge")) == "+ unpriced"
+    assert text(element(element(body, "tr", id="row-msgbatch_pending"), "td", class_="num cost")) == "—"
 
 
 def test_a_batch_shows_its_cost_saving_and_unpriced_models(viewer_client, golden):
@@ -347,7 +353,7 @@ def test_a_result_shows_its_cost(viewer_client, golden):
 
 
 def test_a_batch_with_only_unpriced_usage_says_so(viewer_client):
-    batch = _batch("unknown")
+    batch = ended_batch("unknown")
     _usage(batch, "gpt-4o", None, requests=3)
-    row = viewer_client.get("/").content.decode().split('id="row-msgbatch_unknown"')[1].split("</tr>")[0]
-    assert "unpriced" in row and "$" not in row
+    row = element(viewer_client.get("/").content.decode(), "tr", id="row-msgbatch_unknown")
+    assert text(element(row, "td", class_="num cost")) == "unpriced" and "$" not in text(row)

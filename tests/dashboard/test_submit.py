@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 
-from batches import client, submit, tasks
 from batches.models import AuditEvent, Batch, RequestInput, Submission, SubmissionPart
 from dashboard.celery import app
+from tests.builders import batch_request, jsonl
 
 
 @pytest.fixture
@@ -32,18 +28,12 @@ def post(operator_client, workspace, django_capture_on_commit_callbacks):
     return post_lines
 
 
-def _line(custom_id: str, text: str = "hi [emulate:succeeded]") -> dict:
-    return {"custom_id": custom_id, "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 32,
-                                               "messages": [{"role": "user", "content": text}]}}  # fmt: skip
-
-
 def _file(lines: list, name: str = "requests.jsonl") -> SimpleUploadedFile:
-    body = "".join((json.dumps(x) if isinstance(x, dict) else x) + "\n" for x in lines).encode()
-    return SimpleUploadedFile(name, body, content_type="application/jsonl")
+    return SimpleUploadedFile(name, jsonl(lines), content_type="application/jsonl")
 
 
 def test_a_valid_file_becomes_a_batch_with_its_inputs_kept(post, operator_client, workspace, emulator):
-    response = post([_line(f"item-{i}") for i in range(3)])
+    response = post([batch_request(f"item-{i}") for i in range(3)])
 
     assert response.status_code == 200 and "3 requests validated" in response.content.decode()
     part = SubmissionPart.objects.get()
@@ -59,7 +49,13 @@ def test_a_valid_file_becomes_a_batch_with_its_inputs_kept(post, operator_client
 
 
 def test_every_problem_is_reported_with_its_line_and_nothing_is_sent(post, workspace, emulator):
-    lines = [_line("ok-1"), "{not json", _line("x" * 65), _line("ok-1"), {"custom_id": "p", "params": {"model": "m"}}]
+    lines = [
+        batch_request("ok-1"),
+        "{not json",
+        batch_request("x" * 65),
+        batch_request("ok-1"),
+        {"custom_id": "p", "params": {"model": "m"}},
+    ]
     response = post(lines)
 
     body = response.content.decode()
@@ -83,7 +79,7 @@ def test_a_file_of_blank_lines_holds_no_requests(post, workspace, emulator):
 
 
 def test_the_same_file_twice_creates_one_batch(post, operator_client, workspace, emulator):
-    lines = [_line("a"), _line("b")]
+    lines = [batch_request("a"), batch_request("b")]
     post(lines)
     second = post(lines)
 
@@ -92,7 +88,7 @@ def test_the_same_file_twice_creates_one_batch(post, operator_client, workspace,
 
 
 def test_submitting_again_on_purpose_makes_a_new_batch(post, operator_client, workspace, emulator):
-    lines = [_line("a")]
+    lines = [batch_request("a")]
     post(lines)
     post(lines, again="on")
     assert Submission.objects.count() == 2 and emulator.calls["create"] == 2
@@ -100,7 +96,7 @@ def test_submitting_again_on_purpose_makes_a_new_batch(post, operator_client, wo
 
 def test_a_file_over_the_limit_is_split_into_batches_shown_together(post, workspace, settings):
     settings.SUBMIT_MAX_REQUESTS = 2
-    response = post([_line(f"i{n}") for n in range(5)])
+    response = post([batch_request(f"i{n}") for n in range(5)])
 
     parts = list(SubmissionPart.objects.order_by("index"))
     assert [p.request_count for p in parts] == [2, 2, 1] and all(p.status == "created" for p in parts)
@@ -111,90 +107,16 @@ def test_a_file_over_the_limit_is_split_into_batches_shown_together(post, worksp
     assert all(p.batch_id in body for p in parts)
 
 
-@pytest.mark.parametrize("fault", [{"status": 500, "after": True}, {"after": True, "drop": True},
-                                   {"status": 529, "after": True}])  # fmt: skip
-def test_a_create_whose_answer_is_lost_is_adopted_not_repeated(post, operator_client, workspace, emulator, fault):
-    emulator.faults.add(op="create", **fault)
-    post([_line("a"), _line("b")])
-
-    part = SubmissionPart.objects.get()
-    assert part.status == "created" and part.batch_id
-    assert emulator.calls["create"] == 1
-    assert len(client.list_batches(workspace.credentials).batches) == 1  # the API holds one batch, not two
-
-
-def test_a_create_that_did_not_happen_is_tried_again(post, operator_client, workspace, emulator, settings):
-    settings.SUBMIT_LIST_GRACE_SECONDS = 0  # the API lists batches at once (the grace has its own test)
-    emulator.faults.add(op="create", status=503)  # refused before the API did anything
-    post([_line("a")])
-
-    part = SubmissionPart.objects.get()
-    assert part.status == "created" and part.attempts == 2
-    assert emulator.calls["create"] == 2
-
-
 def test_a_refusal_is_shown_and_nothing_is_created(post, operator_client, workspace, emulator):
     emulator.faults.add(op="create", status=400, message="requests.0.params.model: unknown model")
-    response = post([_line("a")])
+    response = post([batch_request("a")])
 
     part = SubmissionPart.objects.get()
     assert part.status == "failed" and "unknown model" in part.error
     assert "unknown model" in response.content.decode() and not Batch.objects.exists()
 
 
-def test_nothing_is_sent_again_until_the_api_has_had_time_to_list_the_batch(post, workspace, emulator):
-    post([_line("a")], queue_only=True)
-    part = SubmissionPart.objects.get()
-    emulator.faults.add(op="create", status=503)
-
-    assert submit.submit(part.submission_id) is True  # not listed, but it may just not be listed yet
-    assert submit.submit(part.submission_id) is True
-
-    part.refresh_from_db()
-    assert part.status == "creating" and "checking" in part.error and emulator.calls["create"] == 1
-    # Past the grace, the beat's sweep finds the part no task carries any more and sends it again.
-    SubmissionPart.objects.filter(pk=part.pk).update(attempted_at=timezone.now() - timedelta(minutes=3))
-    assert submit.unfinished() == [part.submission_id]
-    app.conf.task_always_eager = True
-    try:
-        tasks.resume_submissions()
-    finally:
-        app.conf.task_always_eager = False
-    part.refresh_from_db()
-    assert part.status == "created" and emulator.calls["create"] == 2 and submit.unfinished() == []
-
-
-def test_a_worker_killed_mid_create_is_resolved_without_a_second_batch(post, workspace, emulator):
-    post([_line("a"), _line("b")], queue_only=True)  # queued, not run
-    part = SubmissionPart.objects.get()
-    # The create went out and the worker died before recording the answer.
-    emulator.create_batch(workspace.test_api_key, [_line("a"), _line("b")])
-    SubmissionPart.objects.filter(pk=part.pk).update(
-        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
-    )
-
-    assert submit.submit(part.submission_id) is False
-
-    part.refresh_from_db()
-    assert part.status == "created" and emulator.calls.get("create", 0) == 0
-
-
-def test_two_new_batches_of_the_same_size_stop_for_a_person(post, workspace, emulator):
-    post([_line("a")], queue_only=True)
-    part = SubmissionPart.objects.get()
-    for _ in range(2):
-        emulator.create_batch(workspace.test_api_key, [_line("z")])
-    SubmissionPart.objects.filter(pk=part.pk).update(
-        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
-    )
-
-    submit.submit(part.submission_id)
-
-    part.refresh_from_db()
-    assert part.status == "ambiguous" and "several new batches" in part.error
-
-
 def test_viewers_cannot_submit(viewer_client, workspace, emulator):
     assert viewer_client.get("/submit/").status_code == 403
-    response = viewer_client.post("/submit/", {"workspace": workspace.name, "file": _file([_line("a")])})
+    response = viewer_client.post("/submit/", {"workspace": workspace.name, "file": _file([batch_request("a")])})
     assert response.status_code == 403 and not Submission.objects.exists()

@@ -1,0 +1,62 @@
+"""The results line format, in its one place: parsed to Result fields, its text, kept in packed runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batches import result_lines
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"not json", b'{"custom_id": "a"}', b'{"custom_id": "a", "result": {"type": "weird"}}',
+     b'{"custom_id": "a", "result": {"type": "succeeded", "message": {}}}', b"[1, 2]"],
+)  # fmt: skip
+def test_a_line_that_is_not_a_result_is_malformed(line):
+    assert result_lines.parse(line)["result_type"] == "malformed"
+
+
+def test_every_usage_field_is_read():
+    line = (
+        b'{"custom_id":"x","result":{"type":"succeeded","message":{"id":"msg_1","model":"claude-sonnet-4-5",'
+        b'"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20,"cache_creation_input_tokens":30,'
+        b'"cache_read_input_tokens":40,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20},'
+        b'"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1},"service_tier":"batch"}}}}'
+    )
+    fields = result_lines.parse(line)
+    assert fields["input_tokens"] == 10 and fields["output_tokens"] == 20
+    assert fields["cache_creation_input_tokens"] == 30 and fields["cache_read_input_tokens"] == 40
+    assert (fields["cache_creation_5m_input_tokens"], fields["cache_creation_1h_input_tokens"]) == (10, 20)
+    assert (fields["web_search_requests"], fields["web_fetch_requests"]) == (2, 1)
+    assert fields["service_tier"] == "batch" and fields["stop_reason"] == "end_turn"
+
+
+def test_a_malformed_line_gets_the_same_key_each_time_it_is_read():
+    line = b'{"custom_id": "a", "result": '
+    assert result_lines.parse(line)["custom_id"] == result_lines.parse(line)["custom_id"]
+    assert result_lines.parse(line)["custom_id"].startswith("malformed:")
+
+
+def test_the_fields_come_in_the_columns_order():
+    error = {"type": "error", "error": {"type": "api_error", "message": "boom"}, "request_id": "req_1"}
+    line = json.dumps({"custom_id": "e", "result": {"type": "errored", "error": error}}).encode()
+    fields = result_lines.parse(line)
+    assert tuple(fields) == result_lines.FIELDS
+    assert (fields["error_type"], fields["error_message"], fields["request_id"]) == ("api_error", "boom", "req_1")
+
+
+def test_the_text_is_every_text_block_of_a_succeeded_message_and_nothing_else():
+    message = {
+        "content": [{"type": "text", "text": "one"}, {"type": "tool_use", "id": "t"}, {"type": "text", "text": "two"}]
+    }
+    succeeded = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": message}})
+    assert result_lines.text_of(succeeded) == "one\n\ntwo"
+    assert result_lines.text_of('{"custom_id": "a", "result": {"type": "expired"}}') == ""
+    assert result_lines.text_of("not json") == "" and result_lines.load("not json") is None
+
+
+def test_packed_lines_come_back_as_they_went_in():
+    lines = [b'{"a": 1}', '{"é": "x"}'.encode(), b"not json, kept anyway"]
+    assert result_lines.unpack(result_lines.pack(lines)) == lines

@@ -1,0 +1,106 @@
+"""The submit service: a part's batch is created once, whatever happens to the create call."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from batches import client, submit, tasks, uploads
+from batches.models import SubmissionPart
+from dashboard.celery import app
+from tests.builders import batch_request, jsonl
+
+
+@pytest.fixture
+def queue(workspace, make_user):
+    """Record an upload of these requests as the service does, without running its task."""
+
+    def prepare(requests: list[dict]):
+        f = io.BytesIO(jsonl(requests))
+        made = submit.prepare_upload(workspace, make_user("owner", "Operator"), f, uploads.validate(f), label="nightly",
+                                     filename="requests.jsonl")  # fmt: skip
+        return made.submission
+
+    return prepare
+
+
+@pytest.mark.parametrize("fault", [{"status": 500, "after": True}, {"after": True, "drop": True},
+                                   {"status": 529, "after": True}])  # fmt: skip
+def test_a_create_whose_answer_is_lost_is_adopted_not_repeated(queue, workspace, emulator, fault):
+    submission = queue([batch_request("a"), batch_request("b")])
+    emulator.faults.add(op="create", **fault)
+
+    assert submit.submit(submission.pk) is False
+
+    part = SubmissionPart.objects.get()
+    assert part.status == "created" and part.batch_id
+    assert emulator.calls["create"] == 1
+    assert len(client.list_batches(workspace.credentials).batches) == 1  # the API holds one batch, not two
+
+
+def test_a_create_that_did_not_happen_is_tried_again(queue, workspace, emulator, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0  # the API lists batches at once (the grace has its own test)
+    submission = queue([batch_request("a")])
+    emulator.faults.add(op="create", status=503)  # refused before the API did anything
+
+    assert submit.submit(submission.pk) is True  # no batch was made: send it again
+    assert submit.submit(submission.pk) is False
+
+    part = SubmissionPart.objects.get()
+    assert part.status == "created" and part.attempts == 2
+    assert emulator.calls["create"] == 2
+
+
+def test_nothing_is_sent_again_until_the_api_has_had_time_to_list_the_batch(queue, workspace, emulator):
+    queue([batch_request("a")])
+    part = SubmissionPart.objects.get()
+    emulator.faults.add(op="create", status=503)
+
+    assert submit.submit(part.submission_id) is True  # not listed, but it may just not be listed yet
+    assert submit.submit(part.submission_id) is True
+
+    part.refresh_from_db()
+    assert part.status == "creating" and "checking" in part.error and emulator.calls["create"] == 1
+    # Past the grace, the beat's sweep finds the part no task carries any more and sends it again.
+    SubmissionPart.objects.filter(pk=part.pk).update(attempted_at=timezone.now() - timedelta(minutes=3))
+    assert submit.unfinished() == [part.submission_id]
+    app.conf.task_always_eager = True
+    try:
+        tasks.resume_submissions()
+    finally:
+        app.conf.task_always_eager = False
+    part.refresh_from_db()
+    assert part.status == "created" and emulator.calls["create"] == 2 and submit.unfinished() == []
+
+
+def test_a_worker_killed_mid_create_is_resolved_without_a_second_batch(queue, workspace, emulator):
+    queue([batch_request("a"), batch_request("b")])
+    part = SubmissionPart.objects.get()
+    # The create went out and the worker died before recording the answer.
+    emulator.create_batch(workspace.test_api_key, [batch_request("a"), batch_request("b")])
+    SubmissionPart.objects.filter(pk=part.pk).update(
+        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
+    )
+
+    assert submit.submit(part.submission_id) is False
+
+    part.refresh_from_db()
+    assert part.status == "created" and emulator.calls.get("create", 0) == 0
+
+
+def test_two_new_batches_of_the_same_size_stop_for_a_person(queue, workspace, emulator):
+    queue([batch_request("a")])
+    part = SubmissionPart.objects.get()
+    for _ in range(2):
+        emulator.create_batch(workspace.test_api_key, [batch_request("z")])
+    SubmissionPart.objects.filter(pk=part.pk).update(
+        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
+    )
+
+    submit.submit(part.submission_id)
+
+    part.refresh_from_db()
+    assert part.status == "ambiguous" and "several new batches" in part.error

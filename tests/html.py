@@ -1,0 +1,56 @@
+"""Reading a page as parsed HTML (Django's own test parser), not as a string to slice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.test.html import Element, parse_html
+
+
+def elements(html: str | Element, tag: str | None = None, **attrs: str) -> Iterator[Element]:
+    """Every element of `html`, in document order, with this tag (any, if None) and these attributes.
+
+    `class_="a b"` matches an element holding both classes, in any order, among others.
+    """
+    wanted = {name.rstrip("_"): value for name, value in attrs.items()}
+    stack = [parse_html(html) if isinstance(html, str) else html]
+    while stack:
+        node = stack.pop(0)
+        if not isinstance(node, Element):
+            continue
+        if (tag is None or node.name == tag) and _has(dict(node.attributes), wanted):
+            yield node
+        stack[:0] = node.children
+
+
+def _has(found: dict[str, str | None], wanted: dict[str, str]) -> bool:
+    for name, value in wanted.items():
+        if name == "class":
+            if not set(value.split()) <= set((found.get("class") or "").split()):
+                return False
+        elif found.get(name) != value:
+            return False
+    return True
+
+
+def element(html: str | Element, tag: str | None = None, **attrs: str) -> Element:
+    """The first element that matches; fails the test, naming what it looked for, when there is none."""
+    found = next(elements(html, tag, **attrs), None)
+    assert found is not None, f"no <{tag or '*'}> with {attrs} in the page"
+    return found
+
+
+def text(node: Element | str) -> str:
+    """The text of an element and everything in it, whitespace as the parser normalised it."""
+    if isinstance(node, str):
+        return node
+    return "".join(text(child) for child in node.children)
+
+
+def cells(row: Element) -> list[str]:
+    """The text of each cell of a table row."""
+    return [text(cell).strip() for cell in row.children if isinstance(cell, Element) and cell.name in ("td", "th")]
+
+
+def attribute(node: Element, name: str) -> str | None:
+    return dict(node.attributes).get(name)
