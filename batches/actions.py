@@ -4,11 +4,15 @@ records an audit event whatever the outcome. Safe to run twice: the second run s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
 
 from batches import audit, client
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch
-from batches.sync import upsert_remote
+from batches.upsert import upsert_remote
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,23 @@ def _explain(exc: APIError) -> str:
     if isinstance(exc, RetryableAPIError):
         return f"The API could not take the request now ({exc.error_type}): nothing was canceled. Try again shortly."
     return f"The API refused: {exc.message} ({exc.error_type})."
+
+
+# "Refresh now" asks the API about one batch; more clicks within this join the refresh already asked for.
+REFRESH_EVERY = timedelta(seconds=10)
+
+
+def request_refresh(batch: Batch) -> tuple[datetime, bool]:
+    """Claim a refresh of the batch: (when it was asked for, whether this call asked). A refresh asked for
+    less than REFRESH_EVERY ago is not asked again: the caller waits for that one's answer."""
+    now = timezone.now()
+    recent = now - REFRESH_EVERY
+    claimed = (
+        Batch.objects.filter(pk=batch.pk)
+        .filter(Q(refresh_requested_at=None) | Q(refresh_requested_at__lt=recent))
+        .update(refresh_requested_at=now)
+    )
+    if claimed:
+        return now, True
+    asked = Batch.objects.filter(pk=batch.pk).values_list("refresh_requested_at", flat=True).first()
+    return asked or now, False

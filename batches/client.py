@@ -4,16 +4,24 @@ One function per remote call. Each returns plain data and raises only the domain
 batches/errors.py, so nothing SDK-shaped leaks into services, tasks or views.
 
 Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days, as of
-2.15.0) inside a worker. We retry short waits here and hand long ones back to the caller.
+2.15.0) inside a worker. We retry short waits here and hand long ones back to the caller. What the API
+says about retrying wins, in the SDK's own order: `x-should-retry`, then a coded error
+(`error.details.error_code`, e.g. a spend limit: permanent), then the status; the wait is
+`retry-after-ms`, then `retry-after` as seconds or an HTTP date.
+
+Each workspace is its own client: its key and its base URL, blank meaning the real API, never the
+process's `ANTHROPIC_BASE_URL`; the process's `ANTHROPIC_CUSTOM_HEADERS` are never sent.
 """
 
 from __future__ import annotations
 
+import email.utils
 import functools
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -36,6 +44,7 @@ T = TypeVar("T")
 
 RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides
 CREATE_TIMEOUT_SECONDS = 600
+DEFAULT_BASE_URL = "https://api.anthropic.com"  # what a workspace with no base URL talks to
 
 
 @dataclass(frozen=True)
@@ -119,43 +128,59 @@ def cost_report(creds: Credentials, start: date, end: date) -> list[ReportedCost
 
 
 @contextmanager
-def stream_results(creds: Credentials, batch_id: str, *, chunk_size: int = 1 << 16) -> Iterator[Iterator[bytes]]:
+def stream_results(
+    creds: Credentials, batch_id: str, *, results_url: str = "", chunk_size: int = 1 << 16
+) -> Iterator[Iterator[bytes]]:
     """Yield an iterator over the raw result lines (bytes, without the newline), streamed.
 
-    Raw lines rather than the SDK's parsed objects: the ingest parses each line once with
-    `json.loads` and keeps the exact bytes, and skips the SDK's per-line model construction.
+    With the batch's `results_url` (from the list or a retrieve) it is one call: the SDK's `results()`
+    would retrieve the batch first to learn it. The URL is used as the SDK uses it, relative to the
+    workspace's base URL or absolute. Raw lines rather than the SDK's parsed objects: the ingest parses
+    each line once with `json.loads`, keeps the exact bytes, and skips the per-line model construction.
     """
     client = _client(creds)  # held for the whole stream: a collected client closes its connection
-    try:
-        response_cm = client.messages.batches.with_streaming_response.results(batch_id)
-        response = _call(response_cm.__enter__, retries=0)
-    except NotFoundAPIError as exc:
-        raise ResultsUnavailableError(exc.message, error_type=exc.error_type, status=404) from exc
-    try:
-        yield _split_lines(response.iter_bytes(chunk_size))
-    except (httpx2.TransportError, anthropic.APIConnectionError) as exc:
-        raise RetryableAPIError(
-            f"connection lost while streaming results: {exc or type(exc).__name__}",
-            error_type="connection_error",
-        ) from exc
-    finally:
-        response_cm.__exit__(None, None, None)
+    with ExitStack() as stack:
+        try:
+            if results_url:
+                headers = {"Accept": "application/binary"}
+                get = functools.partial(client.get, results_url, cast_to=httpx2.Response, stream=True)
+                response = _call(lambda: get(options={"headers": headers}), retries=0)
+                stack.callback(response.close)
+            else:
+                streaming = client.messages.batches.with_streaming_response.results(batch_id)
+                response = _call(lambda: stack.enter_context(streaming), retries=0)
+        except NotFoundAPIError as exc:
+            raise ResultsUnavailableError(exc.message, error_type=exc.error_type, status=404) from exc
+        try:
+            yield _split_lines(response.iter_bytes(chunk_size))
+        except (httpx2.TransportError, anthropic.APIConnectionError) as exc:
+            raise RetryableAPIError(
+                f"connection lost while streaming results: {exc or type(exc).__name__}",
+                error_type="connection_error",
+            ) from exc
 
 
 # --- internals ---------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _client_for(api_key: str, base_url: str | None, timeout: float) -> anthropic.Anthropic:
+def _client_for(
+    api_key: str, base_url: str | None, timeout: float, env_headers: tuple[str, ...]
+) -> anthropic.Anthropic:
     # One client per workspace and process, so its connection pool is reused across calls.
     return anthropic.Anthropic(
         api_key=api_key,
-        base_url=base_url,
+        base_url=base_url or DEFAULT_BASE_URL,
         max_retries=0,
         timeout=httpx2.Timeout(timeout, connect=5.0),
+        # The SDK adds ANTHROPIC_CUSTOM_HEADERS to every client: a process-wide setting would reach every
+        # workspace's server. Omitted, each of them.
+        default_headers=dict.fromkeys(env_headers, anthropic.omit),
     )
 
 
 def _client(creds: Credentials) -> anthropic.Anthropic:
-    return _client_for(creds.api_key, creds.base_url, settings.ANTHROPIC_TIMEOUT_SECONDS)
+    env_headers = os.environ.get("ANTHROPIC_CUSTOM_HEADERS", "")
+    names = tuple(line.split(":", 1)[0].strip() for line in env_headers.split("\n") if ":" in line)
+    return _client_for(creds.api_key, creds.base_url, settings.ANTHROPIC_TIMEOUT_SECONDS, names)
 
 
 def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -199,8 +224,9 @@ def _domain_error(exc: anthropic.AnthropicError) -> APIError:
         status = exc.status_code
         error_type = getattr(exc, "type", None) or f"http_{status}"
         message = getattr(exc, "api_message", None) or _body_message(exc.body) or str(exc)
-        kwargs = {"error_type": error_type, "status": status, "request_id": exc.request_id}
-        if status in RETRYABLE_STATUSES or status >= 500:
+        error_code = str(getattr(exc, "error_code", None) or "")
+        kwargs = {"error_type": error_type, "status": status, "request_id": exc.request_id, "error_code": error_code}
+        if _should_retry(exc.response, status, error_code):
             return RetryableAPIError(message, retry_after=_retry_after(exc.response), **kwargs)
         if status == 404:
             return NotFoundAPIError(message, **kwargs)
@@ -217,19 +243,36 @@ def _body_message(body: object) -> str | None:
     return None
 
 
+def _should_retry(response: httpx2.Response | None, status: int, error_code: str) -> bool:
+    """The API's own word first (`x-should-retry`), then a coded error (never retryable), then the status."""
+    header = response.headers.get("x-should-retry") if response is not None else None
+    if header in ("true", "false"):
+        return header == "true"
+    if error_code:
+        return False  # a spend limit, an organization on hold: waiting a few seconds changes nothing
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
 def _retry_after(response: httpx2.Response | None) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, then `retry-after` in seconds or as an HTTP date."""
     if response is None:
         return None
-    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = response.headers.get(header)
-        if value:
-            try:
-                seconds = float(value) * scale
-            except ValueError:
-                continue  # an HTTP-date: rare from this API; fall back to our own backoff
-            if seconds > 0:
-                return seconds
-    return None
+    headers = response.headers
+    candidates: list[float | None] = [
+        _number(headers.get("retry-after-ms"), 0.001),
+        _number(headers.get("retry-after")),
+    ]
+    if candidates[1] is None and headers.get("retry-after"):
+        when = email.utils.parsedate_tz(headers["retry-after"])
+        candidates.append(email.utils.mktime_tz(when) - time.time() if when else None)
+    return next((seconds for seconds in candidates if seconds is not None and seconds > 0), None)
+
+
+def _number(value: str | None, scale: float = 1.0) -> float | None:
+    try:
+        return float(value) * scale if value else None
+    except ValueError:
+        return None
 
 
 def _remote_batch(b: Any) -> RemoteBatch:

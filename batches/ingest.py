@@ -1,231 +1,236 @@
-"""Ingest an ended batch's results: streamed, chunked, idempotent and resumable.
+"""Ingest one ended batch's results: its own unit of work, with its own lease and its own back-off.
 
-Each chunk of lines is written in one transaction: the compressed raw lines and one `Result` row
-per line. A run cut short (connection lost, worker killed) leaves only whole chunks behind; the
-next run streams again and skips every `custom_id` already stored, so nothing is duplicated and
-nothing is missed. The unique (batch, custom_id) constraint backs this up against concurrent runs.
+The sync pass mirrors metadata only; for every ended batch whose results are not kept yet it queues
+one `ingest_batch` task (`claim_due`). Ingests run in parallel across workers; a conditional UPDATE
+leases each batch to one of them, so two tasks never both stream it. Faults are handled here, where
+they happen:
+- a stream cut (or a 5xx, 529) is met by opening it again within the task, skipping the results
+  already stored, up to INGEST_STREAM_ATTEMPTS opens;
+- after that the batch backs off on its own: exponential with jitter, its next attempt and last error
+  kept on the batch and shown on its page. The workspace is never marked failing for it;
+- a 429 whose `retry-after` is too long to wait pauses every ingest of the workspace until then (the
+  metadata sync carries on), and no worker sleeps through it;
+- an error the API calls permanent (a coded error, a refused key) backs off at once to the longest
+  wait: someone has to change something, and the batch then picks up by itself.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Iterable, Iterator
+import random
+import time
+import uuid
 from dataclasses import dataclass
-from itertools import islice
-from typing import Any
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from batches import client, pricing, result_lines
-from batches.errors import ResultsUnavailableError
-from batches.models import Batch, ErrorCount, Result, ResultChunk
+from batches import client, result_store, submit
+from batches.errors import APIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
+from batches.models import Batch, Workspace
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class IngestReport:
-    batch_id: str
-    new_items: int = 0
-    skipped_items: int = 0
-    malformed: int = 0
-    complete: bool = False
-    unavailable: str = ""
+class IngestReport(result_store.Counts):
+    batch_id: str = ""
+    # ingested, unavailable, busy (another task holds it), paused (its workspace), waiting (backing off),
+    # not_needed (already kept, or not ended), failed
+    outcome: str = ""
+    streams: int = 0  # how many times the results stream was opened
+    error: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome == "ingested"
+
+    @property
+    def unavailable(self) -> bool:
+        return self.outcome == "unavailable"
 
 
-def ingest_results(batch: Batch) -> IngestReport:
-    """Store every result line of an ended batch that is not stored yet."""
-    report = IngestReport(batch.id)
-    if not batch.needs_ingest:
+# --- queueing --------------------------------------------------------------------------------------
+def _free(now: datetime) -> Q:
+    """Not leased (or its lease has run out: a worker died holding it)."""
+    return Q(ingest_lease_until=None) | Q(ingest_lease_until__lt=now)
+
+
+def claim_due(workspace_id: int, *, ids: list[str] | None = None) -> list[str]:
+    """Mark the workspace's batches whose ingest is due as queued, and return their ids to enqueue.
+
+    Due: ended, results not settled, not backing off, not leased, and not already queued within
+    INGEST_REQUEUE_SECONDS (a queued task is not lost: acks are late and a dead worker's message comes
+    back). Nothing is due while the workspace's ingests are paused by a rate limit.
+    """
+    now = timezone.now()
+    if Workspace.objects.filter(pk=workspace_id, ingest_not_before__gt=now).exists():
+        return []
+    requeue = now - timedelta(seconds=settings.INGEST_REQUEUE_SECONDS)
+    due = (
+        Batch.objects.filter(workspace_id=workspace_id)
+        .needing_ingest()
+        .filter(_free(now), Q(ingest_not_before=None) | Q(ingest_not_before__lte=now))
+        .filter(Q(ingest_queued_at=None) | Q(ingest_queued_at__lt=requeue))
+    )
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    batch_ids = list(due.order_by("created_at").values_list("id", flat=True))
+    Batch.objects.filter(pk__in=batch_ids).update(ingest_queued_at=now)
+    return batch_ids
+
+
+def unqueue(batch_ids: list[str]) -> None:
+    """The broker did not take these tasks: let the next pass queue them again."""
+    Batch.objects.filter(pk__in=batch_ids).update(ingest_queued_at=None)
+
+
+# --- one batch ---------------------------------------------------------------------------------------
+def ingest_batch(batch_id: str, *, force: bool = False) -> IngestReport:
+    """Store every result of an ended batch not stored yet, under the batch's lease.
+
+    `force` (a person asked, in the foreground) ignores the batch's back-off and its workspace's pause.
+    """
+    report = IngestReport(batch_id=batch_id)
+    batch = Batch.objects.select_related("workspace").filter(pk=batch_id).first()
+    now = timezone.now()
+    if batch is None or not batch.needs_ingest:
+        report.outcome = "not_needed"
+    elif not force and batch.workspace.ingest_not_before and batch.workspace.ingest_not_before > now:
+        report.outcome = "paused"
+    elif not force and batch.ingest_not_before and batch.ingest_not_before > now:
+        report.outcome = "waiting"
+    if report.outcome:
+        Batch.objects.filter(pk=batch_id, ingest_lease_token="").update(ingest_queued_at=None)
         return report
-    if batch.results_expired():
-        _mark_unavailable(batch, "results expired: the API keeps them for 29 days after creation", report)
+    token = _claim(batch_id)
+    if token is None:
+        report.outcome = "busy"  # another task streams it; it clears the queue mark when done
         return report
-    Batch.objects.filter(pk=batch.pk).update(ingest_attempts=F("ingest_attempts") + 1)
-    resuming = Result.objects.filter(batch=batch).exists()
     try:
-        with (
-            client.stream_results(batch.workspace.credentials, batch.id) as lines,
-            _Writer(batch, report) as writer,
-        ):
-            for chunk in _chunks(lines, settings.INGEST_CHUNK_LINES):
-                writer.put(_new_lines(batch, chunk, resuming, report))
-    except ResultsUnavailableError as exc:
-        # Past the retention window (or archived) this is final; otherwise it may be the API's
-        # propagation delay right after the batch ended, so the next pass tries again.
-        if batch.results_expired():
-            _mark_unavailable(batch, f"results no longer available: {exc.message}", report)
-            return report
-        raise
-    except Exception as exc:
-        Batch.objects.filter(pk=batch.pk).update(ingest_error=str(exc)[:2000])
-        raise
-    _finish(batch, report)
+        _run(batch, token, report)
+    finally:
+        Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(
+            ingest_lease_token="", ingest_lease_until=None, ingest_queued_at=None
+        )
+    log.info("ingest %s: %s, %d new, %d skipped, %d streams%s", batch_id, report.outcome, report.new_items,
+             report.skipped_items, report.streams, f": {report.error}" if report.error else "")  # fmt: skip
     return report
 
 
-def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    it = iter(lines)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
-
-def _new_lines(batch: Batch, lines: list[bytes], resuming: bool, report: IngestReport) -> list[tuple[bytes, dict]]:
-    """The chunk's lines parsed, less those already stored (by an earlier, interrupted run)."""
-    parsed = [(line, result_lines.parse(line)) for line in lines]
-    seen: set[str] = set()
-    if resuming:
-        ids = [fields["custom_id"] for _, fields in parsed]
-        seen = set(Result.objects.filter(batch=batch, custom_id__in=ids).values_list("custom_id", flat=True))
-    keep: list[tuple[bytes, dict[str, Any]]] = []
-    for line, fields in parsed:
-        if fields["custom_id"] in seen:
-            report.skipped_items += 1
+def _run(batch: Batch, token: str, report: IngestReport) -> None:
+    if batch.results_expired():
+        _mark_unavailable(batch, "results expired: the API keeps them for 29 days after creation", report)
+        return
+    Batch.objects.filter(pk=batch.pk).update(ingest_attempts=F("ingest_attempts") + 1)
+    try:
+        creds = batch.workspace.credentials
+    except APIError as exc:
+        _record_failure(batch, report, exc)
+        return
+    resuming = batch.items_ingested > 0 or batch.chunks.exists()
+    error: BaseException | str | None = None
+    for attempt in range(settings.INGEST_STREAM_ATTEMPTS):
+        try:
+            with client.stream_results(creds, batch.id, results_url=batch.results_url) as lines:
+                report.streams += 1
+                result_store.store(batch, lines, report, resuming=resuming, renew=lambda: _renew(batch.pk, token))
+        except ResultsUnavailableError as exc:
+            if batch.results_expired():
+                _mark_unavailable(batch, f"results no longer available: {exc.message}", report)
+                return
+            error = exc  # just ended: the API may not serve them everywhere yet (SDK issue #1432)
+            break
+        except RetryableAPIError as exc:
+            error, resuming = exc, True
+            wait = _short_wait(exc, attempt)
+            if wait is None:
+                _pause_workspace(batch, exc)
+                break
+            if attempt + 1 < settings.INGEST_STREAM_ATTEMPTS:
+                time.sleep(wait)
             continue
-        seen.add(fields["custom_id"])  # a line repeated within one stream is stored once
-        keep.append((line, fields))
-    return keep
-
-
-def _store(batch: Batch, keep: list[tuple[bytes, dict]], report: IngestReport) -> None:
-    """One chunk: its compressed raw lines and its rows, in one transaction."""
-    if not keep:
-        return
-    lines = [line for line, _ in keep]
-    raw_bytes = sum(map(len, lines)) + len(lines) - 1
-    with transaction.atomic():
-        chunk = ResultChunk.objects.create(
-            batch=batch, data=result_lines.pack(lines), line_count=len(keep), raw_bytes=raw_bytes
-        )
-        _insert_rows([(batch.pk, chunk.pk, i, *fields.values()) for i, (_, fields) in enumerate(keep)])
-    report.new_items += len(keep)
-    report.malformed += sum(1 for _, fields in keep if fields["result_type"] == Result.Type.MALFORMED)
-
-
-class _Writer:
-    """Stores chunks on a second thread, with its own connection, while this one reads and parses.
-
-    PostgreSQL's work and zlib both release the GIL, so reading and writing overlap: the ingest then
-    takes about as long as the slower of the two rather than their sum. Inside an open transaction
-    (a test's) a second connection could not see the batch, so chunks are stored inline there.
-    """
-
-    def __init__(self, batch: Batch, report: IngestReport) -> None:
-        self.batch, self.report = batch, report
-        self.threaded = not connection.in_atomic_block
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"ingest-{batch.pk}", daemon=True)
-
-    def __enter__(self) -> _Writer:
-        if self.threaded:
-            self.thread.start()
-        return self
-
-    def put(self, keep: list[tuple[bytes, dict]]) -> None:
-        if not self.threaded:
-            _store(self.batch, keep, self.report)
+        except PermanentAPIError as exc:
+            error = exc
+            break
+        except Exception as exc:  # noqa: BLE001 - this batch's own failure: recorded on it, never on the others
+            log.exception("ingest %s failed", batch.id)
+            error = exc
+            break
+        error = result_store.finish(batch)
+        if not error:
+            _record_success(batch, report)
             return
-        if self.error:
-            raise self.error
-        self.queue.put(keep)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.threaded:
-            self.queue.put(None)  # even after a cut: what was read is still stored
-            self.thread.join()
-            if self.error and exc is None:
-                raise self.error
-
-    def _run(self) -> None:
-        try:
-            while (keep := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        _store(self.batch, keep, self.report)
-                    except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                        self.error = exc
-        finally:
-            connection.close()
+        resuming = True
+        break  # a stream that ends early again at once would only cost another download: back off
+    _record_failure(batch, report, error)
 
 
-_COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
+def _short_wait(exc: RetryableAPIError, attempt: int) -> float | None:
+    """How long to wait before opening the stream again in this task; None when the API asks for longer
+    than a worker should sleep (the workspace's ingests pause instead)."""
+    if exc.retry_after:
+        return exc.retry_after if exc.retry_after <= settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS else None
+    return min(0.5 * 2**attempt, settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS)
 
 
-def _insert_rows(rows: list[tuple]) -> None:
-    """Insert Result rows as plain tuples: the ORM's per-field preparation costs more than the DB.
-
-    PostgreSQL takes them by COPY. COPY cannot skip conflicts, so when a concurrent run stored some
-    of these custom_ids a moment earlier, the chunk falls back to an INSERT that skips them.
-    """
-    table = Result._meta.db_table
-    columns = ", ".join(_COLUMNS)
-    if connection.vendor == "postgresql":
-        try:
-            # The raw psycopg cursor's errors are psycopg's own: wrap them so IntegrityError is caught.
-            with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            return
-        except IntegrityError:
-            pass
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (batch_id, custom_id) DO NOTHING",
-            rows,
-        )
-
-
-def _finish(batch: Batch, report: IngestReport) -> None:
-    totals = Result.objects.filter(batch=batch).aggregate(
-        stored=Count("id"), malformed=Count("id", filter=Q(result_type=Result.Type.MALFORMED))
-    )
-    stored, malformed = totals["stored"], totals["malformed"]
-    expected = batch.total_requests
-    if stored < expected:
-        # The stream ended early without a transport error: try again next pass rather than
-        # declare done with items missing.
-        message = f"results stream ended with {stored} of {expected} results; will resume"
-        Batch.objects.filter(pk=batch.pk).update(items_ingested=stored, malformed_count=malformed, ingest_error=message)
-        log.warning("batch %s: %s", batch.id, message)
-        return
+# --- lease and outcome -------------------------------------------------------------------------------
+def _claim(batch_id: str) -> str | None:
+    token = uuid.uuid4().hex
     now = timezone.now()
-    with transaction.atomic():
-        _roll_up_errors(batch)
-        pricing.roll_up(batch)
-        Batch.objects.filter(pk=batch.pk).update(
-            items_ingested=stored, malformed_count=malformed, results_ingested_at=now, ingest_error=""
-        )
-    batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
-    report.complete = True
+    claimed = (
+        Batch.objects.filter(pk=batch_id)
+        .needing_ingest()
+        .filter(_free(now))
+        .update(ingest_lease_token=token, ingest_lease_until=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS))
+    )
+    return token if claimed else None
 
 
-def _roll_up_errors(batch: Batch) -> None:
-    """Replace the batch's ErrorCount rows by a fresh count: idempotent however often it runs."""
-    counts = (
-        Result.objects.filter(batch=batch)
-        .exclude(error_type="")
-        .values_list("error_type")
-        .annotate(n=Count("id"))
-        .order_by()
+def _renew(batch_id: str, token: str) -> None:
+    until = timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(ingest_lease_until=until)
+
+
+def _record_success(batch: Batch, report: IngestReport) -> None:
+    Batch.objects.filter(pk=batch.pk).update(
+        ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="", ingest_error_permanent=False
     )
-    rows = [ErrorCount(batch=batch, workspace_id=batch.workspace_id, error_type=t, count=n) for t, n in counts]
-    ErrorCount.objects.filter(batch=batch).exclude(error_type__in=[r.error_type for r in rows]).delete()
-    # An upsert: two runs finishing the same batch at once (each saw every result) agree on the rows.
-    ErrorCount.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["batch", "error_type"], update_fields=["count", "workspace"]
+    report.outcome = "ingested"
+    submit.verify_adoption(batch)
+
+
+def _record_failure(batch: Batch, report: IngestReport, error: BaseException | str | None) -> None:
+    """Back off this batch alone: the next attempt after base × 2^(failures − 1), ±25%, at most the max."""
+    permanent = isinstance(error, PermanentAPIError) and not isinstance(error, ResultsUnavailableError)
+    failures = batch.ingest_failures + 1
+    base, most = settings.INGEST_BACKOFF_SECONDS, settings.INGEST_BACKOFF_MAX_SECONDS
+    delay = most if permanent else min(base * 2 ** (failures - 1), most) * random.uniform(0.75, 1.25)
+    if isinstance(error, RetryableAPIError) and error.retry_after:
+        delay = max(delay, error.retry_after)
+    error_type = error.error_type if isinstance(error, APIError) else "incomplete" if isinstance(error, str) else ""
+    report.outcome, report.error = "failed", str(error or "unknown error")
+    Batch.objects.filter(pk=batch.pk).update(
+        ingest_failures=failures,
+        ingest_not_before=timezone.now() + timedelta(seconds=delay),
+        ingest_error=report.error[:2000],
+        ingest_error_type=(error_type or type(error).__name__)[:64],
+        ingest_error_permanent=permanent,
     )
+
+
+def _pause_workspace(batch: Batch, exc: RetryableAPIError) -> None:
+    until = timezone.now() + timedelta(seconds=exc.retry_after or 0)
+    Workspace.objects.filter(pk=batch.workspace_id).filter(
+        Q(ingest_not_before=None) | Q(ingest_not_before__lt=until)
+    ).update(ingest_not_before=until)
+    log.warning("workspace %s: ingests paused until %s (%s)", batch.workspace_id, until, exc)
 
 
 def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:
     now = timezone.now()
     Batch.objects.filter(pk=batch.pk).update(results_unavailable_at=now, results_unavailable_reason=reason[:300])
     batch.results_unavailable_at, batch.results_unavailable_reason = now, reason[:300]
-    report.unavailable = reason
+    report.outcome, report.error = "unavailable", reason

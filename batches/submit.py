@@ -3,11 +3,15 @@
 The API takes no idempotency key, and a create whose answer is lost (timeout, cut connection, a 5xx
 after the API accepted it) may or may not have made a batch. So a create is never simply retried:
 the part is claimed with a conditional UPDATE, and an unknown outcome is resolved by looking for a
-batch created since the attempt with this part's request count that no other part has claimed.
-One match is adopted; none, once the API has had SUBMIT_LIST_GRACE_SECONDS to list a new batch, means
-the create did not happen and it is tried again; several (another tool submitting the same size at the
-same moment) stop the part for a person to decide. A part stays "creating" until then; its `error`
-says a check is under way. The beat's `resume_submissions` picks up any part no task carries any more.
+batch with this part's request count, created within the attempt's own call (give or take
+SUBMIT_CLOCK_SKEW_SECONDS between our clock and the API's), that no other part has claimed.
+One match is adopted, provisionally: the API shows a batch's custom_ids only in its results, so once
+they are in (`verify_adoption`, at the end of its ingest) they must be ours exactly, or the batch is
+another client's that happened to match, and it is given back (its label restored) and ours is sent.
+None, once the API has had SUBMIT_LIST_GRACE_SECONDS to list a new batch, means the create did not
+happen and it is tried again; several stop the part for a person to decide, with the evidence shown.
+A part stays "creating" until then; its `error` says a check is under way. The beat's
+`resume_submissions` picks up any part no task carries any more.
 A double click or a resubmitted form is caught earlier: the same file for the same workspace has the
 same Submission fingerprint.
 """
@@ -29,13 +33,12 @@ from django.utils import timezone
 
 from batches import audit, client, uploads
 from batches.errors import APIError, RetryableAPIError
-from batches.models import Batch, RequestInput, Submission, SubmissionPart, Workspace
-from batches.sync import upsert_remote
+from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
+from batches.upsert import upsert_remote
 
 log = logging.getLogger(__name__)
 
-# How far before our attempt a matching batch may have been created (the API's clock is not ours).
-CLOCK_SKEW = timedelta(minutes=5)
+
 # A part left "creating" this long had its worker die mid-call: resolve it like a lost answer.
 STALE_CREATING = timedelta(minutes=15)
 STORE_CHUNK = 2000
@@ -166,9 +169,11 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
 def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) -> bool:
     """The create may or may not have made a batch: find out before anything is sent again."""
     Status = SubmissionPart.Status
-    since = part.attempted_at - CLOCK_SKEW
+    skew = timedelta(seconds=settings.SUBMIT_CLOCK_SKEW_SECONDS)
+    # The batch our call made was created while the call was out: after we sent it, before it timed out.
+    since, until = part.attempted_at - skew, part.attempted_at + timedelta(seconds=client.CREATE_TIMEOUT_SECONDS) + skew
     try:
-        recent = _created_since(submission.workspace.credentials, since)
+        recent = [b for b in _created_since(submission.workspace.credentials, since) if b.created_at <= until]
     except APIError as exc:
         # Cannot tell yet; leave it "creating" so nothing is sent again, and look once more later.
         SubmissionPart.objects.filter(pk=part.pk).update(error=f"{reason}; checking: {exc}")
@@ -177,8 +182,9 @@ def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) 
     claimed = set(SubmissionPart.objects.filter(batch_id__in=[b.id for b in sized]).values_list("batch_id", flat=True))
     candidates = [b for b in sized if b.id not in claimed]
     if len(candidates) == 1:
-        log.info("part %s: the create answered %r but had made %s; adopted", part.pk, reason, candidates[0].id)
-        _link(submission, part, candidates[0])
+        log.info("part %s: the create answered %r but had made %s; adopted until its results show our custom_ids",
+                 part.pk, reason, candidates[0].id)  # fmt: skip
+        _link(submission, part, candidates[0], adopted=True)
         return False
     if not candidates:
         grace = timedelta(seconds=settings.SUBMIT_LIST_GRACE_SECONDS)
@@ -188,9 +194,11 @@ def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) 
             return True
         SubmissionPart.objects.filter(pk=part.pk).update(status=Status.PENDING, error=f"{reason}; no batch was made")
         return True
-    ids = ", ".join(b.id for b in candidates)
+    evidence = ", ".join(f"{b.id} created {b.created_at:%Y-%m-%d %H:%M:%S} UTC" for b in candidates)
     SubmissionPart.objects.filter(pk=part.pk).update(
-        status=Status.AMBIGUOUS, error=f"{reason}; several new batches of this size exist ({ids}): check them"
+        status=Status.AMBIGUOUS,
+        error=f"{reason}; sent at {part.attempted_at:%Y-%m-%d %H:%M:%S} UTC, and several new batches of "
+        f"{part.request_count:,} requests were made while it was out ({evidence}): check which is ours",
     )
     return False
 
@@ -206,15 +214,44 @@ def _created_since(creds, since) -> list[client.RemoteBatch]:
         after_id = page.last_id
 
 
-def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch) -> None:
+def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False) -> None:
     parts = submission.parts.count()
     label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
     with transaction.atomic():
         upsert_remote(submission.workspace, remote)
+        replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
         Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by)
         SubmissionPart.objects.filter(pk=part.pk).update(
-            status=SubmissionPart.Status.CREATED, batch_id=remote.id, error=""
-        )
+            status=SubmissionPart.Status.CREATED, batch_id=remote.id, error="",
+            adoption="provisional" if adopted else "", replaced_label=replaced if adopted else "",
+        )  # fmt: skip
         RequestInput.objects.filter(part=part).update(batch_id=remote.id)
-    audit.record(submission.created_by, "submit", remote.id,
-                 params={"submission": submission.pk, "part": part.index, "requests": part.request_count})  # fmt: skip
+    params = {"submission": submission.pk, "part": part.index, "requests": part.request_count}
+    audit.record(submission.created_by, "submit", remote.id, params={**params, "adopted": adopted})
+
+
+def verify_adoption(batch: Batch) -> None:
+    """Once an adopted batch's results are in: keep it if its custom_ids are exactly ours, else give it
+    back (its label restored, our inputs unlinked) and send ours. Nothing to do for any other batch."""
+    part = SubmissionPart.objects.filter(batch=batch, adoption="provisional").select_related("submission").first()
+    if part is None:
+        return
+    ours = RequestInput.objects.filter(part=part).values("custom_id")
+    results = Result.objects.filter(batch=batch)
+    if results.count() == part.request_count and not results.exclude(custom_id__in=ours).exists():
+        SubmissionPart.objects.filter(pk=part.pk).update(adoption="verified")
+        return
+    message = (f"{batch.id} was adopted after a lost answer, but its results are not our requests "
+               "(their custom_ids differ): it was given back and ours was sent again")  # fmt: skip
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk).update(label=part.replaced_label, submitted_by=None)
+        RequestInput.objects.filter(part=part).update(batch=None)
+        SubmissionPart.objects.filter(pk=part.pk).update(
+            status=SubmissionPart.Status.PENDING, batch=None, adoption="", replaced_label="", error=message
+        )
+    log.warning("part %s: %s", part.pk, message)
+    audit.record(part.submission.created_by, "submit", batch.id, outcome="error", detail=message,
+                 params={"submission": part.submission_id, "part": part.index, "given_back": True})  # fmt: skip
+    from batches import tasks  # tasks import this module
+
+    tasks.enqueue(tasks.submit_batches, part.submission_id)

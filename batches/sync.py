@@ -1,12 +1,14 @@
-"""Sync one workspace's batches from the API into the mirror, incrementally.
+"""Sync one workspace's batches from the API into the mirror, incrementally: metadata only.
 
 A steady-state pass costs one list page (newest first, stopping at the first known batch) plus one
 retrieve per running batch the list did not already show, whatever the history. Until a full pass
 has completed once, and then every SYNC_FULL_PASS_HOURS, the pass pages through the whole history
-and marks batches the API no longer lists. Ended batches then have their results ingested.
+and marks batches the API no longer lists. Results are not ingested here: each ended batch's ingest
+is its own task (batches/ingest.py), so a slow or failing ingest never delays the list.
 
 Idempotent and safe to run concurrently: one pass per workspace holds a lease (a conditional
-UPDATE, so no long row lock); a second pass finds it taken and returns at once.
+UPDATE, so no long row lock); a second pass finds it taken and returns at once. `catch_up` is the
+foreground version of everything: a pass, then every ingest it leaves to do.
 """
 
 from __future__ import annotations
@@ -21,20 +23,15 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from batches import client
-from batches.client import RemoteBatch
+from batches import client, ingest
 from batches.errors import APIError, NotFoundAPIError, RetryableAPIError
-from batches.ingest import ingest_results
-from batches.models import REQUEST_COUNTS, Batch, Credentials, Workspace
+from batches.models import Batch, Credentials, Workspace
+from batches.upsert import upsert
 
 log = logging.getLogger(__name__)
 
 FIRST_PAGE_LIMIT = 100
 FULL_PAGE_LIMIT = 1000  # the API's maximum: the first pass over a long history takes few calls
-SYNCED_FIELDS = [
-    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "created_at", "expires_at", "ended_at",
-    "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
-]  # fmt: skip
 
 
 @dataclass
@@ -46,18 +43,29 @@ class SyncReport:
     new: int = 0
     retrieved: int = 0
     gone: int = 0
+    retrieve_failed: list[str] = field(default_factory=list)  # running batches left as they were this pass
+    error: str = ""  # the pass failed (recorded on the workspace)
+    # Filled by catch_up only: the ingests it ran in the foreground.
     ingested: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # batches whose ingest failed this pass
+    failed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.skipped:
             return f"{self.workspace}: skipped ({self.skipped})"
         kind = "full" if self.full else "incremental"
-        return (
-            f"{self.workspace}: {kind} pass, {self.listed} listed, {self.new} new, {self.retrieved} retrieved, "
-            f"{self.gone} gone, {len(self.ingested)} ingested"
-            + (f", {len(self.failed)} failed to ingest" if self.failed else "")
+        text = f"{self.workspace}: " + (
+            f"pass failed ({self.error})"
+            if self.error
+            else f"{kind} pass, {self.listed} listed, {self.new} new, {self.retrieved} retrieved, {self.gone} gone"
         )
+        if self.retrieve_failed:
+            text += f", {len(self.retrieve_failed)} could not be retrieved"
+        if self.ingested or self.failed:
+            text += f", {len(self.ingested)} ingested"
+        if self.failed:
+            named = ", ".join(self.failed[:5]) + ("…" if len(self.failed) > 5 else "")
+            text += f", {len(self.failed)} left to ingest ({named})"
+        return text
 
 
 def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False) -> SyncReport:
@@ -89,13 +97,23 @@ def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False
 
 
 def refresh_batch(batch: Batch) -> Batch:
-    """Retrieve one batch now (the "refresh now" button), ingesting its results if it has ended."""
-    remote = client.retrieve_batch(batch.workspace.credentials, batch.id)
-    upsert_remote(batch.workspace, remote)
+    """Retrieve one batch now (the "refresh now" button). Its ingest, if it has ended, is queued by the caller."""
+    upsert(batch.workspace, [client.retrieve_batch(batch.workspace.credentials, batch.id)])
     batch.refresh_from_db()
-    if batch.needs_ingest:
-        ingest_results(batch)
     return batch
+
+
+def catch_up(workspace_id: int, *, full: bool = False) -> SyncReport:
+    """In the foreground: one pass, then every ingest still to do, going on past any that fails."""
+    try:
+        report = sync_workspace(workspace_id, full=full, force=True)
+    except APIError as exc:
+        report = SyncReport(Workspace.objects.get(pk=workspace_id).name, error=str(exc))
+    pending = Batch.objects.filter(workspace_id=workspace_id).needing_ingest()
+    for batch_id in pending.order_by("created_at").values_list("id", flat=True):
+        outcome = ingest.ingest_batch(batch_id, force=True)
+        (report.ingested if outcome.complete or outcome.unavailable else report.failed).append(batch_id)
+    return report
 
 
 # --- the pass ------------------------------------------------------------------------------------
@@ -105,22 +123,8 @@ def _pass(workspace: Workspace, creds: Credentials, report: SyncReport, *, full:
         full or last_full is None or last_full < timezone.now() - timedelta(hours=settings.SYNC_FULL_PASS_HOURS)
     )
     listed = _list(workspace, creds, report)
-    _refresh_running(workspace, creds, listed, report)
-    pending = Batch.objects.filter(workspace=workspace).needing_ingest()
-    for batch in pending.select_related("workspace").order_by("created_at"):
-        _renew(workspace.pk, token)
-        try:
-            result = ingest_results(batch)
-        except RetryableAPIError:
-            raise  # rate limited, overloaded or cut off: stop, record it on the workspace, resume next pass
-        except Exception:
-            # Anything else is this batch's own (ingest_results wrote it on the batch, shown on its page):
-            # the batches that ended after it must not wait behind it, pass after pass.
-            log.exception("batch %s: ingest failed; the next pass tries again", batch.id)
-            report.failed.append(batch.id)
-            continue
-        if result.complete or result.unavailable:
-            report.ingested.append(batch.id)
+    _renew(workspace.pk, token)
+    _refresh_running(workspace, creds, listed, report, token)
 
 
 def _list(workspace: Workspace, creds: Credentials, report: SyncReport) -> set[str]:
@@ -134,7 +138,7 @@ def _list(workspace: Workspace, creds: Credentials, report: SyncReport) -> set[s
         known = set(Batch.objects.filter(id__in=ids).values_list("id", flat=True))
         report.listed += len(ids)
         report.new += len(set(ids) - known)
-        _upsert(workspace, page.batches)
+        upsert(workspace, page.batches)
         seen.update(ids)
         if not page.has_more or not page.last_id or (known and not report.full):
             break
@@ -149,7 +153,11 @@ def _list(workspace: Workspace, creds: Credentials, report: SyncReport) -> set[s
     return seen
 
 
-def _refresh_running(workspace: Workspace, creds: Credentials, listed: set[str], report: SyncReport) -> None:
+def _refresh_running(
+    workspace: Workspace, creds: Credentials, listed: set[str], report: SyncReport, token: str
+) -> None:
+    """Retrieve each running batch the list did not show. One that fails to answer is left as it was (the
+    next pass asks again); a rate limit or a refused key stops the pass, as every other call would fail too."""
     running = (
         Batch.objects.filter(workspace=workspace, gone_from_api_at=None)
         .running()
@@ -157,7 +165,9 @@ def _refresh_running(workspace: Workspace, creds: Credentials, listed: set[str],
         .values_list("id", "created_at")
     )
     grace = timedelta(seconds=settings.SYNC_NOT_FOUND_GRACE_SECONDS)
-    for batch_id, created_at in running:
+    for n, (batch_id, created_at) in enumerate(running):
+        if n % 50 == 49:
+            _renew(workspace.pk, token)
         try:
             remote = client.retrieve_batch(creds, batch_id)
         except NotFoundAPIError:
@@ -166,39 +176,13 @@ def _refresh_running(workspace: Workspace, creds: Credentials, listed: set[str],
                 Batch.objects.filter(pk=batch_id).update(gone_from_api_at=timezone.now())
                 report.gone += 1
             continue  # younger than the grace period: the API may not have it everywhere yet
+        except RetryableAPIError as exc:
+            if exc.status == 429:
+                raise
+            report.retrieve_failed.append(batch_id)
+            continue
         report.retrieved += 1
-        _upsert(workspace, [remote])
-
-
-def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
-    """Mirror one batch as the API just reported it (after an action or a refresh)."""
-    _upsert(workspace, [remote])
-
-
-def _upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
-    if not remotes:
-        return
-    now = timezone.now()
-    rows = [_row(workspace, remote, now) for remote in remotes]
-    Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
-
-
-def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
-    return Batch(
-        id=remote.id,
-        workspace=workspace,
-        processing_status=remote.processing_status,
-        **{f"{key}_count": remote.request_counts[key] for key in REQUEST_COUNTS},
-        created_at=remote.created_at,
-        expires_at=remote.expires_at,
-        ended_at=remote.ended_at,
-        cancel_initiated_at=remote.cancel_initiated_at,
-        archived_at=remote.archived_at,
-        results_url=remote.results_url or "",
-        first_seen_at=now,
-        refreshed_at=now,
-        gone_from_api_at=None,
-    )
+        upsert(workspace, [remote])
 
 
 # --- lease and health ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from batches import pricing, reconcile, submit, sync
+from batches import ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -52,10 +52,18 @@ def sync_all_workspaces() -> None:
 
 @shared_task(ignore_result=True)
 def sync_workspace(workspace_id: int, full: bool = False) -> None:
+    """The metadata pass, then one ingest task per ended batch that is due (whether or not the pass got
+    through: a batch already known to have ended need not wait for the list)."""
     try:
         sync.sync_workspace(workspace_id, full=full)
     except APIError as exc:
         log.info("workspace %s: %s (recorded; the next pass tries again)", workspace_id, exc)
+    queue_ingests(workspace_id)
+
+
+@shared_task(ignore_result=True)
+def ingest_batch(batch_id: str) -> None:
+    ingest.ingest_batch(batch_id)
 
 
 @shared_task(ignore_result=True)
@@ -66,9 +74,18 @@ def refresh_batch(batch_id: str) -> None:
     try:
         sync.refresh_batch(batch)
     except APIError as exc:
-        # Not written on the batch: an ingest failure is recorded there by the ingest itself, and a failed
-        # retrieve is no ingest error. The page stops waiting for the refresh after a minute and says so.
+        # Not written on the batch: a failed retrieve is no ingest error. The page stops waiting for the
+        # refresh after a minute and says so.
         log.warning("refresh of %s failed: %s", batch_id, exc)
+        return
+    # An ingest already under way (or queued) is joined, not started again: its lease and queue mark.
+    queue_ingests(batch.workspace_id, ids=[batch_id])
+
+
+def queue_ingests(workspace_id: int, ids: list[str] | None = None) -> None:
+    due = ingest.claim_due(workspace_id, ids=ids)
+    unsent = [batch_id for batch_id in due if not enqueue(ingest_batch, batch_id)]
+    ingest.unqueue(unsent)
 
 
 @shared_task(ignore_result=True)

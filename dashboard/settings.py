@@ -150,6 +150,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Ingests have their own queue, and bin/start their own worker, so a backlog of them (a first sync of
+# 10,000 ended batches) never holds up the metadata sync behind it.
+CELERY_TASK_ROUTES = {"batches.tasks.ingest_batch": {"queue": "ingest"}}
 
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
@@ -177,9 +180,20 @@ SYNC_LEASE_SECONDS = envint("SYNC_LEASE_SECONDS", "300")
 # A batch the API cannot find this soon after its creation is still propagating (SDK issue #1432).
 SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
+# Each ended batch's ingest is its own task (batches/ingest.py): its lease, renewed every chunk; how many
+# times one task opens a stream that was cut (or answered 5xx/529); its own back-off after that, from the
+# base doubling up to the max; and after how long a batch queued but never started is queued again.
+INGEST_LEASE_SECONDS = envint("INGEST_LEASE_SECONDS", "120")
+INGEST_STREAM_ATTEMPTS = envint("INGEST_STREAM_ATTEMPTS", "4")
+INGEST_BACKOFF_SECONDS = envfloat("INGEST_BACKOFF_SECONDS", "30")
+INGEST_BACKOFF_MAX_SECONDS = envfloat("INGEST_BACKOFF_MAX_SECONDS", "3600")
+INGEST_REQUEUE_SECONDS = envint("INGEST_REQUEUE_SECONDS", "3600")
 # How long after a create whose answer was lost the API must list the batch before we conclude it was
 # never made and send it again (a batch may not be listed the instant it is made).
 SUBMIT_LIST_GRACE_SECONDS = envint("SUBMIT_LIST_GRACE_SECONDS", "120")
+# A batch adopted after a lost answer must have been created while our create call was out, give or
+# take this much difference between our clock and the API's.
+SUBMIT_CLOCK_SKEW_SECONDS = envint("SUBMIT_CLOCK_SKEW_SECONDS", "60")
 # The API's limits per batch: an upload or a retry larger than these is split into several batches.
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))

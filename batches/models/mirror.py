@@ -56,6 +56,8 @@ class Workspace(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     # A 429's retry-after: the next pass waits until then rather than hammering the API.
     sync_not_before = models.DateTimeField(null=True, blank=True, editable=False)
+    # The same, met by an ingest: every ingest of this workspace waits until then (the sync does not).
+    ingest_not_before = models.DateTimeField(null=True, blank=True, editable=False)
 
     # One sync per workspace at a time: a lease claimed with a conditional UPDATE.
     sync_lease_token = models.CharField(max_length=32, blank=True, editable=False)
@@ -143,6 +145,17 @@ class Batch(models.Model):
     malformed_count = models.PositiveIntegerField(default=0)
     ingest_attempts = models.PositiveIntegerField(default=0)
     ingest_error = models.TextField(blank=True)
+    # Each ended batch's ingest is its own unit of work (batches/ingest.py): queued by the sync once, run under
+    # its own lease (a conditional UPDATE, so two tasks never both stream it), backing off on its own when it fails.
+    ingest_queued_at = models.DateTimeField(null=True, blank=True)
+    ingest_lease_token = models.CharField(max_length=32, blank=True)
+    ingest_lease_until = models.DateTimeField(null=True, blank=True)
+    ingest_failures = models.PositiveIntegerField(default=0)  # in a row; 0 after a success
+    ingest_not_before = models.DateTimeField(null=True, blank=True)  # the next attempt, after a failure
+    ingest_error_type = models.CharField(max_length=64, blank=True)
+    ingest_error_permanent = models.BooleanField(default=False)  # the API said retrying will not help
+    # "Refresh now" is honoured at most once per REFRESH_EVERY: more clicks join the refresh under way.
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
 
     objects = BatchQuerySet.as_manager()
 

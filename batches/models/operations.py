@@ -92,6 +92,11 @@ class SubmissionPart(models.Model):
     attempted_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A create whose answer was lost is resolved by adopting the batch it made. Until that batch's results
+    # show our custom_ids, the adoption is provisional: a foreign batch of the same size is given back.
+    adoption = models.CharField(max_length=16, blank=True, choices=[("provisional", "provisional"),
+                                                                      ("verified", "verified")])  # fmt: skip
+    replaced_label = models.CharField(max_length=200, blank=True)  # the adopted batch's label before ours
     batch = models.OneToOneField(
         Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="submission_part"
     )

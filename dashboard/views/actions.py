@@ -25,8 +25,9 @@ GIVE_UP_AFTER = timedelta(seconds=60)
 def batch_refresh(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     batch = batch_or_404(request, batch_id)
     if request.method == "POST":
-        since = timezone.now()
-        queued = enqueue(refresh_batch, batch.pk)
+        since, asked = actions.request_refresh(batch)
+        # A refresh asked for a moment ago is joined: its answer is what this one would get.
+        queued = enqueue(refresh_batch, batch.pk) if asked else True
         if not request.htmx:
             if queued:
                 messages.info(request, "Refresh queued: the page shows the result once the worker has run it.")

@@ -32,7 +32,8 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(tmp_path):
+def start_worker(tmp_path):
+    """Start real worker processes: `start_worker(name, queues, beat=...)` returns its log's path."""
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -45,19 +46,35 @@ def worker(tmp_path):
         env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
     else:
         env.pop("CELERY_BROKER_URL", None)
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--pool=solo",
-         "--loglevel=INFO", f"--schedule={tmp_path / 'beat-schedule'}"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    yield proc, tmp_path / "worker.log"
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    started = []
+
+    def start(name: str = "all", queues: str = "celery,ingest", *, beat: bool = True) -> Path:
+        log_path = tmp_path / f"{name}.log"
+        log = open(log_path, "w")  # noqa: SIM115 - closed below
+        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool=solo", "--loglevel=INFO",
+                   f"--hostname={name}@%h", f"--queues={queues}"]  # fmt: skip
+        if beat:
+            command += ["--beat", f"--schedule={tmp_path / 'beat-schedule'}"]
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        started.append((proc, log))
+        return log_path
+
+    yield start
+    for proc, _ in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc, log in started:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
 
 
 def _wait_for(predicate, timeout: float, log_path: Path) -> None:
@@ -70,7 +87,7 @@ def _wait_for(predicate, timeout: float, log_path: Path) -> None:
 
 
 def test_beat_and_worker_mirror_batches_and_ingest_results(emulator, make_workspace, worker):
-    _, log_path = worker
+    log_path = worker
     workspace = make_workspace("celery")
     ended = emulator.seed_batches(workspace.test_api_key, 2, status="ended", n_requests=75)
     running = emulator.create_batch(
@@ -86,3 +103,35 @@ def test_beat_and_worker_mirror_batches_and_ingest_results(emulator, make_worksp
     _wait_for(lambda: Result.objects.filter(batch_id=running).count() == 10, 60, log_path)
     workspace.refresh_from_db()
     assert workspace.last_synced_at is not None and not workspace.is_failing
+
+
+def test_two_workers_share_the_ingests_and_stream_each_batch_once(emulator, make_workspace, start_worker):
+    logs = [start_worker("one"), start_worker("two", "ingest", beat=False)]
+    for log_path in logs:  # both ready before there is work, so both can take some
+        _wait_for(lambda log_path=log_path: "ready." in log_path.read_text(), 60, log_path)
+    workspace = make_workspace("shared")
+    emulator.faults.add(op="results", delay=0.2, times=-1)  # each download takes a moment: both get some
+    ended = emulator.seed_batches(workspace.test_api_key, 16, status="ended", n_requests=40)
+
+    _wait_for(lambda: Batch.objects.filter(pk__in=ended).exclude(results_ingested_at=None).count() == 16, 90, logs[0])
+
+    assert emulator.calls["results"] == 16  # each batch streamed once, by one worker or the other
+    assert Result.objects.count() == Result.objects.values("batch_id", "custom_id").distinct().count() == 16 * 40
+    assert all("Task batches.tasks.ingest_batch" in log.read_text() for log in logs)
+
+
+def test_the_list_stays_fresh_while_a_100000_line_batch_streams(emulator, make_workspace, start_worker):
+    logs = [start_worker("sync", "celery"), start_worker("ingest", "ingest", beat=False)]
+    workspace = make_workspace("busy")
+    # The big batch's download is slow to start: its ingest holds a worker and its lease meanwhile.
+    emulator.faults.add(op="results", delay=8)
+    big = emulator.seed_batch(workspace.test_api_key, 100_000, status="ended")
+    running = emulator.create_batch(workspace.test_api_key, [batch_request("r-0")], duration=60)
+    _wait_for(lambda: Batch.objects.filter(pk=big).exclude(ingest_lease_until=None).exists(), 60, logs[1])
+
+    emulator.advance(120)  # the small batch ends while the big one is still being ingested
+
+    _wait_for(lambda: Batch.objects.get(pk=running).processing_status == "ended", 6, logs[0])
+    assert Batch.objects.get(pk=big).results_ingested_at is None  # still streaming when the list caught up
+    _wait_for(lambda: Result.objects.filter(batch_id=big).count() == 100_000, 120, logs[1])
+    _wait_for(lambda: Result.objects.filter(batch_id=running).count() == 1, 30, logs[1])  # then the small one

@@ -1,4 +1,4 @@
-"""Results ingest: streamed, chunked, idempotent, resumable, never duplicated."""
+"""Results ingest: one unit of work per batch, streamed, resumed in place, backing off on its own."""
 
 from __future__ import annotations
 
@@ -9,26 +9,22 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from batches import sync
-from batches.errors import RetryableAPIError
-from batches.ingest import ingest_results
-from batches.models import Batch, Result, ResultChunk
+from batches import ingest, sync
+from batches.models import Batch, Result, ResultChunk, Workspace
 
 
 def _ended_batch(emulator, workspace, n: int, **kwargs) -> Batch:
+    """An ended batch mirrored by the sync, its results not ingested yet (the sync never ingests)."""
     batch_id = emulator.seed_batch(workspace.test_api_key, n, status="ended", **kwargs)
-    # Mirror it without ingesting, so each test drives ingest itself.
-    emulator.faults.add(op="results", status=500, times=3)
-    with pytest.raises(RetryableAPIError):
-        sync.sync_workspace(workspace.pk)
-    emulator.faults.clear()
-    return Batch.objects.select_related("workspace").get(pk=batch_id)
+    sync.sync_workspace(workspace.pk)
+    return Batch.objects.get(pk=batch_id)
 
 
 def test_every_result_is_stored_once_with_its_raw_line(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 230, outcomes={"succeeded": 0.7, "overloaded_error": 0.2, "expired": 0.1})
+    emulator.reset_calls()
 
-    report = ingest_results(batch)
+    report = ingest.ingest_batch(batch.id)
 
     assert report.complete and report.new_items == 230
     counts = {t: Result.objects.filter(batch=batch, result_type=t).count() for t in ("succeeded", "errored", "expired")}
@@ -42,66 +38,121 @@ def test_every_result_is_stored_once_with_its_raw_line(emulator, workspace):
     assert ResultChunk.objects.filter(batch=batch).count() == 5  # 50 lines a chunk in tests
     item = Result.objects.filter(batch=batch, result_type="errored").first()
     assert item.custom_id in item.raw_line() and "overloaded_error" in item.raw_line()
+    # One call: the results_url the list gave, with no retrieve first (the SDK's results() makes two).
+    assert (emulator.calls["results"], emulator.calls["retrieve"]) == (1, 0)
 
 
 def test_ingesting_twice_leaves_the_same_rows(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 120)
-    ingest_results(batch)
+    ingest.ingest_batch(batch.id)
     rows = sorted(Result.objects.values_list("custom_id", "result_type", "input_tokens", "line_index"))
     Batch.objects.filter(pk=batch.pk).update(results_ingested_at=None)  # force a second full run
-    batch.refresh_from_db()
 
-    report = ingest_results(batch)
+    report = ingest.ingest_batch(batch.id)
 
     assert report.new_items == 0 and report.skipped_items == 120 and report.complete
     assert sorted(Result.objects.values_list("custom_id", "result_type", "input_tokens", "line_index")) == rows
     assert ResultChunk.objects.filter(batch=batch).count() == 3
 
 
-def test_a_cut_mid_stream_is_completed_by_the_next_run(emulator, workspace):
+def test_a_cut_mid_stream_is_resumed_within_the_same_task(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 300)
     emulator.faults.add(op="results", cut_after_lines=170, times=1)
+    emulator.reset_calls()
 
-    with pytest.raises(RetryableAPIError) as excinfo:
-        ingest_results(batch)
-    assert excinfo.value.error_type == "connection_error"
-    # Only whole chunks of 50 survive, never the lines of a half-read chunk. (How many lines got
-    # through before the cut depends on what the reset connection had already delivered.)
-    stored = Result.objects.filter(batch=batch).count()
-    assert stored % 50 == 0 and stored <= 150
-    batch.refresh_from_db()
-    assert batch.results_ingested_at is None and "connection" in batch.ingest_error
+    report = ingest.ingest_batch(batch.id)
 
-    report = ingest_results(batch)
-
-    assert report.complete and report.new_items == 300 - stored and report.skipped_items == stored
+    assert report.complete and report.streams == 2 and emulator.calls["results"] == 2
+    # The second stream skipped what the first had stored: only whole chunks of 50, never half of one.
+    assert report.skipped_items % 50 == 0 and report.skipped_items <= 150 and report.new_items == 300
     assert Result.objects.filter(batch=batch).count() == 300 == batch.total_requests
     assert Result.objects.filter(batch=batch).values("custom_id").distinct().count() == 300
 
 
-def test_a_cut_during_a_sync_pass_is_recorded_and_resumed_by_the_next_pass(emulator, workspace):
-    batch_id = emulator.seed_batch(workspace.test_api_key, 200, status="ended")
-    emulator.faults.add(op="results", cut_after_lines=60, times=1)
+def test_a_stream_cut_every_time_backs_off_the_batch_alone(emulator, workspace, settings):
+    batch = _ended_batch(emulator, workspace, 200)
+    other = _ended_batch(emulator, workspace, 20)
+    emulator.faults.add(op="results", cut_after_lines=60, times=settings.INGEST_STREAM_ATTEMPTS)
+    before = timezone.now()
 
-    with pytest.raises(RetryableAPIError):
-        sync.sync_workspace(workspace.pk)
+    report = ingest.ingest_batch(batch.id)
+
+    assert report.outcome == "failed" and report.streams == settings.INGEST_STREAM_ATTEMPTS
+    batch.refresh_from_db()
+    assert batch.results_ingested_at is None and batch.ingest_failures == 1
+    assert batch.ingest_error_type == "connection_error" and "connection" in batch.ingest_error
+    base = settings.INGEST_BACKOFF_SECONDS
+    assert before + timedelta(seconds=0.75 * base) <= batch.ingest_not_before
+    assert batch.ingest_not_before <= timezone.now() + timedelta(seconds=1.25 * base)
     workspace.refresh_from_db()
-    assert workspace.last_error_type == "connection_error"
-    sync.sync_workspace(workspace.pk)
+    assert not workspace.is_failing  # a batch's ingest is its own: the workspace syncs on
+    assert ingest.claim_due(workspace.pk) == [other.id]  # the other batch is due; this one waits
+    assert ingest.ingest_batch(batch.id).outcome == "waiting"
 
-    assert Result.objects.filter(batch_id=batch_id).count() == 200
-    assert Batch.objects.get(pk=batch_id).results_ingested_at is not None
+    Batch.objects.filter(pk=batch.pk).update(ingest_not_before=timezone.now())  # its time has come
+    assert ingest.ingest_batch(batch.id).complete
+    batch.refresh_from_db()
+    assert (batch.ingest_failures, batch.ingest_error, batch.ingest_not_before) == (0, "", None)
+
+
+def test_every_first_stream_cut_converges_in_one_foreground_pass(emulator, workspace):
+    ids = emulator.seed_batches(workspace.test_api_key, 8, status="ended", n_requests=120)
+    emulator.faults.add(op="results", cut_after_lines=40, times=8)  # each batch's first stream
+
+    report = sync.catch_up(workspace.pk)
+
+    assert sorted(report.ingested) == sorted(ids) and not report.failed
+    assert Result.objects.count() == 8 * 120
+    assert Result.objects.values("batch_id", "custom_id").distinct().count() == 8 * 120
+
+
+def test_a_long_rate_limit_pauses_the_workspaces_ingests_not_its_sync(emulator, workspace, settings):
+    first = _ended_batch(emulator, workspace, 30)
+    second = _ended_batch(emulator, workspace, 30)
+    emulator.faults.add(op="results", status=429, retry_after=600)
+    emulator.reset_calls()
+
+    report = ingest.ingest_batch(first.id)
+
+    assert report.outcome == "failed" and report.streams == 0 and emulator.calls["results"] == 1  # not slept on
+    workspace.refresh_from_db()
+    assert workspace.ingest_not_before > timezone.now() + timedelta(seconds=590) and not workspace.is_failing
+    first.refresh_from_db()
+    assert first.ingest_not_before >= workspace.ingest_not_before - timedelta(seconds=1)
+    assert ingest.ingest_batch(second.id).outcome == "paused" and emulator.calls["results"] == 1
+    assert ingest.claim_due(workspace.pk) == []
+    sync.sync_workspace(workspace.pk)  # the metadata sync carries on meanwhile
+    assert emulator.calls["list"] == 1
+    Workspace.objects.filter(pk=workspace.pk).update(ingest_not_before=timezone.now())
+    assert ingest.claim_due(workspace.pk) == [second.id]
+
+
+def test_a_refused_key_backs_off_to_the_longest_wait_as_permanent(emulator, workspace, settings):
+    batch = _ended_batch(emulator, workspace, 10)
+    emulator.faults.add(op="results", status=403, error_type="permission_error", message="no access")
+
+    assert ingest.ingest_batch(batch.id).outcome == "failed"
+
+    batch.refresh_from_db()
+    assert batch.ingest_error_permanent and batch.ingest_error_type == "permission_error"
+    wait = batch.ingest_not_before - timezone.now()
+    assert timedelta(seconds=settings.INGEST_BACKOFF_MAX_SECONDS - 5) < wait
+    assert emulator.calls["results"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_ingests_of_one_batch_store_each_item_once(emulator, make_workspace):
+def test_concurrent_ingests_of_one_batch_stream_it_once(emulator, make_workspace):
     workspace = make_workspace("concurrent")
     batch = _ended_batch(emulator, workspace, 400)
-    errors: list[BaseException] = []
+    emulator.faults.add(op="results", delay=0.5)  # the first holds the lease while the others try
+    emulator.reset_calls()
+    reports, errors = [], []
+    start = threading.Barrier(3)
 
     def run():
         try:
-            ingest_results(Batch.objects.select_related("workspace").get(pk=batch.pk))
+            start.wait()
+            reports.append(ingest.ingest_batch(batch.id))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -114,22 +165,25 @@ def test_concurrent_ingests_of_one_batch_store_each_item_once(emulator, make_wor
         t.join()
 
     assert not errors
+    assert sorted(r.outcome for r in reports) == ["busy", "busy", "ingested"]
+    assert emulator.calls["results"] == 1
     assert Result.objects.filter(batch=batch).count() == 400
     assert Result.objects.filter(batch=batch).values("custom_id").distinct().count() == 400
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_syncs_of_one_workspace_run_once(emulator, make_workspace):
+def test_concurrent_syncs_of_one_workspace_run_once_and_queue_each_ingest_once(emulator, make_workspace):
     workspace = make_workspace("concurrent-sync")
     emulator.seed_batches(workspace.test_api_key, 5, status="ended", n_requests=60)
     emulator.faults.add(op="list", delay=1)  # the first pass holds the lease while the others try
-    reports, errors = [], []
+    reports, errors, queued = [], [], []
     start = threading.Barrier(4)
 
     def run():
         try:
             start.wait()
             reports.append(sync.sync_workspace(workspace.pk))
+            queued.extend(ingest.claim_due(workspace.pk))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -142,18 +196,17 @@ def test_concurrent_syncs_of_one_workspace_run_once(emulator, make_workspace):
         t.join()
 
     assert not errors and len(reports) == 4
-    assert Result.objects.count() == 300
-    assert Batch.objects.count() == 5
+    assert Batch.objects.count() == 5 and emulator.calls["results"] == 0  # the sync itself ingests nothing
     ran = [r for r in reports if not r.skipped]
     assert len(ran) == 1 and all("another sync" in r.skipped for r in reports if r.skipped)
-    assert emulator.calls["results"] == 5  # each batch downloaded once
+    assert sorted(queued) == sorted(Batch.objects.values_list("id", flat=True))  # each queued once
 
 
 def test_a_malformed_line_is_kept_counted_and_the_rest_goes_on(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 80)
     emulator.faults.add(op="results", malformed_lines=2, times=1)
 
-    report = ingest_results(batch)
+    report = ingest.ingest_batch(batch.id)
 
     assert report.malformed == 2
     malformed = Result.objects.filter(batch=batch, result_type="malformed")
@@ -167,10 +220,18 @@ def test_a_malformed_line_is_kept_counted_and_the_rest_goes_on(emulator, workspa
 def test_results_of_an_archived_batch_are_marked_unavailable(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 3)
     Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(days=29, seconds=5))
-    batch.refresh_from_db()
 
-    report = ingest_results(batch)
+    report = ingest.ingest_batch(batch.id)
 
     assert report.unavailable and not Result.objects.filter(batch=batch).exists()
     batch.refresh_from_db()
     assert batch.results_unavailable_at is not None and not batch.needs_ingest
+
+
+def test_a_batch_without_a_known_results_url_still_ingests(emulator, workspace):
+    batch = _ended_batch(emulator, workspace, 12)
+    Batch.objects.filter(pk=batch.pk).update(results_url="")  # mirrored by an older version, say
+    emulator.reset_calls()
+
+    assert ingest.ingest_batch(batch.id).complete
+    assert (emulator.calls["results"], emulator.calls["retrieve"]) == (1, 1)  # the SDK's way: retrieve first

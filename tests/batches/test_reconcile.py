@@ -28,7 +28,7 @@ def usage(emulator, workspace):
         key, 60, status="ended", model="claude-haiku-4-5-20251001", outcomes={"succeeded": 0.9, "api_error": 0.1}
     )
     emulator.seed_batch(key, 40, status="ended", model="claude-sonnet-4-5-20250929")
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
 
 
 def test_local_costs_match_anthropics_report_to_the_fraction_of_a_cent(usage, admin_key):

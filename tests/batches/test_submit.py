@@ -79,11 +79,10 @@ def test_nothing_is_sent_again_until_the_api_has_had_time_to_list_the_batch(queu
 def test_a_worker_killed_mid_create_is_resolved_without_a_second_batch(queue, workspace, emulator):
     queue([batch_request("a"), batch_request("b")])
     part = SubmissionPart.objects.get()
-    # The create went out and the worker died before recording the answer.
-    emulator.create_batch(workspace.test_api_key, [batch_request("a"), batch_request("b")])
-    SubmissionPart.objects.filter(pk=part.pk).update(
-        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
-    )
+    # The create went out 20 minutes ago and the worker died before recording the answer.
+    sent = timezone.now() - timedelta(minutes=20)
+    emulator.create_batch(workspace.test_api_key, [batch_request("a"), batch_request("b")], created_at=sent)
+    SubmissionPart.objects.filter(pk=part.pk).update(status="creating", attempted_at=sent)
 
     assert submit.submit(part.submission_id) is False
 
@@ -94,11 +93,10 @@ def test_a_worker_killed_mid_create_is_resolved_without_a_second_batch(queue, wo
 def test_two_new_batches_of_the_same_size_stop_for_a_person(queue, workspace, emulator):
     queue([batch_request("a")])
     part = SubmissionPart.objects.get()
-    for _ in range(2):
-        emulator.create_batch(workspace.test_api_key, [batch_request("z")])
-    SubmissionPart.objects.filter(pk=part.pk).update(
-        status="creating", attempted_at=timezone.now() - timedelta(minutes=20)
-    )
+    sent = timezone.now() - timedelta(minutes=20)
+    for n in range(2):
+        emulator.create_batch(workspace.test_api_key, [batch_request("z")], created_at=sent + timedelta(seconds=n))
+    SubmissionPart.objects.filter(pk=part.pk).update(status="creating", attempted_at=sent)
 
     submit.submit(part.submission_id)
 

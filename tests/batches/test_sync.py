@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches import sync
+from batches import ingest, sync
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Result, Workspace
 from tests.builders import batch_request
@@ -73,10 +73,13 @@ def test_a_batch_that_ends_has_its_results_ingested(emulator, workspace):
     assert not Result.objects.exists()
 
     emulator.advance(120)
-    report = sync.sync_workspace(workspace.pk)
+    sync.sync_workspace(workspace.pk)
+    assert Batch.objects.get(pk=batch_id).processing_status == "ended" and not Result.objects.exists()
+    assert ingest.claim_due(workspace.pk) == [batch_id]  # the pass mirrors; the ingest is its own task
+
+    assert ingest.ingest_batch(batch_id).complete
 
     batch = Batch.objects.get(pk=batch_id)
-    assert report.ingested == [batch_id]
     assert batch.processing_status == "ended" and batch.results_ingested_at
     assert batch.items_ingested == batch.total_requests == 40
     assert batch.errored_count == 2
@@ -90,10 +93,10 @@ def test_a_batch_that_ends_has_its_results_ingested(emulator, workspace):
 
 def test_running_sync_twice_leaves_exactly_the_same_rows(emulator, workspace):
     emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=120)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     before = sorted(Result.objects.values_list("batch_id", "custom_id", "result_type", "output_tokens"))
 
-    sync.sync_workspace(workspace.pk, full=True)
+    sync.catch_up(workspace.pk, full=True)
 
     after = sorted(Result.objects.values_list("batch_id", "custom_id", "result_type", "output_tokens"))
     assert before == after and len(after) == 360
@@ -131,8 +134,8 @@ def test_results_past_the_29_day_window_are_marked_unavailable_not_retried(emula
     created = timezone.now() - timedelta(days=30)
     batch_id = emulator.seed_batch(workspace.test_api_key, 5, status="ended", created_at=created)
 
-    sync.sync_workspace(workspace.pk)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
+    sync.catch_up(workspace.pk)
 
     batch = Batch.objects.get(pk=batch_id)
     assert batch.results_unavailable_at is not None
@@ -148,7 +151,7 @@ def test_a_batch_whose_ingest_fails_does_not_hold_back_the_others(emulator, work
     # The first download (the older batch's, ingested first) is refused for a reason of its own.
     emulator.faults.add(op="results", status=400, error_type="invalid_request_error", message="bad id", times=1)
 
-    report = sync.sync_workspace(workspace.pk)
+    report = sync.catch_up(workspace.pk)
 
     assert report.failed == [older] and report.ingested == [newer]
     assert Result.objects.filter(batch_id=newer).count() == 6
@@ -156,7 +159,7 @@ def test_a_batch_whose_ingest_fails_does_not_hold_back_the_others(emulator, work
     workspace.refresh_from_db()
     assert not workspace.is_failing and workspace.last_full_sync_at is not None
 
-    report = sync.sync_workspace(workspace.pk)  # the next pass tries it again
+    report = sync.catch_up(workspace.pk)  # asked again in the foreground, it tries again at once
 
     assert report.ingested == [older] and Result.objects.filter(batch_id=older).count() == 4
 

@@ -113,7 +113,7 @@ def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
     emulator.live_counts = True
     requests = [batch_request(f"live-{i:03d}") for i in range(100)]
     batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=600)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     return Batch.objects.get(pk=batch_id)
 
 
@@ -124,7 +124,7 @@ def make_ended_batch(emulator: Emulator, workspace: Workspace) -> Callable[[list
     def make(requests: list[dict]) -> Batch:
         batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=30)
         emulator.advance(60)
-        sync.sync_workspace(workspace.pk)
+        sync.catch_up(workspace.pk)
         batch = Batch.objects.get(pk=batch_id)
         assert batch.results_ingested_at, "the sync should have ingested the ended batch"
         return batch

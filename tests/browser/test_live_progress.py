@@ -38,7 +38,7 @@ def test_the_batch_list_shows_progress_and_the_end_without_a_reload(
     mark_page(page)
 
     emulator.advance(300)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     running_batch.refresh_from_db()
     assert 0 < running_batch.processing_count < 100, "the emulator should have finished some requests by now"
     expect(row.locator(".count.processing")).to_have_text(
@@ -48,7 +48,7 @@ def test_the_batch_list_shows_progress_and_the_end_without_a_reload(
     assert_not_reloaded(page)
 
     emulator.advance(400)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     expect(row.locator(".status")).to_have_text("Ended", timeout=LIVE_TIMEOUT_MS)
     expect(row.locator(".count.succeeded")).to_have_text("100 succeeded")
     assert_not_reloaded(page)
@@ -74,7 +74,7 @@ def test_the_batch_page_shows_progress_then_the_results_without_a_reload(
     mark_page(page)
 
     emulator.advance(300)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     running_batch.refresh_from_db()
     assert 0 < running_batch.processing_count < 100, "the emulator should have finished some requests by now"
     expect(summary.locator(".count.processing")).to_have_text(
@@ -83,7 +83,7 @@ def test_the_batch_page_shows_progress_then_the_results_without_a_reload(
     expect(summary).to_contain_text(f"{int(running_batch.progress * 100)}% done")
 
     emulator.advance(400)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     expect(summary.locator(".status")).to_have_text("Ended", timeout=LIVE_TIMEOUT_MS)
     expect(summary).to_contain_text("100 results kept")
     results = page.locator("#batch-results table.items tbody tr")

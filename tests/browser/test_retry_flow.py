@@ -54,7 +54,7 @@ def parent(emulator, workspace, user) -> Batch:
     assert created and not submit.submit(submission.pk)
     batch_id = SubmissionPart.objects.get(submission=submission).batch_id
     emulator.advance(700)  # past any duration the emulator gives an API-created batch (2 to 10 minutes)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     batch = Batch.objects.get(pk=batch_id)
     assert batch.results_ingested_at and (batch.succeeded_count, batch.errored_count) == (4, 4)
     return batch
@@ -134,7 +134,7 @@ def test_failed_items_are_retried_as_a_linked_child_batch_that_runs_to_its_end(
     page.evaluate("window.__marker = 1")
 
     emulator.advance(700)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     expect(summary.locator(".status")).to_have_text("Ended", timeout=LIVE_TIMEOUT_MS)
     expect(summary.locator(".count.errored")).to_have_text("3 errored")
     expect(summary).to_contain_text("3 results kept")

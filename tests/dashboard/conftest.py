@@ -32,7 +32,7 @@ def mirrored(emulator, workspace):
     old = emulator.seed_batch(
         key, 4, status="ended", created_at=emulator.now() - timedelta(days=30), outcomes={"succeeded": 1.0}
     )
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     return {
         "ended": Batch.objects.get(pk=ended),
         "running": Batch.objects.get(pk=running),

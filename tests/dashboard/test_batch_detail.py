@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from batches import sync
+from batches import ingest, sync
 from batches.models import Batch, Result
-from tests.html import attribute, element
+from tests.html import attribute, element, text
 
 
 def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mirrored):
     batch = mirrored["ended"]
     body = viewer_client.get(f"/batches/{batch.id}/").content.decode()
-    for text in ("Created", "Ended", "Results available until", "overloaded_error", "invalid_request_error",
-                 "125 results kept", ">bad-1<", ">ok-000<"):  # fmt: skip
-        assert text in body
+    for shown in ("Created", "Ended", "Results available until", "overloaded_error", "invalid_request_error",
+                  "125 results kept", ">bad-1<", ">ok-000<"):  # fmt: skip
+        assert shown in body
     summary = element(body, "section", id="batch-summary")
     assert attribute(summary, "data-live") == "false" and attribute(summary, "hx-trigger") is None
 
@@ -58,7 +60,7 @@ def test_a_running_batch_polls_its_summary_until_its_results_are_in(viewer_clien
     assert 'data-live="true"' in viewer_client.get(url).content.decode()
 
     emulator.advance(3600)
-    sync.sync_workspace(mirrored["workspace"].pk)
+    sync.catch_up(mirrored["workspace"].pk)
     poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"}).content.decode()
 
     assert poll.lstrip().startswith('<section id="batch-summary"') and 'data-live="false"' in poll
@@ -125,3 +127,17 @@ def test_a_succeeded_result_shows_its_message_text_and_usage(viewer_client, mirr
 def test_the_result_panel_is_a_fragment_for_htmx(viewer_client, mirrored):
     body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/ok-007/", headers={"HX-Request": "true"})
     assert body.content.decode().lstrip().startswith("<article")
+
+
+def test_a_batch_backing_off_says_what_failed_and_when_it_tries_again(viewer_client, emulator, workspace, settings):
+    batch_id = emulator.seed_batch(workspace.test_api_key, 40, status="ended")
+    sync.sync_workspace(workspace.pk)
+    emulator.faults.add(op="results", cut_after_lines=5, times=settings.INGEST_STREAM_ATTEMPTS)
+    ingest.ingest_batch(batch_id)
+
+    body = viewer_client.get(f"/batches/{batch_id}/").content.decode()
+
+    state = text(element(body, id="ingest-state"))
+    assert "1 attempt failed" in state and "connection_error" in state and "Next attempt" in state
+    when = datetime.fromisoformat(attribute(element(element(body, id="ingest-state"), "time"), "datetime"))
+    assert abs(when - Batch.objects.get(pk=batch_id).ingest_not_before) < timedelta(seconds=1)

@@ -25,7 +25,7 @@ def test_running_rows_poll_and_stop_once_nothing_runs(viewer_client, mirrored, e
     assert 'hx-trigger="every 5s' in response.content.decode()
 
     emulator.advance(3600)
-    sync.sync_workspace(mirrored["workspace"].pk)
+    sync.catch_up(mirrored["workspace"].pk)
     # The poll itself: the server re-renders the rows without their trigger.
     poll = viewer_client.get("/", headers={"HX-Request": "true", "HX-Target": "batch-rows"})
 
@@ -37,7 +37,7 @@ def test_running_rows_poll_and_stop_once_nothing_runs(viewer_client, mirrored, e
 
 def test_a_new_batch_appears_in_the_polled_rows(viewer_client, mirrored, emulator):
     new_id = emulator.seed_batch(mirrored["workspace"].test_api_key, 5, status="in_progress")
-    sync.sync_workspace(mirrored["workspace"].pk)
+    sync.catch_up(mirrored["workspace"].pk)
     poll = viewer_client.get("/", headers={"HX-Request": "true"})
     assert new_id in poll.content.decode()
 
@@ -85,7 +85,7 @@ def test_a_bad_filter_value_says_so_instead_of_failing(viewer_client, mirrored):
 def test_the_list_paginates(viewer_client, mirrored, emulator):
     emulator.seed_batches(mirrored["workspace"].test_api_key, 60, status="ended", n_requests=1,
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
-    sync.sync_workspace(mirrored["workspace"].pk, full=True)
+    sync.catch_up(mirrored["workspace"].pk, full=True)
     first = viewer_client.get("/").content.decode()
     second = viewer_client.get("/?page=2").content.decode()
     assert "Page 1 of 2" in first and "63 batches" in first and "Page 2 of 2" in second
@@ -102,7 +102,7 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
     before = count()
     emulator.seed_batches(mirrored["workspace"].test_api_key, 40, status="ended", n_requests=1,
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
-    sync.sync_workspace(mirrored["workspace"].pk, full=True)
+    sync.catch_up(mirrored["workspace"].pk, full=True)
     # session, user, its permissions (2), count, the page's ids, their rows (with workspace and
     # submitter), their costs, sync health, workspace filter
     assert count() == before == 10

@@ -21,7 +21,7 @@ def test_it_ends_with_the_canceled_count_once_synced(operator_client, mirrored, 
     batch = mirrored["running"]
     operator_client.post(f"/batches/{batch.id}/cancel/", {"confirmed": "yes"})
     emulator.advance(60)
-    sync.sync_workspace(mirrored["workspace"].pk)
+    sync.catch_up(mirrored["workspace"].pk)
     batch.refresh_from_db()
     assert batch.processing_status == "ended" and batch.canceled_count == 10
     body = operator_client.get(f"/batches/{batch.id}/").content.decode()

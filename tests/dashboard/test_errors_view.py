@@ -35,7 +35,7 @@ def test_the_number_of_queries_does_not_grow_with_error_types(viewer_client, mir
     before = count()
     emulator.seed_batches(mirrored["workspace"].test_api_key, 5, status="ended", n_requests=200,
                           outcomes={"succeeded": 0.5, "api_error": 0.2, "timeout_error": 0.3})  # fmt: skip
-    sync.sync_workspace(mirrored["workspace"].pk)
+    sync.catch_up(mirrored["workspace"].pk)
     assert ErrorCount.objects.values("error_type").distinct().count() == 4
     # session, user, its permissions (2), by workspace, top ranks, top rows, sync health
     assert count() == before == 8

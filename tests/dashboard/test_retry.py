@@ -26,7 +26,7 @@ def parent(workspace, emulator, make_user):
     ).submission
     submit.submit(submission.pk)
     emulator.advance(3600)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     batch = Batch.objects.get(pk=submission.parts.get().batch_id)
     assert batch.results_ingested_at and batch.errored_count == 4
     return batch
@@ -116,7 +116,7 @@ def test_every_attempt_of_an_item_and_its_final_outcome_are_shown(
     confirm(f"batch={parent.id}&custom_id=late-0")
     child = Batch.objects.exclude(pk=parent.pk).get()
     emulator.advance(3600)
-    sync.sync_workspace(workspace.pk)
+    sync.catch_up(workspace.pk)
     body = operator_client.get(f"/batches/{parent.id}/results/late-0/").content.decode()
     assert "Attempts of this item" in body and child.id in body and parent.id in body
     # The child's item expired again (same marker): the item is still not done.

@@ -1,13 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from batches import sync
-from batches.errors import APIError
 from batches.models import Workspace
 from batches.workspaces import ensure_default_workspace
 
 
 class Command(BaseCommand):
-    help = "Run one whole sync pass in the foreground: list, retrieve, and ingest the results of ended batches."
+    help = (
+        "In the foreground: one sync pass (list, retrieve), then every ingest left to do, going on past "
+        "any that fails; exits non-zero naming what is left."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--workspace", help="Only this workspace (by name)")
@@ -24,11 +26,9 @@ class Command(BaseCommand):
             raise CommandError("no workspace: set ANTHROPIC_API_KEY or add one with `manage.py add_workspace`")
         failures = []
         for ws in workspaces:
-            try:
-                report = sync.sync_workspace(ws.pk, full=full, force=True)
-            except APIError as exc:
-                failures.append(f"{ws.name}: {exc}")
-                continue
+            report = sync.catch_up(ws.pk, full=full)
             self.stdout.write(report.summary())
+            if report.error or report.failed or report.skipped:
+                failures.append(report.summary())
         if failures:
             raise CommandError("; ".join(failures))

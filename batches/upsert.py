@@ -1,0 +1,46 @@
+"""Write batches into the mirror exactly as the API reported them: the sync, actions and submissions use this."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from batches.client import RemoteBatch
+from batches.models import REQUEST_COUNTS, Batch, Workspace
+
+# What the API owns: everything else on a Batch (label, ingest bookkeeping) is the dashboard's own.
+SYNCED_FIELDS = [
+    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "created_at", "expires_at", "ended_at",
+    "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
+]  # fmt: skip
+
+
+def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
+    """Insert the batches not mirrored yet and update the API's fields of the others: one query."""
+    if not remotes:
+        return
+    now = timezone.now()
+    rows = [_row(workspace, remote, now) for remote in remotes]
+    Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+
+
+def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
+    """Mirror one batch as the API just reported it (after an action or a refresh)."""
+    upsert(workspace, [remote])
+
+
+def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
+    return Batch(
+        id=remote.id,
+        workspace=workspace,
+        processing_status=remote.processing_status,
+        **{f"{key}_count": remote.request_counts[key] for key in REQUEST_COUNTS},
+        created_at=remote.created_at,
+        expires_at=remote.expires_at,
+        ended_at=remote.ended_at,
+        cancel_initiated_at=remote.cancel_initiated_at,
+        archived_at=remote.archived_at,
+        results_url=remote.results_url or "",
+        first_seen_at=now,
+        refreshed_at=now,
+        gone_from_api_at=None,
+    )
