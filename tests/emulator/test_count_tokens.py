@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import anthropic
 import pytest
 from anthropic.types import message_count_tokens_params
@@ -42,6 +44,14 @@ def test_results_report_the_counted_tokens_plus_1_to_64(emu: Emulator, client: a
     extras = [usage[f"q{i}"].input_tokens - counts[i] for i in range(30)]
     assert all(1 <= extra <= 64 for extra in extras), extras
     assert len(set(extras)) > 5  # the 1..64 part varies per request
+
+
+@pytest.mark.parametrize("system", [None, "Be terse.", [{"type": "text", "text": "Be terse."}]])
+def test_count_tokens_is_a_quarter_of_the_json_size_of_messages_and_system(client: anthropic.Anthropic, system):
+    messages = [{"role": "user", "content": "Bonjour ! " * 25}, {"role": "assistant", "content": "Salut."}]
+    kwargs = {} if system is None else {"system": system}
+    count = client.messages.count_tokens(model="claude-sonnet-4-6", messages=messages, **kwargs).input_tokens
+    assert count == (len(json.dumps(messages)) + len(json.dumps(system or ""))) // 4
 
 
 def test_count_tokens_takes_system_and_tools(client: anthropic.Anthropic):
