@@ -1,4 +1,4 @@
-"""CLI: python -m emulator --port 8765 --scenario demo --seed 1 --speed 60"""
+"""CLI: python -m emulator --port 8765 --scenario demo --seed 1 --speed 1"""
 
 from __future__ import annotations
 

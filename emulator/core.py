@@ -13,11 +13,12 @@ from typing import Any
 from .costs import CostAggregates, cost_report, workspace_id
 from .errors import EmulatorError, invalid, not_found
 from .faults import OPS, Faults
+from .models import resolve_alias
 from .plan import DEFAULT_MODEL, outcome_table
 from .results import ResultsCache
 from .state import EXPIRES_AFTER, Batch, Clock, Store, reached
 from .util import digest, to_ts
-from .validation import MAX_REQUESTS, validate_requests
+from .validation import MAX_REQUESTS, count_tokens, validate_requests
 
 SEED_STATUSES = ("in_progress", "canceling", "ended")
 
@@ -214,7 +215,9 @@ class Emulator:
             created,
             float(duration),
             n,
-            model,
+            # An alias resolves as the API would; any other name stays: a seeded batch may stand for a
+            # past batch, run when its (now retired) model was served.
+            resolve_alias(model),
             table,
             line_bytes=line_bytes,
             cancel_delay=self.cancel_delay,
@@ -253,6 +256,38 @@ class Emulator:
         if workspace is None:
             raise EmulatorError(401, "invalid x-api-key")
         return workspace
+
+    def workspace_ids(self) -> dict[str, str]:
+        """Tagged workspace id -> workspace name, of every workspace."""
+        with self.store.lock:
+            names = set(self.store.keys.values())
+        return {workspace_id(name): name for name in names}
+
+    def response_workspace(self, api_key: str | None, requested: str | None) -> str | None:
+        """The `anthropic-workspace-id` a response carries: the workspace key's own workspace; for an Admin
+        key the workspace it named, if that exists. None for an unknown key (nothing to name)."""
+        workspace = self.store.keys.get(api_key or "")
+        if workspace is not None:
+            return workspace_id(workspace)
+        if api_key in self.admin_keys and requested in self.workspace_ids():
+            return requested
+        return None
+
+    def check_workspace(self, api_key: str | None, requested: str | None) -> None:
+        """A request naming a workspace (`anthropic-workspace-id`) must name its key's own: 403 otherwise.
+        An Admin key spans the organisation: it may name any of its workspaces."""
+        if requested is None:
+            return
+        workspace = self.store.keys.get(api_key or "")
+        if workspace is not None:
+            if requested != workspace_id(workspace):
+                raise EmulatorError(
+                    403,
+                    f"anthropic-workspace-id: the API key does not belong to workspace {requested!r}; a key "
+                    "scoped to one workspace may omit the header, and if sent it must match that workspace.",
+                )
+        elif api_key in self.admin_keys and requested not in self.workspace_ids():
+            raise EmulatorError(403, f"anthropic-workspace-id: workspace {requested!r} is not in this organization.")
 
     def _sync(self) -> float:
         now = self.clock.now()
@@ -342,6 +377,11 @@ class Emulator:
             self.store.delete(batch)
         self.results_cache.discard(batch_id)
         return {"id": batch_id, "type": "message_batch_deleted"}
+
+    def api_count_tokens(self, api_key: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/messages/count_tokens (validation.count_tokens: how N relates to results' usage)."""
+        self._workspace(api_key)
+        return {"input_tokens": count_tokens(body)}
 
     def api_cost_report(self, api_key: str | None, query: dict[str, list[str]]) -> dict[str, Any]:
         """GET /v1/organizations/analytics/cost; `query` as parse_qs gives it (array params `name[]`)."""

@@ -35,19 +35,27 @@ DEFAULT_MESSAGES: dict[str, str] = {
 }
 
 
+# Error statuses the API marks `x-should-retry: true` (what the SDK retries by default too: 408, 409, 429
+# and every 5xx, 529 included). Every other error status carries `x-should-retry: false`.
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+
+
+def should_retry(status: int) -> bool:
+    """The `x-should-retry` value of an error response of this status (a fault may override it)."""
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
 def error_type_for(status: int) -> str:
     if status in STATUS_ERROR_TYPES:
         return STATUS_ERROR_TYPES[status]
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
-def error_body(error_type: str, message: str | None, request_id: str) -> bytes:
-    body: dict[str, Any] = {
-        "type": "error",
-        "error": {"type": error_type, "message": message or DEFAULT_MESSAGES.get(error_type, error_type)},
-        "request_id": request_id,
-    }
-    return json.dumps(body).encode()
+def error_body(error_type: str, message: str | None, request_id: str, error_code: str | None = None) -> bytes:
+    error: dict[str, Any] = {"type": error_type, "message": message or DEFAULT_MESSAGES.get(error_type, error_type)}
+    if error_code is not None:  # newer API versions name the cause; the SDK maps (status, code) to a subclass
+        error["details"] = {"error_code": error_code}
+    return json.dumps({"type": "error", "error": error, "request_id": request_id}).encode()
 
 
 class EmulatorError(Exception):

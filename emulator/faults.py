@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
+import math
 import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OPS = ("list", "retrieve", "create", "cancel", "delete", "results", "cost")
+OPS = ("list", "retrieve", "create", "cancel", "delete", "results", "cost", "count_tokens")
+# A retry_after_date below this is a delta in seconds from now; from it on, an absolute epoch (2001-09-09).
+_EPOCH_FROM = 1e9
 
 
 @dataclass
@@ -14,7 +19,11 @@ class Fault:
     op: str = "*"
     status: int | None = None  # answer this status with the API's error body for it
     times: int = 1  # how many calls it applies to; a negative number means every call until cleared
-    retry_after: float | None = None  # `retry-after` header (seconds); 429 defaults to 1
+    retry_after: float | None = None  # `retry-after` header (seconds); 429 defaults to 1 (see Faults.add)
+    retry_after_ms: float | None = None  # `retry-after-ms` header (milliseconds; the SDK reads it first)
+    # `retry-after` as an RFC 7231 HTTP-date: a number < 1e9 is seconds from the moment of answering, a
+    # larger one an absolute epoch; a string is sent verbatim. The date is rounded up to a whole second.
+    retry_after_date: float | str | None = None
     delay: float | None = None  # real seconds to wait before answering
     cut_after_lines: int | None = None  # results only: send N lines, then drop the connection
     malformed_lines: int | None = None  # results only: truncate N lines, evenly spread, mid-JSON
@@ -24,6 +33,9 @@ class Fault:
     drop: bool = False
     error_type: str | None = None  # override the error type implied by the status
     message: str | None = None
+    error_code: str | None = None  # `error.details.error_code`: the SDK raises its coded subclass
+    # `x-should-retry: true|false` instead of what the status implies (errors.should_retry)
+    should_retry: bool | None = None
 
     def applies_to(self, op: str) -> bool:
         if self.op not in ("*", op):
@@ -34,6 +46,25 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def retry_headers(self) -> dict[str, str]:
+        """The retry-after headers of this fault's error response, computed at the moment of answering."""
+        headers = {}
+        if self.retry_after_ms is not None:
+            headers["retry-after-ms"] = f"{self.retry_after_ms:g}"
+        if self.retry_after_date is not None:
+            headers["retry-after"] = http_date(self.retry_after_date)
+        elif self.retry_after is not None:
+            headers["retry-after"] = f"{self.retry_after:g}"
+        return headers
+
+
+def http_date(value: float | str) -> str:
+    """An RFC 7231 date for retry_after_date (see Fault)."""
+    if isinstance(value, str):
+        return value
+    epoch = value if value >= _EPOCH_FROM else time.time() + value
+    return email.utils.formatdate(math.ceil(epoch), usegmt=True)
 
 
 class Faults:
@@ -54,15 +85,41 @@ class Faults:
         malformed_lines: int | None = None,
         after: bool = False,
         drop: bool = False,
+        retry_after_ms: float | None = None,
+        retry_after_date: float | str | None = None,
+        error_code: str | None = None,
+        should_retry: bool | None = None,
     ) -> Fault:
         if op != "*" and op not in OPS:
             raise ValueError(f"unknown op {op!r}; use one of {', '.join(OPS)} or '*'")
         if status is None and delay is None and cut_after_lines is None and malformed_lines is None and not drop:
             raise ValueError("a fault needs a status, a delay, cut_after_lines or malformed_lines")
-        if status == 429 and retry_after is None:
+        if should_retry is not None and not isinstance(should_retry, bool):
+            raise ValueError(f"should_retry must be true, false or null, got {should_retry!r}")
+        if error_code is not None and not isinstance(error_code, str):
+            raise ValueError(f"error_code must be a string, got {error_code!r}")
+        if retry_after_date is not None and not isinstance(retry_after_date, int | float | str):
+            raise ValueError(
+                f"retry_after_date must be a number of seconds, an epoch or a date, got {retry_after_date!r}"
+            )
+        if status == 429 and retry_after is None and retry_after_ms is None and retry_after_date is None:
             retry_after = 1.0  # the real API always tells a rate-limited client when to come back
         fault = Fault(
-            op, status, times, retry_after, delay, cut_after_lines, malformed_lines, after, drop, error_type, message
+            op=op,
+            status=status,
+            times=times,
+            retry_after=retry_after,
+            retry_after_ms=retry_after_ms,
+            retry_after_date=retry_after_date,
+            delay=delay,
+            cut_after_lines=cut_after_lines,
+            malformed_lines=malformed_lines,
+            after=after,
+            drop=drop,
+            error_type=error_type,
+            message=message,
+            error_code=error_code,
+            should_retry=should_retry,
         )
         with self._lock:
             self._faults.append(fault)

@@ -6,6 +6,7 @@ same outcomes, the same result order and the same token counts on every run and 
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from typing import Any, NamedTuple
@@ -25,6 +26,12 @@ ERROR_TYPES = (
     "overloaded_error",
 )
 DEFAULT_MODEL = "claude-sonnet-4-5-20250929"
+# usage.inference_geo of a request that names none (the workspace default the docs mention), as JSON text.
+DEFAULT_INFERENCE_GEO = "global"
+DEFAULT_GEO_JSON = json.dumps(DEFAULT_INFERENCE_GEO)
+# Results report input_tokens = input_chars // CHARS_PER_TOKEN + 1..64 (hash bits; `results._usage`);
+# count_tokens answers the base figure input_chars // CHARS_PER_TOKEN for the same messages and system.
+CHARS_PER_TOKEN = 4
 
 # 97% succeeded, 3% errored spread evenly over the nine error types.
 DEFAULT_OUTCOMES: dict[str, float] = {"succeeded": 0.97, **{e: 0.03 / len(ERROR_TYPES) for e in ERROR_TYPES}}
@@ -38,11 +45,14 @@ class RequestItem(NamedTuple):
     """What the emulator keeps of one request created over HTTP (not the whole payload)."""
 
     custom_id: str
-    forced: tuple[str, str | None] | None  # (result_type, error_type) from an [emulate:...] marker
-    model: str
+    # (result_type, error_type) from an [emulate:...] marker, or ("errored", "not_found_error") when the
+    # API serves no such model (models.resolve_model)
+    forced: tuple[str, str | None] | None
+    model: str  # what results report: an alias resolved to its dated id; an unknown name as sent
     max_tokens: int
     input_chars: int
     web_search: bool
+    geo_json: str = DEFAULT_GEO_JSON  # usage.inference_geo as JSON text (the request's, or the default)
 
 
 class ItemPlan(NamedTuple):

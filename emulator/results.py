@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from .errors import DEFAULT_MESSAGES
-from .plan import ItemPlan, RequestItem
+from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, ItemPlan, RequestItem
 from .pricing import Tokens
 from .state import Batch, Store
 from .util import base62, digest
@@ -27,14 +27,15 @@ _SUCCEEDED = (
     '"role":"assistant","model":%s,"content":[{"type":"text","text":"%s"}],"stop_reason":"%s",'
     '"stop_sequence":null,"usage":{"input_tokens":%d,"cache_creation_input_tokens":%d,'
     '"cache_read_input_tokens":%d,"cache_creation":{"ephemeral_5m_input_tokens":%d,'
-    '"ephemeral_1h_input_tokens":%d},"output_tokens":%d,"service_tier":"batch"%s}}}}\n'
+    '"ephemeral_1h_input_tokens":%d},"output_tokens":%d,"service_tier":"batch","inference_geo":%s%s}}}}\n'
 )
 
 
 def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int, str, str]:
     """Token counts, stop_reason and extra usage JSON for a succeeded item, from its hash bits."""
     r = bits >> 100  # bits above the ones most used by the message id
-    input_tokens = (req.input_chars // 4 + (r & 63) + 1) if req else 200 + (r & 0xFFF) % 3000
+    # count_tokens answers input_chars // CHARS_PER_TOKEN for the same request: this is 1..64 more.
+    input_tokens = (req.input_chars // CHARS_PER_TOKEN + (r & 63) + 1) if req else 200 + (r & 0xFFF) % 3000
     output_tokens = 30 + ((r >> 12) & 0xFFF) % 1200
     stop_reason = "end_turn"
     if req and output_tokens >= req.max_tokens:
@@ -66,7 +67,7 @@ def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_by
         created,
         read,
     ]
-    values += [created - one_hour, one_hour, output_tokens, extra]
+    values += [created - one_hour, one_hour, output_tokens, req.geo_json if req else DEFAULT_GEO_JSON, extra]
     line = _SUCCEEDED % tuple(values)
     if line_bytes and len(line) < line_bytes:
         # Pad the text to the target size; the padding is plain ASCII, so the length adds up exactly.

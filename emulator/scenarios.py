@@ -1,5 +1,10 @@
 """Seedable starting states. `demo` gives a dashboard something to show in every state, and keeps
-creating batches while it runs so new ones appear."""
+creating batches while it runs so new ones appear.
+
+The demo runs at wall-clock speed (`--speed 1`) with request_counts as production shows them (all
+`processing` until a batch ends): it stays lively through short batches, not a fast clock. At start a few
+batches are in progress and end within minutes; a new one appears every 1-2 minutes and runs 2-10
+minutes. No batch is ever created in the future of the emulated clock."""
 
 from __future__ import annotations
 
@@ -15,12 +20,9 @@ if TYPE_CHECKING:
 
 DEMO_API_KEY = "sk-ant-demo-000000000000000000000000"
 DEMO_ADMIN_KEY = "sk-ant-admin-demo-00000000000000000000"  # reads the cost report
-DEMO_MODELS = (
-    "claude-sonnet-4-5-20250929",
-    "claude-haiku-4-5-20251001",
-    "claude-opus-4-1-20250805",
-    "claude-sonnet-4-6",
-)
+# Current models only (SDK 2.15.0's list, none deprecated), aliases where there is one: results then show
+# the dated id (claude-haiku-4-5 -> claude-haiku-4-5-20251001). All three are in pricing.py.
+DEMO_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7")
 OUTCOME_MIXES: tuple[dict[str, float] | None, ...] = (
     None,  # the default: 97% succeeded, 3% errored
     {"succeeded": 1.0},
@@ -30,7 +32,8 @@ OUTCOME_MIXES: tuple[dict[str, float] | None, ...] = (
     {"succeeded": 0.85, "rate_limit_error": 0.05, "expired": 0.1},
 )
 HOUR, MINUTE = 3600.0, 60.0
-NEW_BATCH_EVERY = 4 * MINUTE  # emulated time between batches the demo "submits" while running
+NEW_BATCH_EVERY = (1 * MINUTE, 2 * MINUTE)  # time between batches the demo "submits" while running (uniform)
+NEW_BATCH_DURATION = (2 * MINUTE, 10 * MINUTE)  # how long each of them runs (uniform)
 
 
 def apply_scenario(emu: Emulator, name: str) -> None:
@@ -70,13 +73,15 @@ def _demo(emu: Emulator) -> None:
     canceled = emu.store.batches[seed(now - 6 * HOUR, HOUR, n=400)]
     canceled.duration, canceled.cancel_at = 4 * HOUR, canceled.created + 2 * HOUR
     seed(now - 3 * DAY, 30 * HOUR, n=300)  # ran past expires_at: the rest expired
-    for _ in range(6):  # in progress, ending over the next minutes-to-hours of emulated time
-        started = now - rng.uniform(0, 2 * HOUR)
-        seed(started, (now - started) + rng.uniform(5 * MINUTE, 3 * HOUR), status="in_progress")
-    seed(now - 23.5 * HOUR, 30 * HOUR, status="in_progress", n=800)  # will expire in 30 emulated minutes
-    for _ in range(2):  # canceling for a while before they end
+    for _ in range(5):  # in progress, ending within the first minutes
+        started = now - rng.uniform(1 * MINUTE, 30 * MINUTE)
+        seed(started, (now - started) + rng.uniform(0.5 * MINUTE, 6 * MINUTE), status="in_progress")
+    started = now - rng.uniform(10 * MINUTE, 1 * HOUR)  # and a longer one, ending within the hour
+    seed(started, (now - started) + rng.uniform(20 * MINUTE, 50 * MINUTE), status="in_progress", n=1500)
+    seed(now - 23.75 * HOUR, 30 * HOUR, status="in_progress", n=800)  # will expire in 15 minutes
+    for _ in range(2):  # canceling for a few minutes before they end
         batch = emu.store.batches[seed(now - rng.uniform(5, 60) * MINUTE, 3 * HOUR, status="canceling")]
-        batch.cancel_delay = rng.uniform(2, 10) * MINUTE
+        batch.cancel_delay = rng.uniform(2, 8) * MINUTE
     emu.tickers.append(_NewBatches(emu, now))
 
 
@@ -99,12 +104,16 @@ def _every_error_type(emu: Emulator, created: float) -> None:
 
 
 class _NewBatches:
-    """Ticker: materialises a batch every NEW_BATCH_EVERY of emulated time, created at that moment."""
+    """Ticker: materialises a batch every NEW_BATCH_EVERY (1-2 minutes), created at that moment (never
+    later than the clock), each running NEW_BATCH_DURATION (2-10 minutes)."""
 
     def __init__(self, emu: Emulator, start: float) -> None:
         self.emu = emu
-        self.next_at = start + NEW_BATCH_EVERY
         self.k = 0
+        self.next_at = start + self._gap()
+
+    def _gap(self) -> float:
+        return random.Random(digest(self.emu.seed, "demo-gap", self.k)).uniform(*NEW_BATCH_EVERY)
 
     def __call__(self, now: float) -> None:
         # After a big advance() only the last day is filled in, so one call never creates thousands.
@@ -115,12 +124,12 @@ class _NewBatches:
             batch = self.emu.new_seeded_batch(
                 DEMO_API_KEY,
                 self.next_at,
-                rng.uniform(5 * MINUTE, 2 * HOUR),
+                rng.uniform(*NEW_BATCH_DURATION),
                 rng.choice((10, 50, 200, 1000)),
                 rng.choice(DEMO_MODELS),
                 outcome_table(rng.choice(OUTCOME_MIXES)),
             )
             self.emu.store.insert(batch)
-            self.next_at += NEW_BATCH_EVERY
             self.k += 1
+            self.next_at += self._gap()
             created += 1

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .control import handle_control
-from .errors import EmulatorError, error_body, error_type_for
+from .errors import EmulatorError, error_body, error_type_for, should_retry
 from .faults import Fault, corrupt_lines
+from .headers import check_betas, check_version
 from .util import new_request_id
-from .validation import MAX_BODY_BYTES, parse_body
+from .validation import MAX_BODY_BYTES, parse_body, validate_create_body
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -30,6 +31,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"^{_BATCHES}/([^/]+)/cancel$"), "cancel"),
     ("GET", re.compile(rf"^{_BATCHES}/([^/]+)/results$"), "results"),
     ("GET", re.compile(r"^/v1/organizations/analytics/cost$"), "cost"),
+    ("POST", re.compile(r"^/v1/messages/count_tokens$"), "count_tokens"),
 ]
 
 
@@ -124,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json", headers=None) -> None:
         self.send_response(status)
-        self.send_header("request-id", self.request_id)
+        self._api_headers()
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
@@ -134,12 +136,30 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _api_headers(self) -> None:
+        """Headers of every answer: `request-id`, and on /v1/ the key's `anthropic-workspace-id`."""
+        self.send_header("request-id", self.request_id)
+        if self.workspace_header:
+            self.send_header("anthropic-workspace-id", self.workspace_header)
+
     def send_json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode())
 
-    def send_error_body(self, status: int, error_type: str | None, message: str | None, headers=None) -> None:
-        body = error_body(error_type or error_type_for(status), message, self.request_id)
-        self._send(status, body, headers=headers)
+    def send_error_body(
+        self,
+        status: int,
+        error_type: str | None,
+        message: str | None,
+        headers: dict[str, str] | None = None,
+        *,
+        error_code: str | None = None,
+        retry: bool | None = None,
+    ) -> None:
+        """The API's error answer, with `x-should-retry` as the status implies (errors.should_retry) unless
+        `retry` overrides it, and `error.details.error_code` when `error_code` is given."""
+        body = error_body(error_type or error_type_for(status), message, self.request_id, error_code)
+        retry = should_retry(status) if retry is None else retry
+        self._send(status, body, headers={"x-should-retry": "true" if retry else "false", **(headers or {})})
 
     def _api_key(self) -> str | None:
         key = self.headers.get("x-api-key")
@@ -151,26 +171,38 @@ class Handler(BaseHTTPRequestHandler):
     # -- dispatch -----------------------------------------------------------------------------------
     def _handle(self, method: str) -> None:
         self.request_id = new_request_id()
+        self.workspace_header = None
         url = urlsplit(self.path)
         # Array parameters (`group_by[]=a&group_by[]=b`) keep every value; `beta=true` is simply ignored.
         self.query_lists = parse_qs(url.query, keep_blank_values=True)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if url.path.startswith("/_emulator/"):
-            handle_control(self, self.server.emulator, method, url.path, self._read_body())
+        emulator = self.server.emulator
+        if url.path.startswith("/_emulator/"):  # control endpoints: no headers needed, none added
+            handle_control(self, emulator, method, url.path, self._read_body())
             return
         matched = route(method, url.path.rstrip("/") or "/")
+        if (
+            matched is not None
+            and matched[0] == "create"
+            and int(self.headers.get("Content-Length") or 0) > MAX_BODY_BYTES
+        ):
+            # Like Cloudflare in front of the API: refuse without reading, then drop the connection. The API
+            # never sees it: no x-should-retry, no anthropic-workspace-id, no call counted.
+            self.close_connection = True
+            self._send(413, error_body("request_too_large", None, self.request_id))
+            return
+        self.workspace_header = emulator.response_workspace(self._api_key(), self._requested_workspace())
         if matched is None:
             self._read_body()
+            try:
+                self._check_headers()
+            except EmulatorError as exc:
+                self.send_error_body(exc.status, exc.error_type, exc.message)
+                return
             self.send_error_body(404, "not_found_error", f"Not found: {method} {url.path}")
             return
         op, batch_id = matched
-        if op == "create" and int(self.headers.get("Content-Length") or 0) > MAX_BODY_BYTES:
-            # Like Cloudflare in front of the API: refuse without reading, then drop the connection.
-            self.close_connection = True
-            self.send_error_body(413, "request_too_large", None)
-            return
         body = self._read_body()
-        emulator = self.server.emulator
         emulator.record_call(op)
         fault = emulator.faults.take(op)
         if fault and fault.delay:
@@ -188,32 +220,56 @@ class Handler(BaseHTTPRequestHandler):
             self._send_fault(fault)
             return
         try:
+            self._check_request()
             self._dispatch(op, batch_id, query, body, fault)
         except EmulatorError as exc:
             self.send_error_body(exc.status, exc.error_type, exc.message)
 
+    def _requested_workspace(self) -> str | None:
+        return self.headers.get("anthropic-workspace-id")
+
+    def _check_headers(self) -> None:
+        """anthropic-version, then anthropic-beta (headers.py): 400 invalid_request_error."""
+        check_version(self.headers.get_all("anthropic-version") or [])
+        check_betas(self.headers.get_all("anthropic-beta") or [])
+
+    def _check_request(self) -> None:
+        """What every /v1/ operation checks before its own rules: the headers, then that a workspace it names
+        is its key's (an unknown key passes here and gets its 401 from the operation)."""
+        self._check_headers()
+        self.server.emulator.check_workspace(self._api_key(), self._requested_workspace())
+
     def _apply(self, op: str, batch_id: str | None, body: bytes) -> None:
         """Carry out a state-changing operation without answering (for `after` faults)."""
+        self._check_request()
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
-            emulator.api_create(key, parse_body(body).get("requests"))
+            emulator._workspace(key)
+            emulator.api_create(key, validate_create_body(parse_body(body)))
         elif op == "cancel":
             emulator.api_cancel(key, batch_id)
         elif op == "delete":
             emulator.api_delete(key, batch_id)
 
     def _send_fault(self, fault: Fault) -> None:
-        headers = {}
-        if fault.retry_after is not None:
-            headers["retry-after"] = f"{fault.retry_after:g}"
         assert fault.status is not None
-        self.send_error_body(fault.status, fault.error_type, fault.message, headers)
+        self.send_error_body(
+            fault.status,
+            fault.error_type,
+            fault.message,
+            fault.retry_headers(),
+            error_code=fault.error_code,
+            retry=fault.should_retry,
+        )
 
     def _dispatch(self, op: str, batch_id: str | None, query: dict[str, str], body: bytes, fault) -> None:
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
             emulator._workspace(key)  # 401 before any body validation, like the real API
-            self.send_json(200, emulator.api_create(key, parse_body(body).get("requests")))
+            self.send_json(200, emulator.api_create(key, validate_create_body(parse_body(body))))
+        elif op == "count_tokens":
+            emulator._workspace(key)
+            self.send_json(200, emulator.api_count_tokens(key, parse_body(body)))
         elif op == "list":
             try:
                 limit = int(query.get("limit", "20"))
@@ -241,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
             for _ in range(fault.cut_after_lines):
                 cut = body.index(b"\n", cut) + 1 if body.find(b"\n", cut) >= 0 else len(body)
         self.send_response(200)
-        self.send_header("request-id", self.request_id)
+        self._api_headers()
         self.send_header("Content-Type", "application/binary")
         self.send_header("Content-Length", str(len(body)))  # the full length, even when we cut
         self.end_headers()

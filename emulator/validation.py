@@ -1,4 +1,5 @@
-"""Validation of a create-batch body, with the API's pydantic-style messages (`requests.0.custom_id: ...`)."""
+"""Validation of a create-batch body and of a count_tokens body, with the API's pydantic-style messages
+(`requests.0.custom_id: ...`, `requests.0.params.foo: Extra inputs are not permitted`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,69 @@ import json
 import re
 from typing import Any
 
-from .errors import invalid
-from .plan import RequestItem, forced_outcome
+from .errors import EmulatorError, invalid
+from .models import resolve_model
+from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, RequestItem, forced_outcome
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024  # above this Cloudflare answers 413 before the API sees the request
 CUSTOM_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 _CUSTOM_ID = re.compile(CUSTOM_ID_PATTERN)
+
+# Allowed fields, as the API's models forbid extra ones (`<path>: Extra inputs are not permitted`).
+# The create body: `BatchCreateParams` of SDK 2.15.0 (`types/messages/batch_create_params.py`) less its
+# `workspace_id` and `user_profile_id`, which the SDK sends as headers: its create body is `{"requests"}`.
+CREATE_FIELDS = ("requests",)
+REQUEST_FIELDS = ("custom_id", "params")  # one request of it (ibid., `Request`)
+# A request's params: exactly the fields of `MessageCreateParamsNonStreaming` in SDK 2.15.0
+# (`anthropic/types/message_create_params.py`, with those of `MessageCreateParamsBase`). `workspace_id` and
+# `user_profile_id` are there because the SDK models those headers as params; they are accepted, unused.
+PARAMS_FIELDS = (
+    "max_tokens",
+    "messages",
+    "model",
+    "cache_control",
+    "container",
+    "diagnostics",
+    "inference_geo",
+    "metadata",
+    "output_config",
+    "service_tier",
+    "speed",
+    "stop_sequences",
+    "system",
+    "thinking",
+    "tool_choice",
+    "tools",
+    "user_profile_id",
+    "workspace_id",
+    "stream",
+)
+# A count_tokens body: exactly the fields of `MessageCountTokensParams` in SDK 2.15.0
+# (`anthropic/types/message_count_tokens_params.py`). No max_tokens: it is neither required nor allowed.
+COUNT_TOKENS_FIELDS = (
+    "messages",
+    "model",
+    "cache_control",
+    "output_config",
+    "speed",
+    "system",
+    "thinking",
+    "tool_choice",
+    "tools",
+    "user_profile_id",
+    "workspace_id",
+)
+
+
+def _at(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _no_extras(where: str, obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for name in obj:
+        if name not in allowed:
+            raise invalid(f"{_at(where, name)}: Extra inputs are not permitted")
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -23,6 +80,12 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object")
     return body
+
+
+def validate_create_body(body: dict[str, Any]) -> Any:
+    """The `requests` of a create body, once its top level has only allowed fields."""
+    _no_extras("", body, CREATE_FIELDS)
+    return body.get("requests")
 
 
 def validate_requests(requests: Any) -> list[RequestItem]:
@@ -68,15 +131,37 @@ def _validate_request(index: int, request: Any) -> RequestItem:
         raise invalid(f"{where}.params: Field required")
     if not isinstance(params, dict):
         raise invalid(f"{where}.params: Input should be a valid dictionary")
-    return _validate_params(f"{where}.params", custom_id, params)
+    item = _validate_params(f"{where}.params", custom_id, params)
+    _no_extras(where, request, REQUEST_FIELDS)  # like pydantic: declared fields first, then extra ones
+    return item
+
+
+def _check_model(where: str, params: dict[str, Any]) -> str:
+    model = params.get("model")
+    if model is None:
+        raise invalid(f"{_at(where, 'model')}: Field required")
+    if not isinstance(model, str) or not model:
+        raise invalid(f"{_at(where, 'model')}: Input should be a valid string")
+    return model
+
+
+def _check_messages(where: str, params: dict[str, Any]) -> None:
+    messages = params.get("messages")
+    if messages is None:
+        raise invalid(f"{_at(where, 'messages')}: Field required")
+    if not isinstance(messages, list):
+        raise invalid(f"{_at(where, 'messages')}: Input should be a valid list")
+    if not messages:
+        raise invalid(f"{_at(where, 'messages')}: List should have at least 1 item after validation, not 0")
+
+
+def input_chars(params: dict[str, Any]) -> int:
+    """The size the emulator derives input tokens from: the messages and the system prompt as JSON."""
+    return len(json.dumps(params["messages"])) + len(json.dumps(params.get("system") or ""))
 
 
 def _validate_params(where: str, custom_id: str, params: dict[str, Any]) -> RequestItem:
-    model = params.get("model")
-    if model is None:
-        raise invalid(f"{where}.model: Field required")
-    if not isinstance(model, str) or not model:
-        raise invalid(f"{where}.model: Input should be a valid string")
+    model = _check_model(where, params)
     max_tokens = params.get("max_tokens")
     if max_tokens is None:
         raise invalid(f"{where}.max_tokens: Field required")
@@ -84,16 +169,28 @@ def _validate_params(where: str, custom_id: str, params: dict[str, Any]) -> Requ
         raise invalid(f"{where}.max_tokens: Input should be a valid integer")
     if max_tokens < 1:
         raise invalid(f"{where}.max_tokens: Input should be greater than or equal to 1")
-    messages = params.get("messages")
-    if messages is None:
-        raise invalid(f"{where}.messages: Field required")
-    if not isinstance(messages, list):
-        raise invalid(f"{where}.messages: Input should be a valid list")
-    if not messages:
-        raise invalid(f"{where}.messages: List should have at least 1 item after validation, not 0")
+    _check_messages(where, params)
     if params.get("stream"):
         raise invalid(f"{where}.stream: Streaming is not supported in the Message Batches API")
+    geo = params.get("inference_geo")
+    if geo is not None and not isinstance(geo, str):
+        raise invalid(f"{where}.inference_geo: Input should be a valid string")
+    _no_extras(where, params, PARAMS_FIELDS)
     tools = params.get("tools") or []
     web_search = any(isinstance(t, dict) and str(t.get("type", "")).startswith("web_search") for t in tools)
-    input_chars = len(json.dumps(messages)) + len(json.dumps(params.get("system") or ""))
-    return RequestItem(custom_id, forced_outcome(params), model, max_tokens, input_chars, web_search)
+    resolved = resolve_model(model)
+    # A model the API does not serve: accepted at create, the request then ends errored (models.py).
+    forced = forced_outcome(params) if resolved is not None else ("errored", "not_found_error")
+    geo_json = DEFAULT_GEO_JSON if geo is None else json.dumps(geo)  # ASCII: keeps line_bytes exact
+    return RequestItem(custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json)
+
+
+def count_tokens(body: dict[str, Any]) -> int:
+    """`input_tokens` of POST /v1/messages/count_tokens: the base figure of what results report for the
+    same messages and system (`plan.CHARS_PER_TOKEN`). A model the API does not serve is a 404."""
+    model = _check_model("", body)
+    _check_messages("", body)
+    _no_extras("", body, COUNT_TOKENS_FIELDS)
+    if resolve_model(model) is None:
+        raise EmulatorError(404, f"model: {model}", "not_found_error")
+    return input_chars(body) // CHARS_PER_TOKEN

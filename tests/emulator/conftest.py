@@ -31,7 +31,7 @@ def client(emu: Emulator) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, max_retries=0)
 
 
-def request(custom_id: str, text: str = "Hello", model: str = "claude-sonnet-4-5-20250929", **params: Any):
+def request(custom_id: str, text: str = "Hello", model: str = "claude-sonnet-4-6", **params: Any):
     return {
         "custom_id": custom_id,
         "params": {

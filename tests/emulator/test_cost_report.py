@@ -114,12 +114,13 @@ def expected_by(client: anthropic.Anthropic, batch_ids: list[str], key=lambda mo
 def test_hand_checkable_batch_matches_its_results_file_to_the_fraction_of_a_cent(emu, admin, client):
     requests = [
         request("h1", "[emulate:succeeded] one", model=HAIKU),
-        request("h2", "[emulate:succeeded] two " * 50, model=HAIKU),
-        request("s1", "[emulate:succeeded] three", model=SONNET),
-        request("bad", "[emulate:errored:overloaded_error] x", model=SONNET),
-        request("gone", "[emulate:expired] x", model=SONNET),
+        request("h2", "[emulate:succeeded] two " * 50, model="claude-haiku-4-5"),  # an alias: same family row
+        request("s1", "[emulate:succeeded] three", model="claude-sonnet-4-6"),
+        request("bad", "[emulate:errored:overloaded_error] x", model="claude-sonnet-4-6"),
+        request("gone", "[emulate:expired] x", model="claude-sonnet-4-6"),
         request("stop", "[emulate:canceled] x", model=HAIKU),
-        request("nope", "[emulate:succeeded] unpriced", model="claude-instant-1.2"),
+        request("nope", "[emulate:succeeded] unpriced", model="claude-opus-4-8"),  # served, not in the price table
+        request("old", "[emulate:succeeded] retired", model=SONNET),  # not served any more: errored
     ]
     batch_id = emu.create_batch(KEY, requests, created_at=NOW - 2 * DAY, duration=600)
     # And a seeded batch with a mixed outcome table, canceled halfway (its unfinished part is canceled).
@@ -143,6 +144,7 @@ def test_hand_checkable_batch_matches_its_results_file_to_the_fraction_of_a_cent
         assert got[key].cost.requests == counts[key]
         assert got[key].ending_at - got[key].starting_at == DAY
     assert got[("claude-haiku-4-5", TODAY - 2 * DAY)].cost.requests == 2
+    assert got[("claude-sonnet-4-6", TODAY - 2 * DAY)].cost.requests == 1
     assert 0 < got[("claude-opus-4-1", TODAY - 3 * DAY)].cost.requests < 300
 
 

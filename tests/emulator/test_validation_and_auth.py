@@ -91,7 +91,7 @@ def test_bearer_auth_is_accepted_with_a_known_key_and_refused_with_a_wrong_one(e
 def test_wrong_or_missing_x_api_key_is_a_401(emu: Emulator, headers: dict[str, str]):
     parts = urlsplit(emu.base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    conn.request("GET", "/v1/messages/batches", headers=headers)
+    conn.request("GET", "/v1/messages/batches", headers={"anthropic-version": "2023-06-01", **headers})
     response = conn.getresponse()
     assert response.status == 401
     assert b'"authentication_error"' in response.read()
@@ -100,7 +100,8 @@ def test_wrong_or_missing_x_api_key_is_a_401(emu: Emulator, headers: dict[str, s
 def test_x_api_key_header_is_accepted(emu: Emulator):
     parts = urlsplit(emu.base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-    conn.request("GET", "/v1/messages/batches?beta=true", headers={"x-api-key": KEY, "anthropic-beta": "x"})
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": "message-batches-2024-09-24"}
+    conn.request("GET", "/v1/messages/batches?beta=true", headers=headers)
     response = conn.getresponse()
     assert response.status == 200
     assert response.getheader("request-id").startswith("req_")
