@@ -5,9 +5,9 @@ batches/errors.py, so nothing SDK-shaped leaks into services, tasks or views.
 
 Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days, as of
 2.15.0) inside a worker. We retry short waits here and hand long ones back to the caller. What the API
-says about retrying wins, in the SDK's own order: `x-should-retry`, then a coded error
-(`error.details.error_code`, e.g. a spend limit: permanent), then the status; the wait is
-`retry-after-ms`, then `retry-after` as seconds or an HTTP date.
+says about retrying wins: a coded error (`error.details.error_code`, e.g. a spend limit) is permanent,
+then `x-should-retry` decides as the SDK lets it, then the status; the wait is `retry-after-ms`, then
+`retry-after` as seconds or an HTTP date.
 
 Each workspace is its own client: its key and its base URL, blank meaning the real API, never the
 process's `ANTHROPIC_BASE_URL`; the process's `ANTHROPIC_CUSTOM_HEADERS` are never sent.
@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 import anthropic
 import httpx2
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+from anthropic.types.messages.batch_create_params import Request as _BatchRequest
 from django.conf import settings
 
 from batches.errors import (
@@ -45,6 +47,12 @@ T = TypeVar("T")
 RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides
 CREATE_TIMEOUT_SECONDS = 600
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # what a workspace with no base URL talks to
+# What the API accepts in one request of a batch and in its params, from the SDK's own types: the API
+# refuses any other field ("Extra inputs are not permitted"), so an upload is checked against these.
+REQUEST_FIELDS = frozenset(_BatchRequest.__required_keys__ | _BatchRequest.__optional_keys__)
+PARAMS_FIELDS = frozenset(
+    MessageCreateParamsNonStreaming.__required_keys__ | MessageCreateParamsNonStreaming.__optional_keys__
+)
 
 
 @dataclass(frozen=True)
@@ -244,12 +252,13 @@ def _body_message(body: object) -> str | None:
 
 
 def _should_retry(response: httpx2.Response | None, status: int, error_code: str) -> bool:
-    """The API's own word first (`x-should-retry`), then a coded error (never retryable), then the status."""
+    """A coded error never (a spend limit, an organization on hold: waiting changes nothing until someone acts,
+    whatever the status says), then the API's own `x-should-retry`, then the status, as the SDK decides."""
+    if error_code:
+        return False
     header = response.headers.get("x-should-retry") if response is not None else None
     if header in ("true", "false"):
         return header == "true"
-    if error_code:
-        return False  # a spend limit, an organization on hold: waiting a few seconds changes nothing
     return status in RETRYABLE_STATUSES or status >= 500
 
 

@@ -159,7 +159,12 @@ def _run(batch: Batch, token: str, report: IngestReport) -> None:
             log.exception("ingest %s failed", batch.id)
             error = exc
             break
-        error = result_store.finish(batch)
+        try:
+            error = result_store.finish(batch)
+        except Exception as exc:  # noqa: BLE001 - as above: recorded on this batch, which tries again later
+            log.exception("ingest %s failed to finish", batch.id)
+            error = exc
+            break
         if not error:
             _record_success(batch, report)
             return
@@ -173,7 +178,7 @@ def _short_wait(exc: RetryableAPIError, attempt: int) -> float | None:
     than a worker should sleep (the workspace's ingests pause instead)."""
     if exc.retry_after:
         return exc.retry_after if exc.retry_after <= settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS else None
-    return min(0.5 * 2**attempt, settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS)
+    return min(settings.INGEST_RESUME_WAIT_SECONDS * 2**attempt, settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS)
 
 
 # --- lease and outcome -------------------------------------------------------------------------------

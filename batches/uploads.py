@@ -20,6 +20,8 @@ from typing import Any
 
 from django.conf import settings
 
+from batches import client
+
 MAX_REPORTED_ERRORS = 1000
 CUSTOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_ID_MAX_CHARS = 64
@@ -28,7 +30,6 @@ _CUSTOM_ID_CHARS_RE = re.compile(r"[A-Za-z0-9_-]*")
 _BOM = b"\xef\xbb\xbf"
 # The body is `{"requests": [line,line,...]}`: the wrapper's bytes plus one comma between lines.
 WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
-_REQUEST_KEYS = ("custom_id", "params")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: i
     problems = [
         f'unexpected key {_quote(key)}: a request has only "custom_id" and "params"'
         for key in request
-        if key not in _REQUEST_KEYS
+        if key not in client.REQUEST_FIELDS
     ]
     problems += _custom_id_problems(request, line_no, seen)
     problems += _params_problems(request)
@@ -202,6 +203,14 @@ def _params_problems(request: dict[str, Any]) -> list[str]:
         problems.append("params.messages is missing; expected a non-empty list of messages")
     elif not isinstance(params["messages"], list) or not params["messages"]:
         problems.append(f"params.messages must be a non-empty list of messages, got {_kind(params['messages'])}")
+    if params.get("stream"):
+        problems.append("params.stream must not be true: a batch's requests are not streamed")
+    # The API refuses the whole batch over one field it does not take ("Extra inputs are not permitted").
+    problems += [
+        f"params has an unknown field {_quote(key)}: the API takes only the Messages API's fields"
+        for key in params
+        if key not in client.PARAMS_FIELDS
+    ]
     return problems
 
 

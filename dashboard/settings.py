@@ -79,6 +79,9 @@ TEMPLATES = [
     }
 ]
 
+# Web, worker and beat share a SQLite file: wait for a lock instead of failing at once, and take the write
+# lock when a transaction begins (a deferred one that reads first cannot wait: it fails "database is locked").
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -87,18 +90,15 @@ if DATABASE_URL:
         # never analyzes, so its rows are guessed) it spent 193 ms compiling a 23 ms query on every page.
         # The dashboard's queries are all short; none gains from it (bench/spend.py).
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # Web, worker and beat share the file: wait for a lock instead of failing at once.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL;",
-            },
+            "OPTIONS": SQLITE_OPTIONS,
             # A file, not memory: the Celery integration test's worker process must see the test data.
             # One per test process, so two test runs side by side do not share it.
             "TEST": {"NAME": VAR_DIR / f"test-db-{os.getpid()}.sqlite3"},
@@ -185,6 +185,7 @@ INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
 # base doubling up to the max; and after how long a batch queued but never started is queued again.
 INGEST_LEASE_SECONDS = envint("INGEST_LEASE_SECONDS", "120")
 INGEST_STREAM_ATTEMPTS = envint("INGEST_STREAM_ATTEMPTS", "4")
+INGEST_RESUME_WAIT_SECONDS = envfloat("INGEST_RESUME_WAIT_SECONDS", "0.5")  # before the 2nd open; doubling
 INGEST_BACKOFF_SECONDS = envfloat("INGEST_BACKOFF_SECONDS", "30")
 INGEST_BACKOFF_MAX_SECONDS = envfloat("INGEST_BACKOFF_MAX_SECONDS", "3600")
 INGEST_REQUEUE_SECONDS = envint("INGEST_REQUEUE_SECONDS", "3600")

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 _SEED_KWARGS = ("status", "created_at", "duration", "outcomes", "line_bytes", "model")
 _FAULT_KWARGS = (
     "op", "status", "times", "retry_after", "retry_after_ms", "retry_after_date", "delay", "cut_after_lines",
-    "malformed_lines", "after", "drop", "error_type", "message", "error_code", "should_retry",
+    "malformed_lines", "after", "drop", "error_type", "message", "error_code", "should_retry", "batch_id",
+    "per_batch", "probability", "seed",
 )  # fmt: skip
 
 

@@ -1,12 +1,18 @@
-"""Fault injection: make the next N calls of an operation fail, slow down, or cut the results stream."""
+"""Fault injection: make the next N calls of an operation fail, slow down, or cut the results stream.
+
+A fault can also be aimed at one batch (`batch_id`), count its `times` per batch (`per_batch`: "every
+batch's first results stream is cut"), or strike a share of calls at random (`probability`, seeded so a
+storm is the same on every run).
+"""
 
 from __future__ import annotations
 
 import email.utils
 import math
+import random
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OPS = ("list", "retrieve", "create", "cancel", "delete", "results", "cost", "count_tokens")
@@ -36,16 +42,34 @@ class Fault:
     error_code: str | None = None  # `error.details.error_code`: the SDK raises its coded subclass
     # `x-should-retry: true|false` instead of what the status implies (errors.should_retry)
     should_retry: bool | None = None
+    batch_id: str | None = None  # only calls naming this batch (retrieve, cancel, delete, results)
+    per_batch: bool = False  # `times` counts each batch's calls apart; the fault stays until cleared
+    probability: float | None = None  # each matching call is struck with this chance (seeded)
+    seed: int = 1
+    _seen: dict[str, int] = field(default_factory=dict, repr=False)
+    _rng: random.Random | None = field(default=None, repr=False)
 
-    def applies_to(self, op: str) -> bool:
+    def applies_to(self, op: str, batch_id: str | None = None) -> bool:
         if self.op not in ("*", op):
+            return False
+        if self.batch_id is not None and self.batch_id != batch_id:
+            return False
+        if self.per_batch and (batch_id is None or self._seen.get(batch_id, 0) >= self.times):
             return False
         # A pure "cut" or "malformed" fault only makes sense on results; don't let other calls use it up.
         results_only = self.cut_after_lines is not None or self.malformed_lines is not None
         return not (results_only and self.status is None and op != "results")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def strikes(self) -> bool:
+        """Whether this matching call is struck: always, or by the seeded draw of a random storm."""
+        if self.probability is None:
+            return True
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng.random() < self.probability
 
     def retry_headers(self) -> dict[str, str]:
         """The retry-after headers of this fault's error response, computed at the moment of answering."""
@@ -89,6 +113,10 @@ class Faults:
         retry_after_date: float | str | None = None,
         error_code: str | None = None,
         should_retry: bool | None = None,
+        batch_id: str | None = None,
+        per_batch: bool = False,
+        probability: float | None = None,
+        seed: int = 1,
     ) -> Fault:
         if op != "*" and op not in OPS:
             raise ValueError(f"unknown op {op!r}; use one of {', '.join(OPS)} or '*'")
@@ -102,6 +130,10 @@ class Faults:
             raise ValueError(
                 f"retry_after_date must be a number of seconds, an epoch or a date, got {retry_after_date!r}"
             )
+        if probability is not None and not 0 <= probability <= 1:
+            raise ValueError(f"probability must be between 0 and 1, got {probability!r}")
+        if per_batch and times < 1:
+            raise ValueError("per_batch needs times of 1 or more: how many of each batch's calls")
         if status == 429 and retry_after is None and retry_after_ms is None and retry_after_date is None:
             retry_after = 1.0  # the real API always tells a rate-limited client when to come back
         fault = Fault(
@@ -120,6 +152,10 @@ class Faults:
             message=message,
             error_code=error_code,
             should_retry=should_retry,
+            batch_id=batch_id,
+            per_batch=per_batch,
+            probability=probability,
+            seed=seed,
         )
         with self._lock:
             self._faults.append(fault)
@@ -129,12 +165,14 @@ class Faults:
         with self._lock:
             self._faults.clear()
 
-    def take(self, op: str) -> Fault | None:
-        """The first pending fault for `op`, consuming one of its uses."""
+    def take(self, op: str, batch_id: str | None = None) -> Fault | None:
+        """The first pending fault for `op` (on `batch_id`) that strikes, consuming one of its uses."""
         with self._lock:
             for fault in self._faults:
-                if fault.applies_to(op):
-                    if fault.times > 0:
+                if fault.applies_to(op, batch_id) and fault.strikes():
+                    if fault.per_batch:
+                        fault._seen[batch_id] = fault._seen.get(batch_id, 0) + 1
+                    elif fault.times > 0:
                         fault.times -= 1
                         if fault.times == 0:
                             self._faults.remove(fault)

@@ -204,7 +204,7 @@ class Handler(BaseHTTPRequestHandler):
         op, batch_id = matched
         body = self._read_body()
         emulator.record_call(op)
-        fault = emulator.faults.take(op)
+        fault = emulator.faults.take(op, batch_id)
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.after:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import logging
 import socket
+import threading
 
 import pytest
 
 from batches import client
-from batches.errors import NotFoundAPIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
+from batches.errors import APIError, NotFoundAPIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
 from batches.models import Credentials
 
 
@@ -69,3 +71,81 @@ def test_the_key_never_reaches_the_logs(emulator, creds, caplog):
     client.list_batches(creds)
     assert creds.api_key not in caplog.text
     assert creds.api_key not in repr(creds)
+
+
+# --- what the API says about retrying wins -----------------------------------------------------------
+def test_x_should_retry_false_on_a_500_is_not_retried(emulator, creds):
+    emulator.faults.add(op="list", status=500, should_retry=False)
+    with pytest.raises(PermanentAPIError) as excinfo:
+        client.list_batches(creds)
+    assert excinfo.value.status == 500 and emulator.calls["list"] == 1
+
+
+def test_x_should_retry_true_on_a_400_is_retried(emulator, creds):
+    emulator.faults.add(op="list", status=400, should_retry=True)
+    assert client.list_batches(creds).batches == []
+    assert emulator.calls["list"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "low", "high"),
+    [({"retry_after": 0.4}, 0.35, 0.45), ({"retry_after_ms": 300}, 0.25, 0.35), ({"retry_after_date": 2}, 0.5, 3.1)],
+)
+def test_retry_after_is_read_as_seconds_milliseconds_or_a_date(emulator, creds, settings, fault, low, high):
+    settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 0.01  # too short to wait: the error carries the wait back
+    emulator.faults.add(op="list", status=429, **fault)
+    with pytest.raises(RetryableAPIError) as excinfo:
+        client.list_batches(creds)
+    assert low <= excinfo.value.retry_after <= high
+
+
+def test_a_coded_error_is_permanent_and_named_even_when_marked_retryable(emulator, creds):
+    emulator.faults.add(op="list", status=429, error_code="enforced_spend_limit_reached", message="Spend limit",
+                        should_retry=True)  # fmt: skip
+    with pytest.raises(PermanentAPIError) as excinfo:
+        client.list_batches(creds)
+    assert excinfo.value.error_code == "enforced_spend_limit_reached" and emulator.calls["list"] == 1
+    assert "enforced_spend_limit_reached" in str(excinfo.value)
+
+
+# --- each workspace is its own client ------------------------------------------------------------------
+def test_a_blank_base_url_is_the_real_api_whatever_the_environment_says(emulator, creds, monkeypatch, settings):
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    blank = Credentials(api_key=creds.api_key, base_url=None)
+    assert str(client._client(blank).base_url).rstrip("/") == "https://api.anthropic.com"
+    with pytest.raises(APIError):  # this machine cannot reach the real API: what matters is where it went
+        client.list_batches(blank)
+    assert emulator.calls["list"] == 0
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self):  # noqa: N802 - the base class's name
+        _Recorder.seen.append(dict(self.headers))
+        body = b'{"data": [], "has_more": false, "first_id": null, "last_id": null}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_processes_custom_headers_are_never_sent_to_a_workspace(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "X-Gateway-Token: secret-of-another-workspace\nX-Team: ops")
+    try:
+        client.list_batches(
+            Credentials(api_key="sk-ant-recorder-0001", base_url=f"http://127.0.0.1:{server.server_port}")
+        )
+    finally:
+        server.shutdown()
+    (headers,) = _Recorder.seen
+    names = {name.lower() for name in headers}
+    assert "x-gateway-token" not in names and "x-team" not in names
+    assert headers["Authorization"] == "Bearer sk-ant-recorder-0001"  # the request itself went out as usual

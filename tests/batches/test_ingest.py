@@ -97,7 +97,7 @@ def test_a_stream_cut_every_time_backs_off_the_batch_alone(emulator, workspace, 
 
 def test_every_first_stream_cut_converges_in_one_foreground_pass(emulator, workspace):
     ids = emulator.seed_batches(workspace.test_api_key, 8, status="ended", n_requests=120)
-    emulator.faults.add(op="results", cut_after_lines=40, times=8)  # each batch's first stream
+    emulator.faults.add(op="results", cut_after_lines=40, per_batch=True)  # each batch's first stream
 
     report = sync.catch_up(workspace.pk)
 

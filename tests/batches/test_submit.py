@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches import client, submit, tasks, uploads
-from batches.models import SubmissionPart
+from batches import client, submit, sync, tasks, uploads
+from batches.models import AuditEvent, Batch, RequestInput, Result, SubmissionPart
 from dashboard.celery import app
 from tests.builders import batch_request, jsonl
 
@@ -102,3 +102,62 @@ def test_two_new_batches_of_the_same_size_stop_for_a_person(queue, workspace, em
 
     part.refresh_from_db()
     assert part.status == "ambiguous" and "several new batches" in part.error
+
+
+def test_a_foreign_batch_of_the_same_size_is_given_back_and_ours_is_sent(queue, workspace, emulator):
+    submission = queue([batch_request("ours-a"), batch_request("ours-b")])
+    # Our create is refused before anything is made, while another client makes a batch of the same size.
+    emulator.faults.add(op="create", status=500)
+    foreign = emulator.create_batch(workspace.test_api_key, [batch_request("theirs-x"), batch_request("theirs-y")])
+    Batch.objects.create(id=foreign, workspace=workspace, processing_status="in_progress", label="their run",
+                         created_at=timezone.now(), expires_at=timezone.now())  # fmt: skip
+
+    assert submit.submit(submission.pk) is False
+    part = SubmissionPart.objects.get()
+    # Taken for ours, but only provisionally: the API shows custom_ids only in the results.
+    assert (part.batch_id, part.adoption, part.replaced_label) == (foreign, "provisional", "their run")
+
+    emulator.advance(700)
+    sync.catch_up(workspace.pk)  # the foreign batch ends; its results are not ours
+
+    part.refresh_from_db()
+    assert part.status == "pending" and part.batch_id is None and "given back" in part.error
+    assert Batch.objects.values_list("label", "submitted_by").get(pk=foreign) == ("their run", None)
+    assert not RequestInput.objects.filter(batch_id=foreign).exists()
+    assert AuditEvent.objects.filter(target=foreign, outcome="error", params__given_back=True).exists()
+
+    assert submit.submit(submission.pk) is False  # ours is sent at last
+    part.refresh_from_db()
+    assert part.status == "created" and part.batch_id != foreign and part.adoption == ""
+    assert emulator.calls["create"] == 2 and len(client.list_batches(workspace.credentials).batches) == 2
+    emulator.advance(700)
+    sync.catch_up(workspace.pk)
+    assert set(Result.objects.filter(batch_id=part.batch_id).values_list("custom_id", flat=True)) == {
+        "ours-a",
+        "ours-b",
+    }
+
+
+def test_an_adopted_batch_whose_results_are_ours_is_kept(queue, workspace, emulator):
+    submission = queue([batch_request("a"), batch_request("b")])
+    emulator.faults.add(op="create", status=500, after=True)  # made, but the answer was lost
+
+    submit.submit(submission.pk)
+    emulator.advance(700)
+    sync.catch_up(workspace.pk)
+
+    part = SubmissionPart.objects.get()
+    assert (part.status, part.adoption) == ("created", "verified") and emulator.calls["create"] == 1
+
+
+def test_a_batch_made_well_before_our_attempt_is_not_taken_for_ours(queue, workspace, emulator, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0
+    submission = queue([batch_request("a")])
+    old = timezone.now() - timedelta(seconds=settings.SUBMIT_CLOCK_SKEW_SECONDS + 30)
+    emulator.create_batch(workspace.test_api_key, [batch_request("z")], created_at=old)
+    emulator.faults.add(op="create", status=503)
+
+    assert submit.submit(submission.pk) is True  # nothing made by our call: it is sent again
+
+    part = SubmissionPart.objects.get()
+    assert part.status == "pending" and part.batch_id is None and "no batch was made" in part.error

@@ -246,3 +246,34 @@ def _known_batch(workspace, batch_id, created_at) -> Batch:
         id=batch_id, workspace=workspace, processing_status="in_progress", processing_count=1,
         created_at=created_at, expires_at=created_at + timedelta(hours=24),
     )  # fmt: skip
+
+
+def _storm(emulator, share: float = 0.45) -> None:
+    """`share` of every call answers 429, 529 or 500, a third each (seeded: the same storm every run)."""
+    third, struck = share / 3, 0.0
+    for status, seed in ((429, 1), (529, 2), (500, 3)):
+        extra = {"retry_after_ms": 20} if status == 429 else {}
+        emulator.faults.add(op="*", status=status, times=-1, probability=third / (1 - struck), seed=seed, **extra)
+        struck += third
+
+
+def test_a_45_percent_storm_converges_within_a_few_passes_without_duplicates(emulator, workspace, settings):
+    settings.INGEST_BACKOFF_SECONDS = 0  # each pass may try a failed batch again (the back-off has its own test)
+    settings.INGEST_RESUME_WAIT_SECONDS = 0.01
+    settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 0.05
+    ids = emulator.seed_batches(workspace.test_api_key, 250, status="ended", n_requests=4)
+    _storm(emulator)
+
+    passes = 0
+    while Batch.objects.exclude(results_ingested_at=None).count() < 250 and passes < 6:
+        passes += 1
+        try:  # what the beat does each tick: the metadata pass, then every ingest that is due
+            sync.sync_workspace(workspace.pk)
+        except RetryableAPIError:
+            pass  # recorded on the workspace; the ingests of batches already known go on
+        for batch_id in ingest.claim_due(workspace.pk):
+            ingest.ingest_batch(batch_id)
+
+    assert passes <= 3, f"{Batch.objects.filter(results_ingested_at=None).count()} of 250 left after {passes}"
+    assert set(Batch.objects.values_list("id", flat=True)) == set(ids)
+    assert Result.objects.count() == Result.objects.values("batch_id", "custom_id").distinct().count() == 250 * 4

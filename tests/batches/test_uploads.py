@@ -412,3 +412,13 @@ def test_a_file_checked_without_splitting_has_no_parts_and_no_size_limit(setting
     v = validate(io.BytesIO(lines(3)), split=False)
     assert v.ok and v.parts == [] and v.request_count == 3
     assert not validate(io.BytesIO(lines(3))).ok
+
+
+def test_a_field_the_api_does_not_take_is_reported_before_anything_is_sent():
+    assert errors_of(params_line(**PARAMS, temperatur=0.5)) == [
+        (1, 'params has an unknown field "temperatur": the API takes only the Messages API\'s fields')
+    ]
+    assert errors_of(params_line(**PARAMS, stream=True)) == [
+        (1, "params.stream must not be true: a batch's requests are not streamed")
+    ]
+    assert validate(io.BytesIO(params_line(**PARAMS, system="Be brief.", stop_sequences=["END"]))).ok

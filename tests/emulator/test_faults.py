@@ -106,3 +106,44 @@ def test_calls_counts_each_op(emu: Emulator, client: anthropic.Anthropic):
     assert emu.calls == {**expected, "count_tokens": 0}
     emu.reset_calls()
     assert sum(emu.calls.values()) == 0
+
+
+def test_a_per_batch_fault_strikes_each_batchs_first_calls_only(emu, client):
+    ids = emu.seed_batches(KEY, 3, status="ended", n_requests=2)
+    emu.faults.add(op="retrieve", status=500, per_batch=True, times=1)
+
+    for batch_id in ids:
+        with pytest.raises(anthropic.InternalServerError):
+            client.messages.batches.retrieve(batch_id)
+        assert client.messages.batches.retrieve(batch_id).id == batch_id  # its second call is answered
+
+    assert len(emu.faults.pending()) == 1  # it stays for batches not met yet
+
+
+def test_a_fault_aimed_at_one_batch_leaves_the_others_alone(emu, client):
+    first, second = emu.seed_batches(KEY, 2, status="ended", n_requests=2)
+    emu.faults.add(op="retrieve", status=500, batch_id=second)
+
+    assert client.messages.batches.retrieve(first).id == first
+    with pytest.raises(anthropic.InternalServerError):
+        client.messages.batches.retrieve(second)
+
+
+def test_a_random_storm_strikes_about_its_share_and_the_same_calls_every_run(emu, client):
+    (batch_id,) = emu.seed_batches(KEY, 1, status="ended", n_requests=2)
+
+    def storm() -> list[bool]:
+        emu.faults.clear()
+        emu.faults.add(op="retrieve", status=529, times=-1, probability=0.45, seed=7)
+        struck = []
+        for _ in range(400):
+            try:
+                client.messages.batches.retrieve(batch_id)
+                struck.append(False)
+            except anthropic.APIStatusError:
+                struck.append(True)
+        return struck
+
+    first = storm()
+    assert 0.38 < sum(first) / len(first) < 0.52
+    assert storm() == first
