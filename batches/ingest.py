@@ -124,7 +124,6 @@ def _run(batch: Batch, token: str, report: IngestReport) -> None:
     if batch.results_expired():
         _mark_unavailable(batch, "results expired: the API keeps them for 29 days after creation", report)
         return
-    Batch.objects.filter(pk=batch.pk).update(ingest_attempts=F("ingest_attempts") + 1)
     try:
         creds = batch.workspace.credentials
     except APIError as exc:
@@ -189,7 +188,11 @@ def _claim(batch_id: str) -> str | None:
         Batch.objects.filter(pk=batch_id)
         .needing_ingest()
         .filter(_free(now))
-        .update(ingest_lease_token=token, ingest_lease_until=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS))
+        .update(
+            ingest_lease_token=token,
+            ingest_lease_until=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS),
+            ingest_attempts=F("ingest_attempts") + 1,
+        )
     )
     return token if claimed else None
 
@@ -200,10 +203,7 @@ def _renew(batch_id: str, token: str) -> None:
 
 
 def _record_success(batch: Batch, report: IngestReport) -> None:
-    Batch.objects.filter(pk=batch.pk).update(
-        ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="", ingest_error_permanent=False
-    )
-    report.outcome = "ingested"
+    report.outcome = "ingested"  # result_store.finish cleared the failures it had before
     submit.verify_adoption(batch)
 
 

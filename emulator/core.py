@@ -131,30 +131,10 @@ class Emulator:
         """Same validation as POST /v1/messages/batches; raises EmulatorError like the API would answer."""
         return self.api_create(api_key, requests, created_at=created_at, duration=duration)["id"]
 
-    def seed_batch(
-        self,
-        api_key: str,
-        n_requests: int,
-        *,
-        status: str = "ended",
-        created_at: datetime | None = None,
-        duration: float = 600,
-        outcomes: dict[str, float] | None = None,
-        line_bytes: int | None = None,
-        model: str = DEFAULT_MODEL,
-    ) -> str:
-        """One batch of `n_requests` generated requests (custom_ids req-000000...), already in `status`."""
-        return self.seed_batches(
-            api_key,
-            1,
-            n_requests=n_requests,
-            status=status,
-            created_at=created_at,
-            duration=duration,
-            outcomes=outcomes,
-            line_bytes=line_bytes,
-            model=model,
-        )[0]
+    def seed_batch(self, api_key: str, n_requests: int, **options: Any) -> str:
+        """One batch of `n_requests` generated requests (custom_ids req-000000...), already in `status`;
+        `options` as for seed_batches (status, created_at, duration, outcomes, line_bytes, model)."""
+        return self.seed_batches(api_key, 1, n_requests=n_requests, **options)[0]
 
     def seed_batches(
         self,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from batches import ingest, sync
 from batches.models import Batch, Result, ResultChunk, Workspace
+from tests.threads import at_once
 
 
 def _ended_batch(emulator, workspace, n: int, **kwargs) -> Batch:
@@ -146,25 +145,9 @@ def test_concurrent_ingests_of_one_batch_stream_it_once(emulator, make_workspace
     batch = _ended_batch(emulator, workspace, 400)
     emulator.faults.add(op="results", delay=0.5)  # the first holds the lease while the others try
     emulator.reset_calls()
-    reports, errors = [], []
-    start = threading.Barrier(3)
 
-    def run():
-        try:
-            start.wait()
-            reports.append(ingest.ingest_batch(batch.id))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    reports = at_once(3, lambda: ingest.ingest_batch(batch.id))
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert not errors
     assert sorted(r.outcome for r in reports) == ["busy", "busy", "ingested"]
     assert emulator.calls["results"] == 1
     assert Result.objects.filter(batch=batch).count() == 400
@@ -176,26 +159,16 @@ def test_concurrent_syncs_of_one_workspace_run_once_and_queue_each_ingest_once(e
     workspace = make_workspace("concurrent-sync")
     emulator.seed_batches(workspace.test_api_key, 5, status="ended", n_requests=60)
     emulator.faults.add(op="list", delay=1)  # the first pass holds the lease while the others try
-    reports, errors, queued = [], [], []
-    start = threading.Barrier(4)
+    queued: list[str] = []
 
-    def run():
-        try:
-            start.wait()
-            reports.append(sync.sync_workspace(workspace.pk))
-            queued.extend(ingest.claim_due(workspace.pk))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def sync_then_queue():
+        report = sync.sync_workspace(workspace.pk)
+        queued.extend(ingest.claim_due(workspace.pk))
+        return report
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    reports = at_once(4, sync_then_queue)
 
-    assert not errors and len(reports) == 4
+    assert len(reports) == 4
     assert Batch.objects.count() == 5 and emulator.calls["results"] == 0  # the sync itself ingests nothing
     ran = [r for r in reports if not r.skipped]
     assert len(ran) == 1 and all("another sync" in r.skipped for r in reports if r.skipped)

@@ -2,7 +2,7 @@
 
 import json
 
-from .conftest import KEY
+from .conftest import KEY, request
 
 
 def test_malformed_lines_fault_truncates_that_many_lines(emu, client):
@@ -35,12 +35,8 @@ def test_an_after_fault_creates_the_batch_then_answers_an_error(emu, client):
     import pytest
 
     emu.faults.add(op="create", status=500, after=True)
-    request = {
-        "custom_id": "a",
-        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
-    }
     with pytest.raises(anthropic.InternalServerError):
-        client.messages.batches.create(requests=[request])
+        client.messages.batches.create(requests=[request("a")])
     assert len(client.messages.batches.list().data) == 1
 
 
@@ -49,10 +45,6 @@ def test_a_drop_fault_creates_the_batch_and_never_answers(emu, client):
     import pytest
 
     emu.faults.add(op="create", after=True, drop=True)
-    request = {
-        "custom_id": "a",
-        "params": {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]},
-    }
     with pytest.raises(anthropic.APIConnectionError):
-        client.messages.batches.create(requests=[request])
+        client.messages.batches.create(requests=[request("a")])
     assert len(client.messages.batches.list().data) == 1
