@@ -174,8 +174,11 @@ def finish(batch: Batch) -> str:
     with transaction.atomic():
         _roll_up_errors(batch)
         pricing.roll_up(batch)
+        # The model most of its results name: what makes later batches "like this one" for an ETA.
+        main = batch.usage.order_by("-requests", "model").values_list("model", flat=True).first()
         Batch.objects.filter(pk=batch.pk).update(
             items_ingested=stored, malformed_count=malformed, results_ingested_at=now,
+            model=(main or batch.model)[:128],
             # Kept: whatever failed before is over.
             ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
             ingest_error_permanent=False,

@@ -118,9 +118,11 @@ def create(
 
     made = create_once(key, build)
     if made.created:
+        # Items named as the pages name them (batch/custom_id), never by internal id.
+        edited = sorted(f"{r.batch_id}/{r.custom_id}" for r, _ in items if str(r.pk) in edits)
         audit.record(user, "retry", label, params={
             "submission": made.submission.pk, "items": len(items), "parents": parents[:20], "overrides": overrides,
-            "edited": sorted(edits), "included_needing_fix": include_needs_fix,
+            "edited": edited, "included_needing_fix": include_needs_fix,
         })  # fmt: skip
     return made
 

@@ -12,6 +12,9 @@ ROLES: dict[str, list[str]] = {
     "Admin": [
         VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs", "view_spend", "view_audit_log",
         "export_data", "add_workspace", "change_workspace", "delete_workspace", "view_workspace",
+        "add_price", "change_price", "delete_price", "view_price",
+        "add_budget", "change_budget", "delete_budget", "view_budget",
+        "change_batch", "view_result",
         "add_user", "change_user", "view_user", "view_group",
     ],
 }  # fmt: skip

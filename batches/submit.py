@@ -217,10 +217,12 @@ def _created_since(creds, since) -> list[client.RemoteBatch]:
 def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False) -> None:
     parts = submission.parts.count()
     label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
+    first = part.inputs.order_by("line").first()
+    model = str(first.unpack().get("model") or "")[:128] if first else ""  # for an ETA until its results say
     with transaction.atomic():
         upsert_remote(submission.workspace, remote)
         replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
-        Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by)
+        Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by, model=model)
         SubmissionPart.objects.filter(pk=part.pk).update(
             status=SubmissionPart.Status.CREATED, batch_id=remote.id, error="",
             adoption="provisional" if adopted else "", replaced_label=replaced if adopted else "",

@@ -9,7 +9,8 @@ from batches.models import REQUEST_COUNTS, Batch, Workspace
 
 # What the API owns: everything else on a Batch (label, ingest bookkeeping) is the dashboard's own.
 SYNCED_FIELDS = [
-    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "created_at", "expires_at", "ended_at",
+    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "request_total", "created_at", "expires_at",
+    "ended_at",
     "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
 ]  # fmt: skip
 
@@ -34,6 +35,7 @@ def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
         workspace=workspace,
         processing_status=remote.processing_status,
         **{f"{key}_count": remote.request_counts[key] for key in REQUEST_COUNTS},
+        request_total=sum(remote.request_counts.values()),
         created_at=remote.created_at,
         expires_at=remote.expires_at,
         ended_at=remote.ended_at,

@@ -8,14 +8,17 @@ answered, so narrowing access (per workspace, say) is a change here and nowhere 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
 from batches.models import Batch, Result, Submission
+from batches.roles import ROLES
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -26,12 +29,25 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def role_required(codename: str) -> Callable:
-    """Log in first (anonymous users go to the login page), then hold the permission or get a 403."""
+    """Log in first (anonymous users go to the login page), then hold the permission or get a 403 that
+    names the roles which have it."""
 
     def decorate(view: Callable) -> Callable:
-        return login_required(permission_required(f"batches.{codename}", raise_exception=True)(view))
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs):
+            if not request.user.has_perm(f"batches.{codename}"):
+                raise PermissionDenied(needed_roles(codename))
+            return view(request, *args, **kwargs)
+
+        return login_required(checked)
 
     return decorate
+
+
+def needed_roles(codename: str) -> str:
+    """"the Operator or Admin role": who may do what `codename` allows (batches/roles.py)."""
+    roles = [role for role, codenames in ROLES.items() if codename in codenames]
+    return f"This needs the {' or '.join(roles)} role." if roles else "This needs a permission nobody has been given."
 
 
 can_view = role_required("view_batch")

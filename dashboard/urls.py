@@ -5,3 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("dashboard.web_urls")),
 ]
+
+handler500 = "dashboard.views.failures.server_error"

@@ -127,6 +127,12 @@ class Batch(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     results_url = models.CharField(max_length=500, blank=True)
 
+    # What the API fixes at create: the number of requests (the sum of request_counts, whatever their
+    # state) and, once known, the model most of them asked for (from our inputs or its results): what
+    # makes batches "similar" for an ETA.
+    request_total = models.PositiveIntegerField(default=0)
+    model = models.CharField(max_length=128, blank=True)
+
     label = models.CharField(max_length=200, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -161,6 +167,7 @@ class Batch(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name_plural = "batches"
         # What the roles (batches/roles.py) grant, beyond Django's own view_batch.
         permissions = [
             ("cancel_batch", "Can cancel batches"),
@@ -176,6 +183,8 @@ class Batch(models.Model):
             models.Index(fields=["-created_at", "-id"], name="batch_by_created"),
             models.Index(fields=["workspace", "-created_at"]),
             models.Index(fields=["processing_status", "-created_at"]),
+            # A workspace's past batches by how long they took: the history an ETA is drawn from.
+            models.Index(fields=["workspace", "processing_status", "request_total"], name="batch_by_size"),
         ]
 
     def __str__(self) -> str:
@@ -204,6 +213,16 @@ class Batch(models.Model):
         """Share of requests no longer processing, 0.0 to 1.0."""
         total = self.total_requests
         return 1.0 if total == 0 else (total - self.processing_count) / total
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long it ran, once it has ended."""
+        return self.ended_at - self.created_at if self.ended_at else None
+
+    @property
+    def state(self) -> str:
+        """What a page drew it in: a page polling it redraws what depends on it when this changes."""
+        return f"{self.processing_status}:{'awaiting' if self.awaiting_results else 'settled'}"
 
     @property
     def results_available_until(self):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django import template
 from django.utils import timezone
 
@@ -36,3 +38,38 @@ def percent(fraction: float) -> str:
     """0.754 -> "75%"; a batch with requests left never shows 100%."""
     value = fraction * 100
     return f"{int(value)}%" if value < 100 else "100%"
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as a person says it: "45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    if value is None:
+        return "—"
+    seconds = max(int(value.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min" if minutes else f"{secs} s"
+
+
+@register.filter
+def counted(n, forms: str) -> str:
+    """`{{ n|counted:"batch,batches" }}`: "1 batch", "1,234 batches"; the noun agrees with the number."""
+    one, _, many = forms.partition(",")
+    n = n or 0
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+@register.filter
+def pairs(params) -> list[tuple[str, str]]:
+    """A dict of parameters as (name, value) pairs to show, lists and dicts written as compact JSON.
+
+    Built here, not looked up in the template: `params.items` would read a key named "items".
+    """
+    if not isinstance(params, dict):
+        return []
+    return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in params.items()]

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches import pricing, retry
+from batches.eta import eta
 from batches.models import Batch, RequestInput, Result
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches
 from dashboard.forms import BatchFilterForm, ItemFilterForm
@@ -36,11 +37,15 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
 @can_view
 def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     batch = batch_or_404(request, batch_id, "submitted_by")
-    context = {"batch": batch, "live": batch.awaiting_results, "spend": spend_of_batch(batch.pk)}
-    summary_only = bool(request.htmx) and request.htmx.target == "batch-summary"
-    if summary_only and batch.awaiting_results:
-        # Polled every few seconds while the batch awaits results, the summary reads nothing else. The last
-        # poll, once results are settled, also carries the results table (out of band) and so reads it all.
+    # A poll says what state the page drew the batch in: when it has moved on, the answer redraws all that
+    # depends on it (actions; once settled, errors, retries and results). Otherwise only the summary.
+    poll = bool(request.htmx) and request.htmx.target == "batch-summary"
+    changed = poll and request.GET.get("seen") != batch.state
+    context = {
+        "batch": batch, "live": batch.awaiting_results, "state": batch.state, "changed": changed,
+        "spend": spend_of_batch(batch.pk), "eta": eta(batch),
+    }  # fmt: skip
+    if poll and (batch.awaiting_results or not changed):
         return render(request, "batches/detail.html#summary", context)
     form = ItemFilterForm(request.GET)
     context |= {
@@ -52,6 +57,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
         ),
         # Always computed (cheap without retries) so the page's query count does not depend on data.
         "outcome": retry.outcome(batch),
+        "inputs_kept": RequestInput.objects.filter(batch=batch).count() >= batch.total_requests > 0,
     }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")
@@ -61,8 +67,8 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
             before=request.GET.get("before", ""),
             last=request.GET.get("last") == "1",
         )
-        context["query"] = query_without(request.GET, "after", "before", "last")
-    return render(request, "batches/detail.html#summary" if summary_only else "batches/detail.html", context)
+        context["query"] = query_without(request.GET, "after", "before", "last", "seen")
+    return render(request, "batches/detail.html#summary" if poll else "batches/detail.html", context)
 
 
 @require_GET

@@ -99,3 +99,38 @@ def test_a_budget_change_is_audited(admin_client):
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="budget_change")
     assert (event.target, event.params) == ("acme", {"monthly_amount": "250.00", "created": True})
+
+
+ADMIN_PAGES = ["price", "budget", "workspace", "batch", "result"]
+
+
+@pytest.mark.parametrize("role", ["Viewer", "Operator", "Auditor", "Admin"])
+def test_the_admin_site_gives_each_staff_role_what_its_table_says(client, make_user, role):
+    user = make_user(f"staff-{role.lower()}", role)
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    client.force_login(user)
+
+    index = client.get("/admin/").content.decode()
+    statuses = {page: client.get(f"/admin/batches/{page}/").status_code for page in ADMIN_PAGES}
+
+    if role == "Admin":
+        assert statuses == dict.fromkeys(ADMIN_PAGES, 200)
+        assert "Prices" in index and "Budgets" in index and "Batches" in index and "Batchs" not in index
+    else:
+        assert all(status == 403 for page, status in statuses.items() if page != "batch"), statuses
+
+
+def test_an_admin_adds_a_price_and_a_budget_through_the_admin_pages(client, make_user):
+    user = make_user("boss", "Admin")
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    client.force_login(user)
+    workspace = Workspace.objects.create(name="acme", api_key_encrypted="x")
+
+    price = client.post("/admin/batches/price/add/", {
+        "model_prefix": "claude-test-9", "effective_from": "2026-12-01", "input": "1", "output": "5",
+        "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1", "batch_factor": "0.5", "source": "test",
+    })  # fmt: skip
+    budget = client.post("/admin/batches/budget/add/", {"workspace": workspace.pk, "monthly_amount": "100.00"})
+
+    assert (price.status_code, budget.status_code) == (302, 302)
+    assert Price.objects.filter(model_prefix="claude-test-9").exists() and workspace.budget.monthly_amount == 100

@@ -2,12 +2,14 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.contrib.auth.models import User
 
 from batches import audit
 from batches.models import AuditEvent
+from tests.html import element, text
 
 
 @pytest.fixture
@@ -31,8 +33,10 @@ def test_auditors_see_and_filter_the_log(auditor_client, events):
 def test_the_export_holds_exactly_the_filtered_events_and_is_itself_recorded(auditor_client, events):
     response = auditor_client.get("/audit/export.csv?action=cancel")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0][:3] == ["at", "actor_name", "action"]
+    assert rows[0] == ["When (UTC)", "Who", "Action", "Target", "Outcome", "Parameters (JSON)", "Detail"]
     assert sorted(r[3] for r in rows[1:]) == ["msgbatch_a", "msgbatch_c"]
+    assert {r[2] for r in rows[1:]} == {"Cancel"}  # named as the page names it
+    assert json.loads(next(r[5] for r in rows[1:] if r[3] == "msgbatch_a")) == {"processing_count": 3}
     assert any(r[6] == '\'=HYPERLINK("x")' for r in rows[1:])  # a formula is neutralised
     assert AuditEvent.objects.filter(action="export", actor_name="auditor").exists()
 
@@ -51,3 +55,16 @@ def test_nobody_edits_it_from_the_ui(db, client):
     assert client.post(f"/admin/batches/auditevent/{event.pk}/change/", {"target": "y"}).status_code in (403, 404)
     assert client.post(f"/admin/batches/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code in (403, 404)
     assert AuditEvent.objects.get(pk=event.pk).target == "x"
+
+
+def test_a_retry_event_shows_its_parameters_and_names_edited_items_as_the_pages_do(auditor_client, viewer):
+    # Its params hold a key named "items": the page once looked that up instead of the dict's pairs, and failed.
+    audit.record(viewer, "retry", "Retry of msgbatch_a", params={
+        "submission": 7, "items": 3, "parents": ["msgbatch_a"], "overrides": {"max_tokens": 64},
+        "edited": ["msgbatch_a/bad-1"], "included_needing_fix": False,
+    })  # fmt: skip
+    for query in ("", "?action=retry", "?actor=viewer"):
+        response = auditor_client.get(f"/audit/{query}")
+        assert response.status_code == 200
+        cell = text(element(response.content.decode(), "td", class_="mono params"))
+        assert "items=3" in cell and 'overrides={"max_tokens": 64}' in cell and 'edited=["msgbatch_a/bad-1"]' in cell

@@ -89,8 +89,8 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, quer
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
     # session, user, its permissions (2), batch, its error counts, its child batches, how its items
-    # ended up, its cost, one page of items, sync health
-    assert len(queries) == 11
+    # ended up, whether its inputs are kept, its cost, one page of items, sync health
+    assert len(queries) == 12
 
 
 def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(viewer_client, mirrored):
@@ -98,8 +98,8 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     with CaptureQueriesContext(connection) as queries:
         poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"})
     assert poll.status_code == 200 and 'id="batch-summary"' in poll.content.decode()
-    # session, user, its permissions (2), batch, its cost
-    assert len(queries) == 6
+    # session, user, its permissions (2), batch, its cost, the history its ETA is drawn from
+    assert len(queries) == 7
 
 
 @pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 10), ("over-1", 9), ("exp-1", 9)])

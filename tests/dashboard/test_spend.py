@@ -341,7 +341,7 @@ def test_the_batch_list_shows_each_batch_cost(viewer_client, golden):
 
 def test_a_batch_shows_its_cost_saving_and_unpriced_models(viewer_client, golden):
     body = viewer_client.get(f"/batches/{golden.id}/").content.decode()
-    assert "$8.65" in body and "$17.30" in body and "(saved $8.65)" in body
+    assert "$8.65" in body and "$17.30" in body and "(batch prices saved $8.65)" in body
     assert "1 request of gpt-4o" in body
 
 

@@ -1,0 +1,24 @@
+"""The 500 page: in the site's layout when it can be, and a plain page when even that fails."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponseServerError
+from django.template import loader
+
+log = logging.getLogger(__name__)
+
+PLAIN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went wrong</title></head>
+<body><h1>Something went wrong on our side</h1><p>The error was logged. Try again in a moment:
+<a href="/">back to the batches</a>.</p></body></html>"""
+
+
+def server_error(request: HttpRequest) -> HttpResponseServerError:
+    """Django's own handler renders 500.html without the request, so no navigation and no log-out;
+    this one renders it with them, unless what failed (the database, say) fails that too."""
+    try:
+        return HttpResponseServerError(loader.get_template("500.html").render({}, request))
+    except Exception:  # noqa: BLE001 - the error page must not fail in its turn
+        log.exception("the 500 page could not be rendered in the layout")
+        return HttpResponseServerError(PLAIN)

@@ -1,0 +1,13 @@
+"""The site's URLs plus one that fails, for the 500 page's test."""
+
+from django.urls import path
+
+from dashboard.urls import handler500, urlpatterns as site
+
+
+def boom(request):
+    raise RuntimeError("a bug")
+
+
+urlpatterns = [*site, path("boom/", boom)]
+__all__ = ["handler500", "urlpatterns"]
