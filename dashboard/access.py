@@ -45,7 +45,7 @@ def role_required(codename: str) -> Callable:
 
 
 def needed_roles(codename: str) -> str:
-    """"the Operator or Admin role": who may do what `codename` allows (batches/roles.py)."""
+    """ "the Operator or Admin role": who may do what `codename` allows (batches/roles.py)."""
     roles = [role for role, codenames in ROLES.items() if codename in codenames]
     return f"This needs the {' or '.join(roles)} role." if roles else "This needs a permission nobody has been given."
 

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from dashboard.urls import handler500, urlpatterns as site
+from dashboard.urls import handler500
+from dashboard.urls import urlpatterns as site
 
 
 def boom(request):
