@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from batches import ingest, pricing, reconcile, submit, sync
+from batches import bulk, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -86,6 +86,16 @@ def queue_ingests(workspace_id: int, ids: list[str] | None = None) -> None:
     due = ingest.claim_due(workspace_id, ids=ids)
     unsent = [batch_id for batch_id in due if not enqueue(ingest_batch, batch_id)]
     ingest.unqueue(unsent)
+
+
+@shared_task(ignore_result=True)
+def cancel_batches(batch_ids: list[str], user_id: int) -> None:
+    """A bulk cancel: many API calls, so the worker makes them."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    outcomes = bulk.cancel_many(batch_ids, user)
+    log.info("bulk cancel by %s: %s", user, dict(outcomes))
 
 
 @shared_task(ignore_result=True)

@@ -11,3 +11,10 @@ RETRY_AS_IS_RESULTS = frozenset({"expired", "canceled"})
 
 def retry_as_is(result_type: str, error_type: str = "") -> bool:
     return result_type in RETRY_AS_IS_RESULTS or (result_type == "errored" and error_type in RETRY_AS_IS_ERRORS)
+
+
+def retry_as_is_q():
+    """The same rule as a filter on results: those a retry sends as they are."""
+    from django.db.models import Q
+
+    return Q(result_type__in=RETRY_AS_IS_RESULTS) | Q(result_type="errored", error_type__in=RETRY_AS_IS_ERRORS)

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from batches.models import RESULTS_EXPIRING_SOON, RESULTS_RETENTION, AuditEvent, Batch, Result, Workspace
@@ -26,43 +26,55 @@ def start_of(day: date) -> datetime:
 
 
 # --- filters -------------------------------------------------------------------------------------
+_HAS_ERRORS = Q(errored_count__gt=0) | Q(malformed_count__gt=0)
+_SEARCH = forms.TextInput(
+    attrs={"type": "search", "data-search": "", "placeholder": "Batch id, label, submitter or custom_id"}
+)
+
+
 class BatchFilterForm(forms.Form):
     """The batch list's filters, all GET parameters, so a filtered view can be bookmarked and shared."""
 
+    # name -> the ordering; each column sorts both ways ("-" first: newest, most, longest).
     SORTS = {
-        "-created": "-created_at",
-        "created": "created_at",
-        "-ended": "-ended_at",
-        "ended": "ended_at",
-        "-errors": "-errored_count",
-        "status": "processing_status",
+        "created": "created_at", "ended": "ended_at", "status": "processing_status", "errors": "errored_count",
+        "requests": "request_total", "duration": "duration",
+    }  # fmt: skip
+    # The status tabs: name -> (label, filter).
+    TABS = {
+        "in_progress": ("In progress", Q(processing_status=Batch.Status.IN_PROGRESS)),
+        "canceling": ("Canceling", Q(processing_status=Batch.Status.CANCELING)),
+        "ended": ("Ended", Q(processing_status=Batch.Status.ENDED)),
+        "errors": ("Ended with errors", Q(processing_status=Batch.Status.ENDED) & _HAS_ERRORS),
     }
 
     workspace = forms.ModelChoiceField(
         queryset=Workspace.objects.all(), required=False, to_field_name="name", empty_label="All workspaces"
     )
-    status = forms.ChoiceField(choices=[("", "Any status"), *Batch.Status.choices], required=False)
-    created_from = forms.DateField(required=False, widget=_DATE_INPUT)
-    created_to = forms.DateField(required=False, widget=_DATE_INPUT)
+    status = forms.ChoiceField(choices=[("", "Any status"), *((k, label) for k, (label, _) in TABS.items())],
+                               required=False)  # fmt: skip
+    created_from = forms.DateField(required=False, widget=_DATE_INPUT, label="Created from")
+    created_to = forms.DateField(required=False, widget=_DATE_INPUT, label="to")
     has_errors = forms.BooleanField(required=False, label="Has errors")
     expiring = forms.BooleanField(required=False, label="Results expiring within 3 days")
-    q = forms.CharField(required=False, label="Batch id", max_length=128)
-    sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
+    q = forms.CharField(required=False, label="Search", max_length=128, widget=_SEARCH)
+    sort = forms.ChoiceField(choices=[(f"{d}{k}", k) for k in SORTS for d in ("", "-")], required=False)
 
-    def filter(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
+    def filter(self, batches: QuerySet[Batch], *, tab: bool = True) -> QuerySet[Batch]:
+        """The batches these filters select, sorted; `tab=False` leaves the status tab out (for its counts)."""
         if not self.is_valid():
             return batches.none()
         data = self.cleaned_data
         if data["workspace"]:
             batches = batches.filter(workspace=data["workspace"])
-        if data["status"]:
-            batches = batches.filter(processing_status=data["status"])
+        if tab and data["status"]:
+            batches = batches.filter(self.TABS[data["status"]][1])
         if data["created_from"]:
             batches = batches.filter(created_at__gte=start_of(data["created_from"]))
         if data["created_to"]:
             batches = batches.filter(created_at__lt=start_of(data["created_to"] + timedelta(days=1)))
         if data["has_errors"]:
-            batches = batches.filter(Q(errored_count__gt=0) | Q(malformed_count__gt=0))
+            batches = batches.filter(_HAS_ERRORS)
         if data["expiring"]:
             # Results available until created_at + 29 days: expiring within 3 days, not yet gone.
             now = timezone.now()
@@ -72,8 +84,27 @@ class BatchFilterForm(forms.Form):
                 archived_at=None,
             )
         if data["q"]:
-            batches = batches.filter(id__icontains=data["q"].strip())
-        return batches.order_by(self.SORTS.get(data["sort"] or "-created", "-created_at"), "-id")
+            batches = batches.filter(_search(data["q"].strip()))
+        return self._sorted(batches)
+
+    def _sorted(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
+        sort = self.cleaned_data["sort"] or "-created"
+        name = sort.lstrip("-")
+        if name == "duration":
+            batches = batches.annotate(duration=F("ended_at") - F("created_at"))
+        field = self.SORTS[name]
+        order = F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+        return batches.order_by(order, "-created_at", "-id")
+
+    @property
+    def sort_in_force(self) -> str:
+        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "-created"
+
+
+def _search(q: str) -> Q:
+    """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results."""
+    found = Q(id__icontains=q) | Q(label__icontains=q) | Q(submitted_by__username__iexact=q)
+    return found | Q(pk__in=Result.objects.filter(custom_id=q).values("batch_id"))
 
 
 class ItemFilterForm(forms.Form):

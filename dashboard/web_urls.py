@@ -1,10 +1,23 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, audit, batches, downloads, errors, inputs, reconcile, retry, spend, submissions
+from dashboard.views import (
+    actions,
+    audit,
+    batches,
+    bulk,
+    downloads,
+    errors,
+    inputs,
+    reconcile,
+    retry,
+    spend,
+    submissions,
+)
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
+    path("batches/bulk/", bulk.batch_bulk, name="batch_bulk"),
     path("batches/<str:batch_id>/", batches.batch_detail, name="batch_detail"),
     # path: a custom_id from a malformed line may hold any character, "/" included.
     path("batches/<str:batch_id>/results/<path:custom_id>/", batches.result_detail, name="result_detail"),

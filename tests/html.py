@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from django.test.html import Element, parse_html
 
 
-def elements(html: str | Element, tag: str | None = None, **attrs: str) -> Iterator[Element]:
+def elements(html: str | Element, tag: str | None = None, **attrs: str | None) -> Iterator[Element]:
     """Every element of `html`, in document order, with this tag (any, if None) and these attributes.
 
-    `class_="a b"` matches an element holding both classes, in any order, among others.
+    `class_="a b"` matches an element holding both classes, in any order, among others; an attribute given
+    as None must be there, whatever its value (`**{"data-row": None}`).
     """
     wanted = {name.rstrip("_"): value for name, value in attrs.items()}
     stack = [parse_html(html) if isinstance(html, str) else html]
@@ -23,9 +24,12 @@ def elements(html: str | Element, tag: str | None = None, **attrs: str) -> Itera
         stack[:0] = node.children
 
 
-def _has(found: dict[str, str | None], wanted: dict[str, str]) -> bool:
+def _has(found: dict[str, str | None], wanted: dict[str, str | None]) -> bool:
     for name, value in wanted.items():
-        if name == "class":
+        if value is None:  # present, whatever its value
+            if name not in found:
+                return False
+        elif name == "class":
             if not set(value.split()) <= set((found.get("class") or "").split()):
                 return False
         elif found.get(name) != value:
@@ -33,7 +37,7 @@ def _has(found: dict[str, str | None], wanted: dict[str, str]) -> bool:
     return True
 
 
-def element(html: str | Element, tag: str | None = None, **attrs: str) -> Element:
+def element(html: str | Element, tag: str | None = None, **attrs: str | None) -> Element:
     """The first element that matches; fails the test, naming what it looked for, when there is none."""
     found = next(elements(html, tag, **attrs), None)
     assert found is not None, f"no <{tag or '*'}> with {attrs} in the page"

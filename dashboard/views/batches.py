@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from batches import pricing, retry
 from batches.eta import eta
 from batches.models import Batch, RequestInput, Result
+from dashboard import listing
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches
 from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
@@ -20,14 +21,21 @@ from dashboard.spend.figures import Spend, spend_of_batch
 @can_view
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET)
-    page, batches = batch_page(form.filter(visible_batches(request)), request.GET.get("page"))
+    visible = visible_batches(request)
+    page, batches = batch_page(form.filter(visible), request.GET.get("page"))
+    tab_list, offers = listing.tabs(form, visible, request.GET)
     context = {
         "form": form,
         "page": page,
         "batches": batches,
+        "tabs": tab_list,
+        "announce": listing.running_share(tab_list),
+        "headers": listing.headers(form, request.GET),
         # Poll while something on this page still awaits results; the re-rendered rows drop the trigger after.
         "live": any(b.awaiting_results for b in batches),
         "query": query_without(request.GET, "page"),
+        "offers": offers,
+        "bulk_max": listing.BULK_MAX,
     }
     template = "batches/list.html#rows" if request.htmx else "batches/list.html"
     return render(request, template, context)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from batches import sync
 from batches.models import Batch
+from tests.html import attribute, element, elements, text
 
 
 def test_it_lists_every_batch_with_its_counts(viewer_client, mirrored):
@@ -104,5 +105,63 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
     sync.catch_up(mirrored["workspace"].pk, full=True)
     # session, user, its permissions (2), count, the page's ids, their rows (with workspace and
-    # submitter), their costs, sync health, workspace filter
-    assert count() == before == 10
+    # submitter), their costs, the status tabs' counts, sync health, workspace filter
+    assert count() == before == 11
+
+
+def _row_ids(body: str) -> list[str]:
+    return [
+        attribute(row, "id").removeprefix("row-")
+        for row in elements(body, "tr", **{"data-row": None})
+        if attribute(row, "id")
+    ]
+
+
+def test_the_status_tabs_count_what_the_other_filters_leave(viewer_client, mirrored):
+    body = viewer_client.get(f"/?workspace={mirrored['workspace'].name}").content.decode()
+    tabs = {}
+    for link in elements(element(body, "nav", class_="tabs"), "a"):
+        count = text(element(link, "span")).strip()
+        tabs[text(link).strip().removesuffix(count).strip()] = int(count)
+    assert tabs == {"All": 3, "In progress": 1, "Canceling": 0, "Ended": 2, "Ended with errors": 1}
+    errors = viewer_client.get("/?status=errors").content.decode()
+    assert _row_ids(errors) == [mirrored["ended"].id]
+    assert attribute(element(element(errors, "nav", class_="tabs"), "a", **{"aria-current": "page"}), "href").endswith(
+        "status=errors"
+    )
+
+
+@pytest.mark.parametrize("column", ["created", "ended", "status", "errors", "requests", "duration"])
+def test_every_sortable_column_sorts_both_ways_and_says_so(viewer_client, mirrored, column):
+    for sort, aria in ((f"-{column}", "descending"), (column, "ascending")):
+        body = viewer_client.get(f"/?sort={sort}").content.decode()
+        header = next(th for th in elements(body, "th") if attribute(th, "aria-sort"))
+        assert attribute(header, "aria-sort") == aria and sorted(_row_ids(body)) == sorted(
+            b.id for b in mirrored.values() if isinstance(b, Batch)
+        )
+    # The link in force turns the order round.
+    link = element(next(th for th in elements(body, "th") if attribute(th, "aria-sort")), "a")
+    assert f"sort=-{column}" in attribute(link, "href")
+
+
+def test_sorting_by_duration_puts_the_longest_first_and_running_batches_last(viewer_client, mirrored):
+    Batch.objects.filter(pk=mirrored["old"].pk).update(ended_at=mirrored["old"].created_at + timedelta(hours=9))
+    ids = _row_ids(viewer_client.get("/?sort=-duration").content.decode())
+    assert ids == [mirrored["old"].id, mirrored["ended"].id, mirrored["running"].id]
+
+
+def test_search_finds_a_batch_by_label_submitter_or_one_of_its_custom_ids(viewer_client, mirrored, viewer):
+    Batch.objects.filter(pk=mirrored["running"].pk).update(label="Nightly eval", submitted_by=viewer)
+    assert _row_ids(viewer_client.get("/?q=nightly").content.decode()) == [mirrored["running"].id]
+    assert _row_ids(viewer_client.get("/?q=viewer").content.decode()) == [mirrored["running"].id]
+    assert _row_ids(viewer_client.get("/?q=over-2").content.decode()) == [mirrored["ended"].id]  # a custom_id
+    assert _row_ids(viewer_client.get(f"/?q={mirrored['old'].id[-8:]}").content.decode()) == [mirrored["old"].id]
+
+
+def test_an_ended_batch_shows_how_long_it_ran(viewer_client, mirrored):
+    row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['ended'].id}")
+    duration = text(element(row, "td", **{"data-label": "Duration"})).strip()
+    assert duration.endswith(("s", "min")) and duration != "—"
+    running = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
+    assert text(element(running, "td", **{"data-label": "Duration"})).strip() == "—"
+    assert "running for" in text(element(running, "td", **{"data-label": "Progress"}))

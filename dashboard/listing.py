@@ -1,0 +1,103 @@
+"""The batch list's status tabs and sortable column headers, as links that keep every other filter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.http import QueryDict
+
+from batches.models import Batch
+from dashboard.forms import BatchFilterForm
+from dashboard.queries import query_without
+
+BULK_MAX = 1000  # the most batches one bulk action covers; stated on the page
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str  # "" for all
+    label: str
+    count: int
+    query: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class Header:
+    label: str
+    key: str  # the sort name, "" when the column does not sort
+    query: str = ""
+    aria_sort: str = ""  # "ascending" / "descending" on the column in force
+    numeric: bool = False
+
+
+# Batches a bulk retry can do something with: ended with items that failed, expired or were canceled.
+RETRYABLE = Q(processing_status=Batch.Status.ENDED) & (
+    Q(errored_count__gt=0) | Q(expired_count__gt=0) | Q(canceled_count__gt=0)
+)
+
+
+@dataclass(frozen=True)
+class Offers:
+    """Which bulk actions the batches in the current tab make sense for."""
+
+    cancel: bool
+    retry: bool
+
+
+def tabs(form: BatchFilterForm, batches: QuerySet[Batch], params: QueryDict) -> tuple[list[Tab], Offers]:
+    """All, then each status tab, each with how many batches the other filters leave in it, and which bulk
+    actions the current tab's batches allow: one query."""
+    per_tab = {key: Count("id", filter=q) for key, (_, q) in BatchFilterForm.TABS.items()}
+    counts = (
+        form.filter(batches, tab=False)
+        .order_by()
+        .aggregate(all=Count("id"), retryable=Count("id", filter=RETRYABLE), **per_tab)
+    )
+    base = query_without(params, "status", "page")
+    current = form.cleaned_data.get("status", "") if form.is_valid() else ""
+    shown = [("", "All", counts["all"])] + [(k, label, counts[k]) for k, (label, _) in BatchFilterForm.TABS.items()]
+    tab_list = [
+        Tab(key, label, n or 0, _join(base, f"status={key}" if key else ""), key == current) for key, label, n in shown
+    ]
+    in_tab = current or "all"
+    cancel = bool(counts["in_progress"]) and in_tab in ("all", "in_progress")
+    retry = bool(counts["retryable"]) and in_tab in ("all", "ended", "errors")
+    return tab_list, Offers(cancel=cancel, retry=retry)
+
+
+# column label -> sort name ("" for a column that does not sort)
+COLUMNS = [
+    ("Workspace", ""), ("Batch", ""), ("Status", "status"), ("Created", "created"), ("Ended", "ended"),
+    ("Duration", "duration"), ("Requests", "requests"), ("Progress", ""), ("Errors", "errors"), ("Cost", ""),
+    ("Results available", ""), ("Label", ""),
+]  # fmt: skip
+NUMERIC = {"Duration", "Requests", "Errors", "Cost"}
+
+
+def headers(form: BatchFilterForm, params: QueryDict) -> list[Header]:
+    """Each column's header; a sortable one links to sorting by it, the other way round when already in force."""
+    sort = form.sort_in_force
+    base = query_without(params, "sort", "page")
+    out = []
+    for label, key in COLUMNS:
+        if not key:
+            out.append(Header(label, "", numeric=label in NUMERIC))
+            continue
+        ascending, descending = sort == key, sort == f"-{key}"
+        # Newest, most, longest first on the first click; a second click turns it round.
+        flip = key if descending else f"-{key}"
+        aria = "ascending" if ascending else "descending" if descending else ""
+        out.append(Header(label, key, _join(base, f"sort={flip}"), aria, numeric=label in NUMERIC))
+    return out
+
+
+def running_share(tab_list: list[Tab]) -> str:
+    """What a screen reader is told when the rows refresh: only this changes when batches move on."""
+    counts = {tab.key: tab.count for tab in tab_list}
+    return f"{counts['in_progress']:,} in progress, {counts['canceling']:,} canceling, {counts['ended']:,} ended."
+
+
+def _join(*parts: str) -> str:
+    return "&".join(p for p in parts if p)

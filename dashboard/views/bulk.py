@@ -1,0 +1,68 @@
+"""Bulk actions from the batch list: the ticked batches, or all that match its filter, confirmed once."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from batches import bulk
+from batches.tasks import cancel_batches, enqueue
+from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches
+from dashboard.forms import BatchFilterForm
+from dashboard.listing import BULK_MAX, RETRYABLE
+from dashboard.queries import query_without
+from dashboard.views.outcomes import WORKER_UNREACHABLE
+
+PERMISSION = {"cancel": "cancel_batch", "retry": "retry_results"}
+
+
+@require_POST
+@login_required
+def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
+    action = request.POST.get("action", "")
+    if action not in PERMISSION:
+        return HttpResponseBadRequest("Unknown bulk action.")
+    if not request.user.has_perm(f"batches.{PERMISSION[action]}"):
+        raise PermissionDenied(needed_roles(PERMISSION[action]))
+    query = query_without(request.GET, "page")
+    chosen, selected = _selection(request)
+    context = {
+        "action": action, "selected": selected, "chosen": chosen, "left_alone": max(selected - len(chosen), 0),
+        "query": query, "bulk_max": BULK_MAX,
+    }  # fmt: skip
+    if selected > BULK_MAX:
+        return render(request, "batches/bulk_confirm.html", context, status=400)
+    if request.POST.get("confirmed") != "yes":
+        return render(request, "batches/bulk_confirm.html", context)
+    if not chosen:
+        messages.info(request, "None of the selected batches can take this action: nothing was done.")
+    elif action == "cancel":
+        bulk.record(request.user, "cancel", chosen, query=query)
+        queued = enqueue(cancel_batches, chosen, request.user.pk)
+        text = f"Canceling {len(chosen):,} batch{'es' if len(chosen) != 1 else ''}: the list shows each as it goes."
+        (messages.success if queued else messages.warning)(request, text if queued else f"{text} {WORKER_UNREACHABLE}")
+    else:
+        bulk.record(request.user, "retry", chosen, query=query)
+        made = bulk.retry_many(chosen, request.user)
+        items = sum(m.submission.request_count for m in made)
+        messages.success(request, f"{items:,} failed item{'s' if items != 1 else ''} queued again in "
+                                  f"{len(made)} child batch{'es' if len(made) != 1 else ''}.")  # fmt: skip
+    return redirect(f"{reverse('batch_list')}?{query}")
+
+
+def _selection(request: HtmxHttpRequest) -> tuple[list[str], int]:
+    """(the batches the action applies to, how many were selected): the ticked ones the user may see, or
+    the list's filter run again here, on the server. Capped: a larger selection is refused, not cut."""
+    action = request.POST["action"]
+    if request.POST.get("all_matching") == "1":
+        batches = BatchFilterForm(request.GET).filter(visible_batches(request))
+    else:
+        batches = visible_batches(request).filter(pk__in=request.POST.getlist("batch")[: BULK_MAX + 1])
+    selected = batches.count()
+    applicable = batches.filter(processing_status="in_progress") if action == "cancel" else batches.filter(RETRYABLE)
+    return list(applicable.values_list("id", flat=True)[: BULK_MAX + 1]), selected
