@@ -94,12 +94,8 @@ def create(
     first one. `edits` maps a result's pk (as a string) to the params to send instead of its kept ones."""
     items = list(plan.ready)
     items += [(r, i) for r, i in plan.needs_fix if include_needs_fix or str(r.pk) in edits]
-    if not items and plan.already_retried:
-        # The same retry asked again once its items are out: show the submission that has them.
-        retried = [r.pk for r in plan.already_retried[:LOOKUP_CHUNK]]
-        earlier = Submission.objects.filter(parts__inputs__retry_of__in=retried).order_by("-created_at").first()
-        if earlier:
-            return Made(earlier, created=False, queued=True)
+    if not items and (earlier := earlier_submission(plan)):
+        return Made(earlier, created=False, queued=True)  # the same retry asked again once its items are out
     if not items:
         raise ValueError("nothing to retry: every selected item lacks its inputs or needs a fix first")
     parents = sorted(plan.parents)
@@ -125,6 +121,14 @@ def create(
             "edited": edited, "included_needing_fix": include_needs_fix,
         })  # fmt: skip
     return made
+
+
+def earlier_submission(plan: RetryPlan) -> Submission | None:
+    """The latest retry that already sent some of the plan's items, if any did."""
+    if not plan.already_retried:
+        return None
+    retried = [r.pk for r in plan.already_retried[:LOOKUP_CHUNK]]
+    return Submission.objects.filter(parts__inputs__retry_of__in=retried).order_by("-created_at").first()
 
 
 def _store(submission: Submission, items, overrides: dict[str, Any], edits: dict[str, dict]) -> None:

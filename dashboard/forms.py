@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import F, Q, QuerySet
@@ -143,6 +144,29 @@ class ItemFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v}
 
 
+class ErrorFilterForm(forms.Form):
+    """The errors view's filters; a retry from it covers the same workspace and dates."""
+
+    workspace = forms.ChoiceField(required=False, label="Workspace")
+    created_from = forms.DateField(required=False, widget=_DATE_INPUT, label="Batches created from")
+    created_to = forms.DateField(required=False, widget=_DATE_INPUT, label="to")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        names = Workspace.objects.filter(is_active=True).order_by("name").values_list("name", flat=True)
+        self.fields["workspace"].choices = [("", "All workspaces"), *((n, n) for n in names)]
+
+    def range(self) -> tuple[datetime | None, datetime | None]:
+        data = self.cleaned_data
+        start = start_of(data["created_from"]) if data["created_from"] else None
+        end = start_of(data["created_to"] + timedelta(days=1)) if data["created_to"] else None
+        return start, end
+
+    def retry_query(self) -> str:
+        """The retry page's parameters for these filters (less the workspace, which each link names)."""
+        return urlencode({k: self.data[k] for k in ("created_from", "created_to") if self.data.get(k)})
+
+
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices], required=False)
     actor = forms.CharField(required=False, max_length=150)
@@ -209,15 +233,47 @@ class RangeForm(forms.Form):
 
 
 # --- actions -------------------------------------------------------------------------------------
+def _choose_the_only_workspace(field: forms.ModelChoiceField) -> None:
+    """With one workspace there is nothing to choose: it is selected, with no "---------" before it."""
+    only = list(field.queryset[:2])
+    if len(only) == 1:
+        field.initial, field.empty_label = only[0].name, None
+
+
 class UploadForm(forms.Form):
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
     label = forms.CharField(max_length=200, required=False)
     file = forms.FileField(help_text='One request per line: {"custom_id": …, "params": {…}}')
     again = forms.BooleanField(required=False, label="Submit again, even if this exact file was submitted before")
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _choose_the_only_workspace(self.fields["workspace"])
+
 
 class AttachForm(forms.Form):
     file = forms.FileField(help_text="The JSONL file the batch was created from")
+
+
+class RetryChoiceForm(forms.Form):
+    """What a retry across a workspace's batches covers (the retry page's GET parameters)."""
+
+    KINDS = [
+        ("retryable", "Everything that can be sent again as it is (transient errors, expired, canceled)"),
+        ("overloaded_error", "overloaded_error"), ("api_error", "api_error"), ("rate_limit_error", "rate_limit_error"),
+        ("timeout_error", "timeout_error"), ("expired", "Expired items"), ("canceled", "Canceled items"),
+        ("invalid_request_error", "invalid_request_error (needs the request fixed)"),
+    ]  # fmt: skip
+
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
+    created_from = forms.DateField(required=False, widget=_DATE_INPUT, label="Batches created from")
+    created_to = forms.DateField(required=False, widget=_DATE_INPUT, label="to")
+    kind = forms.MultipleChoiceField(choices=KINDS, initial=["retryable"], widget=forms.CheckboxSelectMultiple,
+                                     label="Items")  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _choose_the_only_workspace(self.fields["workspace"])
 
 
 class RetryOptionsForm(forms.Form):

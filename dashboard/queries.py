@@ -8,7 +8,7 @@ Each issues a fixed number of queries whatever the data, so pages stay fast at 1
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.core.paginator import Page, Paginator
@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
 from batches.models import Batch, ErrorCount, Result, Workspace
-from batches.triage import retry_as_is
+from batches.triage import retry_as_is, retry_as_is_q
 from dashboard.forms import ItemFilterForm, start_of
 from dashboard.spend.figures import spend_of_batches
 
@@ -41,13 +41,18 @@ def batch_page(batches: QuerySet[Batch], number: str | None) -> tuple[Page, list
 
 
 # --- errors across batches -----------------------------------------------------------------------
-def error_groups(workspace_name: str = "") -> list[dict]:
-    """Errored results by error type, then workspace, with each type's top batches: two queries."""
+def error_groups(workspace_name: str = "", start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """Errored results by error type, then workspace, with each type's top batches: two queries. Optionally
+    one workspace's, and only batches created in [start, end)."""
     counts = ErrorCount.objects.all()
     workspace_id = None
     if workspace_name:
         workspace_id = Workspace.objects.filter(name=workspace_name).values_list("id", flat=True).first()
         counts = counts.filter(workspace_id=workspace_id)
+    if start:
+        counts = counts.filter(batch__created_at__gte=start)
+    if end:
+        counts = counts.filter(batch__created_at__lt=end)
     # Per type and workspace; a batch is in one workspace, so these also sum to the type's totals.
     by_workspace = (
         counts.values("error_type", "workspace__name")
@@ -64,24 +69,33 @@ def error_groups(workspace_name: str = "") -> list[dict]:
         group["total"] += row["total"]
         group["batches"] += row["batches"]
         group["workspaces"].append(row)
-    for error_count in _top_batches(list(groups), workspace_id):
+    for error_count in _top_batches(list(groups), workspace_id, start, end):
         groups[error_count.error_type]["top"].append(error_count)
     return sorted(groups.values(), key=lambda g: -g["total"])
 
 
-def _top_batches(error_types: list[str], workspace_id: int | None) -> list[ErrorCount]:
+def _top_batches(
+    error_types: list[str], workspace_id: int | None, start: datetime | None, end: datetime | None
+) -> list[ErrorCount]:
     """The batches with most errors of each type: per type a short scan of its rank index, all in one
     UNION ALL query whatever the number of types (ranking every row first took 85 ms at 10,000
     batches). Each LIMIT sits in its own subquery, as SQLite requires."""
     if not error_types:
         return []
-    where = "error_type = %s" + (" AND workspace_id = %s" if workspace_id else "")
-    table, limit = ErrorCount._meta.db_table, TOP_BATCHES
+    table, batches, limit = ErrorCount._meta.db_table, Batch._meta.db_table, TOP_BATCHES
+    where, extra = ["e.error_type = %s"], []
+    for clause, value in (("e.workspace_id = %s", workspace_id), ("b.created_at >= %s", start),
+                          ("b.created_at < %s", end)):  # fmt: skip
+        if value is not None:
+            where.append(clause)
+            extra.append(value)
+    join = f" JOIN {batches} b ON b.id = e.batch_id" if start or end else ""
     sql = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT id FROM {table} WHERE {where} ORDER BY count DESC, batch_id LIMIT {limit}) AS t{i}"
+        f"SELECT * FROM (SELECT e.id FROM {table} e{join} WHERE {' AND '.join(where)} "
+        f"ORDER BY e.count DESC, e.batch_id LIMIT {limit}) AS t{i}"
         for i in range(len(error_types))
     )
-    params = [p for t in error_types for p in ([t, workspace_id] if workspace_id else [t])]
+    params = [p for t in error_types for p in (t, *extra)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         pks = [row[0] for row in cursor.fetchall()]
@@ -93,7 +107,8 @@ def _top_batches(error_types: list[str], workspace_id: int | None) -> list[Error
 def retry_selection(params: QueryDict) -> QuerySet[Result] | None:
     """The results a retry covers, from GET parameters: one batch (with the item table's filters or
     chosen custom_ids), or a workspace's batches created in a date range; `kind` narrows to result
-    types (expired, canceled, errored) or error types (overloaded_error, …), several allowed.
+    types (expired, canceled, errored) or error types (overloaded_error, …), several allowed, or to
+    `retryable`: every item that can be sent again as it is.
     None when the parameters name neither a batch nor a workspace."""
     results = Result.objects.all()
     if params.get("batch"):
@@ -115,8 +130,10 @@ def retry_selection(params: QueryDict) -> QuerySet[Result] | None:
     elif params.get("selected"):
         return results.none()  # "Retry selected" with nothing ticked selects nothing, not everything
     if kinds := params.getlist("kind"):
+        # "retryable": whatever can be sent again as it is (batches/triage.py); else result or error types.
         types = [k for k in kinds if k in Result.Type.values]
-        results = results.filter(Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types]))
+        chosen = Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types and k != "retryable"])
+        results = results.filter(chosen | retry_as_is_q() if "retryable" in kinds else chosen)
     return ItemFilterForm(params).filter(results)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from html.parser import HTMLParser
 
 from django.test.html import Element, parse_html
 
@@ -58,3 +59,34 @@ def cells(row: Element) -> list[str]:
 
 def attribute(node: Element, name: str) -> str | None:
     return dict(node.attributes).get(name)
+
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _Prose(HTMLParser):
+    def __init__(self, within: str | None) -> None:
+        super().__init__()
+        self.within, self.depth, self.parts = within, 0 if within else 1, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _VOID:
+            return
+        if self.depth or dict(attrs).get("id") == self.within or tag == self.within:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if self.depth and self.within and tag not in _VOID:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.parts.append(data)
+
+
+def prose(html: str, within: str | None = "main") -> str:
+    """The text a person reads in `within` (an id or a tag; None: the whole page), spaces kept as they
+    separate words (the parsed tree drops those between inline elements), runs of them folded."""
+    parser = _Prose(within)
+    parser.feed(html)
+    return " ".join("".join(parser.parts).split())

@@ -10,7 +10,7 @@ from django.db.models import F, Q, Sum
 
 from batches.models import UsageRollup
 from batches.pricing import Cost
-from dashboard.spend.formatting import Cell, fine_money, money, share
+from dashboard.spend.formatting import Cell, cents, fine_money, money, percent_value, share
 
 # Named apart from the model's fields ("requests", "cost"), which an annotation may not shadow.
 SUMS = {
@@ -100,14 +100,19 @@ class Spend:
         return "—" if self.cost is None else share(self.uncached - self.cost, self.uncached)
 
     def cells(self, *labels: str) -> list[Cell]:
+        saved = None if self.cost is None or self.standard is None else self.standard - self.cost
+        caching = None if self.cost is None else percent_value(self.uncached - self.cost, self.uncached)
         return [
             *(Cell(label, num=False) for label in labels),
-            *(Cell(f"{n:,}") for n in (self.requests, self.input, self.output, self.cache_writes, self.cache_reads)),
-            Cell(self.cost_text, flag=self.cost is None and bool(self.unpriced)),
-            Cell(self.standard_text, flag=self.standard is None and bool(self.unpriced)),
-            Cell(self.saved_text),
-            Cell(self.caching_text),
-            Cell(f"{self.unpriced:,}", flag=bool(self.unpriced)),
+            *(
+                Cell(f"{n:,}", value=n)
+                for n in (self.requests, self.input, self.output, self.cache_writes, self.cache_reads)
+            ),  # fmt: skip
+            Cell(self.cost_text, flag=self.cost is None and bool(self.unpriced), value=cents(self.cost)),
+            Cell(self.standard_text, flag=self.standard is None and bool(self.unpriced), value=cents(self.standard)),
+            Cell(self.saved_text, value=cents(saved)),
+            Cell(self.caching_text, value=caching),
+            Cell(f"{self.unpriced:,}", flag=bool(self.unpriced), value=self.unpriced),
         ]
 
 

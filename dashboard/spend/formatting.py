@@ -34,6 +34,17 @@ class Cell(NamedTuple):
     text: str
     num: bool = True
     flag: bool = False  # unpriced: marked where a cost would show
+    # What the CSV writes: a plain number a spreadsheet computes with (units in the header), or None for
+    # "no figure" (an empty cell, never 0); the text when this is left as it is.
+    value: object = ...
+
+
+def cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(CENT, ROUND_HALF_UP)
+
+
+def percent_value(part: Decimal, whole: Decimal | None) -> Decimal | None:
+    return None if not whole else (part / whole * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 _CELL_ATTRS = {

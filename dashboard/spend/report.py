@@ -30,7 +30,13 @@ GROUPS = {
 }
 COLUMNS = [
     "Requests", "Input tokens", "Output tokens", "Cache write tokens", "Cache read tokens", "Cost (batch)",
-    "Standard cost", "Saved vs standard", "Saved by caching", "Unpriced requests",
+    "Standard cost", "Saved vs standard", "Saved by prompt caching", "Unpriced requests",
+]  # fmt: skip
+# The CSV's headers: the same columns with the unit each plain number is in.
+CSV_COLUMNS = [
+    "Requests", "Input tokens", "Output tokens", "Cache write tokens", "Cache read tokens",
+    "Cost at batch prices (USD)", "Cost at standard prices (USD)", "Saved vs standard prices (USD)",
+    "Saved by prompt caching (% of uncached cost)", "Unpriced requests",
 ]  # fmt: skip
 
 
@@ -43,8 +49,16 @@ class Report:
     chart: charts.BarChart | None
     query: str
 
-    def csv_rows(self) -> list[list[str]]:
-        return [[cell.text for cell in row] for row in (*self.rows, self.total)]
+    @property
+    def csv_header(self) -> list[str]:
+        return [*self.header[: len(self.header) - len(COLUMNS)], *CSV_COLUMNS]
+
+    def csv_rows(self) -> list[list[object]]:
+        """Plain numbers (units in csv_header), an empty cell where there is no figure (unpriced), labels as text."""
+        return [
+            [cell.text if cell.value is ... else ("" if cell.value is None else cell.value) for cell in row]
+            for row in (*self.rows, self.total)
+        ]
 
     @property
     def header_html(self) -> SafeString:

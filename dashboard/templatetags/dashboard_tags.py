@@ -6,6 +6,7 @@ from django import template
 from django.utils import timezone
 
 from batches.models import RESULTS_EXPIRING_SOON, Batch
+from dashboard import wording
 
 register = template.Library()
 
@@ -60,8 +61,7 @@ def duration(value) -> str:
 def counted(n, forms: str) -> str:
     """`{{ n|counted:"batch,batches" }}`: "1 batch", "1,234 batches"; the noun agrees with the number."""
     one, _, many = forms.partition(",")
-    n = n or 0
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+    return wording.counted(n, one, many or None)
 
 
 @register.filter

@@ -17,6 +17,7 @@ from dashboard.forms import BatchFilterForm
 from dashboard.listing import BULK_MAX, RETRYABLE
 from dashboard.queries import query_without
 from dashboard.views.outcomes import WORKER_UNREACHABLE
+from dashboard.wording import counted
 
 PERMISSION = {"cancel": "cancel_batch", "retry": "retry_results"}
 
@@ -44,14 +45,14 @@ def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
     elif action == "cancel":
         bulk.record(request.user, "cancel", chosen, query=query)
         queued = enqueue(cancel_batches, chosen, request.user.pk)
-        text = f"Canceling {len(chosen):,} batch{'es' if len(chosen) != 1 else ''}: the list shows each as it goes."
+        text = f"Canceling {counted(len(chosen), 'batch', 'batches')}: the list shows each as it goes."
         (messages.success if queued else messages.warning)(request, text if queued else f"{text} {WORKER_UNREACHABLE}")
     else:
         bulk.record(request.user, "retry", chosen, query=query)
         made = bulk.retry_many(chosen, request.user)
         items = sum(m.submission.request_count for m in made)
-        messages.success(request, f"{items:,} failed item{'s' if items != 1 else ''} queued again in "
-                                  f"{len(made)} child batch{'es' if len(made) != 1 else ''}.")  # fmt: skip
+        messages.success(request, f"{counted(items, 'failed item')} queued again in "
+                                  f"{counted(len(made), 'child batch', 'child batches')}.")  # fmt: skip
     return redirect(f"{reverse('batch_list')}?{query}")
 
 

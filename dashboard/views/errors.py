@@ -7,12 +7,18 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard.access import HtmxHttpRequest, can_view
+from dashboard.forms import ErrorFilterForm
 from dashboard.queries import TOP_BATCHES, error_groups
 
 
 @require_GET
 @can_view
 def errors_overview(request: HtmxHttpRequest) -> HttpResponse:
-    workspace = request.GET.get("workspace", "")
-    context = {"groups": error_groups(workspace), "workspace": workspace, "top_n": TOP_BATCHES}
+    form = ErrorFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    start, end = form.range() if form.is_valid() else (None, None)
+    context = {
+        "form": form, "groups": error_groups(data.get("workspace", ""), start, end), "workspace": data.get("workspace"),
+        "top_n": TOP_BATCHES, "retry_query": form.retry_query() if form.is_valid() else "",
+    }  # fmt: skip
     return render(request, "errors.html", context)

@@ -6,14 +6,15 @@ import json
 
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from batches import retry
 from dashboard.access import HtmxHttpRequest, role_required
-from dashboard.forms import RetryOptionsForm
+from dashboard.forms import RetryChoiceForm, RetryOptionsForm
 from dashboard.queries import retry_selection
 from dashboard.views.outcomes import show_submission
+from dashboard.wording import counted
 
 SHOWN = 20
 
@@ -22,9 +23,8 @@ SHOWN = 20
 @role_required("retry_results")
 def retry_plan(request: HtmxHttpRequest) -> HttpResponse:
     results = retry_selection(request.GET)
-    if results is None:
-        messages.warning(request, "Choose what to retry from a batch's results or the errors view first.")
-        return redirect("batch_list")
+    if results is None:  # nothing chosen yet: choose a workspace's batches by date and kind
+        return render(request, "retry_choose.html", {"form": RetryChoiceForm(request.GET or None)})
     plan = retry.plan(results)
     form = RetryOptionsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not plan.problem and form.is_valid():
@@ -38,12 +38,23 @@ def retry_plan(request: HtmxHttpRequest) -> HttpResponse:
         else:
             return show_submission(
                 request, made,
-                made_text=f"Retry of {made.submission.request_count:,} items queued as a child batch.",
+                made_text=f"Retry of {counted(made.submission.request_count, 'item')} queued as a child batch.",
                 found_text="These items were already retried: here is that retry.",
             )  # fmt: skip
     # The first few items needing a fix, with their kept params ready to edit.
     to_fix = [
         (result, json.dumps(kept.unpack(), indent=2, ensure_ascii=False)) for result, kept in plan.needs_fix[:SHOWN]
     ]
+    # A bad edit is shown beside its item, with what was typed kept.
+    edited = _int(request.POST.get("edit_result")) if form.is_bound and "edit_params" in form.errors else None
     context = {"plan": plan, "to_fix": to_fix, "form": form, "shown": SHOWN, "query": request.GET.urlencode()}
+    context["edited"] = edited
+    context["earlier"] = None if plan.ready else retry.earlier_submission(plan)
     return render(request, "retry.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None

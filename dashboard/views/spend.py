@@ -33,7 +33,7 @@ def spend_export(request: HtmxHttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
     report = build_report(form)
     audit.record(request.user, "export", "spend", params=form.params)
-    rows = csv_stream(report.header, report.csv_rows())
+    rows = csv_stream(report.csv_header, report.csv_rows())
     response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     filename = f"spend-{form.params['from']}-to-{form.params['to']}.csv"
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)

@@ -10,6 +10,7 @@ from batches import submit, uploads
 from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404
 from dashboard.forms import UploadForm
 from dashboard.views.outcomes import show_submission
+from dashboard.wording import counted
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,7 +32,7 @@ def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
     )  # fmt: skip
     return show_submission(
         request, made,
-        made_text=f"{validation.request_count:,} requests validated and queued for submission.",
+        made_text=f"{counted(validation.request_count, 'request')} validated and queued for submission.",
         found_text="This exact file was already submitted to this workspace: here is that submission.",
     )  # fmt: skip
 

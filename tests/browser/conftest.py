@@ -109,9 +109,10 @@ def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> No
 
 @pytest.fixture
 def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
-    """100 requests mirrored while in progress; with live counts they finish as the emulator's clock advances."""
-    emulator.live_counts = True
-    requests = [batch_request(f"live-{i:03d}") for i in range(100)]
+    """100 requests mirrored while in progress, two of them to end errored. As the API does, the counts stay at
+    "processing" until the whole batch ends."""
+    requests = [batch_request(f"live-{i:03d}") for i in range(98)]
+    requests += [batch_request(f"live-err-{i}", "x [emulate:errored:overloaded_error]") for i in range(2)]
     batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=600)
     sync.catch_up(workspace.pk)
     return Batch.objects.get(pk=batch_id)

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches.models import AuditEvent, RequestInput
 from tests.builders import batch_request, jsonl
+from tests.html import prose
 
 
 def _file(custom_ids: list[str], extra: str = "") -> SimpleUploadedFile:
@@ -17,8 +18,9 @@ def test_requests_are_matched_by_custom_id_and_reported(operator_client, mirrore
     response = operator_client.post(f"/batches/{batch.id}/inputs/", {"file": _file(["over-0", "over-1", "nope-1"])})
 
     body = response.content.decode()
-    assert "<strong>2</strong> requests matched" in body and "<strong>1</strong> matched no result" in body
-    assert "nope-1" in body and "<strong>123</strong> results of the batch still have no inputs" in body
+    said = prose(body)
+    assert "2 requests matched a result and are now kept." in said and "1 request matches no result" in said
+    assert "nope-1" in said and "123 results of the batch still have no inputs." in said
     assert sorted(RequestInput.objects.filter(batch=batch).values_list("custom_id", flat=True)) == ["over-0", "over-1"]
     assert AuditEvent.objects.get(action="attach_inputs").params["matched"] == 2
 
@@ -26,17 +28,17 @@ def test_requests_are_matched_by_custom_id_and_reported(operator_client, mirrore
 def test_attached_items_become_retryable(operator_client, mirrored):
     batch = mirrored["ended"]
     before = operator_client.get(f"/retry/?batch={batch.id}&kind=overloaded_error").content.decode()
-    assert "<strong>3</strong> have no kept inputs" in before
+    assert "3 items have no kept inputs" in prose(before)
     operator_client.post(f"/batches/{batch.id}/inputs/", {"file": _file(["over-0", "over-1", "over-2"])})
     after = operator_client.get(f"/retry/?batch={batch.id}&kind=overloaded_error").content.decode()
-    assert "<strong>3</strong> can be sent again" in after and "<strong>0</strong> have no kept inputs" in after
+    assert "3 items can be sent again" in prose(after) and "no kept inputs" not in prose(after)
 
 
 def test_attaching_twice_keeps_one_copy(operator_client, mirrored):
     url = f"/batches/{mirrored['ended'].id}/inputs/"
     operator_client.post(url, {"file": _file(["over-0"])})
     body = operator_client.post(url, {"file": _file(["over-0"])}).content.decode()
-    assert "1 were kept already" in body and RequestInput.objects.count() == 1
+    assert "1 was kept already." in prose(body) and RequestInput.objects.count() == 1
 
 
 def test_a_malformed_file_attaches_nothing_and_says_where(operator_client, mirrored):

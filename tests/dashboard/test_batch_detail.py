@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches import ingest, sync
 from batches.models import Batch, Result
-from tests.html import attribute, element, text
+from tests.html import attribute, element, prose, text
 
 
 def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mirrored):
@@ -121,7 +121,9 @@ def test_a_result_shows_in_full(viewer_client, mirrored):
 def test_a_succeeded_result_shows_its_message_text_and_usage(viewer_client, mirrored):
     result = Result.objects.get(batch=mirrored["ended"], custom_id="ok-007")
     body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/ok-007/").content.decode()
-    assert "Message text" in body and f"{result.input_tokens} input" in body and result.stop_reason in body
+    said = prose(body)
+    assert "Message text" in said and f"Input tokens {result.input_tokens:,} " in said and result.stop_reason in said
+    assert f"{result.input_tokens} input" not in said  # "Input tokens 326 input" said it twice
 
 
 def test_the_result_panel_is_a_fragment_for_htmx(viewer_client, mirrored):

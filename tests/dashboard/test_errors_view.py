@@ -1,10 +1,13 @@
 """Errors across batches: grouped by type, then workspace and batch, with drill-down links."""
 
+from datetime import timedelta
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import sync
 from batches.models import ErrorCount
+from tests.html import attribute, elements, text
 
 
 def test_errors_are_grouped_by_type_with_counts_and_links(viewer_client, mirrored):
@@ -37,5 +40,22 @@ def test_the_number_of_queries_does_not_grow_with_error_types(viewer_client, mir
                           outcomes={"succeeded": 0.5, "api_error": 0.2, "timeout_error": 0.3})  # fmt: skip
     sync.catch_up(mirrored["workspace"].pk)
     assert ErrorCount.objects.values("error_type").distinct().count() == 4
-    # session, user, its permissions (2), by workspace, top ranks, top rows, sync health
-    assert count() == before == 8
+    # session, user, its permissions (2), workspace choices, by workspace, top ranks, top rows, sync health
+    assert count() == before == 9
+
+
+def test_retry_all_retryable_is_offered_for_a_workspace_and_its_dates(operator_client, mirrored):
+    workspace = mirrored["workspace"].name
+    day = mirrored["ended"].created_at.date().isoformat()
+    body = operator_client.get(f"/errors/?workspace={workspace}&created_from={day}&created_to={day}").content.decode()
+    link = next(a for a in elements(body, "a") if text(a).startswith("Retry all retryable items"))
+    assert (
+        attribute(link, "href") == f"/retry/?workspace={workspace}&kind=retryable&created_from={day}&created_to={day}"
+    )
+    assert operator_client.get(attribute(link, "href")).status_code == 200
+
+
+def test_a_date_range_leaves_out_the_errors_of_batches_created_outside_it(viewer_client, mirrored):
+    later = (mirrored["ended"].created_at.date() + timedelta(days=1)).isoformat()
+    body = viewer_client.get(f"/errors/?created_from={later}").content.decode()
+    assert "overloaded_error" not in body and "No errored results" in body

@@ -11,6 +11,7 @@ from batches import submit, sync, uploads
 from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
 from dashboard.celery import app
 from tests.builders import jsonl, outcome_request
+from tests.html import attribute, element, prose, text
 
 
 @pytest.fixture
@@ -49,9 +50,10 @@ def confirm(operator_client, django_capture_on_commit_callbacks):
 
 def test_the_plan_sorts_what_can_be_retried(operator_client, parent):
     body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
-    assert "<strong>5</strong> failed items selected" in body  # 3 overloaded, 1 invalid, 1 expired
-    assert "<strong>4</strong> can be sent again" in body and "<strong>1</strong> need their request fixed" in body
-    assert "bad-0" in body and "<strong>0</strong> have no kept inputs" in body
+    shown = _said(body)
+    assert "5 failed items selected in 1 batch." in shown  # 3 overloaded, 1 invalid, 1 expired
+    assert "4 items can be sent again as they are" in shown and "1 item needs the request fixed first" in shown
+    assert "bad-0" in body and "no kept inputs" not in shown  # a line with nothing to say is left out
 
 
 def test_a_confirmed_retry_makes_one_linked_child_batch(operator_client, confirm, parent, emulator):
@@ -81,7 +83,9 @@ def test_the_same_retry_twice_makes_one_child(operator_client, confirm, parent, 
 def test_already_retried_items_are_left_out_of_a_new_retry(operator_client, confirm, parent):
     confirm(f"batch={parent.id}&kind=overloaded_error")
     body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
-    assert "<strong>3</strong> were already retried" in body and "<strong>1</strong> can be sent again" in body
+    shown = _said(body)
+    assert "3 items were already retried in a child batch, and are left out" in shown
+    assert "1 item can be sent again as it is" in shown
 
 
 def test_overrides_apply_to_every_item(operator_client, confirm, parent):
@@ -121,7 +125,7 @@ def test_every_attempt_of_an_item_and_its_final_outcome_are_shown(
     assert "Attempts of this item" in body and child.id in body and parent.id in body
     # The child's item expired again (same marker): the item is still not done.
     page = operator_client.get(f"/batches/{parent.id}/").content.decode()
-    assert "<strong>4</strong> finally succeeded" in page and "<strong>5</strong> have not (yet)" in page
+    assert "Of 9 items, 4 finally succeeded (0 after a retry); 5 have not (yet)." in _said(page)
 
 
 def test_across_batches_of_a_workspace_by_date_and_type(operator_client, parent, workspace):
@@ -129,7 +133,7 @@ def test_across_batches_of_a_workspace_by_date_and_type(operator_client, parent,
     body = operator_client.get(
         f"/retry/?workspace={workspace.name}&created_from={today}&created_to={today}&kind=overloaded_error"
     ).content.decode()
-    assert "<strong>3</strong> failed items selected" in body
+    assert "3 failed items selected" in _said(body)
 
 
 def test_a_date_that_is_not_one_selects_nothing_rather_than_the_whole_workspace(operator_client, parent, workspace):
@@ -140,7 +144,7 @@ def test_a_date_that_is_not_one_selects_nothing_rather_than_the_whole_workspace(
 def test_items_without_kept_inputs_link_to_attaching_their_batch_file(operator_client, mirrored):
     batch = mirrored["ended"]  # created outside the dashboard: no inputs kept
     body = operator_client.get(f"/retry/?batch={batch.id}").content.decode()
-    assert "<strong>5</strong> have no kept inputs" in body
+    assert "5 items have no kept inputs" in _said(body)
     assert f'<a href="/batches/{batch.id}/inputs/"' in body
 
 
@@ -158,3 +162,28 @@ def test_a_plan_with_nothing_to_send_offers_no_button(operator_client, confirm, 
     confirm(f"batch={parent.id}&kind=overloaded_error")
     body = operator_client.get(f"/retry/?batch={parent.id}&kind=overloaded_error").content.decode()
     assert "already retried" in body and "as a new batch</button>" not in body
+
+
+def _said(body: str) -> str:
+    """The page's main text, as a person reads it."""
+    return prose(body)
+
+
+def test_a_bad_edit_is_shown_beside_its_item_with_the_typed_text_kept(operator_client, parent):
+    bad = Result.objects.get(batch=parent, custom_id="bad-0")
+    typed = '{"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [oops'
+    response = operator_client.post(f"/retry/?batch={parent.id}", {"edit_result": bad.pk, "edit_params": typed})
+    body = response.content.decode()
+    editor = element(body, "textarea", name="edit_params")
+    assert response.status_code == 400 and text(editor) == typed
+    assert "Not valid JSON" in text(element(body, "p", id=f"edit-error-{bad.pk}"))
+    assert attribute(editor, "aria-describedby") == f"edit-error-{bad.pk}"
+
+
+def test_bare_retry_offers_a_choice_by_workspace_dates_and_kind(operator_client, parent, workspace):
+    body = operator_client.get("/retry/").content.decode()
+    assert element(body, "select", name="workspace") and element(body, "input", name="kind", value="retryable")
+    chosen = attribute(element(element(body, "select", name="workspace"), "option", selected=None), "value")
+    assert chosen == workspace.name  # the only workspace, chosen already
+    retryable = _said(operator_client.get(f"/retry/?workspace={workspace.name}&kind=retryable").content.decode())
+    assert "4 failed items selected" in retryable and "4 items can be sent again" in retryable

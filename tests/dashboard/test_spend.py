@@ -106,8 +106,8 @@ def _usage(batch: Batch, model: str, cost: str | None, requests: int = 1, **fiel
 def test_the_golden_batch_costs_what_was_worked_out_by_hand(auditor_client, golden):
     rows = _table(auditor_client, f"{MAY}&group=none")
     assert rows[0] == ["Period", "Requests", "Input tokens", "Output tokens", "Cache write tokens",
-                       "Cache read tokens", "Cost (batch)", "Standard cost", "Saved vs standard", "Saved by caching",
-                       "Unpriced requests"]  # fmt: skip
+                       "Cache read tokens", "Cost (batch)", "Standard cost", "Saved vs standard",
+                       "Saved by prompt caching", "Unpriced requests"]  # fmt: skip
     day, total = rows[1], rows[-1]
     assert day[0] == "2026-05-31" and total[0] == "Total"
     for row in (day, total):
@@ -132,10 +132,25 @@ def test_a_model_without_a_price_is_unpriced_never_zero(auditor_client, golden):
     assert "No price for" in body and "gpt-4o" in body
 
 
-def test_the_csv_holds_exactly_the_rows_and_columns_shown(auditor_client, golden):
+def _plain(shown: str) -> str:
+    """What the CSV writes for a figure the page shows: "$1,234.50" -> "1234.50", "−18.2%" -> "-18.2", and
+    nothing for "unpriced" or "—" (no figure is not zero)."""
+    if shown in ("unpriced", "—"):
+        return ""
+    return shown.replace("−", "-").replace("$", "").replace(",", "").removesuffix("%")
+
+
+def test_the_csv_holds_exactly_the_rows_and_columns_shown_as_plain_numbers(auditor_client, golden):
     for query in (f"{MAY}&group=none", f"{MAY}&group=model", f"{MAY}&group=workspace&period=week"):
-        table = _table(auditor_client, query)
-        assert _csv(auditor_client, query) == table
+        table, exported = _table(auditor_client, query), _csv(auditor_client, query)
+        labels = len(table[0]) - 10
+        assert [row[:labels] for row in exported] == [row[:labels] for row in table]
+        assert [row[labels:] for row in exported[1:]] == [[_plain(c) for c in row[labels:]] for row in table[1:]]
+    header = _csv(auditor_client, f"{MAY}&group=model")[0]
+    assert header[7:11] == [
+        "Cost at batch prices (USD)", "Cost at standard prices (USD)", "Saved vs standard prices (USD)",
+        "Saved by prompt caching (% of uncached cost)",
+    ]  # fmt: skip
     assert ["Total", "", "4"] == _csv(auditor_client, f"{MAY}&group=model")[-1][:3]
 
 
