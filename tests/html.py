@@ -62,6 +62,8 @@ def attribute(node: Element, name: str) -> str | None:
 
 
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+# Elements a reader sees apart, whatever whitespace the markup has between them.
+_APART = {"p", "div", "li", "dt", "dd", "td", "th", "tr", "h1", "h2", "h3", "h4", "section", "article", "br", "pre"}
 
 
 class _Prose(HTMLParser):
@@ -70,12 +72,16 @@ class _Prose(HTMLParser):
         self.within, self.depth, self.parts = within, 0 if within else 1, []
 
     def handle_starttag(self, tag, attrs):
+        if tag in _APART and self.depth:
+            self.parts.append(" ")
         if tag in _VOID:
             return
         if self.depth or dict(attrs).get("id") == self.within or tag == self.within:
             self.depth += 1
 
     def handle_endtag(self, tag):
+        if tag in _APART and self.depth:
+            self.parts.append(" ")
         if self.depth and self.within and tag not in _VOID:
             self.depth -= 1
 
