@@ -27,6 +27,9 @@ class AuditEvent(models.Model):
         KEY_CHANGE = "key_change"
         DOWNLOAD = "download"
         EXPORT = "export"
+        LOCKOUT = "lockout"
+        USER_CHANGE = "user_change"
+        GROUP_CHANGE = "group_change"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
