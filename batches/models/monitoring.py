@@ -30,7 +30,13 @@ class Heartbeat(models.Model):
 
     @classmethod
     def beat(cls, name: str) -> None:
-        cls.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+        # One UPDATE, no read first: beat and a worker may write at the same moment.
+        if not cls.objects.filter(name=name).update(at=timezone.now()):
+            try:
+                with transaction.atomic():
+                    cls.objects.create(name=name, at=timezone.now())
+            except IntegrityError:
+                cls.objects.filter(name=name).update(at=timezone.now())
 
 
 class ApiRequestCount(models.Model):
