@@ -13,11 +13,11 @@ app.autodiscover_tasks()
 def use_django_logging(**kwargs) -> None:
     """Worker and beat log as the web does (settings.LOGGING: LOG_FORMAT, the task id, no request
     bodies) instead of through Celery's own handlers."""
-    from logging.config import dictConfig
-
     from django.conf import settings
 
-    dictConfig(settings.LOGGING)
+    from dashboard.logs import configure
+
+    configure(settings.LOGGING)
 
 
 @signals.after_task_publish.connect(sender="batches.tasks.heartbeat")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import re
 import time
 import uuid
@@ -22,6 +23,13 @@ VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Health probes hit every few seconds: their lines would bury the rest at INFO.
 QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 access_log = logging.getLogger("dashboard.request")
+
+
+def configure(config: dict) -> None:
+    """settings.LOGGING_CONFIG, also used by Celery: Python warnings become log records like any other,
+    so with LOG_FORMAT=json every line on stderr is one JSON object."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)
 
 
 class RequestIdMiddleware:

@@ -281,6 +281,7 @@ SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 LOG_FORMAT = env("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOGGING_CONFIG = "dashboard.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
