@@ -1,5 +1,8 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, Permission, User
+from django.db.models import Q, QuerySet
 
 from batches import audit
 from batches.models import Batch, Budget, Price, Result, Workspace
@@ -127,3 +130,117 @@ class BudgetAdmin(admin.ModelAdmin):
         for obj in queryset.select_related("workspace"):
             audit.record(request.user, "budget_change", obj.workspace.name, params={"deleted": True})
         super().delete_queryset(request, queryset)
+
+
+# --- Users and groups: no escalation, every change on the record ----------------------------------
+def _own_permissions(user) -> QuerySet[Permission]:
+    return Permission.objects.filter(Q(user=user) | Q(group__user=user)).distinct()
+
+
+def _labels(items) -> list[str]:
+    return sorted(f"{p.content_type.app_label}.{p.codename}" if isinstance(p, Permission) else p.name for p in items)
+
+
+def _diff(before: set, after: set) -> dict[str, list[str]]:
+    changes = {"added": _labels(after - before), "removed": _labels(before - after)}
+    return {k: v for k, v in changes.items() if v}
+
+
+class UserAdmin(auth_admin.UserAdmin):
+    """Only a superuser makes superusers or staff, or changes a superuser. Anyone else with change_user
+    (the Admin role) grants only permissions it holds itself, and groups made of them; what it may not
+    grant is kept as it was on the user it edits."""
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else (*readonly, "is_superuser", "is_staff")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if not request.user.is_superuser and db_field.name in ("groups", "user_permissions"):
+            kwargs["queryset"] = self._grantable(request.user, db_field.name)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @staticmethod
+    def _grantable(user, field: str) -> QuerySet:
+        own = _own_permissions(user)
+        if field == "user_permissions":
+            return own.select_related("content_type")
+        return Group.objects.exclude(permissions__in=Permission.objects.exclude(pk__in=own.values("pk")))
+
+    def save_related(self, request, form, formsets, change):
+        user = form.instance
+        before = {"groups": set(user.groups.all()), "user_permissions": set(user.user_permissions.all())}
+        super().save_related(request, form, formsets, change)
+        if not request.user.is_superuser:
+            # The form offered only what the editor may grant: keep what it could not see.
+            for field, had in before.items():
+                kept = had - set(self._grantable(request.user, field))
+                getattr(user, field).add(*kept)
+        changes = {"fields": sorted(f for f in form.changed_data if "password" not in f and f not in before)}
+        for field, had in before.items():
+            if diff := _diff(had, set(getattr(user, field).all())):
+                changes[field] = diff
+        audit.record(request.user, "user_change", user.get_username(), params={**changes, "created": not change})
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # saved; a refused form renders again
+            target = User.objects.filter(pk=id).values_list("username", flat=True).first() or id
+            audit.record(request.user, "user_change", target, params={"password": "changed"})
+        return response
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "user_change", obj.get_username(), params={"deleted": True})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):  # the list's "delete selected" action
+        if not request.user.is_superuser:
+            queryset = queryset.filter(is_superuser=False)  # the action checks no object permissions
+        for name in queryset.values_list("username", flat=True):
+            audit.record(request.user, "user_change", name, params={"deleted": True})
+        super().delete_queryset(request, queryset)
+
+
+class GroupAdmin(auth_admin.GroupAdmin):
+    """As for users: someone who may change groups but is no superuser grants only what it holds."""
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions" and not request.user.is_superuser:
+            formfield.queryset = formfield.queryset.filter(pk__in=_own_permissions(request.user).values("pk"))
+        return formfield
+
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.permissions.all())
+        super().save_related(request, form, formsets, change)
+        if not request.user.is_superuser:
+            form.instance.permissions.add(*(before - set(_own_permissions(request.user))))
+        params = {"fields": sorted(f for f in form.changed_data if f != "permissions"), "created": not change}
+        if diff := _diff(before, set(form.instance.permissions.all())):
+            params["permissions"] = diff
+        audit.record(request.user, "group_change", form.instance.name, params=params)
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "group_change", obj.name, params={"deleted": True})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for name in queryset.values_list("name", flat=True):
+            audit.record(request.user, "group_change", name, params={"deleted": True})
+        super().delete_queryset(request, queryset)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)

@@ -40,7 +40,7 @@ from batches.errors import (
     ResultsUnavailableError,
     RetryableAPIError,
 )
-from batches.models import REQUEST_COUNTS, Credentials
+from batches.models import REQUEST_COUNTS, ApiRequestCount, Credentials
 
 T = TypeVar("T")
 
@@ -83,17 +83,17 @@ def list_batches(creds: Credentials, *, limit: int = 100, after_id: str | None =
     params: dict[str, Any] = {"limit": limit}
     if after_id:
         params["after_id"] = after_id
-    page = _call(lambda: _client(creds).messages.batches.list(**params))
+    page = _call(lambda: _client(creds).messages.batches.list(**params), endpoint="batches.list")
     batches = [_remote_batch(b) for b in page.data]
     return BatchPage(batches=batches, has_more=bool(page.has_more), last_id=page.last_id)
 
 
 def retrieve_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
-    return _remote_batch(_call(lambda: _client(creds).messages.batches.retrieve(batch_id)))
+    return _remote_batch(_call(lambda: _client(creds).messages.batches.retrieve(batch_id), endpoint="batches.retrieve"))
 
 
 def cancel_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
-    return _remote_batch(_call(lambda: _client(creds).messages.batches.cancel(batch_id)))
+    return _remote_batch(_call(lambda: _client(creds).messages.batches.cancel(batch_id), endpoint="batches.cancel"))
 
 
 def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBatch:
@@ -101,7 +101,9 @@ def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBa
     # Callers that retry must first look for the batch they may already have made.
     # Up to 256 MB goes up in one request: allow it longer than an ordinary call.
     create = _client(creds).messages.batches.create
-    return _remote_batch(_call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), retries=0))
+    return _remote_batch(
+        _call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), endpoint="batches.create", retries=0)
+    )
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def cost_report(creds: Credentials, start: date, end: date) -> list[ReportedCost
     page = _call(lambda: analytics.list(
         starting_at=start_at, ending_at=end_at, group_by=["model"], time_bucket_width="1d", service_tiers=["batch"],
         limit=1000,
-    ))  # fmt: skip
+    ), endpoint="cost_report")  # fmt: skip
     rows: list[ReportedCostRow] = []
     while True:
         for item in page.data:
@@ -132,7 +134,7 @@ def cost_report(creds: Credentials, start: date, end: date) -> list[ReportedCost
             ))  # fmt: skip
         if not page.has_next_page():
             return rows
-        page = _call(page.get_next_page)
+        page = _call(page.get_next_page, endpoint="cost_report")
 
 
 @contextmanager
@@ -152,11 +154,11 @@ def stream_results(
             if results_url:
                 headers = {"Accept": "application/binary"}
                 get = functools.partial(client.get, results_url, cast_to=httpx2.Response, stream=True)
-                response = _call(lambda: get(options={"headers": headers}), retries=0)
+                response = _call(lambda: get(options={"headers": headers}), endpoint="batches.results", retries=0)
                 stack.callback(response.close)
             else:
                 streaming = client.messages.batches.with_streaming_response.results(batch_id)
-                response = _call(lambda: stack.enter_context(streaming), retries=0)
+                response = _call(lambda: stack.enter_context(streaming), endpoint="batches.results", retries=0)
         except NotFoundAPIError as exc:
             raise ResultsUnavailableError(exc.message, error_type=exc.error_type, status=404) from exc
         try:
@@ -206,14 +208,18 @@ def _split_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield buffer.rstrip(b"\r")
 
 
-def _call(fn: Callable[[], T], *, retries: int | None = None) -> T:
+def _call(fn: Callable[[], T], *, endpoint: str, retries: int | None = None) -> T:
     """Run one SDK call, retrying what is worth retrying, mapping every failure to a domain error."""
     retries = settings.ANTHROPIC_MAX_RETRIES if retries is None else retries
     for attempt in range(retries + 1):
         try:
-            return fn()
+            result = fn()
         except anthropic.AnthropicError as exc:
             error = _domain_error(exc)
+            _count(endpoint, error)
+        else:
+            _count(endpoint, None)
+            return result
         if not isinstance(error, RetryableAPIError) or attempt == retries:
             raise error
         wait = error.retry_after if error.retry_after else min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
@@ -221,6 +227,12 @@ def _call(fn: Callable[[], T], *, retries: int | None = None) -> T:
             raise error  # too long to hold a worker: the caller records it and comes back later
         time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def _count(endpoint: str, error: APIError | None) -> None:
+    """Tally each call, retries included, for /metrics (batch_dashboard_api_requests_total)."""
+    status = "ok" if error is None else str(error.status or error.error_type)
+    ApiRequestCount.tally(endpoint, status)
 
 
 def _domain_error(exc: anthropic.AnthropicError) -> APIError:

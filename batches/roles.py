@@ -16,8 +16,11 @@ ROLES: dict[str, list[str]] = {
         "add_budget", "change_budget", "delete_budget", "view_budget",
         "change_batch", "view_result",
         "add_user", "change_user", "view_user", "view_group",
+        # django-axes: see who is locked out, and unlock them by deleting their failed attempts.
+        "view_accessattempt", "delete_accessattempt", "view_accesslog",
     ],
 }  # fmt: skip
+APP_LABELS = ("batches", "auth", "axes")  # where the permissions above are defined
 
 
 def sync_role_groups(apps) -> None:
@@ -26,8 +29,11 @@ def sync_role_groups(apps) -> None:
 
     # Permissions are normally created after migrations (post_migrate); make them now. A migration's
     # app configs are stubs, which create_permissions skips unless they claim a models module.
-    for app_label in ("batches", "auth"):
-        app_config = apps.get_app_config(app_label)
+    for app_label in APP_LABELS:
+        try:
+            app_config = apps.get_app_config(app_label)
+        except LookupError:  # an early migration runs before axes' own: a later one syncs again
+            continue
         # Restore what was there: on the real app registry, None would stop Django from ever
         # creating these permissions again after a flush.
         original = getattr(app_config, "models_module", None)
@@ -40,5 +46,5 @@ def sync_role_groups(apps) -> None:
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
-        perms = Permission.objects.filter(codename__in=codenames, content_type__app_label__in=("batches", "auth"))
+        perms = Permission.objects.filter(codename__in=codenames, content_type__app_label__in=APP_LABELS)
         group.permissions.set(perms)

@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError
 
 from batches import bulk, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
-from batches.models import Batch, Workspace
+from batches.models import Batch, Heartbeat, Workspace
 from batches.workspaces import ensure_default_workspace
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,13 @@ def sync_all_workspaces() -> None:
     for workspace_id in Workspace.objects.filter(is_active=True).values_list("id", flat=True):
         # A tick that waited longer than one interval is stale: the next tick supersedes it.
         sync_workspace.apply_async((workspace_id,), expires=max(settings.SYNC_INTERVAL_SECONDS, 5))
+
+
+@shared_task(ignore_result=True)
+def heartbeat() -> None:
+    """Sent by beat every SYNC_INTERVAL_SECONDS (recorded as it is sent, dashboard/celery.py); a worker
+    running it shows that workers take tasks off the queue. /readyz reads both times."""
+    Heartbeat.beat(Heartbeat.WORKER)
 
 
 @shared_task(ignore_result=True)

@@ -57,7 +57,6 @@ def setup_django(database_url: str = BENCH_DATABASE_URL) -> None:
     os.environ["DATABASE_URL"] = database_url
     # Production settings: with DEBUG on, Django keeps every query's SQL in memory.
     os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -1,9 +1,36 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
 app = Celery("dashboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs) -> None:
+    """Worker and beat log as the web does (settings.LOGGING: LOG_FORMAT, the task id, no request
+    bodies) instead of through Celery's own handlers."""
+    from django.conf import settings
+
+    from dashboard.logs import configure
+
+    configure(settings.LOGGING)
+
+
+@signals.after_task_publish.connect(sender="batches.tasks.heartbeat")
+def record_beat(**kwargs) -> None:
+    """Only beat sends the heartbeat task: having sent it is beat's heartbeat."""
+    from batches.models import Heartbeat
+
+    Heartbeat.beat(Heartbeat.BEAT)
+
+
+@signals.task_postrun.connect
+def flush_api_counts(**kwargs) -> None:
+    """Add the API calls the task made to the counts /metrics reads."""
+    from batches.models import ApiRequestCount
+
+    ApiRequestCount.flush()

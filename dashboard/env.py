@@ -1,6 +1,7 @@
 """Tiny helpers that read settings from the environment and fail loudly on a bad value."""
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -37,3 +38,42 @@ def envfloat(name: str, default: str) -> float:
         return float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    """A comma-separated setting, e.g. ALLOWED_HOSTS=dash.example.com,127.0.0.1."""
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def weak_secret_key(key: str) -> str | None:
+    """Why a SECRET_KEY is too weak to sign sessions with, or None: Django's own rule (security.W009)."""
+    from django.core.checks.security import base
+
+    if key.startswith(base.SECRET_KEY_INSECURE_PREFIX):
+        return f"it starts with {base.SECRET_KEY_INSECURE_PREFIX!r}"
+    if len(key) < base.SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {base.SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < base.SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return f"it has {len(set(key))} distinct characters, fewer than {base.SECRET_KEY_MIN_UNIQUE_CHARACTERS}"
+    return None
+
+
+def kept_secret(path: Path) -> str:
+    """A strong random secret generated on first use and kept in `path` (mode 0600), as the admin
+    password is. Web, worker and beat may start at once: written aside, then linked into place, so a
+    reader never sees a half-written file and the first process to link wins."""
+    from django.core.management.utils import get_random_secret_key
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(get_random_secret_key() + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
+    return path.read_text(encoding="utf-8").strip()

@@ -1,6 +1,14 @@
+import time
 import zoneinfo
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.http import HttpResponseBadRequest
 from django.utils import timezone
+
+REFRESH_SECONDS = 60
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+REFRESHED_KEY = "refreshed_at"
 
 
 class BrowserTimezoneMiddleware:
@@ -16,3 +24,54 @@ class BrowserTimezoneMiddleware:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
         return self.get_response(request)
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    values = [*request.GET.keys(), *request.GET.values(), *request.COOKIES.values()]
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        values += [*request.POST.keys(), *request.POST.values()]  # fields only: an uploaded file may hold NULs
+    return any("\x00" in value for value in values)
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a NUL character in the path, query string, cookies or form fields.
+
+    PostgreSQL cannot store or compare a string with NUL: every lookup of such a value raised a 500.
+    No URL, id, filter or form field of the dashboard has any use for one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _has_nul(request):
+            return HttpResponseBadRequest("NUL characters are not allowed in URLs or forms.", content_type="text/plain")
+        return self.get_response(request)
+
+
+class SessionIdleMiddleware:
+    """End a session after SESSION_IDLE_SECONDS without a request (SESSION_COOKIE_AGE).
+
+    Each save pushes the expiry forward. Saving on every request (SESSION_SAVE_EVERY_REQUEST) would write
+    the session row on each 5 s poll of every open tab; at most once a minute is enough for an idle limit
+    measured in hours.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = request.session
+        if session.accessed and session.get(SESSION_KEY) and response.status_code != 500:
+            now = int(time.time())
+            if now - session.get(REFRESHED_KEY, 0) >= min(REFRESH_SECONDS, settings.SESSION_COOKIE_AGE // 10):
+                session[REFRESHED_KEY] = now  # modified: saved with a new expiry
+        return response
+
+
+def session_refreshed_at_login(sender, request, user, **kwargs) -> None:
+    """Logging in saves the session anyway: stamp it then, so the next page does not write it again."""
+    request.session[REFRESHED_KEY] = int(time.time())

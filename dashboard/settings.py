@@ -1,35 +1,66 @@
 """Settings, all from environment variables with embedded defaults (see README "Configuration")."""
 
 import os
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env, envbool, envfloat, envint
+from dashboard.env import env, envbool, envfloat, envint, envlist, kept_secret, weak_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
+# Django's test settings render pages without a collectstatic: see STORAGES.
+TESTING = "pytest" in sys.modules
 
-DEBUG = envbool("DEBUG", "true")
+# Debug pages and auto-reload are for a developer's machine only (`./bin/start --dev` turns them on).
+DEBUG = envbool("DEBUG", "false")
 
-SECRET_KEY = env("SECRET_KEY")
-ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS").split(",") if h.strip()]
-if DEBUG:
-    # An insecure key is fine for a laptop; production (DEBUG off) must set its own below.
-    SECRET_KEY = SECRET_KEY or "dev-insecure-key-do-not-use-in-production"
-    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
-else:
-    missing = [name for name, value in (("SECRET_KEY", SECRET_KEY), ("ALLOWED_HOSTS", ALLOWED_HOSTS)) if not value]
-    if missing:
-        raise ImproperlyConfigured(
-            f"DEBUG is off (production mode) but {' and '.join(missing)} not set: "
-            "set SECRET_KEY to a long random string and ALLOWED_HOSTS to the comma-separated host names served."
-        )
+# Without SECRET_KEY, one is generated once and kept in var/, as the admin password is. Several hosts
+# must share one: set it (or SECRET_KEY_FILE) on each.
+SECRET_KEY = env("SECRET_KEY") or kept_secret(VAR_DIR / "secret-key.txt")
+if not DEBUG and (weakness := weak_secret_key(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for production ({weakness}): set it to a long random string, e.g. the output "
+        "of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or unset it to have one generated "
+        "and kept in DASHBOARD_VAR_DIR/secret-key.txt."
+    )
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
 # API keys are encrypted with this key; it defaults to one derived from SECRET_KEY, so rotating
 # SECRET_KEY without setting FIELD_ENCRYPTION_KEY makes stored keys unreadable (re-enter them).
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
+
+# --- Served behind a TLS proxy -------------------------------------------------------------------
+# One switch turns on the safe set for HTTPS; each setting below can still be set on its own. Off by
+# default: on plain http://127.0.0.1:8000 secure cookies would never come back and login would fail.
+DASHBOARD_HTTPS = envbool("DASHBOARD_HTTPS", "false")
+_https = "true" if DASHBOARD_HTTPS else "false"
+# Trust the proxy's word that the request came over TLS only when a proxy sets (and overwrites) it.
+_proxy_header = env("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if DASHBOARD_HTTPS else "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header.lower() not in ("", "none") else None
+)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", _https)
+# Probes often speak plain HTTP to the server directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "31536000" if DASHBOARD_HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _https)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", _https)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", _https)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", _https)
+# Needed when the proxy passes another Host than the browser's; by default every served host over https.
+CSRF_TRUSTED_ORIGINS = envlist(
+    "CSRF_TRUSTED_ORIGINS",
+    ",".join(f"https://{'*' + h if h.startswith('.') else h}" for h in ALLOWED_HOSTS if h != "*")
+    if DASHBOARD_HTTPS
+    else "",
+)
+# How many proxies append to X-Forwarded-For in front of the server: the login lockout counts failures
+# per client address, which is then the one the last proxy saw (0: the connection's own address).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1" if DASHBOARD_HTTPS else "0")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,17 +68,25 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver (./bin/start --dev) serves static files through whitenoise too, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "batches",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    "dashboard.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, so the refreshed expiry is in place before the session is saved.
+    "dashboard.middleware.SessionIdleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -55,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "dashboard.middleware.BrowserTimezoneMiddleware",
+    # Last: it turns a lockout seen during the login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -82,14 +123,23 @@ TEMPLATES = [
 # Web, worker and beat share a SQLite file: wait for a lock instead of failing at once, and take the write
 # lock when a transaction begins (a deferred one that reads first cannot wait: it fails "database is locked").
 SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+# Connections are kept and reused for CONN_MAX_AGE seconds (one per web thread and worker process, see
+# README "Production" for the count against PostgreSQL's max_connections), checked before reuse.
+CONN_MAX_AGE = envint("CONN_MAX_AGE", "60")
+CONN_HEALTH_CHECKS = envbool("CONN_HEALTH_CHECKS", "true")
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS)
+    }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         # JIT compiles any query the planner guesses is large: on the budget header (a tiny table autovacuum
         # never analyzes, so its rows are guessed) it spent 193 ms compiling a 23 ms query on every page.
         # The dashboard's queries are all short; none gains from it (bench/spend.py).
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+        options["options"] = "-c jit=off"
+        # An unreachable server fails a request (and /readyz) in seconds rather than at the TCP timeout.
+        options.setdefault("connect_timeout", 5)
     elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
@@ -98,6 +148,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": CONN_HEALTH_CHECKS,
             "OPTIONS": SQLITE_OPTIONS,
             # A file, not memory: the Celery integration test's worker process must see the test data.
             # One per test process, so two test runs side by side do not share it.
@@ -107,9 +159,23 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes refuses a username from one address after LOGIN_FAILURE_LIMIT failures in a row, for
+# LOGIN_LOCKOUT_MINUTES, even with the right password. An Admin unlocks it in /admin/axes/.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "10")
+AXES_COOLOFF_TIME = timedelta(minutes=envfloat("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "dashboard.security.lockout_response"
+# A session ends after this long without a request (refreshed at most once a minute, not on every poll).
+SESSION_IDLE_SECONDS = envint("SESSION_IDLE_SECONDS", str(8 * 3600))
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "batch_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -122,10 +188,28 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed names (app.3f2a9c….css) cached for a year, and gzip/brotli copies, served by whitenoise from
+# STATIC_ROOT after `collectstatic` (the start command runs it). Under test no collectstatic has run:
+# pages link the plain names (tests/dashboard/test_production.py checks the hashed ones on a real server).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # served from the sources; whitenoise warns if it is missing
 
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+
+# The debug page (DEBUG=true only) masks database and broker URLs as well as keys and passwords.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.security.ExceptionReporterFilter"
+
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token it does not exist.
+METRICS_TOKEN = env("METRICS_TOKEN")
 
 # --- Celery --------------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport needs no server: the start command and
@@ -149,6 +233,8 @@ CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for 
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
+# Worker processes per host; each holds a database connection, two while it ingests (README "Production").
+CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "2")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Ingests have their own queue, and bin/start their own worker, so a backlog of them (a first sync of
 # 10,000 ended batches) never holds up the metadata sync behind it.
@@ -158,6 +244,12 @@ SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
     "resume-submissions": {"task": "batches.tasks.resume_submissions", "schedule": 60.0},
+    # /readyz: beat is alive if it sent this lately, a worker if one ran it; a stale one is dropped.
+    "heartbeat": {
+        "task": "batches.tasks.heartbeat",
+        "schedule": SYNC_INTERVAL_SECONDS,
+        "options": {"expires": SYNC_INTERVAL_SECONDS},
+    },
     "fetch-cost-report": {
         "task": "batches.tasks.fetch_cost_report",
         "schedule": envfloat("COST_REPORT_INTERVAL_SECONDS", "3600"),
@@ -199,11 +291,33 @@ SUBMIT_CLOCK_SKEW_SECONDS = envint("SUBMIT_CLOCK_SKEW_SECONDS", "60")
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 
+# One line per record: text, or with LOG_FORMAT=json one JSON object (time, level, logger, message,
+# request_id or task_id). The SDK's request bodies (prompts, up to 256 MB) are dropped at any level.
+LOG_FORMAT = env("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
+LOGGING_CONFIG = "dashboard.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "context": {"()": "dashboard.logs.ContextFilter"},
+        "no_bodies": {"()": "dashboard.logs.DropRequestBodies"},
+    },
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(context_id)s] %(message)s"},
+        "json": {"()": "dashboard.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["context", "no_bodies"], "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    # httpx2 logs every request URL at INFO; URLs never carry keys, but the noise is not useful.
-    "loggers": {"httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        # On the logger too, so no handler (a test's, an error tracker's) ever receives a body.
+        "anthropic": {"filters": ["no_bodies"]},
+        "anthropic._base_client": {"filters": ["no_bodies"]},
+        # httpx2 logs every request URL at INFO; URLs never carry keys, but the noise is not useful.
+        "httpx2": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

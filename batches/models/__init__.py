@@ -1,4 +1,4 @@
-"""The app's models, by concern: the mirror of the API, what operators do, and spend."""
+"""The app's models, by concern: the mirror of the API, what operators do, spend, and monitoring."""
 
 from batches.models.mirror import (
     REQUEST_COUNTS,
@@ -11,11 +11,13 @@ from batches.models.mirror import (
     ResultChunk,
     Workspace,
 )
+from batches.models.monitoring import ApiRequestCount, Heartbeat
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
 from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
 
 __all__ = [
-    "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "AuditEvent", "Batch", "Budget", "CostReportFetch",
-    "Credentials", "ErrorCount", "Price", "ReportedCost", "RequestInput", "Result", "ResultChunk", "Submission",
+    "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
+    "CostReportFetch", "Credentials", "ErrorCount", "Heartbeat", "Price", "ReportedCost", "RequestInput", "Result",
+    "ResultChunk", "Submission",
     "SubmissionPart", "UsageRollup", "Workspace",
 ]  # fmt: skip

@@ -29,6 +29,9 @@ class AuditEvent(models.Model):
         BUDGET_CHANGE = "budget_change"
         DOWNLOAD = "download"
         EXPORT = "export"
+        LOCKOUT = "lockout"
+        USER_CHANGE = "user_change"
+        GROUP_CHANGE = "group_change"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from batches.models import Batch, Result
@@ -38,6 +39,8 @@ def start_worker(tmp_path):
         **os.environ,
         "DATABASE_URL": _database_url(),
         "DASHBOARD_VAR_DIR": str(tmp_path),
+        # Its own var dir would generate another SECRET_KEY, and the workspace keys would not decrypt.
+        "SECRET_KEY": settings.SECRET_KEY,
         "SYNC_INTERVAL_SECONDS": "1",
         "ANTHROPIC_API_KEY": "",
         "PYTHONUNBUFFERED": "1",

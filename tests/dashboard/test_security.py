@@ -8,7 +8,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from batches.models import Batch, Result, Workspace
 
-PUBLIC = {"login", "logout"}  # logout is POST-only and harmless; login must be reachable
+# logout is POST-only and harmless; login must be reachable; probes and Prometheus log in to nothing
+# (tests/dashboard/test_health.py, test_metrics.py)
+PUBLIC = {"login", "logout", "healthz", "readyz", "metrics"}
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 
 

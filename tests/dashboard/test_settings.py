@@ -11,28 +11,111 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _django_setup(env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")}
+STRONG_KEY = "r8Vq2kLw9-ZpT4xN7bYc3HdF6sJm1GaE5uQeW0oKiR_yXvBnC7"
+# What a deployment may set: none of it leaks into these runs from the environment of the test run.
+OURS = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DASHBOARD_HTTPS", "CSRF_TRUSTED_ORIGINS", "LOG_FORMAT", "SECURE_")
+
+
+def _python(code: str, env: dict[str, str], var_dir: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env}, capture_output=True, text=True,
+        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DASHBOARD_VAR_DIR": str(var_dir), **env},
     )  # fmt: skip
 
 
-def test_production_mode_refuses_to_start_without_secret_key_and_allowed_hosts():
-    result = _django_setup({"DEBUG": "false"})
-    assert result.returncode != 0
-    assert "SECRET_KEY and ALLOWED_HOSTS not set" in result.stderr
+def _django_setup(env: dict[str, str], var_dir: Path) -> subprocess.CompletedProcess:
+    return _python("pass", env, var_dir)
 
 
-def test_production_mode_starts_with_both_set():
-    result = _django_setup({"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "dash.example.com"})
+def test_debug_is_off_unless_asked_for(tmp_path):
+    assert _python("print(settings.DEBUG)", {}, tmp_path).stdout.strip() == "False"
+    assert _python("print(settings.DEBUG)", {"DEBUG": "true"}, tmp_path).stdout.strip() == "True"
+
+
+def test_production_mode_starts_with_nothing_set_on_a_generated_secret_key_kept_in_var(tmp_path):
+    first = _python("print(settings.SECRET_KEY); print(settings.ALLOWED_HOSTS)", {}, tmp_path)
+    assert first.returncode == 0, first.stderr
+    key, hosts = first.stdout.splitlines()
+    kept = tmp_path / "secret-key.txt"
+    assert kept.read_text().strip() == key and len(key) >= 50 and len(set(key)) >= 5
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert hosts == "['localhost', '127.0.0.1', '[::1]']"
+    again = _python("print(settings.SECRET_KEY)", {}, tmp_path)
+    assert again.stdout.strip() == key  # kept, not generated again: sessions and stored API keys survive
+
+
+def test_production_mode_starts_with_a_strong_key_and_allowed_hosts_set(tmp_path):
+    result = _python(
+        "print(settings.ALLOWED_HOSTS)", {"SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "dash.example.com"}, tmp_path
+    )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['dash.example.com']" and not (tmp_path / "secret-key.txt").exists()
 
 
-def test_a_bad_boolean_is_refused_with_its_name():
-    result = _django_setup({"DEBUG": "maybe"})
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("x", "1 characters, fewer than 50"),
+        ("x" * 50, "1 distinct characters, fewer than 5"),
+        ("abcde" * 9, "45 characters"),
+        ("django-insecure-" + STRONG_KEY, "starts with 'django-insecure-'"),
+    ],
+)
+def test_a_weak_secret_key_is_refused_in_production_with_the_reason(tmp_path, key, reason):
+    result = _django_setup({"SECRET_KEY": key}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak for production" in result.stderr and reason in result.stderr
+
+
+def test_a_weak_secret_key_is_allowed_with_debug_on(tmp_path):
+    assert _django_setup({"SECRET_KEY": "x", "DEBUG": "true"}, tmp_path).returncode == 0
+
+
+def test_a_bad_boolean_is_refused_with_its_name(tmp_path):
+    result = _django_setup({"DEBUG": "maybe"}, tmp_path)
     assert result.returncode != 0 and "DEBUG must be true or false" in result.stderr
+
+
+def _check_deploy(env: dict[str, str], var_dir: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, capture_output=True, text=True, env={**clean, "DASHBOARD_VAR_DIR": str(var_dir), **env},
+    )  # fmt: skip
+
+
+def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path):
+    env = {"DEBUG": "false", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "dash.example.com", "DASHBOARD_HTTPS": "true"}
+    result = _check_deploy(env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_names_what_plain_http_leaves_off(tmp_path):
+    result = _check_deploy({"SECRET_KEY": STRONG_KEY}, tmp_path)
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr  # HSTS, SSL redirect, secure session and CSRF cookies
+
+
+def test_https_turns_on_the_safe_set_and_each_setting_can_still_be_set_alone(tmp_path):
+    show = (
+        "print(settings.SECURE_PROXY_SSL_HEADER, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS, "
+        "settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, settings.CSRF_TRUSTED_ORIGINS)"
+    )
+    hosts = {"ALLOWED_HOSTS": "dash.example.com,.example.org"}
+    plain = _python(show, hosts, tmp_path).stdout.strip()
+    assert plain == "None False 0 False False []"
+    https = _python(show, {**hosts, "DASHBOARD_HTTPS": "true"}, tmp_path).stdout.strip()
+    assert https == (
+        "('HTTP_X_FORWARDED_PROTO', 'https') True 31536000 True True ['https://dash.example.com', 'https://*.example.org']"
+    )
+    overridden = {"DASHBOARD_HTTPS": "true", "SECURE_SSL_REDIRECT": "false", "SECURE_PROXY_SSL_HEADER": "X-Scheme"}
+    assert (
+        _python(show, {**hosts, **overridden}, tmp_path).stdout.strip().startswith("('HTTP_X_SCHEME', 'https') False")
+    )
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: CI's second run")

@@ -1,0 +1,139 @@
+"""Logs: a request id on every request and line, JSON on demand, task ids in Celery, never a request body."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from batches import client
+from batches.models import Credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "a-prompt-that-must-never-reach-any-log-7f3c"
+
+
+def _request(custom_id: str) -> dict:
+    return {"custom_id": custom_id, "params": {"model": "claude-haiku-4-5-20251001", "max_tokens": 16,
+            "messages": [{"role": "user", "content": f"{PROMPT} [emulate:succeeded]"}]}}  # fmt: skip
+
+
+def test_each_response_carries_a_new_request_id():
+    first, second = Client().get("/healthz"), Client().get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", first["X-Request-ID"])
+    assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+def test_a_valid_incoming_request_id_is_kept_and_an_invalid_one_replaced():
+    assert Client().get("/healthz", headers={"X-Request-ID": "lb-7d1e.42:a_b"})["X-Request-ID"] == "lb-7d1e.42:a_b"
+    for bad in ("x" * 129, "<script>", "a b", ""):
+        kept = Client().get("/healthz", headers={"X-Request-ID": bad})["X-Request-ID"]
+        assert kept != bad and re.fullmatch(r"[0-9a-f]{32}", kept)
+
+
+def _python(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{code}"], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DASHBOARD_VAR_DIR": str(tmp_path), **env},
+    )  # fmt: skip
+
+
+def test_log_format_json_writes_one_object_per_line_with_the_request_id(tmp_path):
+    code = """
+import logging
+from django.test import Client
+logging.getLogger("dashboard.test").warning("multi\\nline %s", "message")
+Client().get("/healthz", headers={"X-Request-ID": "trace-abc-123"}, HTTP_HOST="localhost")
+"""
+    result = _python(code, {"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is one JSON object
+    warning = next(line for line in lines if line["logger"] == "dashboard.test")
+    assert warning["message"] == "multi\nline message" and warning["level"] == "WARNING"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", warning["time"])
+    access = next(line for line in lines if line["logger"] == "dashboard.request")
+    assert access["request_id"] == "trace-abc-123" and access["path"] == "/healthz" and access["status"] == 200
+
+
+def test_an_unknown_log_format_is_refused(tmp_path):
+    result = _python("", {"LOG_FORMAT": "xml"}, tmp_path)
+    assert result.returncode != 0 and "LOG_FORMAT must be text or json" in result.stderr
+
+
+def test_sdk_debug_logs_never_hold_a_request_body(emulator, caplog):
+    emulator.add_workspace(api_key="sk-ant-logs-test-abcd", name="logs")
+    creds = Credentials(api_key="sk-ant-logs-test-abcd", base_url=emulator.base_url)
+    for name in ("", "anthropic", "anthropic._base_client", "httpx2"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    remote = client.create_batch(creds, [_request(f"r-{i}") for i in range(3)])
+    assert remote.id.startswith("msgbatch_")
+    options = [r for r in caplog.records if r.getMessage().startswith("Request options")]
+    assert options, "the SDK logged no request options at DEBUG: this test would prove nothing"
+    assert "'method': 'post'" in options[0].getMessage() and "(not logged)" in options[0].getMessage()
+    assert PROMPT not in caplog.text
+
+
+def test_the_configured_handlers_drop_request_bodies_even_with_the_sdks_own_debug_switch(emulator, tmp_path):
+    emulator.add_workspace(api_key="sk-ant-logs-test-abcd", name="logs")
+    code = f"""
+from batches import client
+from batches.models import Credentials
+client.create_batch(Credentials(api_key="sk-ant-logs-test-abcd", base_url="{emulator.base_url}"), {[_request("r")]!r})
+"""
+    result = _python(code, {"LOG_LEVEL": "DEBUG", "ANTHROPIC_LOG": "debug"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Request options" in result.stderr and PROMPT not in result.stderr + result.stdout
+
+
+# --- Celery -----------------------------------------------------------------------------------------
+def _database_url() -> str:
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path):
+    env = {**os.environ, "DATABASE_URL": _database_url(), "DASHBOARD_VAR_DIR": str(tmp_path), "LOG_FORMAT": "json",
+           "SECRET_KEY": settings.SECRET_KEY, "SYNC_INTERVAL_SECONDS": "1", "ANTHROPIC_API_KEY": ""}  # fmt: skip
+    if os.environ.get("REDIS_URL"):
+        env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
+    else:
+        env.pop("CELERY_BROKER_URL", None)
+    stderr = tmp_path / "worker.err"
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--pool=solo",
+             f"--schedule={tmp_path / 'beat-schedule'}"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not re.search(r"Task batches\.tasks\.heartbeat\[.*succeeded", stderr.read_text()):
+            assert time.monotonic() < deadline, stderr.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [json.loads(line) for line in stderr.read_text().splitlines()]
+    done = next(line for line in lines if re.match(r"Task batches\.tasks\.heartbeat\[.*succeeded", line["message"]))
+    task_id = re.search(r"heartbeat\[([0-9a-f-]+)\]", done["message"]).group(1)
+    assert done["task_id"] == task_id and "request_id" not in done

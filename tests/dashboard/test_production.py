@@ -1,0 +1,164 @@
+"""./bin/start as a newcomer runs it, measured from outside over real HTTP: gunicorn, whitenoise, login.
+
+Each test starts the whole system (emulator, migrations, worker with beat, web server) in its own var
+directory on free ports, and stops it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "r8Vq2kLw9-ZpT4xN7bYc3HdF6sJm1GaE5uQeW0oKiR_yXvBnC7"
+# The outside environment (a PostgreSQL or Redis run of the suite) stays out: each start is a newcomer's.
+OUTSIDE = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DASHBOARD_",
+           "CSRF_", "SECURE_", "ANTHROPIC_", "DJANGO_SETTINGS_MODULE", "LOG_", "METRICS_TOKEN")  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int, var_dir: Path, log: Path):
+        self.port, self.var_dir, self.log = port, var_dir, log
+
+    def request(self, method: str, path: str, headers: dict | None = None, body: str | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+    def wait_for(self, path: str, status: int, timeout: float = 120, headers: dict | None = None) -> str:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.request("GET", path, headers)
+                if last[0] == status:
+                    return last[2]
+            except OSError:
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"{path} never answered {status} (last: {last}); log:\n{self.log.read_text()[-6000:]}")
+
+
+@pytest.fixture
+def start(tmp_path) -> Iterator:
+    procs = []
+
+    def run(**env: str) -> Server:
+        port, var_dir, log = _free_port(), tmp_path / f"var{len(procs)}", tmp_path / f"start{len(procs)}.log"
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(OUTSIDE)}
+        env = {**clean, "PORT": str(port), "EMULATOR_PORT": str(_free_port()), "DASHBOARD_VAR_DIR": str(var_dir),
+               "SYNC_INTERVAL_SECONDS": "2", **env}  # fmt: skip
+        with open(log, "w") as out:
+            procs.append(subprocess.Popen([str(ROOT / "bin/start")], cwd=ROOT, env=env, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+        return Server(port, var_dir, log)
+
+    yield run
+    for proc in procs:
+        os.kill(proc.pid, signal.SIGTERM)  # bin/start stops what it started
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs:  # anything left in its session (it runs in its own)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _cookies(headers: dict) -> dict[str, str]:
+    jar = {}
+    for name, value in headers.items():
+        if name.lower() == "set-cookie":
+            key, _, rest = value.partition("=")
+            jar[key] = rest.split(";")[0]
+    return jar
+
+
+def _login_form(server: Server, headers: dict) -> tuple[str, str]:
+    """The CSRF cookie and the form's token, as a browser gets them."""
+    status, response_headers, body = server.request("GET", "/login/", headers)
+    assert status == 200, body
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+    return _cookies(response_headers)["csrftoken"], token
+
+
+def _log_in(server: Server, headers: dict, password: str):
+    csrf_cookie, token = _login_form(server, headers)
+    form = f"csrfmiddlewaretoken={token}&username=admin&password={password}&next=/"
+    return server.request("POST", "/login/", {**headers, "Cookie": f"csrftoken={csrf_cookie}",
+                          "Content-Type": "application/x-www-form-urlencoded"}, form)  # fmt: skip
+
+
+@pytest.mark.celery_worker
+def test_the_start_command_with_nothing_set_serves_the_dashboard_in_production_mode(start):
+    server = start()
+    assert server.wait_for("/healthz", 200) == "ok"
+    ready = server.wait_for("/readyz", 200)  # a worker ran the heartbeat that beat sent
+    assert '"status": "ok"' in ready
+
+    status, headers, _ = server.request("GET", "/login/")
+    assert status == 200 and headers["Server"].startswith("gunicorn")
+    password = (server.var_dir / "admin-password.txt").read_text().strip()
+    status, headers, _ = _log_in(server, {"Origin": f"http://127.0.0.1:{server.port}"}, password)
+    assert status == 302 and headers["Location"] == "/"
+    session = _cookies(headers)["sessionid"]
+    status, _, page = server.request("GET", "/", {"Cookie": f"sessionid={session}"})
+    assert status == 200 and "Batches" in page
+    assert "Traceback" not in page
+
+    # Static files: hashed names, a year's caching, compressed, by whitenoise inside gunicorn.
+    css = re.search(r'href="(/static/dashboard/app\.[0-9a-f]{12}\.css)"', page).group(1)
+    status, headers, _ = server.request("GET", css, {"Accept-Encoding": "gzip"})
+    assert status == 200 and headers["Cache-Control"] == "max-age=315360000, public, immutable"
+    assert headers["Content-Encoding"] == "gzip"
+    assert (server.var_dir / "secret-key.txt").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.celery_worker
+def test_behind_a_tls_proxy_login_works_with_the_documented_settings(start):
+    server = start(DEBUG="false", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="dash.example.com", DASHBOARD_HTTPS="true")
+    # Exempt from the HTTPS redirect (probes speak plain HTTP), though not from ALLOWED_HOSTS.
+    server.wait_for("/healthz", 200, headers={"Host": "dash.example.com"})
+    password = (server.var_dir / "admin-password.txt").read_text().strip()
+    proxied = {"Host": "dash.example.com", "X-Forwarded-Proto": "https", "Origin": "https://dash.example.com"}
+
+    status, headers, _ = _log_in(server, proxied, password)
+    assert status == 302 and headers["Location"] == "/", headers
+    assert "Secure" in headers["Set-Cookie"]
+    assert "Strict-Transport-Security" in headers
+    # The same request without the proxy's word is plain HTTP: sent to https.
+    status, headers, _ = server.request("GET", "/login/", {"Host": "dash.example.com"})
+    assert status == 301 and headers["Location"] == "https://dash.example.com/login/"
+
+
+@pytest.mark.celery_worker
+def test_without_the_proxy_settings_a_proxied_login_is_refused_by_csrf(start):
+    # What happened before DASHBOARD_HTTPS: the server believed it spoke plain HTTP, so the browser's
+    # https Origin did not match and every login behind a TLS proxy failed.
+    server = start(ALLOWED_HOSTS="dash.example.com")
+    server.wait_for("/healthz", 200, headers={"Host": "dash.example.com"})
+    password = (server.var_dir / "admin-password.txt").read_text().strip()
+    proxied = {"Host": "dash.example.com", "X-Forwarded-Proto": "https", "Origin": "https://dash.example.com"}
+    status, _, body = _log_in(server, proxied, password)
+    assert status == 403 and "CSRF" in body
