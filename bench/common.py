@@ -68,6 +68,8 @@ def setup_django(database_url: str = BENCH_DATABASE_URL) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # Production settings serve hashed static files: their manifest must exist, as the start command makes it.
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def _create_database(database_url: str) -> None:
