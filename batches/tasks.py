@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from batches import ingest, pricing, reconcile, submit, sync
+from batches import estimates, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -105,6 +105,13 @@ def resume_submissions() -> None:
     """Carry on submissions no task carries any more (retries spent, or the worker died mid-create)."""
     for submission_id in submit.unfinished():
         submit_batches.delay(submission_id)
+
+
+@shared_task(ignore_result=True)
+def estimate_submission(submission_id: int) -> None:
+    """The pre-flight estimate of a draft: token counting of a sample, max_tokens of every request. A failure
+    is recorded on the draft (which can still be sent, or estimated again), not retried here."""
+    estimates.estimate(submission_id)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=20)
