@@ -96,10 +96,16 @@ def ask_again(submission: Submission) -> bool:
     )
     queued = tasks.enqueue(tasks.estimate_submission, submission.pk)
     if not queued:
-        from batches.submit import NOT_QUEUED
-
-        Submission.objects.filter(pk=submission.pk, estimated_at=None).update(estimate_error=NOT_QUEUED)
+        failed(submission.pk, NOT_QUEUED)
     return queued
+
+
+NOT_QUEUED = "The worker could not be reached, so no estimate was made."
+
+
+def failed(submission_id: int, reason: str) -> None:
+    """No estimate is coming (the worker could not be told, or failed): the page says why, and stops waiting."""
+    Submission.objects.filter(pk=submission_id, estimated_at=None).update(estimate_error=reason)
 
 
 class _ModelRefused(Exception):

@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from batches import audit, client, uploads
+from batches import audit, client, estimates, uploads
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
 from batches.upsert import upsert_remote
@@ -105,12 +105,8 @@ def prepare_upload(
 
     made = create_once(key, build)
     if made.created and not made.queued:
-        Submission.objects.filter(pk=made.submission.pk, estimated_at=None).update(estimate_error=NOT_QUEUED)
-        made.submission.estimate_error = NOT_QUEUED
+        estimates.failed(made.submission.pk, estimates.NOT_QUEUED)
     return made
-
-
-NOT_QUEUED = "The worker could not be reached, so no estimate was made."
 
 
 def confirm(submission: Submission, user) -> Made:

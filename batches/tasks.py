@@ -111,7 +111,12 @@ def resume_submissions() -> None:
 def estimate_submission(submission_id: int) -> None:
     """The pre-flight estimate of a draft: token counting of a sample, max_tokens of every request. A failure
     is recorded on the draft (which can still be sent, or estimated again), not retried here."""
-    estimates.estimate(submission_id)
+    try:
+        estimates.estimate(submission_id)
+    except Exception:
+        # Not an API error (those are recorded by the service): the page must not wait for it forever.
+        estimates.failed(submission_id, "The worker failed while estimating: its log says why.")
+        raise
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=20)
