@@ -232,18 +232,13 @@ def test_an_unpriced_model_is_flagged_not_counted_as_zero(upload):
         ("0.70", "At its ceiling this would take main past 80% of its monthly budget, to 91.3%."),
         ("0.90", "At its ceiling this would take main past 100% of its monthly budget, to 111.3%; even at its low "
                  "end past 80%, to 90.0%."),
-        ("1.10", "Over budget: even at its low end this takes main past 100% of its monthly budget, to 110.0%."),
+        ("1.10", "Over budget already: main is past 100% of its monthly budget, and this would take it to "
+                 "110.0%–131.3%."),
         ("0.10", "Within budget: main would be at 31.3% of its monthly budget at most."),
     ],
 )  # fmt: skip
 def test_the_budget_warning_says_where_the_month_would_stand(upload, workspace, spent, expected):
-    Budget.objects.create(workspace=workspace, monthly_amount=Decimal(1))
-    batch = ended_batch("spent", datetime.now(UTC), workspace=workspace.name)
-    UsageRollup.objects.create(
-        batch=batch, workspace=workspace, model="claude-haiku-4-5", day=datetime.now(UTC).date(), requests=1,
-        input_tokens=0, output_tokens=0, cache_write_5m_tokens=0, cache_write_1h_tokens=0, cache_read_tokens=0,
-        cost=Decimal(spent), standard_cost=Decimal(spent) * 2, uncached_cost=Decimal(spent),
-    )  # fmt: skip
+    _budget(workspace, spent)
 
     # 85,000 output tokens at most: $0.2125 at haiku's batch price, and a few millionths of input.
     body = upload([batch_request("a", "hi", max_tokens=85_000)]).content.decode()
@@ -252,6 +247,27 @@ def test_the_budget_warning_says_where_the_month_would_stand(upload, workspace, 
     assert " ".join(warning.split()).startswith(expected)
     # An Operator may not see spend: the page says how much of the budget, not how many dollars.
     assert f"This month so far: {Decimal(spent) * 100:.1f}%." in warning and "$" not in warning
+
+
+def test_the_budget_warning_says_when_even_the_input_alone_goes_past_100_percent(upload, workspace):
+    _budget(workspace, "0.99")
+
+    # About 25,000 input tokens: $0.0125 at haiku's batch price, enough to cross $1.00 from $0.99.
+    body = upload([batch_request("a", "word " * 20_000, max_tokens=10)]).content.decode()
+
+    warning = " ".join(text(element(body, id="estimate-budget")).split())
+    assert warning.startswith("Over budget: even at its low end this takes main past 100% of its monthly budget")
+
+
+def _budget(workspace, spent: str) -> None:
+    """A budget of $1.00 a month, `spent` of it already this month."""
+    Budget.objects.create(workspace=workspace, monthly_amount=Decimal(1))
+    batch = ended_batch("spent", datetime.now(UTC), workspace=workspace.name)
+    UsageRollup.objects.create(
+        batch=batch, workspace=workspace, model="claude-haiku-4-5", day=datetime.now(UTC).date(), requests=1,
+        input_tokens=0, output_tokens=0, cache_write_5m_tokens=0, cache_write_1h_tokens=0, cache_read_tokens=0,
+        cost=Decimal(spent), standard_cost=Decimal(spent) * 2, uncached_cost=Decimal(spent),
+    )  # fmt: skip
 
 
 def test_the_estimate_polls_while_it_is_made_and_stops_once_it_is(upload, operator_client):
