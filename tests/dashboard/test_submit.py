@@ -298,8 +298,11 @@ def test_token_counting_refused_is_explained_and_the_draft_can_still_be_sent(upl
     section = text(element(body, "section", id="submission-estimate"))
     assert "The API's token counting failed: permission_error (HTTP 403)" in section
     assert "the draft can still be sent" in section and "500" in section  # its output ceiling needs no API
-    assert element(body, "button", name="send") and element(body, "form", action="/submissions/1/estimate/")
-    sent = send(Submission.objects.get())
+    submission = Submission.objects.get()
+    assert element(body, "button", name="send") and element(
+        body, "form", action=f"/submissions/{submission.pk}/estimate/"
+    )
+    sent = send(submission)
     assert "1 request queued for submission" in sent.content.decode() and emulator.calls["create"] == 1
 
 
