@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import anthropic
 import httpx2
+from anthropic.types.message_count_tokens_params import MessageCountTokensParams
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from anthropic.types.messages.batch_create_params import Request as _BatchRequest
 from django.conf import settings
@@ -53,6 +54,8 @@ REQUEST_FIELDS = frozenset(_BatchRequest.__required_keys__ | _BatchRequest.__opt
 PARAMS_FIELDS = frozenset(
     MessageCreateParamsNonStreaming.__required_keys__ | MessageCreateParamsNonStreaming.__optional_keys__
 )
+# What token counting takes of a request's params: the API refuses the rest, max_tokens included.
+COUNT_TOKENS_FIELDS = frozenset(MessageCountTokensParams.__required_keys__ | MessageCountTokensParams.__optional_keys__)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,15 @@ def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBa
     return _remote_batch(
         _call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), endpoint="batches.create", retries=0)
     )
+
+
+def count_tokens(creds: Credentials, params: dict[str, Any]) -> int:
+    """The input tokens of one request's params, by the API's token counting (nothing is run or billed).
+
+    The request's own params, less the fields count_tokens does not take (max_tokens, temperature...).
+    """
+    counted = {key: value for key, value in params.items() if key in COUNT_TOKENS_FIELDS}
+    return _call(lambda: _client(creds).messages.count_tokens(**counted)).input_tokens
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from batches import audit, uploads
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
@@ -108,6 +109,7 @@ def create(
         submission = Submission.objects.create(
             workspace=workspace, kind=Submission.Kind.RETRY, label=label, created_by=user, fingerprint=key,
             request_count=len(items), parent_batch_id=parents[0] if len(parents) == 1 else None,
+            confirmed_at=timezone.now(),  # the retry plan was its confirmation: sent at once
         )  # fmt: skip
         _store(submission, items, overrides, edits)
         return submission

@@ -14,6 +14,9 @@ A part stays "creating" until then; its `error` says a check is under way. The b
 `resume_submissions` picks up any part no task carries any more.
 A double click or a resubmitted form is caught earlier: the same file for the same workspace has the
 same Submission fingerprint.
+An upload is first a draft: kept, estimated (batches/estimates.py), and sent only once an Operator
+confirms it (`confirm`, a conditional UPDATE, so a double click sends once). Nothing sends a draft, not
+even the beat's sweep. A retry is confirmed as it is made: its confirmation was the retry plan.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from batches import audit, client, uploads
+from batches import audit, client, estimates, uploads
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
 from batches.upsert import upsert_remote
@@ -59,8 +62,9 @@ class Made(NamedTuple):
 def create_once(key: str, build: Callable[[], Submission]) -> Made:
     """The submission with fingerprint `key`, made by `build` in one transaction unless it exists.
 
-    A new one is handed to the worker once that transaction commits. Both paths that make batches
-    (an upload and a retry) come through here, so neither can make the same submission twice.
+    A new one is handed to the worker once that transaction commits: to be sent if it is confirmed
+    already (a retry), to be estimated if it is a draft (an upload). Both paths that make batches
+    come through here, so neither can make the same submission twice.
     """
     from batches import tasks  # tasks import this module
 
@@ -72,21 +76,24 @@ def create_once(key: str, build: Callable[[], Submission]) -> Made:
             submission = build()
     except IntegrityError:  # the same submission, a moment earlier, from another request
         return Made(Submission.objects.get(fingerprint=key), created=False, queued=True)
-    return Made(submission, created=True, queued=tasks.enqueue(tasks.submit_batches, submission.pk))
+    task = tasks.submit_batches if submission.confirmed_at else tasks.estimate_submission
+    return Made(submission, created=True, queued=tasks.enqueue(task, submission.pk))
 
 
 def prepare_upload(
     workspace: Workspace, user, f: BinaryIO, validation: uploads.Validation, *, label: str, filename: str,
     again: bool = False,
 ) -> Made:  # fmt: skip
-    """Record a validated upload and its requests, and hand it to the worker. The same file for the
-    same workspace gives the existing submission unless `again` is asked for on purpose."""
+    """Record a validated upload and its requests as a draft, and have the worker estimate it: nothing
+    is sent until `confirm`. The same file for the same workspace gives the existing submission unless
+    `again` is asked for on purpose. `queued` False: no worker could be told, so no estimate is coming
+    (the draft says so, and can still be sent)."""
     key = fingerprint("upload", workspace.pk, validation.sha256, uuid.uuid4().hex if again else "")
 
     def build() -> Submission:
         submission = Submission.objects.create(
             workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
-            request_count=validation.request_count, filename=filename[:255],
+            request_count=validation.request_count, filename=filename[:255], estimate_asked_at=timezone.now(),
         )  # fmt: skip
         parts = SubmissionPart.objects.bulk_create(
             [SubmissionPart(submission=submission, index=i, request_count=p.request_count)
@@ -97,12 +104,45 @@ def prepare_upload(
         return submission
 
     made = create_once(key, build)
-    if made.created:
-        audit.record(user, "submit", f"submission {made.submission.pk}", params={
-            "workspace": workspace.name, "requests": validation.request_count, "parts": len(validation.parts),
-            "file": filename, "label": label,
-        })  # fmt: skip
+    if made.created and not made.queued:
+        estimates.failed(made.submission.pk, estimates.NOT_QUEUED)
     return made
+
+
+def confirm(submission: Submission, user) -> Made:
+    """Send a draft: its batches are created by the worker. Once only, whoever asks and however often:
+    `created` is False when it was sent already (or discarded) and nothing more happens."""
+    from batches import tasks  # tasks import this module
+
+    now = timezone.now()
+    sent = Submission.objects.filter(pk=submission.pk, confirmed_at=None, discarded_at=None).update(confirmed_at=now)
+    submission.refresh_from_db(fields=["confirmed_at", "discarded_at"])
+    if not sent:
+        return Made(submission, created=False, queued=True)
+    audit.record(user, "submit", f"submission {submission.pk}", params={
+        "workspace": submission.workspace.name, "requests": submission.request_count,
+        "parts": submission.parts.count(), "file": submission.filename, "label": submission.label,
+    })  # fmt: skip
+    return Made(submission, created=True, queued=tasks.enqueue(tasks.submit_batches, submission.pk))
+
+
+def discard(submission: Submission, user) -> bool:
+    """Give up a draft: its kept requests are deleted and the same file may be uploaded again. False
+    when it is not a draft any more (sent, or discarded already)."""
+    with transaction.atomic():
+        # The claim and the deletes commit together: a confirm at the same moment finds it discarded.
+        claimed = Submission.objects.filter(pk=submission.pk, confirmed_at=None, discarded_at=None).update(
+            discarded_at=timezone.now(), fingerprint=fingerprint("discarded", submission.pk)
+        )
+        if claimed:
+            RequestInput.objects.filter(part__submission=submission).delete()
+            SubmissionPart.objects.filter(submission=submission).delete()
+    submission.refresh_from_db(fields=["confirmed_at", "discarded_at", "fingerprint"])
+    if claimed:
+        audit.record(user, "discard", f"submission {submission.pk}", params={
+            "workspace": submission.workspace.name, "requests": submission.request_count, "file": submission.filename,
+        })  # fmt: skip
+    return bool(claimed)
 
 
 def _store_inputs(requests, plan: list[uploads.Part], parts: list[SubmissionPart]) -> None:
@@ -120,16 +160,21 @@ def _store_inputs(requests, plan: list[uploads.Part], parts: list[SubmissionPart
 
 
 def unfinished() -> list[int]:
-    """Submissions with a part still to create or to check: a task that gave up, or a worker that died."""
+    """Confirmed submissions with a part still to create or to check: a task that gave up, or a worker that
+    died. Never a draft: it waits for an Operator."""
     stale = timezone.now() - STALE_CREATING
     waiting = Q(status=SubmissionPart.Status.PENDING) | Q(status=SubmissionPart.Status.CREATING, attempted_at__lt=stale)
     waiting |= Q(status=SubmissionPart.Status.CREATING) & ~Q(error="")
-    return list(SubmissionPart.objects.filter(waiting).values_list("submission_id", flat=True).distinct())
+    parts = SubmissionPart.objects.filter(waiting, submission__confirmed_at__isnull=False)
+    return list(parts.values_list("submission_id", flat=True).distinct())
 
 
 def submit(submission_id: int) -> bool:
     """Create the batches of every part not created yet. True when some part must be tried again."""
     submission = Submission.objects.select_related("workspace", "created_by").get(pk=submission_id)
+    if submission.confirmed_at is None:
+        log.warning("submission %s is a draft: not sent until an Operator confirms it", submission_id)
+        return False
     again = False
     for part in submission.parts.exclude(status=SubmissionPart.Status.CREATED).order_by("index"):
         again |= submit_part(submission, part)

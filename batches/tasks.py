@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from batches import bulk, ingest, pricing, reconcile, submit, sync
+from batches import bulk, estimates, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
 from batches.workspaces import ensure_default_workspace
@@ -122,6 +122,18 @@ def resume_submissions() -> None:
     """Carry on submissions no task carries any more (retries spent, or the worker died mid-create)."""
     for submission_id in submit.unfinished():
         submit_batches.delay(submission_id)
+
+
+@shared_task(ignore_result=True)
+def estimate_submission(submission_id: int) -> None:
+    """The pre-flight estimate of a draft: token counting of a sample, max_tokens of every request. A failure
+    is recorded on the draft (which can still be sent, or estimated again), not retried here."""
+    try:
+        estimates.estimate(submission_id)
+    except Exception:
+        # Not an API error (those are recorded by the service): the page must not wait for it forever.
+        estimates.failed(submission_id, "The worker failed while estimating: its log says why.")
+        raise
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=20)

@@ -34,6 +34,9 @@ urlpatterns = [
     path("submit/", submissions.submit_upload, name="submit_upload"),
     path("retry/", retry.retry_plan, name="retry_plan"),
     path("submissions/<int:submission_id>/", submissions.submission_detail, name="submission_detail"),
+    path("submissions/<int:submission_id>/send/", submissions.submission_send, name="submission_send"),
+    path("submissions/<int:submission_id>/discard/", submissions.submission_discard, name="submission_discard"),
+    path("submissions/<int:submission_id>/estimate/", submissions.submission_estimate, name="submission_estimate"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -27,6 +27,7 @@ class AuditEvent(models.Model):
         KEY_CHANGE = "key_change"
         PRICE_CHANGE = "price_change"
         BUDGET_CHANGE = "budget_change"
+        DISCARD = "discard"
         DOWNLOAD = "download"
         EXPORT = "export"
         LOCKOUT = "lockout"
@@ -52,7 +53,12 @@ class AuditEvent(models.Model):
 
 class Submission(models.Model):
     """One upload (or one retry) sent as one or more batches: the API caps a batch at 100,000 requests
-    and 256 MB, so a larger file becomes several parts, shown together."""
+    and 256 MB, so a larger file becomes several parts, shown together.
+
+    An upload starts as a draft (`confirmed_at` empty): validated and kept, nothing sent, while a worker
+    estimates what it would cost. It is sent once an Operator confirms it, or discarded. A retry is
+    confirmed when it is made: its confirmation page is the retry plan.
+    """
 
     class Kind(models.TextChoices):
         UPLOAD = "upload"
@@ -69,12 +75,32 @@ class Submission(models.Model):
     request_count = models.PositiveIntegerField()
     filename = models.CharField(max_length=255, blank=True)
     parent_batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # Empty: a draft, never sent by anyone (not even the beat's sweep). Set once, by a conditional UPDATE,
+    # so a double click sends once.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    discarded_at = models.DateTimeField(null=True, blank=True)  # a draft given up: its inputs are deleted
+    # The pre-flight estimate (batches/estimates.py): tokens per model, how they were counted. Costs and
+    # budgets are worked out from it when shown, at the prices and spend of that moment.
+    estimate = models.JSONField(null=True, blank=True)
+    estimate_asked_at = models.DateTimeField(null=True, blank=True)
+    estimated_at = models.DateTimeField(null=True, blank=True)  # the worker finished, well or not
+    estimate_error = models.TextField(blank=True)  # why there is no estimate (or only part of one)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pk} ({self.request_count} requests)"
+
+    @property
+    def is_draft(self) -> bool:
+        """Kept, not sent, not discarded: it waits for an Operator to send or discard it."""
+        return self.confirmed_at is None and self.discarded_at is None
+
+    @property
+    def estimating(self) -> bool:
+        """An estimate was asked for and the worker has not answered yet (pages poll)."""
+        return bool(self.estimate_asked_at) and self.estimated_at is None and not self.estimate_error
 
 
 class SubmissionPart(models.Model):
@@ -149,5 +175,10 @@ class RequestInput(models.Model):
     def pack(params: dict) -> bytes:
         return zlib.compress(json.dumps(params, separators=(",", ":")).encode(), 6)
 
+    @staticmethod
+    def unpacked(packed: bytes | memoryview) -> dict:
+        """The params stored as `packed`: for reading many rows as values, without a model instance each."""
+        return json.loads(zlib.decompress(bytes(packed)))
+
     def unpack(self) -> dict:
-        return json.loads(zlib.decompress(bytes(self.params)))
+        return self.unpacked(self.params)

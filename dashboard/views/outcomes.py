@@ -11,7 +11,9 @@ from batches.submit import Made
 WORKER_UNREACHABLE = "The worker is unreachable right now: it will run this when it is back."
 
 
-def show_submission(request: HttpRequest, made: Made, *, made_text: str, found_text: str) -> HttpResponse:
+def show_submission(
+    request: HttpRequest, made: Made, *, made_text: str, found_text: str, unreachable_text: str = WORKER_UNREACHABLE
+) -> HttpResponse:
     """Say what became of a submission (new and queued, new but waiting for the worker, or one that
     existed already) and go to its page."""
     if not made.created:
@@ -19,5 +21,5 @@ def show_submission(request: HttpRequest, made: Made, *, made_text: str, found_t
     elif made.queued:
         messages.success(request, made_text)
     else:
-        messages.warning(request, f"{made_text} {WORKER_UNREACHABLE}")
+        messages.warning(request, f"{made_text} {unreachable_text}")
     return redirect("submission_detail", made.submission.pk)

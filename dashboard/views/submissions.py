@@ -1,16 +1,26 @@
-"""Submit a JSONL file of requests as batches (Operators), and follow the submission."""
+"""Submit a JSONL file of requests as batches (Operators): upload a draft, read its estimate, send it once."""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_http_methods
+from datetime import timedelta
+from typing import Any
 
-from batches import submit, uploads
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from batches import estimates, submit, uploads
+from batches.models import Submission
 from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404
 from dashboard.forms import UploadForm
 from dashboard.views.outcomes import show_submission
 from dashboard.wording import counted
+
+# An estimate not made after this long is said to be late (the worker busy or down); the page keeps waiting.
+ESTIMATE_PATIENCE = timedelta(seconds=60)
+NO_ESTIMATE = "The worker is unreachable right now: no estimate could be made, but the draft can still be sent."
 
 
 @require_http_methods(["GET", "POST"])
@@ -30,10 +40,12 @@ def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
         data["workspace"], request.user, upload, validation, label=data["label"], filename=upload.name,
         again=data["again"],
     )  # fmt: skip
+    n = validation.request_count
     return show_submission(
         request, made,
-        made_text=f"{counted(validation.request_count, 'request')} validated and queued for submission.",
-        found_text="This exact file was already submitted to this workspace: here is that submission.",
+        made_text=f"{counted(n, 'request')} validated and kept as a draft: nothing is sent until you confirm.",
+        found_text="This exact file was already uploaded to this workspace: here is that submission.",
+        unreachable_text=NO_ESTIMATE,
     )  # fmt: skip
 
 
@@ -41,7 +53,56 @@ def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
 @can_view
 def submission_detail(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     submission = submission_or_404(request, submission_id)
+    if request.htmx and request.htmx.target == "submission-estimate":
+        return render(request, "submission.html#estimate", _estimate(submission))
     parts = list(submission.parts.select_related("batch"))
-    context = {"submission": submission, "parts": parts, "live": any(p.in_flight for p in parts)}
+    live = not submission.is_draft and any(p.in_flight for p in parts)  # a draft's parts wait for no one
+    context = {"submission": submission, "parts": parts, "live": live, **_estimate(submission)}
     template = "submission.html#parts" if request.htmx else "submission.html"
     return render(request, template, context)
+
+
+def _estimate(submission: Submission) -> dict[str, Any]:
+    late = submission.estimating and timezone.now() - submission.estimate_asked_at > ESTIMATE_PATIENCE
+    return {"submission": submission, "estimating": submission.estimating, "estimate_late": late,
+            "preview": estimates.preview(submission)}  # fmt: skip
+
+
+@require_POST
+@role_required("submit_batch")
+def submission_send(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
+    submission = submission_or_404(request, submission_id)
+    made = submit.confirm(submission, request.user)
+    n = submission.request_count
+    gone = "This draft was discarded: nothing was sent." if submission.discarded_at else ""
+    return show_submission(
+        request, made,
+        made_text=f"{counted(n, 'request')} queued for submission.",
+        found_text=gone or "This submission was sent already: it is not sent again.",
+    )  # fmt: skip
+
+
+@require_POST
+@role_required("submit_batch")
+def submission_discard(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
+    submission = submission_or_404(request, submission_id)
+    if submit.discard(submission, request.user):
+        messages.success(request, f"Draft {submission.pk} discarded: nothing was sent, and its requests are deleted.")
+        return redirect("submit_upload")
+    if submission.discarded_at:
+        messages.info(request, "This draft was discarded already.")
+    else:
+        messages.warning(request, "This submission was sent already: it can no longer be discarded.")
+    return redirect("submission_detail", submission.pk)
+
+
+@require_POST
+@role_required("submit_batch")
+def submission_estimate(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
+    """Ask the worker for a draft's estimate again (after a failure, or a worker that was down)."""
+    submission = submission_or_404(request, submission_id)
+    if not submission.is_draft:
+        messages.info(request, "Only a draft is estimated: this one was sent or discarded.")
+    elif not estimates.ask_again(submission):
+        messages.warning(request, NO_ESTIMATE)
+    return redirect("submission_detail", submission.pk)

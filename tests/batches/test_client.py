@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import logging
 import socket
 import threading
@@ -149,3 +150,21 @@ def test_the_processes_custom_headers_are_never_sent_to_a_workspace(monkeypatch)
     names = {name.lower() for name in headers}
     assert "x-gateway-token" not in names and "x-team" not in names
     assert headers["Authorization"] == "Bearer sk-ant-recorder-0001"  # the request itself went out as usual
+
+
+def test_count_tokens_takes_a_requests_own_params_and_leaves_out_what_it_does_not_take(emulator, creds):
+    params = {"model": "claude-haiku-4-5", "max_tokens": 1024, "temperature": 0.2, "metadata": {"user_id": "u1"},
+              "system": "Be terse.", "messages": [{"role": "user", "content": "Bonjour ! " * 30}]}  # fmt: skip
+
+    tokens = client.count_tokens(creds, params)
+
+    # The emulator refuses max_tokens, temperature and metadata ("Extra inputs are not permitted").
+    assert tokens == (len(json.dumps(params["messages"])) + len(json.dumps(params["system"]))) // 4
+    assert emulator.calls["count_tokens"] == 1
+
+
+def test_count_tokens_of_a_model_no_longer_served_is_not_found(creds):
+    params = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(NotFoundAPIError) as excinfo:
+        client.count_tokens(creds, params)
+    assert excinfo.value.error_type == "not_found_error" and "claude-sonnet-4-5" in excinfo.value.message

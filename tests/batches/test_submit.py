@@ -8,19 +8,33 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches import client, submit, sync, tasks, uploads
-from batches.models import AuditEvent, Batch, RequestInput, Result, SubmissionPart
+from batches import client, retry, submit, sync, tasks, uploads
+from batches.models import AuditEvent, Batch, RequestInput, Result, Submission, SubmissionPart
 from dashboard.celery import app
 from tests.builders import batch_request, jsonl
+from tests.threads import at_once
 
 
 @pytest.fixture
-def queue(workspace, make_user):
-    """Record an upload of these requests as the service does, without running its task."""
+def queue(draft, make_user):
+    """Record an upload of these requests and confirm it as the services do, without running its task."""
+
+    def prepare(requests: list[dict]):
+        submission = draft(requests)
+        assert submit.confirm(submission, submission.created_by).created
+        return submission
+
+    return prepare
+
+
+@pytest.fixture
+def draft(workspace, make_user):
+    """Record an upload of these requests as a draft, as the service does, without running its task."""
+    owner = make_user("owner", "Operator")
 
     def prepare(requests: list[dict]):
         f = io.BytesIO(jsonl(requests))
-        made = submit.prepare_upload(workspace, make_user("owner", "Operator"), f, uploads.validate(f), label="nightly",
+        made = submit.prepare_upload(workspace, owner, f, uploads.validate(f), label="nightly",
                                      filename="requests.jsonl")  # fmt: skip
         return made.submission
 
@@ -161,3 +175,69 @@ def test_a_batch_made_well_before_our_attempt_is_not_taken_for_ours(queue, works
 
     part = SubmissionPart.objects.get()
     assert part.status == "pending" and part.batch_id is None and "no batch was made" in part.error
+
+
+# --- drafts: nothing is sent before an Operator confirms -----------------------------------------------
+def test_a_draft_is_never_sent_by_the_task_or_the_sweep(draft, workspace, emulator):
+    submission = draft([batch_request("a")])
+
+    assert submit.submit(submission.pk) is False  # a task that somehow ran for a draft sends nothing
+    assert submit.unfinished() == []
+    app.conf.task_always_eager = True
+    try:
+        tasks.resume_submissions()
+    finally:
+        app.conf.task_always_eager = False
+    assert SubmissionPart.objects.get().status == "pending" and emulator.calls.get("create", 0) == 0
+
+
+def test_a_draft_is_confirmed_once_however_often_it_is_asked(draft, workspace, emulator):
+    submission = draft([batch_request("a")])
+
+    first = submit.confirm(submission, submission.created_by)
+    again = submit.confirm(submission, submission.created_by)
+
+    assert (first.created, again.created) == (True, False)
+    assert AuditEvent.objects.filter(action="submit", target=f"submission {submission.pk}").count() == 1
+    assert submit.unfinished() == [submission.pk]  # confirmed: the sweep may now carry it
+
+
+def test_two_confirms_at_the_same_moment_send_once(draft, workspace, emulator, transactional_db):
+    submission = draft([batch_request("a")])
+
+    made = at_once(4, lambda: submit.confirm(Submission.objects.get(pk=submission.pk), submission.created_by))
+
+    assert sorted(m.created for m in made) == [False, False, False, True]
+
+
+def test_a_discarded_draft_keeps_nothing_and_cannot_be_sent(draft, workspace, emulator):
+    submission = draft([batch_request("a"), batch_request("b")])
+
+    assert submit.discard(submission, submission.created_by) is True
+    assert submit.discard(submission, submission.created_by) is False
+    assert not submit.confirm(submission, submission.created_by).created
+
+    assert not RequestInput.objects.exists() and not SubmissionPart.objects.exists()
+    assert AuditEvent.objects.filter(action="discard", target=f"submission {submission.pk}").count() == 1
+    again = draft([batch_request("a"), batch_request("b")])  # the same file may be uploaded again
+    assert again.pk != submission.pk and again.is_draft
+    assert emulator.calls.get("create", 0) == 0
+
+
+def test_a_sent_submission_cannot_be_discarded(queue, workspace, emulator):
+    submission = queue([batch_request("a")])
+    assert submit.discard(submission, submission.created_by) is False
+    assert RequestInput.objects.count() == 1
+
+
+def test_a_retry_is_confirmed_as_it_is_made(queue, workspace, emulator):
+    parent = queue([batch_request("a", "x [emulate:errored:overloaded_error]")])
+    submit.submit(parent.pk)
+    emulator.advance(700)
+    sync.catch_up(workspace.pk)
+
+    made = retry.create(retry.plan(Result.objects.all()), parent.created_by, overrides={}, edits={},
+                        include_needs_fix=False)  # fmt: skip
+
+    assert made.created and made.submission.confirmed_at and not made.submission.is_draft
+    assert made.submission.estimate_asked_at is None  # its confirmation page was the retry plan

@@ -51,7 +51,8 @@ def parent(emulator, workspace, user) -> Batch:
     submission, created, _ = submit.prepare_upload(
         workspace, user, f, validation, label="nightly", filename="requests.jsonl"
     )
-    assert created and not submit.submit(submission.pk)
+    assert created and submit.confirm(submission, user).created  # an upload is a draft until it is sent
+    assert not submit.submit(submission.pk)
     batch_id = SubmissionPart.objects.get(submission=submission).batch_id
     emulator.advance(700)  # past any duration the emulator gives an API-created batch (2 to 10 minutes)
     sync.catch_up(workspace.pk)

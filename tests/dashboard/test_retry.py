@@ -25,6 +25,7 @@ def parent(workspace, emulator, make_user):
     submission = submit.prepare_upload(
         workspace, owner, f, uploads.validate(f), label="parent", filename="p.jsonl"
     ).submission
+    submit.confirm(submission, owner)  # an upload is a draft until an Operator sends it
     submit.submit(submission.pk)
     emulator.advance(3600)
     sync.catch_up(workspace.pk)
