@@ -115,7 +115,7 @@ def count_tokens(creds: Credentials, params: dict[str, Any]) -> int:
     The request's own params, less the fields count_tokens does not take (max_tokens, temperature...).
     """
     counted = {key: value for key, value in params.items() if key in COUNT_TOKENS_FIELDS}
-    return _call(lambda: _client(creds).messages.count_tokens(**counted)).input_tokens
+    return _call(lambda: _client(creds).messages.count_tokens(**counted), endpoint="messages.count_tokens").input_tokens
 
 
 @dataclass(frozen=True)
