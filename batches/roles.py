@@ -12,7 +12,7 @@ ROLES: dict[str, list[str]] = {
     "Admin": [
         VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs", "view_spend", "view_audit_log",
         "export_data", "add_workspace", "change_workspace", "delete_workspace", "view_workspace",
-        "add_user", "change_user", "view_user", "view_group",
+        "add_user", "change_user", "view_user", "view_group", "manage_notifications",
     ],
 }  # fmt: skip
 

@@ -29,6 +29,8 @@ class AuditEvent(models.Model):
         BUDGET_CHANGE = "budget_change"
         DOWNLOAD = "download"
         EXPORT = "export"
+        NOTIFICATION_CHANGE = "notification_change"
+        NOTIFICATION_RESEND = "notification_resend"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
