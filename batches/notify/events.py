@@ -71,7 +71,7 @@ def batch_settled(batch: Batch, results: str) -> None:
     emit(EventKind.BATCH_ENDED, f"batch.ended:{batch.pk}", data=data, occurred_at=batch.ended_at, **common)
     share = Decimal(data["errored_share"])
     if share > lowest_errors_threshold():
-        data = {**data, "threshold": str(NotifyThresholds.current().errors_high_share)}
+        data = {**data, "threshold": str(NotifyThresholds.current().errors_high_share.quantize(Decimal("0.0001")))}
         emit(EventKind.BATCH_ERRORS_HIGH, f"batch.errors_high:{batch.pk}", data=data, **common)
 
 

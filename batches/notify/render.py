@@ -46,6 +46,14 @@ def title(event: NotificationEvent) -> str:
 
 def summary(event: NotificationEvent) -> str:
     """One line a person reads: what, where, and the figures that matter."""
+    try:
+        return _summary(event)
+    except (KeyError, TypeError, ValueError):  # data of an older shape: still say what and where
+        target = event.batch_id or (event.workspace.name if event.workspace_id else "")
+        return f"{event.kind}: {target}"
+
+
+def _summary(event: NotificationEvent) -> str:
     d, ws = event.data, event.workspace.name if event.workspace_id else "-"
     target = f"{event.batch_id} in {ws}" if event.batch_id else ws
     match event.kind:

@@ -2,10 +2,11 @@
 
 - `dispatch` writes one Delivery per (event, channel): unique, so two workers fanning out at once agree.
 - `send_due` sends each due delivery under its own lease (a conditional UPDATE, so two workers never send
-  the same one), records every attempt, and on failure backs off that delivery alone: exponential with
-  jitter, from NOTIFY_RETRY_BASE_SECONDS up to NOTIFY_RETRY_MAX_SECONDS, marked failed after
-  NOTIFY_MAX_ATTEMPTS. A channel that fails is not tried again in the same pass (its other deliveries wait
-  for the next one), so one receiver that is down costs at most one timeout a pass and holds up no other.
+  the same one), records every attempt, and on failure backs off that delivery: exponential with jitter,
+  from NOTIFY_RETRY_BASE_SECONDS up to NOTIFY_RETRY_MAX_SECONDS, marked failed after NOTIFY_MAX_ATTEMPTS.
+  A channel that fails is not tried again in the same pass: its other due deliveries share that failure
+  (logged as "not tried") and back off with it. So a receiver that is down costs at most one timeout a
+  pass, holds up no other channel, and all it missed reaches the bound together, for an Admin to resend.
 - The event id is the same on every attempt. A worker that dies between a receiver's 200 and recording it
   sends again once its lease runs out; the receiver deduplicates by the id.
 """
@@ -111,11 +112,11 @@ def send_due(now: datetime | None = None, *, limit: int = 200) -> SendReport:
     now = now or timezone.now()
     report = SendReport(dispatched=dispatch(now))
     due = Delivery.objects.filter(_due_now(now)).order_by("next_attempt_at", "id")
-    failed_channels: set[int] = set()
+    failed_channels: dict[int, deliver.Outcome] = {}
     digests_sent: set[int] = set()
     for delivery_id, channel_id, digest in due.values_list("id", "channel_id", "channel__digest")[:limit]:
         if channel_id in failed_channels:
-            report.deferred += 1
+            _share_failure(delivery_id, failed_channels[channel_id], now, report)
             continue
         if digest:
             if channel_id not in digests_sent:
@@ -127,7 +128,7 @@ def send_due(now: datetime | None = None, *, limit: int = 200) -> SendReport:
             outcome = _attempt(claimed[0])
             _record(claimed, outcome, now, report)
             if not outcome.ok and outcome.retryable:
-                failed_channels.add(channel_id)
+                failed_channels[channel_id] = outcome
     if report.delivered or report.failed or report.retrying:
         log.info("notifications: %s", report.summary())
     return report
@@ -140,7 +141,16 @@ def _claim(deliveries, now: datetime) -> list[Delivery]:
     return list(Delivery.objects.filter(lease_token=token).select_related("event__workspace", "channel").order_by("id"))
 
 
-def _send_digest(channel_id: int, now: datetime, report: SendReport, failed_channels: set[int]) -> None:
+def _share_failure(delivery_id: int, failure: deliver.Outcome, now: datetime, report: SendReport) -> None:
+    """Not sent: its channel failed moments ago in this pass. Recorded (as not tried) and backed off with it."""
+    claimed = _claim(Delivery.objects.filter(pk=delivery_id), now)
+    if claimed:
+        report.deferred += 1
+        outcome = deliver.Outcome(ok=False, error=f"not tried: the channel failed just before ({failure.error})"[:500])
+        _record(claimed, outcome, now, report, tried=False)
+
+
+def _send_digest(channel_id: int, now: datetime, report: SendReport, failed_channels: dict) -> None:
     """Every due delivery of a digest channel, in one email."""
     claimed = _claim(Delivery.objects.filter(channel_id=channel_id), now)
     if not claimed:
@@ -151,7 +161,7 @@ def _send_digest(channel_id: int, now: datetime, report: SendReport, failed_chan
     outcome = deliver.email(_addresses(channel), subject, text, html)
     _record(claimed, outcome, now, report, digest=True)
     if not outcome.ok:
-        failed_channels.add(channel_id)
+        failed_channels[channel_id] = outcome
 
 
 def _attempt(delivery: Delivery) -> deliver.Outcome:
@@ -176,8 +186,9 @@ def _addresses(channel: NotificationChannel) -> list[str]:
 
 
 def _record(
-    deliveries: list[Delivery], outcome: deliver.Outcome, now: datetime, report: SendReport, *, digest: bool = False
-) -> None:
+    deliveries: list[Delivery], outcome: deliver.Outcome, now: datetime, report: SendReport, *, digest: bool = False,
+    tried: bool = True,
+) -> None:  # fmt: skip
     """One attempt row per delivery, and its new state; the lease is let go."""
     with transaction.atomic():
         for delivery in deliveries:
@@ -189,16 +200,16 @@ def _record(
                 report.delivered += 1
             elif not outcome.retryable or attempts >= settings.NOTIFY_MAX_ATTEMPTS:
                 fields["status"] = Status.FAILED
-                report.failed += 1
+                report.failed += tried
             else:
                 fields["next_attempt_at"] = now + timedelta(seconds=backoff(attempts))
-                report.retrying += 1
+                report.retrying += tried
             DeliveryAttempt.objects.create(
                 delivery=delivery, ok=outcome.ok, status_code=outcome.status_code, error=outcome.error[:2000],
                 duration_ms=outcome.duration_ms, digest=digest,
             )  # fmt: skip
             Delivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(**fields)
-    if not outcome.ok:
+    if not outcome.ok and tried:
         log.warning("notification to channel %s failed (%d deliveries): %s", deliveries[0].channel_id,
                     len(deliveries), outcome.error[:300])  # fmt: skip
 
@@ -212,6 +223,7 @@ def backoff(attempts: int) -> float:
 def resend(delivery_ids: Iterable[int], now: datetime | None = None) -> int:
     """An Admin asked: send these again at the next pass, with the same event id, and a full set of attempts."""
     now = now or timezone.now()
-    return Delivery.objects.filter(pk__in=list(delivery_ids)).update(
+    free = Q(lease_until=None) | Q(lease_until__lt=now)  # one being sent right now is left to finish
+    return Delivery.objects.filter(free, pk__in=list(delivery_ids)).update(
         status=Status.PENDING, next_attempt_at=now, attempts=0, lease_token="", lease_until=None
     )
