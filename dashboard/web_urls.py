@@ -1,7 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard.views import actions, audit, batches, downloads, errors, inputs, reconcile, retry, spend, submissions
+from dashboard.views import (
+    actions,
+    audit,
+    batches,
+    downloads,
+    errors,
+    health,
+    inputs,
+    notifications,
+    reconcile,
+    retry,
+    spend,
+    submissions,
+)
 
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
@@ -21,6 +34,15 @@ urlpatterns = [
     path("submit/", submissions.submit_upload, name="submit_upload"),
     path("retry/", retry.retry_plan, name="retry_plan"),
     path("submissions/<int:submission_id>/", submissions.submission_detail, name="submission_detail"),
+    path("batches/<str:batch_id>/watch/", health.batch_watch, name="batch_watch"),
+    path("health/", health.health, name="health"),
+    path("notifications/", notifications.my_notifications, name="my_notifications"),
+    path("notifications/channels/", notifications.channel_list, name="notification_channels"),
+    path("notifications/channels/new/", notifications.channel_edit, name="channel_new"),
+    path("notifications/channels/<int:channel_id>/", notifications.channel_edit, name="channel_edit"),
+    path("notifications/channels/<int:channel_id>/delete/", notifications.channel_delete, name="channel_delete"),
+    path("notifications/deliveries/", notifications.delivery_log, name="delivery_log"),
+    path("notifications/deliveries/resend/", notifications.delivery_resend, name="delivery_resend"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

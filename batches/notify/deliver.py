@@ -52,6 +52,11 @@ def url_problem(url: str) -> str:
     return ""
 
 
+def apprise_problem(url: str) -> str:
+    """Why Apprise cannot take this URL, or "" (checked when a channel is saved, without sending)."""
+    return "" if apprise.Apprise.instantiate(url) else "Apprise does not recognise this URL"
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
