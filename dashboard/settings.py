@@ -153,7 +153,12 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Ingests have their own queue, and bin/start their own worker, so a backlog of them (a first sync of
 # 10,000 ended batches) never holds up the metadata sync behind it.
-CELERY_TASK_ROUTES = {"batches.tasks.ingest_batch": {"queue": "ingest"}}
+# Notifications are sent from their own queue (and worker): a receiver that hangs until its timeout never
+# holds up a sync.
+CELERY_TASK_ROUTES = {
+    "batches.tasks.ingest_batch": {"queue": "ingest"},
+    "batches.tasks.send_notifications": {"queue": "notify"},
+}
 
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
