@@ -40,6 +40,11 @@ def link(path: str, **query: str) -> str:
     return settings.DASHBOARD_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
 
 
+def _num(value: Decimal) -> str:
+    """A threshold as typed: 3, 0.1 (not 3.00, 0.1000)."""
+    return format(value.normalize(), "f")
+
+
 def emit(
     kind: str, key: str, *, workspace_id: int | None, batch_id: str = "", data: dict, url: str = "",
     occurred_at: datetime | None = None,
@@ -71,7 +76,7 @@ def batch_settled(batch: Batch, results: str) -> None:
     emit(EventKind.BATCH_ENDED, f"batch.ended:{batch.pk}", data=data, occurred_at=batch.ended_at, **common)
     share = Decimal(data["errored_share"])
     if share > lowest_errors_threshold():
-        data = {**data, "threshold": str(NotifyThresholds.current().errors_high_share.quantize(Decimal("0.0001")))}
+        data = {**data, "threshold": _num(NotifyThresholds.current().errors_high_share)}
         emit(EventKind.BATCH_ERRORS_HIGH, f"batch.errors_high:{batch.pk}", data=data, **common)
 
 
@@ -106,7 +111,7 @@ def _ended_data(batch: Batch, results: str) -> dict:
 
 
 def batch_expiring(batch: Batch, hours: Decimal) -> bool:
-    data = {"label": batch.label, "expires_at": batch.expires_at.isoformat(), "hours_before": str(hours),
+    data = {"label": batch.label, "expires_at": batch.expires_at.isoformat(), "hours_before": _num(hours),
             "request_counts": batch.request_counts, "created_at": batch.created_at.isoformat()}  # fmt: skip
     return bool(emit(EventKind.BATCH_EXPIRING, f"batch.expiring:{batch.pk}", workspace_id=batch.workspace_id,
          batch_id=batch.pk, data=data, url=link(reverse("batch_detail", args=[batch.pk]))))  # fmt: skip
@@ -136,7 +141,7 @@ def sync_failing(workspace: Workspace, now: datetime | None = None) -> bool:
         return False
     data = {"failing_since": workspace.failing_since.isoformat(), "error_type": workspace.last_error_type,
             "message": workspace.last_error_message[:500], "consecutive_failures": workspace.consecutive_failures,
-            "minutes": str(minutes)}  # fmt: skip
+            "minutes": _num(minutes)}  # fmt: skip
     return bool(emit(EventKind.SYNC_FAILING, f"sync.failing:{_episode(workspace)}", workspace_id=workspace.pk,
                      data=data, url=link(reverse("batch_list"), workspace=workspace.name)))  # fmt: skip
 
@@ -176,7 +181,7 @@ def budgets_crossed(*, workspace_id: int | None = None, now: datetime | None = N
             if spend.used < share:
                 continue
             data = {"month": f"{today:%Y-%m}", "budget_usd": str(spend.amount), "spent_usd": str(round(spend.spent, 2)),
-                    "used": str(round(spend.used, 4)), "level": str(share)}  # fmt: skip
+                    "used": str(round(spend.used, 4)), "level": _num(share)}  # fmt: skip
             url = link(reverse("spend_report"), workspace=spend.workspace)
             written += bool(emit(kind, f"{kind}:{spend.workspace_id}:{today:%Y-%m}", workspace_id=spend.workspace_id,
                                  data=data, url=url))  # fmt: skip

@@ -141,7 +141,7 @@ def test_errors_high_fires_when_the_errored_share_is_over_the_threshold(emulator
 
     [event] = events("batch.errors_high")
     assert event.batch_id == noisy.pk and event.data["errored_share"] == "0.2000"
-    assert event.data["threshold"] == "0.1000"
+    assert event.data["threshold"] == "0.1"
     assert at_threshold.pk not in {e.batch_id for e in events("batch.errors_high")}  # 10% is not over 10%
 
 
