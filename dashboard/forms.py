@@ -260,7 +260,9 @@ class ChannelForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         kind, address, secret = data.get("kind"), data.get("address", "").strip(), data.get("secret", "")
-        has_secret = bool(secret or (self.instance.pk and self.instance.secret_encrypted))
+        # A stored secret is kept only for the same kind: a webhook's signing secret is no Slack URL.
+        same_kind = self.instance.pk and self.instance.kind == kind
+        has_secret = bool(secret or (same_kind and self.instance.secret_encrypted))
         Kind = NotificationChannel.Kind
         if kind == Kind.EMAIL:
             addresses = [a.strip() for a in address.split(",") if a.strip()]

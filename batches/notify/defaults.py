@@ -2,7 +2,7 @@
 
 NOTIFY_WEBHOOK_URLS (comma-separated) and NOTIFY_EMAIL_TO each become a channel subscribed to every event of
 every workspace. An https URL gets the signed JSON (secret NOTIFY_WEBHOOK_SECRET); `slack+https://…` or a
-hooks.slack.com URL gets Slack's text; any other scheme (msteams://, discord://, tgram://...) goes through
+hooks.slack.com URL gets Slack's text; any other scheme (workflows:// for Teams, discord://, tgram://...) goes through
 Apprise. A URL removed from the variable deactivates its channel (its delivery log stays).
 """
 

@@ -114,7 +114,7 @@ def email(to: list[str], subject: str, text: str, html: str) -> Outcome:
 
 
 def apprise_notify(url: str, title: str, body: str) -> Outcome:
-    """Any service Apprise knows (msteams://, discord://, tgram://, ntfy://...): it reports success or not,
+    """Any service Apprise knows (workflows://, discord://, tgram://, ntfy://...): it reports success or not,
     and its log says why, but not the HTTP status."""
     started = time.monotonic()
     client = apprise.Apprise()

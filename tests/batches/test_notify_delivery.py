@@ -105,7 +105,8 @@ def test_a_receiver_down_past_the_bound_is_marked_failed_and_holds_up_nothing_el
     assert [r.failed for r in reports] == [0, 0, 1, 0, 0]  # failed after three passes (two are past the bound)
     failed = Delivery.objects.filter(channel=down).order_by("id")
     assert {d.status for d in failed} == {"failed"} and {d.attempts for d in failed} == {3}
-    assert "ConnectError" in failed[0].last_error and failed[1].last_error.startswith("not tried: the channel failed")
+    tried, shared = sorted(d.last_error for d in failed)  # which one was tried first varies with the jitter
+    assert tried.startswith("ConnectError") and shared.startswith("not tried: the channel failed just before")
     assert DeliveryAttempt.objects.filter(delivery__channel=down).count() == 6
 
 
@@ -247,7 +248,7 @@ def test_a_resend_sends_the_same_event_again(db, make_receiver):
 @pytest.mark.parametrize(
     ("url", "kind"),
     [("https://hooks.example.com/x", "webhook"), ("https://hooks.slack.com/services/T/B/x", "slack"),
-     ("slack+https://chat.example.com/hooks/x", "slack"), ("msteams://a/b/c", "apprise")],
+     ("slack+https://chat.example.com/hooks/x", "slack"), ("workflows://a/b/c", "apprise")],
 )  # fmt: skip
 def test_the_kind_of_an_environment_url_follows_its_scheme(url, kind):
     from batches.notify.defaults import classify
