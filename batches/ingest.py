@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from batches import client, result_store, submit
 from batches.errors import APIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
 from batches.models import Batch, Workspace
+from batches.notify import events
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +238,9 @@ def _pause_workspace(batch: Batch, exc: RetryableAPIError) -> None:
 
 def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:
     now = timezone.now()
-    Batch.objects.filter(pk=batch.pk).update(results_unavailable_at=now, results_unavailable_reason=reason[:300])
-    batch.results_unavailable_at, batch.results_unavailable_reason = now, reason[:300]
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk).update(results_unavailable_at=now, results_unavailable_reason=reason[:300])
+        batch.results_unavailable_at, batch.results_unavailable_reason = now, reason[:300]
+        # It ended all the same: batch.ended with what is known (counts, no error types nor cost).
+        events.batch_settled(batch, "unavailable")
     report.outcome, report.error = "unavailable", reason

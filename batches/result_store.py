@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from batches import pricing, result_lines
 from batches.models import Batch, ErrorCount, Result, ResultChunk
+from batches.notify import events
 
 THREADED_FROM_CHUNKS = 3  # a batch of more chunks than this is written on a second thread
 
@@ -183,7 +184,10 @@ def finish(batch: Batch) -> str:
             ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
             ingest_error_permanent=False,
         )  # fmt: skip
-    batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
+        batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
+        # In the same transaction (an outbox): the end is announced if and only if it is recorded.
+        events.batch_settled(batch, "kept")
+        events.budgets_crossed(workspace_id=batch.workspace_id)
     return ""
 
 

@@ -15,7 +15,7 @@ ROLES: dict[str, list[str]] = {
         "add_price", "change_price", "delete_price", "view_price",
         "add_budget", "change_budget", "delete_budget", "view_budget",
         "change_batch", "view_result",
-        "add_user", "change_user", "view_user", "view_group",
+        "add_user", "change_user", "view_user", "view_group", "manage_notifications",
         # django-axes: see who is locked out, and unlock them by deleting their failed attempts.
         "view_accessattempt", "delete_accessattempt", "view_accesslog",
     ],

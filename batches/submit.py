@@ -37,6 +37,7 @@ from django.utils import timezone
 from batches import audit, client, estimates, uploads
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
+from batches.notify import events
 from batches.upsert import upsert_remote
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,9 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
     except RetryableAPIError as exc:
         return _resolve_unknown(submission, part, str(exc))
     except APIError as exc:
-        SubmissionPart.objects.filter(pk=part.pk).update(status=Status.FAILED, error=f"the API refused: {exc}")
+        with transaction.atomic():
+            SubmissionPart.objects.filter(pk=part.pk).update(status=Status.FAILED, error=f"the API refused: {exc}")
+            events.submission_failed(submission, part, f"the API refused: {exc}")
         audit.record(submission.created_by, "submit", f"submission {submission.pk} part {part.index}",
                      outcome="error", detail=str(exc))  # fmt: skip
         return False

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -26,6 +27,7 @@ from django.utils import timezone
 from batches import client, ingest
 from batches.errors import APIError, NotFoundAPIError, RetryableAPIError
 from batches.models import Batch, Credentials, Workspace
+from batches.notify import events
 from batches.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -144,13 +146,24 @@ def _list(workspace: Workspace, creds: Credentials, report: SyncReport) -> set[s
             break
         after_id = page.last_id
     if report.full:
-        report.gone = (
+        unlisted = (
             Batch.objects.filter(workspace=workspace, gone_from_api_at=None)
             .exclude(id__in=seen)
             .filter(created_at__lt=timezone.now() - timedelta(seconds=settings.SYNC_NOT_FOUND_GRACE_SECONDS))
-            .update(gone_from_api_at=timezone.now())
         )
+        report.gone = _mark_gone(unlisted)
     return seen
+
+
+def _mark_gone(batches) -> int:
+    """Mark batches the API no longer has; one whose results were never kept also ended, as far as we can
+    tell: batch.ended (results "gone"), in the same transaction."""
+    with transaction.atomic():
+        unsettled = list(batches.awaiting_results().filter(notify_end=True).select_related("submitted_by"))
+        gone = batches.update(gone_from_api_at=timezone.now())
+        for batch in unsettled:
+            events.batch_settled(batch, "gone")
+    return gone
 
 
 def _refresh_running(
@@ -173,8 +186,7 @@ def _refresh_running(
         except NotFoundAPIError:
             report.retrieved += 1
             if timezone.now() - created_at > grace:
-                Batch.objects.filter(pk=batch_id).update(gone_from_api_at=timezone.now())
-                report.gone += 1
+                report.gone += _mark_gone(Batch.objects.filter(pk=batch_id))
             continue  # younger than the grace period: the API may not have it everywhere yet
         except RetryableAPIError as exc:
             if exc.status == 429:
@@ -202,6 +214,9 @@ def _renew(workspace_id: int, token: str) -> None:
     Workspace.objects.filter(pk=workspace_id, sync_lease_token=token).update(sync_lease_until=until)
 
 
+_HEALTH_FIELDS = ("name", "failing_since", "last_error_type", "last_error_message", "consecutive_failures")
+
+
 def _record_success(workspace_id: int, *, full: bool) -> None:
     now = timezone.now()
     fields = {
@@ -210,17 +225,24 @@ def _record_success(workspace_id: int, *, full: bool) -> None:
     }  # fmt: skip
     if full:
         fields["last_full_sync_at"] = now
-    Workspace.objects.filter(pk=workspace_id).update(**fields)
+    with transaction.atomic():
+        before = Workspace.objects.only(*_HEALTH_FIELDS).get(pk=workspace_id)
+        Workspace.objects.filter(pk=workspace_id).update(**fields)
+        events.sync_recovered(before, now)  # only if this failing episode was announced
 
 
 def _record_failure(workspace_id: int, exc: APIError) -> None:
     now = timezone.now()
     retry_after = exc.retry_after if isinstance(exc, RetryableAPIError) else None
-    Workspace.objects.filter(pk=workspace_id).update(
-        failing_since=Coalesce(F("failing_since"), now),
-        consecutive_failures=F("consecutive_failures") + 1,
-        last_error_type=exc.error_type[:64],
-        last_error_message=exc.message[:2000],
-        sync_not_before=now + timedelta(seconds=retry_after) if retry_after else None,
-    )
+    with transaction.atomic():
+        Workspace.objects.filter(pk=workspace_id).update(
+            failing_since=Coalesce(F("failing_since"), now),
+            consecutive_failures=F("consecutive_failures") + 1,
+            last_error_type=exc.error_type[:64],
+            last_error_message=exc.message[:2000],
+            sync_not_before=now + timedelta(seconds=retry_after) if retry_after else None,
+        )
+        # Failing for longer than the threshold: sync.failing, once per episode (the beat's check also looks,
+        # for a workspace whose passes are skipped meanwhile).
+        events.sync_failing(Workspace.objects.only(*_HEALTH_FIELDS).get(pk=workspace_id), now)
     log.warning("sync of workspace %s failed: %s", workspace_id, exc)

@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError
 from batches import bulk, estimates, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
+from batches.notify import checks, send
 from batches.workspaces import ensure_default_workspace
 
 log = logging.getLogger(__name__)
@@ -141,3 +142,16 @@ def submit_batches(self, submission_id: int) -> None:
     """Create the submission's batches; parts whose create did not happen are tried again later."""
     if submit.submit(submission_id):
         raise self.retry(countdown=30)
+
+
+@shared_task(ignore_result=True)
+def send_notifications() -> None:
+    """The outbox: fan new events out to channels and send what is due. Retries are per delivery, kept in the
+    database (next attempt, back-off), so a lost task or broker loses nothing: the next tick carries on."""
+    send.send_due()
+
+
+@shared_task(ignore_result=True)
+def check_notifications() -> None:
+    """Batches expiring, results at risk, sync failing, budgets crossed: events that time brings."""
+    checks.run()

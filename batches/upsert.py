@@ -16,11 +16,17 @@ SYNCED_FIELDS = [
 
 
 def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
-    """Insert the batches not mirrored yet and update the API's fields of the others: one query."""
+    """Insert the batches not mirrored yet and update the API's fields of the others: one query.
+
+    A new row's `notify_end` says whether its end will be news: it is running, or the workspace's first full
+    sync is done (so it is no part of the history found on connecting). Only set on insert: a batch first seen
+    ended never runs again.
+    """
     if not remotes:
         return
     now = timezone.now()
-    rows = [_row(workspace, remote, now) for remote in remotes]
+    synced_once = workspace.last_full_sync_at is not None
+    rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
     Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
 
 
@@ -29,7 +35,7 @@ def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
     upsert(workspace, [remote])
 
 
-def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
+def _row(workspace: Workspace, remote: RemoteBatch, now, synced_once: bool) -> Batch:
     return Batch(
         id=remote.id,
         workspace=workspace,
@@ -45,4 +51,5 @@ def _row(workspace: Workspace, remote: RemoteBatch, now) -> Batch:
         first_seen_at=now,
         refreshed_at=now,
         gone_from_api_at=None,
+        notify_end=synced_once or remote.processing_status != Batch.Status.ENDED,
     )

@@ -1,16 +1,56 @@
+from functools import cached_property
+
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
-from batches.models import Workspace
+from batches.models import Batch, Workspace
 from dashboard.spend.budgets import budget_status
+
+WATCHED = "watched_batches"  # session key: the batches this browser watches (dashboard/views/health.py)
+
+
+class Health:
+    """The sync-health bar: each active workspace's health, how many fail, when to poll next, and the watched
+    batches that have ended. Each read once per request, and only if a template reads it."""
+
+    def __init__(self, request) -> None:
+        self.request = request
+
+    @cached_property
+    def workspaces(self) -> list[Workspace]:
+        fields = ("name", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
+                  "consecutive_failures")  # fmt: skip
+        return list(Workspace.objects.filter(is_active=True).only(*fields))
+
+    @cached_property
+    def failing(self) -> int:
+        return sum(ws.is_failing for ws in self.workspaces)
+
+    @property
+    def poll_seconds(self) -> float:
+        """Often while something fails (the bar must show the recovery), seldom otherwise."""
+        return settings.HEALTH_POLL_SECONDS if self.failing else settings.HEALTH_IDLE_POLL_SECONDS
+
+    @cached_property
+    def watched(self) -> list[str]:
+        return list(self.request.session.get(WATCHED, []))
+
+    @cached_property
+    def watched_ended(self) -> list[Batch]:
+        """No query unless this browser watches something."""
+        if not self.watched:
+            return []
+        fields = ("id", "label", "ended_at", "workspace_id", "succeeded_count", "errored_count", "canceled_count",
+                  "expired_count", "processing_count", "processing_status")  # fmt: skip
+        return list(Batch.objects.filter(pk__in=self.watched, processing_status=Batch.Status.ENDED).only(*fields))
 
 
 def sync_health(request):
     """Every page shows each workspace's sync health: one query, only when a template reads it."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    return {"health_workspaces": Workspace.objects.filter(is_active=True).only(
-        "name", "last_synced_at", "failing_since", "last_error_type", "last_error_message", "consecutive_failures",
-    )}  # fmt: skip
+    health = Health(request)
+    return {"health": health, "health_workspaces": SimpleLazyObject(lambda: health.workspaces)}
 
 
 def budgets(request):

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.email_url import email_settings
 from dashboard.env import env, envbool, envfloat, envint, envlist, kept_secret, weak_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -238,7 +239,12 @@ CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "2")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Ingests have their own queue, and bin/start their own worker, so a backlog of them (a first sync of
 # 10,000 ended batches) never holds up the metadata sync behind it.
-CELERY_TASK_ROUTES = {"batches.tasks.ingest_batch": {"queue": "ingest"}}
+# Notifications are sent from their own queue (and worker): a receiver that hangs until its timeout never
+# holds up a sync.
+CELERY_TASK_ROUTES = {
+    "batches.tasks.ingest_batch": {"queue": "ingest"},
+    "batches.tasks.send_notifications": {"queue": "notify"},
+}
 
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
@@ -253,6 +259,16 @@ CELERY_BEAT_SCHEDULE = {
     "fetch-cost-report": {
         "task": "batches.tasks.fetch_cost_report",
         "schedule": envfloat("COST_REPORT_INTERVAL_SECONDS", "3600"),
+    },
+    # The outbox: dispatch new events and send what is due (retries back off per delivery, in the database).
+    "send-notifications": {
+        "task": "batches.tasks.send_notifications",
+        "schedule": envfloat("NOTIFY_SEND_INTERVAL_SECONDS", "10"),
+    },
+    # What becomes true with time: batches expiring, results at risk, sync failing, budgets crossed.
+    "check-notifications": {
+        "task": "batches.tasks.check_notifications",
+        "schedule": envfloat("NOTIFY_CHECK_INTERVAL_SECONDS", "60"),
     },
 }
 
@@ -291,6 +307,27 @@ SUBMIT_CLOCK_SKEW_SECONDS = envint("SUBMIT_CLOCK_SKEW_SECONDS", "60")
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 
+# --- Notifications (batches/notify/, README "Notifications") -------------------------------------------
+# Absolute links in payloads and emails point here.
+DASHBOARD_URL = env("DASHBOARD_URL", "http://127.0.0.1:8000")
+# Default channels, subscribed to every event of every workspace, as ANTHROPIC_API_KEY defines a workspace.
+NOTIFY_WEBHOOK_URLS = [u.strip() for u in env("NOTIFY_WEBHOOK_URLS").split(",") if u.strip()]
+NOTIFY_WEBHOOK_SECRET = env("NOTIFY_WEBHOOK_SECRET")
+NOTIFY_EMAIL_TO = [a.strip() for a in env("NOTIFY_EMAIL_TO").split(",") if a.strip()]
+# Each attempt's timeout (connect at most 5 s); retries double from the base to the max, ±25%, up to the bound.
+NOTIFY_TIMEOUT_SECONDS = envfloat("NOTIFY_TIMEOUT_SECONDS", "10")
+NOTIFY_RETRY_BASE_SECONDS = envfloat("NOTIFY_RETRY_BASE_SECONDS", "30")
+NOTIFY_RETRY_MAX_SECONDS = envfloat("NOTIFY_RETRY_MAX_SECONDS", "3600")
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", "8")
+# Webhooks need https except to a loopback address; this allows plain http to any host (a private network).
+NOTIFY_ALLOW_HTTP = envbool("NOTIFY_ALLOW_HTTP", "false")
+# Email through Django's framework: SMTP from EMAIL_URL (dashboard/email_url.py), the console when unset.
+DEFAULT_FROM_EMAIL = env("NOTIFY_EMAIL_FROM", "batch-dashboard@localhost")
+globals().update(email_settings(env("EMAIL_URL")))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS...
+# The sync-health bar polls this often while a workspace is failing, and this often otherwise.
+HEALTH_POLL_SECONDS = envfloat("HEALTH_POLL_SECONDS", "5")
+HEALTH_IDLE_POLL_SECONDS = envfloat("HEALTH_IDLE_POLL_SECONDS", "30")
+
 # One line per record: text, or with LOG_FORMAT=json one JSON object (time, level, logger, message,
 # request_id or task_id). The SDK's request bodies (prompts, up to 256 MB) are dropped at any level.
 LOG_FORMAT = env("LOG_FORMAT", "text")
@@ -319,5 +356,8 @@ LOGGING = {
         # httpx2 logs every request URL at INFO; URLs never carry keys, but the noise is not useful.
         "httpx2": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "apprise": {"level": "WARNING"},
+        # Its start-up banner at INFO on every command is noise.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -107,3 +107,35 @@ def operator_client(client, make_user):
     client.user = make_user("operator", "Operator")
     client.force_login(client.user)
     return client
+
+
+# --- notification receivers (tests/receivers.py) -------------------------------------------------
+@pytest.fixture
+def make_receiver():
+    """A real HTTP receiver in this process: `make_receiver(500, 500)` answers 500 twice, then 200."""
+    from tests.receivers import Receiver
+
+    started = []
+
+    def make(*statuses: int) -> Receiver:
+        receiver = Receiver(statuses=list(statuses)).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server in this process, with Django's email pointed at it; its recorder is returned."""
+    from tests.receivers import start_smtp
+
+    controller, recorder, port = start_smtp()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield recorder
+    controller.stop()

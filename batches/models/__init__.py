@@ -1,4 +1,4 @@
-"""The app's models, by concern: the mirror of the API, what operators do, spend, and monitoring."""
+"""The app's models, by concern: the mirror of the API, what operators do, spend, monitoring and notifications."""
 
 from batches.models.mirror import (
     REQUEST_COUNTS,
@@ -12,12 +12,20 @@ from batches.models.mirror import (
     Workspace,
 )
 from batches.models.monitoring import ApiRequestCount, Heartbeat
+from batches.models.notify import (
+    Delivery,
+    DeliveryAttempt,
+    EventKind,
+    NotificationChannel,
+    NotificationEvent,
+    NotifyThresholds,
+)
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
 from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
 
 __all__ = [
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
-    "CostReportFetch", "Credentials", "ErrorCount", "Heartbeat", "Price", "ReportedCost", "RequestInput", "Result",
-    "ResultChunk", "Submission",
-    "SubmissionPart", "UsageRollup", "Workspace",
+    "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
+    "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "ReportedCost", "RequestInput", "Result",
+    "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace",
 ]  # fmt: skip

@@ -142,6 +142,9 @@ class Batch(models.Model):
     refreshed_at = models.DateTimeField(default=timezone.now)
     # Set by a full pass when the API no longer lists the batch (deleted there).
     gone_from_api_at = models.DateTimeField(null=True, blank=True)
+    # Whether its end is news (batch.ended and friends): the mirror first saw it running, or after the workspace's
+    # first full sync. Set once, when the batch is first mirrored (batches/upsert.py): an old history is not news.
+    notify_end = models.BooleanField(default=False, editable=False)
 
     # Ingest bookkeeping.
     results_ingested_at = models.DateTimeField(null=True, blank=True)

@@ -33,6 +33,8 @@ class AuditEvent(models.Model):
         LOCKOUT = "lockout"
         USER_CHANGE = "user_change"
         GROUP_CHANGE = "group_change"
+        NOTIFICATION_CHANGE = "notification_change"
+        NOTIFICATION_RESEND = "notification_resend"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

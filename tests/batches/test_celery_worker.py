@@ -42,6 +42,8 @@ def start_worker(tmp_path):
         # Its own var dir would generate another SECRET_KEY, and the workspace keys would not decrypt.
         "SECRET_KEY": settings.SECRET_KEY,
         "SYNC_INTERVAL_SECONDS": "1",
+        "NOTIFY_SEND_INTERVAL_SECONDS": "1",
+        "NOTIFY_RETRY_BASE_SECONDS": "1",
         "ANTHROPIC_API_KEY": "",
         "PYTHONUNBUFFERED": "1",
     }
@@ -138,3 +140,25 @@ def test_the_list_stays_fresh_while_a_100000_line_batch_streams(emulator, make_w
     assert Batch.objects.get(pk=big).results_ingested_at is None  # still streaming when the list caught up
     _wait_for(lambda: Result.objects.filter(batch_id=big).count() == 100_000, 120, logs[1])
     _wait_for(lambda: Result.objects.filter(batch_id=running).count() == 1, 30, logs[1])  # then the small one
+
+
+def test_two_workers_deliver_a_batch_end_to_a_webhook_exactly_once(
+    emulator, make_workspace, start_worker, make_receiver
+):
+    from batches.models import Delivery, NotificationChannel, NotificationEvent
+
+    receiver = make_receiver(500)  # the first attempt fails: the retry is a worker's too
+    channel = NotificationChannel(name="hook", kind="webhook", address=receiver.url)
+    channel.set_secret("s3cret")
+    channel.save()
+    workspace = make_workspace("notified")
+    logs = [start_worker("one", "celery,ingest,notify"), start_worker("two", "celery,ingest,notify", beat=False)]
+    running = emulator.create_batch(workspace.test_api_key, [batch_request("n-0")], duration=60)
+    _wait_for(lambda: Batch.objects.filter(pk=running).exists(), 60, logs[0])
+    emulator.advance(120)
+
+    _wait_for(lambda: Delivery.objects.filter(status="delivered").exists(), 90, logs[0])
+    time.sleep(3)  # more beat ticks: nothing is sent twice
+    event = NotificationEvent.objects.get(kind="batch.ended", batch_id=running)
+    assert receiver.event_ids() == [event.id, event.id] and receiver.requests[1].signed_by("s3cret")
+    assert Delivery.objects.get().attempts == 2

@@ -1,0 +1,108 @@
+"""What an event looks like on the wire: the JSON payload, a one-line text, and the email parts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from batches.models import EventKind, NotificationEvent
+
+TITLES = {
+    EventKind.BATCH_ENDED: "Batch ended",
+    EventKind.BATCH_ERRORS_HIGH: "Batch errors high",
+    EventKind.BATCH_EXPIRING: "Batch expiring",
+    EventKind.RESULTS_AT_RISK: "Results at risk",
+    EventKind.SYNC_FAILING: "Sync failing",
+    EventKind.SYNC_RECOVERED: "Sync recovered",
+    EventKind.BUDGET_WARNING: "Budget warning",
+    EventKind.BUDGET_EXCEEDED: "Budget exceeded",
+    EventKind.SUBMISSION_FAILED: "Submission failed",
+}
+
+
+def payload(event: NotificationEvent) -> dict[str, Any]:
+    """The webhook body: the same id on every attempt, so a receiver can deduplicate."""
+    body: dict[str, Any] = {
+        "id": event.id,
+        "event": event.kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "workspace": event.workspace.name if event.workspace_id else None,
+    }
+    if event.batch_id:
+        body["batch"] = event.batch_id
+    return {**body, "data": event.data, "url": event.url}
+
+
+def body_bytes(event: NotificationEvent) -> bytes:
+    """The exact bytes that are signed and sent."""
+    return json.dumps(payload(event), separators=(",", ":"), sort_keys=True).encode()
+
+
+def title(event: NotificationEvent) -> str:
+    return TITLES.get(event.kind, event.kind)
+
+
+def summary(event: NotificationEvent) -> str:
+    """One line a person reads: what, where, and the figures that matter."""
+    try:
+        return _summary(event)
+    except (KeyError, TypeError, ValueError):  # data of an older shape: still say what and where
+        target = event.batch_id or (event.workspace.name if event.workspace_id else "")
+        return f"{event.kind}: {target}"
+
+
+def _summary(event: NotificationEvent) -> str:
+    d, ws = event.data, event.workspace.name if event.workspace_id else "-"
+    target = f"{event.batch_id} in {ws}" if event.batch_id else ws
+    match event.kind:
+        case EventKind.BATCH_ENDED:
+            counts = ", ".join(f"{n:,} {k}" for k, n in d["request_counts"].items() if n)
+            cost = f", ${d['cost_usd']}" if d.get("cost_usd") else ""
+            kept = "" if d["results"] == "kept" else f" (results {d['results']})"
+            return f"{target} ended: {counts or 'no requests'}{cost}{kept}"
+        case EventKind.BATCH_ERRORS_HIGH:
+            top = ", ".join(f"{e['error_type']} {e['count']:,}" for e in d["top_errors"])
+            share, errored = float(d["errored_share"]), d["request_counts"]["errored"]
+            return f"{target}: {share:.1%} of requests errored ({errored:,}){': ' + top if top else ''}"
+        case EventKind.BATCH_EXPIRING:
+            return f"{target} is still in progress and expires at {d['expires_at']}"
+        case EventKind.RESULTS_AT_RISK:
+            why = f" (ingest failing: {d['ingest_error_type']})" if d.get("ingest_failures") else ""
+            return f"{target}: results not kept yet and deleted by the API at {d['results_available_until']}{why}"
+        case EventKind.SYNC_FAILING:
+            return f"{ws}: sync failing since {d['failing_since']}: {d['error_type']} — {d['message'][:200]}"
+        case EventKind.SYNC_RECOVERED:
+            return f"{ws}: sync recovered after {d['failed_for_seconds'] // 60} min failing"
+        case EventKind.BUDGET_WARNING | EventKind.BUDGET_EXCEEDED:
+            used = float(d["used"])
+            return f"{ws}: ${d['spent_usd']} of ${d['budget_usd']} spent in {d['month']} ({used:.0%})"
+        case EventKind.SUBMISSION_FAILED:
+            return (
+                f"{ws}: part {d['part'] + 1} of submission {d['submission']} could not be created: {d['error'][:200]}"
+            )
+    return f"{event.kind}: {target}"
+
+
+def slack_body(event: NotificationEvent) -> bytes:
+    """Slack's incoming-webhook format (also taken by Mattermost, Rocket.Chat, Discord's /slack URL...)."""
+    text = f"*{title(event)}*: {summary(event)}" + (f" <{event.url}|Open>" if event.url else "")
+    return json.dumps({"text": text}).encode()
+
+
+def email(events: list[NotificationEvent], digest: str = "") -> tuple[str, str, str]:
+    """Subject, plain text and HTML of one event, or of a digest of several."""
+    items = [{"event": e, "title": title(e), "summary": summary(e), "payload": payload(e)} for e in events]
+    if digest:
+        subject = (
+            f"[Batch dashboard] {digest.capitalize()} digest: {len(events)} event{'s' if len(events) != 1 else ''}"
+        )
+    else:
+        subject = f"[Batch dashboard] {items[0]['title']}: {items[0]['summary']}"[:200]
+    context = {"items": items, "digest": digest, "subject": subject}
+    return (
+        subject,
+        render_to_string("notify/email.txt", context),
+        render_to_string("notify/email.html", context),
+    )

@@ -1,0 +1,37 @@
+"""The sync-health bar, polled by every open page, and watching a batch for a browser notification."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view
+from dashboard.context_processors import WATCHED
+
+WATCH_LIMIT = 50
+
+
+@require_GET
+@login_required
+def health(request: HtmxHttpRequest) -> HttpResponse:
+    """Only the bar: its data come from the `health` context processor. Three queries (session, user,
+    workspaces; a fourth only while this browser watches a batch): a hundred open tabs poll it. Shown to anyone
+    logged in, as every page's bar is; no permission check, which would cost two queries more."""
+    return render(request, "_health.html")
+
+
+@require_POST
+@can_view
+def batch_watch(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
+    """Watch a batch (this browser is told when it ends) or stop. Kept in the session: it is this browser's
+    notification, and a page that watches nothing costs no query for it."""
+    batch = batch_or_404(request, batch_id)
+    watched = [i for i in request.session.get(WATCHED, []) if i != batch.pk]
+    if request.POST.get("watch") == "on":
+        watched = [batch.pk, *watched][:WATCH_LIMIT]
+    request.session[WATCHED] = watched
+    if request.htmx:
+        return render(request, "notify/_watch.html#button", {"batch": batch})
+    return redirect("batch_detail", batch.pk)
