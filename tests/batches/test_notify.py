@@ -248,6 +248,7 @@ def test_a_part_the_api_refuses_is_announced(emulator, connected, operator_clien
     response = operator_client.post("/submit/", {"workspace": connected.name, "label": "nightly", "file": upload})
     assert response.status_code == 302
     submission = Submission.objects.get()
+    submit.confirm(submission, submission.created_by)  # an upload is a draft until an Operator sends it
     submit.submit(submission.pk)  # what the worker runs
 
     assert submission.parts.get().status == SubmissionPart.Status.FAILED

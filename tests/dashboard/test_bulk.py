@@ -96,6 +96,7 @@ def test_retryable_items_of_many_batches_go_again_in_one_child_per_workspace(
         f = io.BytesIO(jsonl([outcome_request("ok", "succeeded"), outcome_request("over", "errored:overloaded_error"),
                               outcome_request("bad", "errored:invalid_request_error")]))  # fmt: skip
         made = submit.prepare_upload(workspace, owner, f, uploads.validate(f), label=name, filename="f.jsonl")
+        submit.confirm(made.submission, owner)
         submit.submit(made.submission.pk)
         parents.append(made.submission.parts.get().batch_id)
     emulator.advance(3600)
