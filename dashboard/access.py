@@ -53,9 +53,15 @@ def needed_roles(codename: str) -> str:
 can_view = role_required("view_batch")
 
 
+def visible_workspace_ids(request: HttpRequest) -> list[int] | None:
+    """The workspaces this user may see, or None for every one (today: everyone sees every workspace)."""
+    return None
+
+
 def visible_batches(request: HttpRequest):
-    """The batches this user may see: every batch, for anyone who may view batches at all."""
-    return Batch.objects.all()
+    """The batches this user may see: those of the workspaces they may see."""
+    ids = visible_workspace_ids(request)
+    return Batch.objects.all() if ids is None else Batch.objects.filter(workspace_id__in=ids)
 
 
 def batch_or_404(request: HttpRequest, batch_id: str, *related: str) -> Batch:
