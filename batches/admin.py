@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
 from batches import audit
-from batches.models import Batch, Budget, Price, Result, Workspace
+from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -146,10 +146,33 @@ def _diff(before: set, after: set) -> dict[str, list[str]]:
     return {k: v for k, v in changes.items() if v}
 
 
+class WorkspaceAccessInline(admin.TabularInline):
+    """A user given workspaces here sees only those, each with its role (batches/access.py); none: every one."""
+
+    model = WorkspaceAccess
+    extra = 0
+    verbose_name = "workspace given"
+    verbose_name_plural = "Workspaces given (none: every workspace, with the roles of the groups above)"
+
+
+def _access(user) -> set[str]:
+    return {f"{a.workspace.name}: {a.role}" for a in user.workspace_access.select_related("workspace")}
+
+
+def _diff_names(before: set[str], after: set[str]) -> dict[str, list[str]]:
+    changes = {"given": sorted(after - before), "taken": sorted(before - after)}
+    return {k: v for k, v in changes.items() if v}
+
+
 class UserAdmin(auth_admin.UserAdmin):
     """Only a superuser makes superusers or staff, or changes a superuser. Anyone else with change_user
     (the Admin role) grants only permissions it holds itself, and groups made of them; what it may not
-    grant is kept as it was on the user it edits."""
+    grant is kept as it was on the user it edits. Workspace roles grant nothing an Admin lacks."""
+
+    inlines = [WorkspaceAccessInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # the add page asks for a name and password only
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -180,6 +203,7 @@ class UserAdmin(auth_admin.UserAdmin):
     def save_related(self, request, form, formsets, change):
         user = form.instance
         before = {"groups": set(user.groups.all()), "user_permissions": set(user.user_permissions.all())}
+        access_before = _access(user) if change else set()
         super().save_related(request, form, formsets, change)
         if not request.user.is_superuser:
             # The form offered only what the editor may grant: keep what it could not see.
@@ -191,6 +215,8 @@ class UserAdmin(auth_admin.UserAdmin):
             if diff := _diff(had, set(getattr(user, field).all())):
                 changes[field] = diff
         audit.record(request.user, "user_change", user.get_username(), params={**changes, "created": not change})
+        if access := _diff_names(access_before, _access(user)):
+            audit.record(request.user, "access_change", user.get_username(), params=access)
 
     def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)

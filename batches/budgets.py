@@ -47,9 +47,11 @@ class BudgetStatus:
         return level(self.spent, self.amount)
 
 
-def month_spend(today: date | None = None, *, workspace_id: int | None = None) -> list[SpendRow]:
-    """A SpendRow for every budget of an active workspace (or of `workspace_id` only), by workspace name,
-    in one query.
+def month_spend(
+    today: date | None = None, *, workspace_id: int | None = None, within: list[int] | None = None
+) -> list[SpendRow]:
+    """A SpendRow for every budget of an active workspace (or of `workspace_id` only, or of those `within`),
+    by workspace name, in one query.
 
     The month's usage is joined once and grouped (8 ms over 40,000 rows on PostgreSQL), rather than
     summed by a subquery per budget and figure (32 ms): every page of a spend viewer shows it.
@@ -60,6 +62,8 @@ def month_spend(today: date | None = None, *, workspace_id: int | None = None) -
     budgets = Budget.objects.filter(workspace__is_active=True)
     if workspace_id is not None:
         budgets = budgets.filter(workspace_id=workspace_id)
+    if within is not None:
+        budgets = budgets.filter(workspace_id__in=within)
     budgets = budgets.alias(month=month).annotate(
         workspace_name=F("workspace__name"),
         spent=Sum("month__cost"),

@@ -1,26 +1,36 @@
 """The roles, as Django groups: what each may do. A migration creates them; Admins assign users.
 
 Enforced by the server on every request (dashboard/access.py); templates only hide what a user
-may not use.
+may not use. Who may export: anyone who may view batches downloads their results (operations staff
+keep results before the API deletes them); the spend CSV goes with the spend page (view_spend), the
+audit CSV with the audit log (view_audit_log). There is no separate export permission.
 """
 
 VIEW = "view_batch"
 ROLES: dict[str, list[str]] = {
     "Viewer": [VIEW],
     "Operator": [VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs"],
-    "Auditor": [VIEW, "view_spend", "view_audit_log", "export_data"],
+    "Auditor": [VIEW, "view_spend", "view_audit_log"],
     "Admin": [
         VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs", "view_spend", "view_audit_log",
-        "export_data", "add_workspace", "change_workspace", "delete_workspace", "view_workspace",
+        "add_workspace", "change_workspace", "delete_workspace", "view_workspace",
         "add_price", "change_price", "delete_price", "view_price",
         "add_budget", "change_budget", "delete_budget", "view_budget",
         "change_batch", "view_result",
         "add_user", "change_user", "view_user", "view_group", "manage_notifications",
+        "add_workspaceaccess", "change_workspaceaccess", "delete_workspaceaccess", "view_workspaceaccess",
         # django-axes: see who is locked out, and unlock them by deleting their failed attempts.
         "view_accessattempt", "delete_accessattempt", "view_accesslog",
     ],
 }  # fmt: skip
 APP_LABELS = ("batches", "auth", "axes")  # where the permissions above are defined
+# What a role may do within one workspace when a user is given that workspace alone (models/access.py): the
+# roles' permissions over batches and their figures, never the site's administration (workspaces, users,
+# prices), which stays with users of the Admin group.
+WORKSPACE_SCOPED = frozenset(
+    {VIEW, "cancel_batch", "submit_batch", "retry_results", "attach_inputs", "view_spend", "view_audit_log"}
+)
+WORKSPACE_ROLES = {role: frozenset(codenames) & WORKSPACE_SCOPED for role, codenames in ROLES.items()}
 
 
 def sync_role_groups(apps) -> None:

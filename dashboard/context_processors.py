@@ -4,6 +4,7 @@ from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from batches.models import Batch, Workspace
+from dashboard.access import in_visible_workspaces, workspace_ids_with
 from dashboard.spend.budgets import budget_status
 
 WATCHED = "watched_batches"  # session key: the batches this browser watches (dashboard/views/health.py)
@@ -20,7 +21,8 @@ class Health:
     def workspaces(self) -> list[Workspace]:
         fields = ("name", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
                   "consecutive_failures")  # fmt: skip
-        return list(Workspace.objects.filter(is_active=True).only(*fields))
+        workspaces = Workspace.objects.filter(is_active=True).only(*fields)
+        return list(in_visible_workspaces(self.request, workspaces, "pk"))
 
     @cached_property
     def failing(self) -> int:
@@ -61,5 +63,11 @@ def budgets(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     user = request.user
-    status = SimpleLazyObject(lambda: budget_status() if user.has_perm("batches.view_spend") else [])
+
+    def visible() -> list:
+        if not user.has_perm("batches.view_spend"):
+            return []
+        return budget_status(within=workspace_ids_with(request, "view_spend"))
+
+    status = SimpleLazyObject(visible)
     return {"budget_status": status, "budget_warnings": SimpleLazyObject(lambda: [b for b in status if b.level])}

@@ -41,14 +41,21 @@ def batch_page(batches: QuerySet[Batch], number: str | None) -> tuple[Page, list
 
 
 # --- errors across batches -----------------------------------------------------------------------
-def error_groups(workspace_name: str = "", start: datetime | None = None, end: datetime | None = None) -> list[dict]:
-    """Errored results by error type, then workspace, with each type's top batches: two queries. Optionally
-    one workspace's, and only batches created in [start, end)."""
+def error_groups(
+    workspace_name: str = "", start: datetime | None = None, end: datetime | None = None, *,
+    visible: list[int] | None = None,
+) -> list[dict]:  # fmt: skip
+    """Errored results by error type, then workspace, with each type's top batches: two queries. Only the
+    `visible` workspaces (None: every one); optionally one of them, and only batches created in [start, end)."""
     counts = ErrorCount.objects.all()
     workspace_id = None
     if workspace_name:
         workspace_id = Workspace.objects.filter(name=workspace_name).values_list("id", flat=True).first()
+        if visible is not None and workspace_id not in visible:
+            workspace_id = 0  # not one of theirs: nothing, rather than everything
         counts = counts.filter(workspace_id=workspace_id)
+    elif visible is not None:
+        counts = counts.filter(workspace_id__in=visible)
     if start:
         counts = counts.filter(batch__created_at__gte=start)
     if end:
@@ -69,14 +76,15 @@ def error_groups(workspace_name: str = "", start: datetime | None = None, end: d
         group["total"] += row["total"]
         group["batches"] += row["batches"]
         group["workspaces"].append(row)
-    for error_count in _top_batches(list(groups), workspace_id, start, end):
+    for error_count in _top_batches(list(groups), workspace_id, start, end, visible):
         groups[error_count.error_type]["top"].append(error_count)
     return sorted(groups.values(), key=lambda g: -g["total"])
 
 
 def _top_batches(
-    error_types: list[str], workspace_id: int | None, start: datetime | None, end: datetime | None
-) -> list[ErrorCount]:
+    error_types: list[str], workspace_id: int | None, start: datetime | None, end: datetime | None,
+    visible: list[int] | None = None,
+) -> list[ErrorCount]:  # fmt: skip
     """The batches with most errors of each type: per type a short scan of its rank index, all in one
     UNION ALL query whatever the number of types (ranking every row first took 85 ms at 10,000
     batches). Each LIMIT sits in its own subquery, as SQLite requires."""
@@ -89,6 +97,9 @@ def _top_batches(
         if value is not None:
             where.append(clause)
             extra.append(value)
+    if workspace_id is None and visible is not None:
+        where.append(f"e.workspace_id IN ({', '.join(['%s'] * len(visible)) or 'NULL'})")
+        extra.extend(visible)
     join = f" JOIN {batches} b ON b.id = e.batch_id" if start or end else ""
     sql = " UNION ALL ".join(
         f"SELECT * FROM (SELECT e.id FROM {table} e{join} WHERE {' AND '.join(where)} "
@@ -104,13 +115,13 @@ def _top_batches(
 
 
 # --- what a retry covers -------------------------------------------------------------------------
-def retry_selection(params: QueryDict) -> QuerySet[Result] | None:
+def retry_selection(params: QueryDict, visible: list[int] | None = None) -> QuerySet[Result] | None:
     """The results a retry covers, from GET parameters: one batch (with the item table's filters or
     chosen custom_ids), or a workspace's batches created in a date range; `kind` narrows to result
     types (expired, canceled, errored) or error types (overloaded_error, …), several allowed, or to
     `retryable`: every item that can be sent again as it is.
     None when the parameters name neither a batch nor a workspace."""
-    results = Result.objects.all()
+    results = Result.objects.all() if visible is None else Result.objects.filter(batch__workspace_id__in=visible)
     if params.get("batch"):
         results = results.filter(batch_id=params["batch"])
     elif params.get("workspace"):

@@ -167,7 +167,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # django-axes refuses a username from one address after LOGIN_FAILURE_LIMIT failures in a row, for
 # LOGIN_LOCKOUT_MINUTES, even with the right password. An Admin unlocks it in /admin/axes/.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # A user given chosen workspaces holds each one's role there (batches/access.py).
+    "batches.access.WorkspaceRoleBackend",
+]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "10")
 AXES_COOLOFF_TIME = timedelta(minutes=envfloat("LOGIN_LOCKOUT_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

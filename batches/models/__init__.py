@@ -1,5 +1,6 @@
 """The app's models, by concern: the mirror of the API, what operators do, spend, monitoring and notifications."""
 
+from batches.models.access import WorkspaceAccess
 from batches.models.mirror import (
     REQUEST_COUNTS,
     RESULTS_EXPIRING_SOON,
@@ -27,5 +28,5 @@ __all__ = [
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "ReportedCost", "RequestInput", "Result",
-    "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace",
+    "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace", "WorkspaceAccess",
 ]  # fmt: skip

@@ -179,7 +179,6 @@ class Batch(models.Model):
             ("attach_inputs", "Can attach request inputs"),
             ("view_audit_log", "Can view and export the audit log"),
             ("view_spend", "Can view spend reports"),
-            ("export_data", "Can export data"),
         ]
         indexes = [
             # The batch list's default order: its first page reads 50 index entries, not 10,000 rows.

@@ -35,9 +35,12 @@ class AuditEvent(models.Model):
         GROUP_CHANGE = "group_change"
         NOTIFICATION_CHANGE = "notification_change"
         NOTIFICATION_RESEND = "notification_resend"
+        ACCESS_CHANGE = "access_change"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # The workspace it concerns, when it concerns one: a user given chosen workspaces sees only their rows.
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_name = models.CharField(max_length=150)  # kept if the user is deleted
     action = models.CharField(max_length=32, choices=Action.choices)
     target = models.CharField(max_length=200, blank=True)

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from batches import access
 from batches.models import (
     Delivery,
     DeliveryAttempt,
@@ -88,8 +89,8 @@ def _takes(channel: NotificationChannel, event: NotificationEvent, workspace_ids
         if Decimal(event.data["errored_share"]) <= own:
             return False
     owner = channel.owner
-    # A person's own subscription: only while they may still see batches (every workspace, for now).
-    return owner is None or (owner.is_active and owner.has_perm("batches.view_batch"))
+    # A person's own subscription: only while they may still see batches, and this event's workspace.
+    return owner is None or (owner.is_active and access.may(owner, "view_batch", event.workspace_id))
 
 
 def _due(channel: NotificationChannel, now: datetime) -> datetime:

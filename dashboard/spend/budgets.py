@@ -32,6 +32,6 @@ class BudgetStatus(budgets.BudgetStatus):
         return money(self.amount)
 
 
-def budget_status(today: date | None = None) -> list[BudgetStatus]:
-    """Every budget with this month's spend so far, in one query."""
-    return [BudgetStatus(*row) for row in budgets.month_spend(today)]
+def budget_status(today: date | None = None, within: list[int] | None = None) -> list[BudgetStatus]:
+    """Every budget (of the workspaces `within`, if given) with this month's spend so far, in one query."""
+    return [BudgetStatus(*row) for row in budgets.month_spend(today, within=within)]

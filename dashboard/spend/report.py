@@ -80,6 +80,8 @@ def usage(form: SpendFilterForm) -> QuerySet[UsageRollup]:
     rows = UsageRollup.objects.filter(day__gte=data["from"], day__lte=data["to"])
     if data["workspace"]:
         rows = rows.filter(workspace_id=form.workspace_ids[data["workspace"]])
+    elif form.scoped:  # "all" is all the workspaces this user may see
+        rows = rows.filter(workspace_id__in=form.workspace_ids.values())
     return rows
 
 

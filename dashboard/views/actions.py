@@ -52,7 +52,7 @@ def batch_refresh(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
 @role_required("cancel_batch")
 def batch_cancel(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     """GET (or a POST not yet confirmed) asks; a confirmed POST cancels. Works without JavaScript."""
-    batch = batch_or_404(request, batch_id)
+    batch = batch_or_404(request, batch_id, need="cancel_batch")
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
         return render(request, "batches/cancel_confirm.html", {"batch": batch})
     outcome = actions.cancel_batch(batch, request.user)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from batches import audit
 from batches.models import AuditEvent
-from dashboard.access import HtmxHttpRequest, role_required
+from dashboard.access import HtmxHttpRequest, role_required, workspace_ids_with
 from dashboard.exports import csv_stream
 from dashboard.forms import AuditFilterForm
 from dashboard.queries import query_without
@@ -27,7 +27,7 @@ ACTIONS = dict(AuditEvent.Action.choices)
 @role_required("view_audit_log")
 def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
-    page = Paginator(form.filter(AuditEvent.objects.all()), 100).get_page(request.GET.get("page"))
+    page = Paginator(form.filter(_visible(request)), 100).get_page(request.GET.get("page"))
     return render(request, "audit.html", {"form": form, "page": page, "query": query_without(request.GET, "page")})
 
 
@@ -35,7 +35,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 @role_required("view_audit_log")
 def audit_export(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
-    events = form.filter(AuditEvent.objects.all()).values_list(
+    events = form.filter(_visible(request)).values_list(
         "at", "actor_name", "action", "target", "outcome", "params", "detail"
     )
     audit.record(request.user, "export", "audit_log", params={k: str(v) for k, v in form.data.items() if v})
@@ -47,3 +47,10 @@ def audit_export(request: HtmxHttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(csv_stream(HEADER, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="audit-log.csv")
     return response
+
+
+def _visible(request: HtmxHttpRequest):
+    """Every event for a user of every workspace; for one given chosen workspaces, only those of the ones
+    where their role shows the audit log (not the site's own events: users, prices)."""
+    ids = workspace_ids_with(request, "view_audit_log")
+    return AuditEvent.objects.all() if ids is None else AuditEvent.objects.filter(workspace_id__in=ids)

@@ -10,7 +10,7 @@ from batches import pricing, retry
 from batches.eta import eta
 from batches.models import Batch, RequestInput, Result
 from dashboard import listing
-from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches, visible_workspaces
 from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
 from dashboard.results import render_result
@@ -20,7 +20,7 @@ from dashboard.spend.figures import Spend, spend_of_batch
 @require_GET
 @can_view
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
-    form = BatchFilterForm(request.GET)
+    form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
     page, batches = batch_page(form.filter(visible), request.GET.get("page"))
     tab_list, offers = listing.tabs(form, visible, request.GET)

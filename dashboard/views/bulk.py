@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from batches import bulk
 from batches.tasks import cancel_batches, enqueue
-from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches
+from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches, workspace_ids_with
 from dashboard.forms import BatchFilterForm
 from dashboard.listing import BULK_MAX, RETRYABLE
 from dashboard.queries import query_without
@@ -61,9 +61,13 @@ def _selection(request: HtmxHttpRequest) -> tuple[list[str], int]:
     the list's filter run again here, on the server. Capped: a larger selection is refused, not cut."""
     action = request.POST["action"]
     if request.POST.get("all_matching") == "1":
-        batches = BatchFilterForm(request.GET).filter(visible_batches(request))
+        batches = BatchFilterForm(request.GET).filter(visible_batches(request))  # the filter, run again here
     else:
         batches = visible_batches(request).filter(pk__in=request.POST.getlist("batch")[: BULK_MAX + 1])
     selected = batches.count()
     applicable = batches.filter(processing_status="in_progress") if action == "cancel" else batches.filter(RETRYABLE)
+    # Only in the workspaces where this user's role allows the action.
+    allowed = workspace_ids_with(request, PERMISSION[action])
+    if allowed is not None:
+        applicable = applicable.filter(workspace_id__in=allowed)
     return list(applicable.values_list("id", flat=True)[: BULK_MAX + 1]), selected

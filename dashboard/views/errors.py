@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.access import HtmxHttpRequest, can_view
+from dashboard.access import HtmxHttpRequest, can_view, visible_workspace_ids, visible_workspaces
 from dashboard.forms import ErrorFilterForm
 from dashboard.queries import TOP_BATCHES, error_groups
 
@@ -14,11 +14,12 @@ from dashboard.queries import TOP_BATCHES, error_groups
 @require_GET
 @can_view
 def errors_overview(request: HtmxHttpRequest) -> HttpResponse:
-    form = ErrorFilterForm(request.GET)
+    form = ErrorFilterForm(request.GET, workspaces=visible_workspaces(request))
     data = form.cleaned_data if form.is_valid() else {}
     start, end = form.range() if form.is_valid() else (None, None)
+    groups = error_groups(data.get("workspace", ""), start, end, visible=visible_workspace_ids(request))
     context = {
-        "form": form, "groups": error_groups(data.get("workspace", ""), start, end), "workspace": data.get("workspace"),
-        "top_n": TOP_BATCHES, "retry_query": form.retry_query() if form.is_valid() else "",
+        "form": form, "groups": groups, "workspace": data.get("workspace"), "top_n": TOP_BATCHES,
+        "retry_query": form.retry_query() if form.is_valid() else "",
     }  # fmt: skip
     return render(request, "errors.html", context)

@@ -14,7 +14,7 @@ from dashboard.forms import AttachForm
 @require_http_methods(["GET", "POST"])
 @role_required("attach_inputs")
 def attach_inputs(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
-    batch = batch_or_404(request, batch_id)
+    batch = batch_or_404(request, batch_id, need="attach_inputs")
     form = AttachForm(*(request.POST, request.FILES) if request.method == "POST" else ())
     context = {"batch": batch, "form": form}
     if request.method == "POST" and form.is_valid():

@@ -14,7 +14,7 @@ from batches import audit
 from batches.models import Delivery, DeliveryAttempt, NotificationChannel, NotifyThresholds
 from batches.notify import send
 from batches.tasks import enqueue, send_notifications
-from dashboard.access import HtmxHttpRequest, can_view, role_required
+from dashboard.access import HtmxHttpRequest, can_view, role_required, visible_workspaces
 from dashboard.forms import ChannelForm, DeliveryFilterForm, MyNotificationsForm, ThresholdsForm
 from dashboard.queries import query_without
 
@@ -28,7 +28,7 @@ def my_notifications(request: HtmxHttpRequest) -> HttpResponse:
     initial = {"enabled": bool(mine and mine.is_active), "email": mine.address if mine else request.user.email,
                "events": mine.events if mine else [], "digest": mine.digest if mine else "",
                "workspaces": list(mine.workspaces.all()) if mine else []}  # fmt: skip
-    form = MyNotificationsForm(request.POST or None, initial=initial)
+    form = MyNotificationsForm(request.POST or None, initial=initial, workspaces=visible_workspaces(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         channel = mine or NotificationChannel(owner=request.user, kind=NotificationChannel.Kind.EMAIL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from batches import reconcile
 from batches.models import CostReportFetch
 from batches.tasks import enqueue, fetch_cost_report
-from dashboard.access import HtmxHttpRequest, role_required
+from dashboard.access import HtmxHttpRequest, role_required, visible_workspace_ids
 from dashboard.forms import RangeForm
 from dashboard.views.outcomes import WORKER_UNREACHABLE
 
@@ -21,6 +22,11 @@ from dashboard.views.outcomes import WORKER_UNREACHABLE
 @require_http_methods(["GET", "POST"])
 @role_required("view_spend")
 def reconciliation(request: HtmxHttpRequest) -> HttpResponse:
+    if visible_workspace_ids(request) is not None:
+        # Anthropic's Cost Report is the whole organization's: not for someone given some workspaces only.
+        raise PermissionDenied(
+            "The reconciliation shows the whole organization's costs: it needs access to every workspace."
+        )
     if request.method == "POST":
         # Views never call the API: the worker fetches, and this page shows it once it has.
         if enqueue(fetch_cost_report):

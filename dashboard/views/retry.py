@@ -10,7 +10,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from batches import retry
-from dashboard.access import HtmxHttpRequest, role_required
+from dashboard.access import (
+    HtmxHttpRequest,
+    batch_or_404,
+    check_workspace,
+    role_required,
+    visible_workspace_ids,
+    visible_workspaces,
+)
 from dashboard.forms import RetryChoiceForm, RetryOptionsForm
 from dashboard.queries import retry_selection
 from dashboard.views.outcomes import show_submission
@@ -22,10 +29,15 @@ SHOWN = 20
 @require_http_methods(["GET", "POST"])
 @role_required("retry_results")
 def retry_plan(request: HtmxHttpRequest) -> HttpResponse:
-    results = retry_selection(request.GET)
+    if batch_id := request.GET.get("batch"):  # a batch of another workspace is refused, not shown as empty
+        batch_or_404(request, batch_id, need="retry_results")
+    results = retry_selection(request.GET, visible_workspace_ids(request))
     if results is None:  # nothing chosen yet: choose a workspace's batches by date and kind
-        return render(request, "retry_choose.html", {"form": RetryChoiceForm(request.GET or None)})
+        form = RetryChoiceForm(request.GET or None, workspaces=visible_workspaces(request, "retry_results"))
+        return render(request, "retry_choose.html", {"form": form})
     plan = retry.plan(results)
+    for workspace_id in plan.workspace_ids:  # seeing them is not enough: the role there must allow a retry
+        check_workspace(request, workspace_id, "retry_results")
     form = RetryOptionsForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not plan.problem and form.is_valid():
         try:

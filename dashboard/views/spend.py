@@ -8,7 +8,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from batches import audit
-from dashboard.access import HtmxHttpRequest, role_required
+from dashboard.access import HtmxHttpRequest, role_required, visible_workspaces
 from dashboard.exports import csv_stream
 from dashboard.forms import SpendFilterForm
 from dashboard.spend.report import build_report
@@ -17,7 +17,7 @@ from dashboard.spend.report import build_report
 @require_GET
 @role_required("view_spend")
 def spend_report(request: HtmxHttpRequest) -> HttpResponse:
-    form = SpendFilterForm(request.GET)
+    form = SpendFilterForm(request.GET, workspaces=visible_workspaces(request, "view_spend"))
     # Budgets come from the `budget_status` context processor: the same query the page header uses.
     context = {"form": form, "report": build_report(form) if form.is_valid() else None}
     template = "spend.html#report" if request.htmx else "spend.html"
@@ -28,7 +28,7 @@ def spend_report(request: HtmxHttpRequest) -> HttpResponse:
 @role_required("view_spend")
 def spend_export(request: HtmxHttpRequest) -> HttpResponse:
     """Exactly the rows and columns the page shows for the same filters, totals last."""
-    form = SpendFilterForm(request.GET)
+    form = SpendFilterForm(request.GET, workspaces=visible_workspaces(request, "view_spend"))
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain; charset=utf-8")
     report = build_report(form)

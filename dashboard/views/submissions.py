@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from batches import estimates, submit, uploads
 from batches.models import Submission
-from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404
+from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404, visible_workspaces
 from dashboard.forms import UploadForm
 from dashboard.views.outcomes import show_submission
 from dashboard.wording import counted
@@ -26,7 +26,8 @@ NO_ESTIMATE = "The worker is unreachable right now: no estimate could be made, b
 @require_http_methods(["GET", "POST"])
 @role_required("submit_batch")
 def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
-    form = UploadForm(*(request.POST, request.FILES) if request.method == "POST" else ())
+    form = UploadForm(*(request.POST, request.FILES) if request.method == "POST" else (),
+                      workspaces=visible_workspaces(request, "submit_batch"))  # fmt: skip
     if request.method != "POST":
         return render(request, "submit.html", {"form": form})
     if not form.is_valid():
@@ -71,7 +72,7 @@ def _estimate(submission: Submission) -> dict[str, Any]:
 @require_POST
 @role_required("submit_batch")
 def submission_send(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
-    submission = submission_or_404(request, submission_id)
+    submission = submission_or_404(request, submission_id, need="submit_batch")
     made = submit.confirm(submission, request.user)
     n = submission.request_count
     gone = "This draft was discarded: nothing was sent." if submission.discarded_at else ""
@@ -85,7 +86,7 @@ def submission_send(request: HtmxHttpRequest, submission_id: int) -> HttpRespons
 @require_POST
 @role_required("submit_batch")
 def submission_discard(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
-    submission = submission_or_404(request, submission_id)
+    submission = submission_or_404(request, submission_id, need="submit_batch")
     if submit.discard(submission, request.user):
         messages.success(request, f"Draft {submission.pk} discarded: nothing was sent, and its requests are deleted.")
         return redirect("submit_upload")
@@ -100,7 +101,7 @@ def submission_discard(request: HtmxHttpRequest, submission_id: int) -> HttpResp
 @role_required("submit_batch")
 def submission_estimate(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     """Ask the worker for a draft's estimate again (after a failure, or a worker that was down)."""
-    submission = submission_or_404(request, submission_id)
+    submission = submission_or_404(request, submission_id, need="submit_batch")
     if not submission.is_draft:
         messages.info(request, "Only a draft is estimated: this one was sent or discarded.")
     elif not estimates.ask_again(submission):

@@ -57,6 +57,12 @@ def _change(client: Client, user: User, **changes):
             data[name] = [pk for pk in (getattr(v, "pk", v) for v in value) if pk in offered]
         elif value is not None:
             data[name] = value
+    for inline in page.context["inline_admin_formsets"]:  # the workspaces given, as rendered
+        formset = inline.formset
+        data.update({f"{formset.prefix}-{k}": v for k, v in formset.management_form.initial.items()})
+        for form in formset.forms:
+            data.update({form.add_prefix(k): getattr(v, "pk", v) for k, v in form.initial.items() if v is not None})
+            data[form.add_prefix("id")] = form.instance.pk or ""
     for name, value in changes.items():
         if value is False:
             data.pop(name, None)
@@ -164,3 +170,32 @@ def test_group_changes_are_audited_with_their_permissions(root_client):
     event = AuditEvent.objects.get(action="group_change")
     assert event.target == "Readers"
     assert event.params == {"fields": [], "created": False, "permissions": {"added": ["batches.view_batch"]}}
+
+
+def test_an_admin_gives_a_user_chosen_workspaces_with_a_role_each_on_the_record(
+    lead_client, lead, viewer, make_workspace
+):
+    alpha, beta = make_workspace("alpha"), make_workspace("beta")
+    response = _change(lead_client, viewer, **{
+        "workspace_access-TOTAL_FORMS": "2",
+        "workspace_access-0-workspace": alpha.pk, "workspace_access-0-role": "Operator",
+        "workspace_access-1-workspace": beta.pk, "workspace_access-1-role": "Viewer",
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert set(viewer.workspace_access.values_list("workspace__name", "role")) == {
+        ("alpha", "Operator"),
+        ("beta", "Viewer"),
+    }
+    event = AuditEvent.objects.get(action="access_change")
+    assert event.actor == lead and event.target == "viewer"
+    assert event.params == {"given": ["alpha: Operator", "beta: Viewer"]}
+
+    access = viewer.workspace_access.get(workspace=beta)
+    response = _change(lead_client, viewer, **{f"workspace_access-{_row(viewer, beta)}-DELETE": "on"})
+    assert response.status_code == 302 and not viewer.workspace_access.filter(pk=access.pk).exists()
+    assert AuditEvent.objects.filter(action="access_change").latest("id").params == {"taken": ["beta: Viewer"]}
+
+
+def _row(user: User, workspace) -> int:
+    """The inline row of `workspace`, in the order the admin lists a user's workspaces (by id)."""
+    return list(user.workspace_access.order_by("pk").values_list("workspace_id", flat=True)).index(workspace.pk)

@@ -88,9 +88,9 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, quer
     assert ("submitted by ann" in body) is labelled
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
-    # session, user, its permissions (2), batch, its error counts, its child batches, how its items
+    # session, user, its permissions (2), its workspace roles, batch, its error counts, its child batches, how its items
     # ended up, whether its inputs are kept, its cost, one page of items, sync health
-    assert len(queries) == 12
+    assert len(queries) == 13
 
 
 def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(viewer_client, mirrored):
@@ -98,16 +98,17 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     with CaptureQueriesContext(connection) as queries:
         poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"})
     assert poll.status_code == 200 and 'id="batch-summary"' in poll.content.decode()
-    # session, user, its permissions (2), batch, its cost, the history its ETA is drawn from
-    assert len(queries) == 7
+    # session, user, its permissions (2), its workspace roles, batch, its cost, the history its ETA is drawn from
+    assert len(queries) == 8
 
 
-@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 10), ("over-1", 9), ("exp-1", 9)])
+@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 11), ("over-1", 10), ("exp-1", 10)])
 def test_one_result_costs_a_fixed_number_of_queries(viewer_client, mirrored, custom_id, expected):
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/results/{custom_id}/").status_code == 200
-    # session, user, its permissions (2), the result with its batch and chunk, its attempts (3: its kept
-    # input, the retries of it, their results), sync health; a succeeded item also reads the price table.
+    # session, user, its permissions (2), its workspace roles, the result with its batch and chunk, its
+    # attempts (3: its kept input, the retries of it, their results), sync health; a succeeded item also
+    # reads the price table.
     assert len(queries) == expected
 
 

@@ -104,9 +104,9 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
     emulator.seed_batches(mirrored["workspace"].test_api_key, 40, status="ended", n_requests=1,
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
     sync.catch_up(mirrored["workspace"].pk, full=True)
-    # session, user, its permissions (2), count, the page's ids, their rows (with workspace and
+    # session, user, its permissions (2), its workspace roles, count, the page's ids, their rows (with workspace and
     # submitter), their costs, the status tabs' counts, sync health, workspace filter
-    assert count() == before == 11
+    assert count() == before == 12
 
 
 def _row_ids(body: str) -> list[str]:

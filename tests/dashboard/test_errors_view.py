@@ -40,8 +40,9 @@ def test_the_number_of_queries_does_not_grow_with_error_types(viewer_client, mir
                           outcomes={"succeeded": 0.5, "api_error": 0.2, "timeout_error": 0.3})  # fmt: skip
     sync.catch_up(mirrored["workspace"].pk)
     assert ErrorCount.objects.values("error_type").distinct().count() == 4
-    # session, user, its permissions (2), workspace choices, by workspace, top ranks, top rows, sync health
-    assert count() == before == 9
+    # session, user, its permissions (2), its workspace roles, workspace choices, by workspace, top ranks,
+    # top rows, sync health
+    assert count() == before == 10
 
 
 def test_retry_all_retryable_is_offered_for_a_workspace_and_its_dates(operator_client, mirrored):

@@ -159,7 +159,7 @@ def test_the_health_bar_is_a_small_partial_of_a_handful_of_queries(viewer_client
     assert response.status_code == 200 and "<html" not in body
     bar = element(body, "aside", id="sync-health")
     assert "main" in text(bar) and "synced" in text(bar)
-    assert len(queries) <= 3, [q["sql"] for q in queries]  # session, user, workspaces
+    assert len(queries) <= 4, [q["sql"] for q in queries]  # session, user, its workspace roles, workspaces
     assert len(body) < 2000
 
 

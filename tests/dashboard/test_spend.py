@@ -320,10 +320,11 @@ def test_anonymous_users_are_sent_to_log_in(client):
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        # session, user, its permissions (2), workspace choices, the sums, unpriced models, budgets, sync health
-        ("/spend/", 9),
+        # session, user, its permissions (2), its workspace roles, workspace choices, the sums, unpriced
+        # models, budgets, sync health
+        ("/spend/", 10),
         # the same less budgets and sync health, plus the audit record of the export
-        ("/spend/export.csv", 8),
+        ("/spend/export.csv", 9),
     ],
 )
 def test_the_number_of_queries_does_not_grow_with_the_data(auditor_client, golden, make_user, query, path, expected):

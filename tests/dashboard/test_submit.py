@@ -394,10 +394,11 @@ def test_the_number_of_queries_of_the_submission_page_is_fixed(upload, operator_
     with CaptureQueriesContext(connection) as poll:
         assert operator_client.get(url, headers=_POLL).status_code == 200
 
-    # session, user, its permissions (2), the submission, its parts, the prices, the month's spend, sync health
-    assert len(page) == 9
+    # session, user, its permissions (2), its workspace roles, the submission, its parts, the prices, the
+    # month's spend, sync health
+    assert len(page) == 10
     # the same without the parts and the page around it
-    assert len(poll) == 7
+    assert len(poll) == 8
 
 
 _POLL = {"HX-Request": "true", "HX-Target": "submission-estimate"}
