@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from batches.models import ApiRequestCount, Batch, Heartbeat, UsageRollup, Workspace
+from batches.models import ApiRequestCount, Batch, Delivery, Heartbeat, UsageRollup, Workspace
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")  # the request_counts of an ended batch
 
@@ -46,7 +46,7 @@ class DashboardCollector:
         yield from self._api_requests()
         yield from self._spend()
         yield from self._heartbeats()
-        # Notification delivery (outbox sent, failed, pending per channel) belongs here with that issue.
+        yield from self._deliveries()
 
     def _batches(self):
         batches = _gauge("batches", "Mirrored batches", "workspace", "processing_status")
@@ -110,6 +110,16 @@ class DashboardCollector:
         for name, at in Heartbeat.objects.order_by("name").values_list("name", "at"):
             age.add_metric([name], (now - at).total_seconds())
         yield age
+
+    def _deliveries(self):
+        # By channel kind, not name: a personal channel is named after its owner.
+        deliveries = _gauge("notification_deliveries", "Notification deliveries by outcome", "kind", "status")
+        attempts = _counter("notification_attempts", "Attempts to deliver notifications", "kind", "status")
+        rows = Delivery.objects.values("channel__kind", "status").annotate(n=Count("pk"), tries=Sum("attempts"))
+        for row in rows.order_by("channel__kind", "status"):
+            deliveries.add_metric([row["channel__kind"], row["status"]], row["n"])
+            attempts.add_metric([row["channel__kind"], row["status"]], row["tries"] or 0)
+        yield from (deliveries, attempts)
 
 
 def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from batches.models import ApiRequestCount, Batch, UsageRollup
+from batches.models import ApiRequestCount, Batch, NotificationChannel, UsageRollup
+from batches.notify import events, send
 from batches.tasks import sync_workspace
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -111,6 +112,22 @@ def test_month_to_date_spend_sums_this_utc_months_rollups(token, mirrored):
 def test_a_scrape_costs_a_fixed_number_of_queries_and_never_reads_the_results(token, mirrored):
     with CaptureQueriesContext(connection) as queries:
         _scrape()
-    # batches grouped, workspaces, API counts, spend, heartbeats
-    assert len(queries) == 5
+    # batches grouped, workspaces, API counts, spend, heartbeats, notification deliveries
+    assert len(queries) == 6
     assert not any("batches_result" in q["sql"] for q in queries)
+
+
+def test_notification_deliveries_are_counted_by_outcome(token, db, make_receiver):
+    for name, receiver in (("down", make_receiver(*[500] * 20)), ("up", make_receiver())):
+        NotificationChannel.objects.create(name=name, kind="webhook", address=receiver.url)
+    for n in (1, 2):
+        events.emit("sync.recovered", f"test:{n}", workspace_id=None, data={}, url="http://127.0.0.1:8000/")
+    send.send_due()
+    send.send_due(now=timezone.now() + timedelta(minutes=5))
+    samples = _scrape()
+    by = {(dict(labels)["status"]): value for (name, labels), value in samples.items()
+          if name == "batch_dashboard_notification_deliveries"}  # fmt: skip
+    assert by == {"delivered": 2, "pending": 2}  # the receiver that answers 500 is still being retried
+    tries = {dict(labels)["status"]: value for (name, labels), value in samples.items()
+             if name == "batch_dashboard_notification_attempts_total"}  # fmt: skip
+    assert tries == {"delivered": 2, "pending": 4}
