@@ -46,11 +46,15 @@ def child(mode: str, url: str, batch_id: str) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT SUM(octet_length(data)) FROM batches_resultchunk WHERE batch_id = %s", [batch_id])
         kept = cursor.fetchone()[0]
-        cursor.execute("SELECT pg_total_relation_size('batches_result')")
-        table_bytes = cursor.fetchone()[0]
+        # Whole tables (with their indexes and TOAST), over every result in them: the database may hold an
+        # earlier run's batch too.
+        cursor.execute("SELECT pg_total_relation_size('batches_result'), pg_total_relation_size('batches_resultchunk')")
+        table_bytes, chunk_bytes = cursor.fetchone()
+    stored = Result.objects.count()
     return {
         "items": Result.objects.filter(batch=batch).count(), "seconds": seconds, "rss_mb": rss_mb,
-        "raw_bytes_per_item": kept / report.new_items, "row_bytes_per_item": table_bytes / report.new_items,
+        "raw_bytes_per_item": kept / report.new_items, "row_bytes_per_item": table_bytes / stored,
+        "disk_mb_per_million": (table_bytes + chunk_bytes) / stored,  # bytes per item = MB per million items
     }  # fmt: skip
 
 
@@ -76,11 +80,13 @@ def main() -> None:
             assert sdk["items"] == ingest["items"] == n, (sdk, ingest)
             rows[n] = (sdk, ingest)
     print(f"{'items':>8} {'SDK iterate s':>14} {'ingest s':>9} {'ratio':>6} {'ingest items/s':>15} "
-          f"{'SDK RSS MB':>11} {'ingest RSS MB':>14} {'raw B/item':>11} {'row B/item':>11}")  # fmt: skip
+          f"{'SDK RSS MB':>11} {'ingest RSS MB':>14} {'raw B/item':>11} {'row B/item':>11} "
+          f"{'disk MB/million':>16}")  # fmt: skip
     for n, (sdk, ing) in rows.items():
         print(f"{n:>8} {sdk['seconds']:>14.2f} {ing['seconds']:>9.2f} {ing['seconds'] / sdk['seconds']:>6.2f} "
               f"{n / ing['seconds']:>15,.0f} {sdk['rss_mb']:>11.0f} {ing['rss_mb']:>14.0f} "
-              f"{ing['raw_bytes_per_item']:>11.0f} {ing['row_bytes_per_item']:>11.0f}")  # fmt: skip
+              f"{ing['raw_bytes_per_item']:>11.0f} {ing['row_bytes_per_item']:>11.0f} "
+              f"{ing['disk_mb_per_million']:>16,.0f}")  # fmt: skip
     sys.stdout.flush()
 
 
