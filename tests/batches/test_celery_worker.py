@@ -14,22 +14,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from batches.models import Batch, Result
 from tests.builders import batch_request
+from tests.processes import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
@@ -37,7 +29,7 @@ def start_worker(tmp_path):
     """Start real worker processes: `start_worker(name, queues, beat=...)` returns its log's path."""
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DASHBOARD_VAR_DIR": str(tmp_path),
         # Its own var dir would generate another SECRET_KEY, and the workspace keys would not decrypt.
         "SECRET_KEY": settings.SECRET_KEY,

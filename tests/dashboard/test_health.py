@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from batches.models import Heartbeat
 from dashboard.celery import app as celery_app
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,18 +121,10 @@ def test_readyz_never_shows_the_database_address(beating):
 
 
 # --- with a real worker and beat ---------------------------------------------------------------------
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_running_beat_and_worker_make_readyz_ready(tmp_path):
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
+    env = {**os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
            "SECRET_KEY": settings.SECRET_KEY, "SYNC_INTERVAL_SECONDS": "1", "ANTHROPIC_API_KEY": ""}  # fmt: skip
     if os.environ.get("REDIS_URL"):
         env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]

@@ -18,6 +18,7 @@ from django.test import Client
 
 from batches import client
 from batches.models import Credentials
+from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "a-prompt-that-must-never-reach-any-log-7f3c"
@@ -96,20 +97,10 @@ client.create_batch(Credentials(api_key="sk-ant-logs-test-abcd", base_url="{emul
 
 
 # --- Celery -----------------------------------------------------------------------------------------
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path):
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DASHBOARD_VAR_DIR": str(tmp_path), "LOG_FORMAT": "json",
+    env = {**os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path), "LOG_FORMAT": "json",
            "SECRET_KEY": settings.SECRET_KEY, "SYNC_INTERVAL_SECONDS": "1", "ANTHROPIC_API_KEY": ""}  # fmt: skip
     if os.environ.get("REDIS_URL"):
         env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
