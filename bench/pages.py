@@ -35,7 +35,7 @@ BATCH_COLUMNS = [
     "results_url", "label", "first_seen_at", "refreshed_at", "gone_from_api_at", "results_ingested_at",
     "results_unavailable_at", "results_unavailable_reason", "items_ingested", "malformed_count", "ingest_attempts",
     "ingest_error", "submitted_by_id", "request_total", "model", "ingest_lease_token", "ingest_failures",
-    "ingest_error_type", "ingest_error_permanent",
+    "ingest_error_type", "ingest_error_permanent", "notify_end",
 ]  # fmt: skip
 RESULT_COLUMNS = [
     "batch_id", "chunk_id", "line_index", "custom_id", "result_type", "error_type", "error_message", "request_id",
@@ -91,7 +91,7 @@ def plan_batches(n_batches: int, n_items: int, rng: random.Random, now) -> tuple
               "ingest_attempts": 1, "label": f"nightly-eval-{i % 40}" if i % 3 else ""}  # fmt: skip
         b |= dict.fromkeys(["ended_at", "cancel_initiated_at", "archived_at", "gone_from_api_at",
                             "results_ingested_at", "results_unavailable_at", "submitted_by_id"])  # fmt: skip
-        b |= {"model": MODEL, "ingest_failures": 0, "ingest_error_permanent": False}
+        b |= {"model": MODEL, "ingest_failures": 0, "ingest_error_permanent": False, "notify_end": False}
         b["size"] = int(rng.lognormvariate(4, 1)) + 1
         if now - created < timedelta(hours=4):
             b["processing_status"] = "canceling" if rng.random() < 0.15 else "in_progress"
