@@ -131,3 +131,15 @@ def make_ended_batch(emulator: Emulator, workspace: Workspace) -> Callable[[list
         return batch
 
     return make
+
+
+@pytest.fixture
+def several_batches(make_ended_batch, running_batch) -> Batch:
+    """An ended batch (succeeded, errored and expired items, a label) beside the running one; the ended one."""
+    ended = make_ended_batch(
+        [batch_request(f"ok-{i:03d}") for i in range(30)]
+        + [batch_request(f"over-{i}", "x [emulate:errored:overloaded_error]") for i in range(3)]
+        + [batch_request("exp-1", "x [emulate:expired]")]
+    )
+    Batch.objects.filter(pk=ended.pk).update(label="Nightly evaluation")
+    return ended
