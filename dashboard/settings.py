@@ -329,6 +329,9 @@ SUBMIT_CLOCK_SKEW_SECONDS = envint("SUBMIT_CLOCK_SKEW_SECONDS", "60")
 # The API's limits per batch: an upload or a retry larger than these is split into several batches.
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
+# The most one uploaded file may hold, decompressed if it is gzip (4 GiB: 16 full batches); a gzip file that
+# decompresses to more is refused while it is read, never held.
+SUBMIT_MAX_UPLOAD_BYTES = envint("SUBMIT_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024 * 1024))
 
 # --- Notifications (batches/notify/, README "Notifications") -------------------------------------------
 # Absolute links in payloads and emails point here.
