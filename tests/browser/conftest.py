@@ -107,6 +107,17 @@ def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> No
     expect(page).to_have_url(re.compile(r"/$"))
 
 
+def wait_until(page: Page, condition: str, timeout_ms: int) -> None:
+    """Wait for a JavaScript condition on the page. Not page.wait_for_function: Playwright evals its predicate
+    inside the page, which the Content-Security-Policy forbids; evaluate() goes through the DevTools protocol,
+    which the policy does not see."""
+    for _ in range(timeout_ms // 100):
+        if page.evaluate(condition):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still not true after {timeout_ms} ms: {condition}")
+
+
 @pytest.fixture
 def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
     """100 requests mirrored while in progress, two of them to end errored. As the API does, the counts stay at

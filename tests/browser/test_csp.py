@@ -18,7 +18,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from batches import pricing, tasks
 from batches.models import Batch, Budget, Price, Workspace
-from tests.browser.conftest import LIVE_TIMEOUT_MS, log_in
+from tests.browser.conftest import LIVE_TIMEOUT_MS, log_in, wait_until
 from tests.builders import MODEL, batch_request
 
 # Runs before any script of every document the page opens: each violation goes to Python at once (a page that
@@ -106,16 +106,6 @@ def watched(make_page, superuser, held) -> Callable[..., Watched]:
     return make
 
 
-def _until(page: Page, condition: str, timeout_ms: int) -> None:
-    """Wait for a condition on the page. Not wait_for_function: Playwright evals its predicate in the page,
-    which the policy forbids; evaluate() goes through the DevTools protocol, which the policy does not see."""
-    for _ in range(timeout_ms // 100):
-        if page.evaluate(condition):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"still not true after {timeout_ms} ms: {condition}")
-
-
 def _upload_a_draft(page: Page, workspace: Workspace) -> None:
     page.goto("/submit/")
     page.get_by_label("Workspace").select_option(workspace.name)
@@ -166,7 +156,7 @@ def test_htmx_polls_swaps_and_dialogs_break_no_policy(watched, several_batches, 
     page = w.page
     # A poll: the running batch's summary swapped in place by htmx every 5 s.
     w.visit(f"/batches/{running_batch.id}/")
-    _until(page, "window.__swaps > 0", LIVE_TIMEOUT_MS)
+    wait_until(page, "window.__swaps > 0", LIVE_TIMEOUT_MS)
     # The result panel, loaded by htmx.
     w.visit(f"/batches/{several_batches.id}/")
     page.locator("table.items").get_by_role("link", name="over-1", exact=True).click()
