@@ -7,13 +7,19 @@ most `SUBMIT_MAX_REQUESTS` and `SUBMIT_MAX_BYTES` each: 100,000 and 256 MB by de
 never held whole: memory grows with the number of custom_ids (kept to catch duplicates) and the
 longest line, not with the file's size. `iter_requests()` is the second pass that yields the requests
 to send. `Splitter` is the one rule for splitting at those limits, used by uploads and retries alike.
+
+A gzip file (its first bytes 1f 8b, whatever its name) is read decompressed, a chunk at a time, under
+the same limits: no line longer than a batch may be and at most `SUBMIT_MAX_UPLOAD_BYTES` in all, so
+a small file that decompresses to gigabytes is refused with one message before it is held.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +36,12 @@ _CUSTOM_ID_CHARS_RE = re.compile(r"[A-Za-z0-9_-]*")
 _BOM = b"\xef\xbb\xbf"
 # The body is `{"requests": [line,line,...]}`: the wrapper's bytes plus one comma between lines.
 WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK = 1024 * 1024  # of decompressed bytes, for a gzip file
+
+
+class UploadError(Exception):
+    """The file as a whole cannot be read on (a corrupt gzip, too large): one message, for line 0."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Part:
 
 @dataclass
 class Validation:
-    sha256: str
+    sha256: str  # of the requests as read: a gzip file's decompressed bytes
     request_count: int  # non-blank lines, valid or not
     errors: list[LineError]  # the first MAX_REPORTED_ERRORS, in line order
     error_count: int  # every problem found, including those not kept
@@ -65,12 +77,18 @@ def limits() -> tuple[int, int]:
 
 
 def validate(
-    f: Iterable[bytes], *, max_requests: int | None = None, max_bytes: int | None = None, split: bool = True
+    f: Iterable[bytes],
+    *,
+    max_requests: int | None = None,
+    max_bytes: int | None = None,
+    split: bool = True,
+    max_upload_bytes: int | None = None,
 ) -> Validation:
     """Check every line of a binary file (or an iterable of bytes lines) and plan its split into parts.
 
     The limits default to the settings'. `split=False` checks the lines only: for a file matched to a
     batch that exists (attached inputs), which is never sent, so no batch limit applies and it has no parts.
+    A file of more than `max_upload_bytes` (decompressed) is refused as a whole, as is a corrupt gzip file.
     """
     default_requests, default_bytes = limits()
     max_requests = max_requests or default_requests
@@ -83,14 +101,20 @@ def validate(
     request_count = 0
     seen: dict[str, int] = {}  # custom_id -> line it was first seen on
     splitter = Splitter(max_requests, max_bytes) if split else None
-    for line_no, body in _lines(f, digest):
-        request_count += 1
-        problems = _line_problems(body, line_no, seen, max_bytes)
-        if not problems and splitter:
-            splitter.add(line_no, len(body))
-        error_count += len(problems)
-        errors.extend(LineError(line_no, message) for message in problems[: MAX_REPORTED_ERRORS - len(errors)])
-    if request_count == 0:
+    unreadable = False
+    try:
+        for line_no, body in _lines(f, digest, max_line=max_bytes, max_total=max_upload_bytes):
+            request_count += 1
+            problems = _line_problems(body, line_no, seen, max_bytes)
+            if not problems and splitter:
+                splitter.add(line_no, len(body))
+            error_count += len(problems)
+            errors.extend(LineError(line_no, message) for message in problems[: MAX_REPORTED_ERRORS - len(errors)])
+    except UploadError as e:
+        unreadable = True
+        error_count += 1
+        errors.append(LineError(0, str(e)))
+    if request_count == 0 and not unreadable:
         error_count = 1
         expected = 'expected one {"custom_id": ..., "params": ...} per line'
         errors.append(LineError(0, f"the file holds no requests; {expected}"))
@@ -109,11 +133,22 @@ def iter_requests(f: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line_no, json.loads(body.decode("utf-8"))
 
 
-def _lines(f: Iterable[bytes], digest: Any = None) -> Iterator[tuple[int, bytes]]:
-    """Yield (real line number, stripped bytes) for each non-blank line, hashing every byte read."""
-    for line_no, raw in enumerate(f, start=1):
+def _lines(
+    f: Iterable[bytes], digest: Any = None, *, max_line: int | None = None, max_total: int | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (real line number, stripped bytes) for each non-blank line, hashing every byte read; gunzipped
+    if it is a gzip file. UploadError past `max_total` bytes (SUBMIT_MAX_UPLOAD_BYTES by default)."""
+    max_total = max_total or settings.SUBMIT_MAX_UPLOAD_BYTES
+    compressed = _is_gzip(f)
+    source = _gunzipped_lines(f, max_line or max_total) if compressed else f
+    total = 0
+    for line_no, raw in enumerate(source, start=1):
         if not isinstance(raw, bytes | bytearray):
             raise TypeError("read the upload in binary mode: its lines must be bytes")
+        total += len(raw)
+        if total > max_total:
+            what = "the gzip file decompresses to" if compressed else "the file is"
+            raise UploadError(f"{what} more than {_size(max_total)}, the most one upload may hold")
         if digest is not None:
             digest.update(raw)
         if line_no == 1 and raw.startswith(_BOM):
@@ -121,6 +156,44 @@ def _lines(f: Iterable[bytes], digest: Any = None) -> Iterator[tuple[int, bytes]
         body = raw.strip()
         if body:
             yield line_no, bytes(body)
+
+
+def _is_gzip(f: Iterable[bytes]) -> bool:
+    """Whether a file starts with gzip's magic bytes; its position is left where it was."""
+    if not all(hasattr(f, name) for name in ("read", "seek", "tell")):
+        return False  # lines from a generator: never compressed
+    at = f.tell()  # type: ignore[attr-defined]
+    magic = f.read(len(GZIP_MAGIC))  # type: ignore[attr-defined]
+    f.seek(at)  # type: ignore[attr-defined]
+    return magic == GZIP_MAGIC
+
+
+def _gunzipped_lines(f: Any, max_line: int) -> Iterator[bytes]:
+    """A gzip file's lines (with their b"\\n"), decompressed a chunk at a time. A line is never held past
+    `max_line` bytes: a gzip bomb is one line of gigabytes as often as many lines."""
+    stream = gzip.GzipFile(fileobj=f, mode="rb")
+    pending: list[bytes] = []  # the line read so far, in pieces: appending to one bytes copies it each time
+    held = 0
+    line_no = 1
+    try:
+        while chunk := stream.read(READ_CHUNK):
+            *ends, rest = chunk.split(b"\n")
+            for end in ends:
+                yield b"".join([*pending, end, b"\n"])
+                pending, held, line_no = [], 0, line_no + 1
+            pending.append(rest)
+            held += len(rest)
+            if held > max_line:
+                raise UploadError(
+                    f"line {line_no:,} of the gzip file decompresses to more than {_size(max_line)}, "
+                    "more than one batch may hold"
+                )
+    except (EOFError, OSError, zlib.error) as e:  # cut short (EOFError), or not gzip past its first bytes
+        raise UploadError(
+            f"this is a gzip file, but it is cut short or corrupt ({e}); upload it whole, or the plain .jsonl"
+        ) from e
+    if held:
+        yield b"".join(pending)
 
 
 def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: int | None) -> list[str]:

@@ -1,7 +1,8 @@
 """Server-rendered charts: the geometry is computed here and drawn by a template as inline SVG.
 
 No JavaScript and nothing from a CDN, so a chart works offline. Labels stay plain strings for the
-template to escape; colours are CSS variables, so the light and dark themes both apply.
+template to escape. Colours are classes (`series-0`...), coloured by the stylesheet from the theme's
+variables: the Content-Security-Policy allows no style attribute, and both themes apply.
 """
 
 from __future__ import annotations
@@ -14,18 +15,11 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-# Series colours from the theme's variables (static/dashboard/app.css); "other" is grey.
-COLOURS = (
-    "var(--processing)",
-    "var(--succeeded)",
-    "var(--expired)",
-    "var(--accent)",
-    "color-mix(in srgb, var(--processing) 45%, var(--fg))",
-    "var(--errored)",
-)
-OTHER_COLOUR = "var(--canceled)"
+# One class per series colour, `.series-0` to `.series-5` in static/dashboard/app.css; "others" is grey.
+SERIES = tuple(f"series-{i}" for i in range(6))
+OTHER_SERIES = "series-other"
 
-WIDTH = 760
+WIDTH = 760  # svg.chart in app.css is at most this wide
 LEFT, RIGHT, TOP = 76, 12, 14  # room for the y-axis labels on the left
 PLOT_HEIGHT = 220
 MAX_X_LABELS = 10
@@ -38,7 +32,7 @@ class Bar:
     y: float
     width: float
     height: float
-    colour: str
+    series: str  # its colour's class
     title: str  # shown as a tooltip and read by screen readers
 
 
@@ -53,7 +47,7 @@ class Tick:
 class Key:
     x: float
     y: float
-    colour: str
+    series: str
     label: str  # clipped to fit its column
     title: str  # in full
 
@@ -88,7 +82,7 @@ class BarChart:
         """The bars as SVG markup, titles escaped: hundreds of them render far faster here than in a template."""
         return mark_safe(
             "".join(
-                f'<rect x="{b.x}" y="{b.y}" width="{b.width}" height="{b.height}" style="fill: {b.colour}">'
+                f'<rect x="{b.x}" y="{b.y}" width="{b.width}" height="{b.height}" class="{b.series}">'
                 f"<title>{escape(b.title)}</title></rect>"
                 for b in self.bars
             )
@@ -143,14 +137,14 @@ def stacked_bars(
     bars = []
     for i, (_, full) in enumerate(categories):
         y = float(bottom)
-        for (name, values), colour in zip(series, _colours(series), strict=True):
+        for (name, values), css_class in zip(series, _classes(series), strict=True):
             if values[i] <= 0:
                 continue
             height = float(values[i]) * scale
             y -= height
             x = LEFT + i * slot + (slot - bar_width) / 2
             tip = f"{full} · {name}: {value_label(values[i])}"
-            bars.append(Bar(_r(x), _r(y), _r(bar_width), _r(height), colour, tip))
+            bars.append(Bar(_r(x), _r(y), _r(bar_width), _r(height), css_class, tip))
     return BarChart(
         width=WIDTH,
         height=bottom + 48 + LEGEND_ROW * math.ceil(len(series) / LEGEND_COLUMNS),
@@ -172,11 +166,11 @@ def stacked_bars(
     )
 
 
-def _colours(series: Sequence[tuple[str, Sequence[Decimal]]]) -> list[str]:
-    colours = [COLOURS[i % len(COLOURS)] for i in range(len(series))]
-    if len(series) > len(COLOURS):  # the folded "others" series comes last
-        colours[-1] = OTHER_COLOUR
-    return colours
+def _classes(series: Sequence[tuple[str, Sequence[Decimal]]]) -> list[str]:
+    classes = [SERIES[i % len(SERIES)] for i in range(len(series))]
+    if len(series) > len(SERIES):  # the folded "others" series comes last
+        classes[-1] = OTHER_SERIES
+    return classes
 
 
 def _x_ticks(categories: Sequence[tuple[str, str]], slot: float, bottom: int) -> list[Tick]:
@@ -188,8 +182,8 @@ def _x_ticks(categories: Sequence[tuple[str, str]], slot: float, bottom: int) ->
 def _legend(series: Sequence[tuple[str, Sequence[Decimal]]], y: int) -> list[Key]:
     column = (WIDTH - LEFT) / LEGEND_COLUMNS
     return [
-        Key(_r(LEFT + (j % LEGEND_COLUMNS) * column), y + (j // LEGEND_COLUMNS) * LEGEND_ROW, colour, _clip(name), name)
-        for j, ((name, _), colour) in enumerate(zip(series, _colours(series), strict=True))
+        Key(_r(LEFT + (j % LEGEND_COLUMNS) * column), y + (j // LEGEND_COLUMNS) * LEGEND_ROW, css, _clip(name), name)
+        for j, ((name, _), css) in enumerate(zip(series, _classes(series), strict=True))
     ]
 
 

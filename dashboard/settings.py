@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.email_url import email_settings
@@ -84,6 +85,8 @@ MIDDLEWARE = [
     "dashboard.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise: static files need no policy, pages do (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "dashboard.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, so the refreshed expiry is in place before the session is saved.
@@ -211,6 +214,26 @@ if WHITENOISE_USE_FINDERS:
 
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy on every page, the admin's included: scripts, styles and everything else from this
+# site only, and no inline code or style at all, so markup injected past the escaping could run nothing.
+# Every script is a static file (htmx told by a <meta> in base.html not to eval nor add a <style>), every
+# style is in app.css (the chart's colours are classes); tests/browser/test_csp.py walks every page in
+# Chromium and fails on any violation.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # The debug page (DEBUG=true only) masks database and broker URLs as well as keys and passwords.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.security.ExceptionReporterFilter"
 
@@ -311,6 +334,9 @@ SUBMIT_CLOCK_SKEW_SECONDS = envint("SUBMIT_CLOCK_SKEW_SECONDS", "60")
 # The API's limits per batch: an upload or a retry larger than these is split into several batches.
 SUBMIT_MAX_REQUESTS = envint("SUBMIT_MAX_REQUESTS", "100000")
 SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
+# The most one uploaded file may hold, decompressed if it is gzip (4 GiB: 16 full batches); a gzip file that
+# decompresses to more is refused while it is read, never held.
+SUBMIT_MAX_UPLOAD_BYTES = envint("SUBMIT_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024 * 1024))
 
 # --- Notifications (batches/notify/, README "Notifications") -------------------------------------------
 # Absolute links in payloads and emails point here.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -422,3 +423,84 @@ def test_a_field_the_api_does_not_take_is_reported_before_anything_is_sent():
         (1, "params.stream must not be true: a batch's requests are not streamed")
     ]
     assert validate(io.BytesIO(params_line(**PARAMS, system="Be brief.", stop_sequences=["END"]))).ok
+
+
+# --- gzip -----------------------------------------------------------------------------------------------
+def test_a_gzip_file_is_read_decompressed_whatever_its_name():
+    data = lines(3)
+    upload = SimpleUploadedFile("requests.jsonl", gzip.compress(data), content_type="application/jsonl")
+
+    v = validate(upload)
+
+    assert v.ok and v.request_count == 3 and v.errors == []
+    assert [(p.first_line, p.last_line, p.body_bytes) for p in v.parts] == [
+        (1, 3, validate(io.BytesIO(data)).parts[0].body_bytes)
+    ]
+    assert v.sha256 == hashlib.sha256(data).hexdigest()  # the same requests gzipped or not are the same upload
+    upload.seek(0)
+    assert [(n, r["custom_id"]) for n, r in iter_requests(upload)] == [(1, "req-1"), (2, "req-2"), (3, "req-3")]
+
+
+def test_a_gzip_file_keeps_real_line_numbers_and_reports_its_lines_problems():
+    data = line("a") + b"\n" + b"{not json\n" + line("a")
+
+    assert errors_of(gzip.compress(data)) == [
+        (3, "invalid JSON: Expecting property name enclosed in double quotes (column 2)"),
+        (4, 'duplicate custom_id "a", first seen on line 1'),
+    ]
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9], ids=["half", "most"])
+def test_a_gzip_file_cut_short_is_one_message_not_an_error_per_line(cut):
+    compressed = gzip.compress(lines(2000))
+    v = validate(io.BytesIO(compressed[: int(len(compressed) * cut)]))
+
+    assert not v.ok and v.error_count == 1 and v.parts == []
+    [(at, message)] = [(e.line, e.message) for e in v.errors]
+    assert at == 0 and message.startswith("this is a gzip file, but it is cut short or corrupt")
+    assert "UTF-8" not in message
+
+
+def test_a_corrupt_gzip_file_is_one_message():
+    compressed = bytearray(gzip.compress(lines(50)))
+    compressed[20:40] = b"\x00" * 20  # inside the deflate stream
+
+    [(at, message)] = errors_of(bytes(compressed))
+
+    assert at == 0 and "gzip file, but it is cut short or corrupt" in message
+
+
+def test_a_gzip_bomb_of_one_line_is_refused_before_it_is_held():
+    bomb = gzip.compress(b"x" * 200_000_000, compresslevel=1)  # 200 MB in under 1 MB
+    assert len(bomb) < 1_000_000
+
+    tracemalloc.start()
+    try:
+        v = validate(io.BytesIO(bomb), max_bytes=4_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [(e.line, e.message) for e in v.errors] == [
+        (0, "line 1 of the gzip file decompresses to more than 4,000,000 bytes, more than one batch may hold")
+    ]
+    assert peak < 12_000_000, f"peak {peak:,} bytes"
+
+
+def test_a_gzip_file_that_decompresses_past_the_upload_limit_is_refused(settings):
+    settings.SUBMIT_MAX_UPLOAD_BYTES = 5_000_000
+    bomb = gzip.compress(lines(10) + b"\n" * 20_000_000, compresslevel=1)
+
+    v = validate(io.BytesIO(bomb))
+
+    assert not v.ok and [(e.line, e.message) for e in v.errors] == [
+        (0, "the gzip file decompresses to more than 5,000,000 bytes, the most one upload may hold")
+    ]
+
+
+def test_a_plain_file_over_the_upload_limit_is_refused_too():
+    v = validate(io.BytesIO(lines(100)), max_upload_bytes=5_000)
+
+    assert [(e.line, e.message) for e in v.errors] == [
+        (0, "the file is more than 5,000 bytes, the most one upload may hold")
+    ]

@@ -107,6 +107,17 @@ def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> No
     expect(page).to_have_url(re.compile(r"/$"))
 
 
+def wait_until(page: Page, condition: str, timeout_ms: int) -> None:
+    """Wait for a JavaScript condition on the page. Not page.wait_for_function: Playwright evals its predicate
+    inside the page, which the Content-Security-Policy forbids; evaluate() goes through the DevTools protocol,
+    which the policy does not see."""
+    for _ in range(timeout_ms // 100):
+        if page.evaluate(condition):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"still not true after {timeout_ms} ms: {condition}")
+
+
 @pytest.fixture
 def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
     """100 requests mirrored while in progress, two of them to end errored. As the API does, the counts stay at
@@ -131,3 +142,15 @@ def make_ended_batch(emulator: Emulator, workspace: Workspace) -> Callable[[list
         return batch
 
     return make
+
+
+@pytest.fixture
+def several_batches(make_ended_batch, running_batch) -> Batch:
+    """An ended batch (succeeded, errored and expired items, a label) beside the running one; the ended one."""
+    ended = make_ended_batch(
+        [batch_request(f"ok-{i:03d}") for i in range(30)]
+        + [batch_request(f"over-{i}", "x [emulate:errored:overloaded_error]") for i in range(3)]
+        + [batch_request("exp-1", "x [emulate:expired]")]
+    )
+    Batch.objects.filter(pk=ended.pk).update(label="Nightly evaluation")
+    return ended

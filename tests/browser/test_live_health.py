@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from batches import sync
-from tests.browser.conftest import LIVE_TIMEOUT_MS
+from tests.browser.conftest import LIVE_TIMEOUT_MS, wait_until
 from tests.browser.test_live_progress import assert_not_reloaded, mark_page
 
 
@@ -79,7 +79,7 @@ def test_a_watched_batch_that_ends_raises_a_browser_notification(
     emulator.advance(3600)
     sync.catch_up(workspace.pk)
 
-    page.wait_for_function("window.__notes.length > 0", timeout=LIVE_TIMEOUT_MS)
+    wait_until(page, "window.__notes.length > 0", LIVE_TIMEOUT_MS)
     [[title, body]] = page.evaluate("window.__notes")
     assert title == f"Batch ended: {running_batch.id}" and body.startswith("98 succeeded, 2 errored")
     # Told once: the watch is over, and later polls do not tell again.

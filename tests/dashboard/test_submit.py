@@ -3,6 +3,7 @@ Operator confirms it, split at the API's limits, never created twice."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -175,6 +176,26 @@ def test_nothing_is_sent_before_the_operator_confirms(upload, workspace, emulato
     assert text(element(body, "button", name="send")).strip() == "Send 3 requests as 1 batch"
     assert SubmissionPart.objects.get().status == "pending" and emulator.calls.get("create", 0) == 0
     assert not AuditEvent.objects.filter(action="submit").exists()  # submitting is the confirm
+
+
+def test_a_gzip_file_named_jsonl_is_read_decompressed_and_kept_as_a_draft(upload, emulator):
+    gz = SimpleUploadedFile("requests.jsonl", gzip.compress(jsonl([batch_request(f"item-{i}") for i in range(3)])))
+    page = upload([], file=gz)
+
+    assert "3 requests validated and kept as a draft" in page.content.decode()
+    kept = RequestInput.objects.filter(part__submission=Submission.objects.get()).order_by("custom_id")
+    assert [i.custom_id for i in kept] == ["item-0", "item-1", "item-2"]
+    assert kept[0].unpack()["messages"][0]["content"] == "hi [emulate:succeeded]"
+
+
+def test_a_gzip_file_cut_short_is_one_clear_message_and_nothing_is_kept(upload, emulator):
+    whole = gzip.compress(jsonl([batch_request(f"item-{i}") for i in range(200)]))
+    page = upload([], file=SimpleUploadedFile("requests.jsonl", whole[: len(whole) // 2]))
+
+    body = page.content.decode()
+    assert page.status_code == 400 and "Nothing was submitted: 1 problem" in text(element(body, "h2"))
+    assert "this is a gzip file, but it is cut short or corrupt" in body and "UTF-8" not in body
+    assert not Submission.objects.exists() and not RequestInput.objects.exists()
 
 
 def test_a_file_of_one_request_reads_in_the_singular(upload, settings):
