@@ -327,6 +327,9 @@ globals().update(email_settings(env("EMAIL_URL")))  # EMAIL_BACKEND, EMAIL_HOST,
 # The sync-health bar polls this often while a workspace is failing, and this often otherwise.
 HEALTH_POLL_SECONDS = envfloat("HEALTH_POLL_SECONDS", "5")
 HEALTH_IDLE_POLL_SECONDS = envfloat("HEALTH_IDLE_POLL_SECONDS", "30")
+# A polled fragment whose data did not change is answered 304, but renders again at least this often, so its
+# relative times ("running for 4 minutes") move on (dashboard/polling.py).
+POLL_ETAG_SECONDS = envint("POLL_ETAG_SECONDS", "60")
 
 # One line per record: text, or with LOG_FORMAT=json one JSON object (time, level, logger, message,
 # request_id or task_id). The SDK's request bodies (prompts, up to 256 MB) are dropped at any level.
