@@ -229,6 +229,13 @@ if CELERY_BROKER_URL == "filesystem://":
         # Broadcast (pidbox) files; without it kombu writes them under ./control of the working directory.
         "control_folder": str(_broker_dir / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unreachable Redis (a host that drops packets) would otherwise hold a request until the TCP timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2  # the same for AMQP
+# A view that enqueues answers within a few seconds when the broker is down ("the worker is unreachable"):
+# two quick retries of the publish, not Celery's default of three with growing waits.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
