@@ -9,6 +9,10 @@ The ETag covers everything the fragment depends on, so a 304 is never wrong:
   the answer renders again at least once every `POLL_ETAG_SECONDS`. That also bounds the staleness of any
   change a write forgot to announce.
 
+A change makes every open tab render again within one poll: a hundred tabs, a hundred renders of the same rows.
+So the render is shared: a fragment that holds nothing personal (no CSRF token: no form) is kept in the cache
+under the same key less the user, and the other tabs showing it with the same permissions get those bytes.
+
 Browsers revalidate an XHR GET with their HTTP cache when the response has an ETag and `Cache-Control:
 private, no-cache`: htmx's polls send If-None-Match by themselves, and a 304 reaches htmx as the cached 200.
 """
@@ -22,6 +26,7 @@ from functools import lru_cache, wraps
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 
@@ -47,6 +52,10 @@ def deploy_version() -> str:
 
 
 def etag(request: HttpRequest, workspace_versions: list[tuple[int, int]]) -> str:
+    return '"' + _digest(request, workspace_versions, str(request.user.pk)) + '"'
+
+
+def _digest(request: HttpRequest, workspace_versions: list[tuple[int, int]], who: str) -> str:
     user = request.user
     parts = [
         deploy_version(),
@@ -54,12 +63,26 @@ def etag(request: HttpRequest, workspace_versions: list[tuple[int, int]]) -> str
         request.get_full_path(),
         request.headers.get("HX-Target", ""),
         request.COOKIES.get("tz", ""),
-        str(user.pk),
+        who,
         # Cached on the user by the permission check the view already passed: no query.
         ",".join(sorted(user.get_all_permissions())),
         ";".join(f"{pk}:{version}" for pk, version in workspace_versions),
     ]
-    return '"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int]], view: Callable) -> HttpResponse:
+    """The fragment as anyone with these permissions sees it now: rendered once, then served from the cache."""
+    key = "poll:" + _digest(request, workspace_versions, "anyone")
+    kept = cache.get(key)
+    if kept is not None:
+        return HttpResponse(kept[0], content_type=kept[1])
+    response = view()
+    # A token in the fragment (a form) is this session's: such a fragment is never handed to anyone else.
+    personal = request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or getattr(response, "streaming", False)
+    if response.status_code == 200 and not personal:
+        cache.set(key, (response.content, response["Content-Type"]), settings.POLL_ETAG_SECONDS)
+    return response
 
 
 def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int, int]] | None:
@@ -92,7 +115,7 @@ def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Cal
             if tag in _tags(request.headers.get("If-None-Match", "")):
                 response = HttpResponseNotModified()
             else:
-                response = view(request, *args, **kwargs)
+                response = _shared_render(request, shown, lambda: view(request, *args, **kwargs))
                 if response.status_code != 200:
                     return response
             response["ETag"] = tag

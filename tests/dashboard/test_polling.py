@@ -104,3 +104,29 @@ def test_a_batch_of_another_workspace_changing_keeps_this_batch_at_304(viewer_cl
 def test_a_batch_nobody_may_see_is_still_404_with_any_etag(viewer_client, mirrored):
     response = _poll(viewer_client, "/batches/msgbatch_nope/", SUMMARY, '"anything"')
     assert response.status_code == 404
+
+
+def test_a_change_is_rendered_once_for_every_viewer_with_the_same_permissions(viewer_client, mirrored, make_user):
+    first = _poll(viewer_client, "/", ROWS)
+    other = Client()
+    other.force_login(make_user("viewer2", "Viewer"))
+    with CaptureQueriesContext(connection) as queries:
+        second = _poll(other, "/", ROWS)
+    assert second.status_code == 200 and second.content == first.content
+    assert len(queries) == 5  # session, user, permissions (2), versions: the rows come from the first render
+    assert second["ETag"] != first["ETag"]  # each browser's own tag all the same
+
+
+def test_a_fragment_holding_a_form_is_never_handed_to_another_user(mirrored, make_user, emulator):
+    running = mirrored["running"]
+    url = f"/batches/{running.id}/?seen={running.state}"
+    emulator.advance(3600)
+    sync.catch_up(mirrored["workspace"].pk)  # it ended: the poll redraws the actions, forms with a CSRF token
+    clients = []
+    for name in ("op1", "op2"):
+        client = Client()
+        client.force_login(make_user(name, "Operator"))
+        clients.append(client)
+    answers = [_poll(client, url, SUMMARY).content.decode() for client in clients]
+    assert 'name="csrfmiddlewaretoken"' in answers[0]
+    assert answers[0] != answers[1]  # each rendered for its own session
