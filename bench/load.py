@@ -5,9 +5,10 @@ while a 100,000-result batch is ingested.
     .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../polling]
 
 Each viewer opens its tab at some moment of the first --ramp seconds: it loads the list and one running batch's
-page once, then polls both fragments every 5 s (HX-Request,
-HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends for htmx's XHR). A quarter into
-the run the emulator gets a 100,000-result ended batch, which the next sync mirrors and an ingest worker streams.
+page once, then polls both fragments every 5 s, each followed by the health bar's poll as health.js does
+(HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends for htmx's XHR).
+A quarter into the run the emulator gets a 100,000-result ended batch, which the next sync mirrors and an
+ingest worker streams.
 
 Prints p50/p95/p99 per page, requests/s, errors, the share answered 304, the gaps between the workspace's
 syncs (against SYNC_INTERVAL_SECONDS) and whether the big ingest completed. Target (issue 13): zero errors,
@@ -117,7 +118,14 @@ class Viewer(threading.Thread):
         self.get("batch page", self.batch_url)
         while not self.stop.wait(self.args.interval):
             self.get("list poll", "/", "batch-rows")
+            self._health()
             self.get("batch poll", self.summary_url, "batch-summary")
+            self._health()
+
+    def _health(self) -> None:
+        """static/dashboard/health.js polls the health bar after every swap of another poll of the page."""
+        if self.args.health:
+            self.get("health", "/health/", "sync-health")
 
 
 def _seed(url: str, args) -> tuple[object, list[str]]:
@@ -222,6 +230,12 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--interval", type=float, default=5, help="each tab polls this often (htmx: every 5s)")
     parser.add_argument("--ramp", type=float, default=20, help="viewers open their tabs over this many seconds")
+    parser.add_argument(
+        "--no-health",
+        dest="health",
+        action="store_false",
+        help="leave out the health bar's poll that follows every other poll in a browser",
+    )
     parser.add_argument("--batches", type=int, default=60, help="batches mirrored, of which --running run")
     parser.add_argument("--running", type=int, default=12)
     parser.add_argument("--big", type=int, default=100_000, help="results of the batch ingested during the run")
@@ -316,14 +330,14 @@ def _report(args, stats: Stats, elapsed: float, syncs: list, big_at: float, done
     print(f"{args.viewers} viewers (tabs opened over {args.ramp:g} s) polling every {args.interval:g} s for "
           f"{elapsed:.0f} s ({os.cpu_count()} cores; gunicorn as bin/start runs it, PostgreSQL, Redis)")  # fmt: skip
     print(f"{'page':<11} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'304 share':>9}")
-    for page in ("list page", "batch page", "list poll", "batch poll"):
+    for page in ("list page", "batch page", "list poll", "batch poll", "health"):
         values = stats.latency.get(page, [])
         if not values:
             continue
         share = stats.statuses[page].get(304, 0) / len(values)
         print(f"{page:<11} {len(values):>8} {_pct(values, 50):>7.1f} {_pct(values, 95):>7.1f} {_pct(values, 99):>7.1f} "
               f"{max(values) * 1000:>7.1f} {share:>9.0%}")  # fmt: skip
-    polls = stats.latency.get("list poll", []) + stats.latency.get("batch poll", [])
+    polls = [v for page in ("list poll", "batch poll", "health") for v in stats.latency.get(page, [])]
     print(f"all polls: p95 {_pct(polls, 95):.1f} ms; {total / elapsed:.1f} requests/s; {len(stats.errors)} errors"
           + (f" (first: {stats.errors[0]})" if stats.errors else "")
           + f"; {stats.reconnects} kept-alive connections closed by the server were opened again")  # fmt: skip
