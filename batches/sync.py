@@ -160,7 +160,9 @@ def _mark_gone(batches) -> int:
     tell: batch.ended (results "gone"), in the same transaction."""
     with transaction.atomic():
         unsettled = list(batches.awaiting_results().filter(notify_end=True).select_related("submitted_by"))
+        workspace_ids = set(batches.values_list("workspace_id", flat=True))
         gone = batches.update(gone_from_api_at=timezone.now())
+        versions.bump_many(workspace_ids)  # "deleted in API" on the list and the batch's page
         for batch in unsettled:
             events.batch_settled(batch, "gone")
     return gone

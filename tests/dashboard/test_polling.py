@@ -130,3 +130,13 @@ def test_a_fragment_holding_a_form_is_never_handed_to_another_user(mirrored, mak
     answers = [_poll(client, url, SUMMARY).content.decode() for client in clients]
     assert 'name="csrfmiddlewaretoken"' in answers[0]
     assert answers[0] != answers[1]  # each rendered for its own session
+
+
+def test_a_batch_deleted_from_the_api_is_badged_at_the_next_poll(viewer_client, mirrored, emulator, settings):
+    settings.SYNC_NOT_FOUND_GRACE_SECONDS = 0  # it was made a minute ago: past propagating, for this test
+    tag = _poll(viewer_client, "/", ROWS)["ETag"]
+    emulator.delete_batch(mirrored["ended"].id)
+    sync.catch_up(mirrored["workspace"].pk, full=True)  # a full pass notices what the API no longer lists
+
+    poll = _poll(viewer_client, "/", ROWS, tag)
+    assert poll.status_code == 200 and "deleted in API" in poll.content.decode()
