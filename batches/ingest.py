@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from batches import client, result_store, submit
+from batches import client, result_store, submit, versions
 from batches.errors import APIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
 from batches.models import Batch, Workspace
 from batches.notify import events
@@ -219,13 +219,15 @@ def _record_failure(batch: Batch, report: IngestReport, error: BaseException | s
         delay = max(delay, error.retry_after)
     error_type = error.error_type if isinstance(error, APIError) else "incomplete" if isinstance(error, str) else ""
     report.outcome, report.error = "failed", str(error or "unknown error")
-    Batch.objects.filter(pk=batch.pk).update(
-        ingest_failures=failures,
-        ingest_not_before=timezone.now() + timedelta(seconds=delay),
-        ingest_error=report.error[:2000],
-        ingest_error_type=(error_type or type(error).__name__)[:64],
-        ingest_error_permanent=permanent,
-    )
+    with transaction.atomic():
+        versions.bump(batch.workspace_id)  # the batch's page shows the failure and its next attempt
+        Batch.objects.filter(pk=batch.pk).update(
+            ingest_failures=failures,
+            ingest_not_before=timezone.now() + timedelta(seconds=delay),
+            ingest_error=report.error[:2000],
+            ingest_error_type=(error_type or type(error).__name__)[:64],
+            ingest_error_permanent=permanent,
+        )
 
 
 def _pause_workspace(batch: Batch, exc: RetryableAPIError) -> None:
@@ -239,6 +241,7 @@ def _pause_workspace(batch: Batch, exc: RetryableAPIError) -> None:
 def _mark_unavailable(batch: Batch, reason: str, report: IngestReport) -> None:
     now = timezone.now()
     with transaction.atomic():
+        versions.bump(batch.workspace_id)
         Batch.objects.filter(pk=batch.pk).update(results_unavailable_at=now, results_unavailable_reason=reason[:300])
         batch.results_unavailable_at, batch.results_unavailable_reason = now, reason[:300]
         # It ended all the same: batch.ended with what is known (counts, no error types nor cost).

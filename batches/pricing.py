@@ -18,7 +18,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Sum, When
 
-from batches.models import Batch, Price, Result, UsageRollup
+from batches import versions
+from batches.models import Batch, Price, Result, UsageRollup, Workspace
 
 MILLION = Decimal(1_000_000)
 
@@ -169,4 +170,5 @@ def reprice() -> int:
         chunk = [_priced(row, book) for row in rows[start : start + 2000]]
         UsageRollup.objects.bulk_update(chunk, ["price", "cost", "standard_cost", "uncached_cost"])
         changed += len(chunk)
+    versions.bump_many(Workspace.objects.values_list("pk", flat=True))  # every cost shown may have moved
     return changed

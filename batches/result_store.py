@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from batches import pricing, result_lines
+from batches import pricing, result_lines, versions
 from batches.models import Batch, ErrorCount, Result, ResultChunk
 from batches.notify import events
 
@@ -173,6 +173,7 @@ def finish(batch: Batch) -> str:
         return f"the results stream ended with {stored:,} of {expected:,} results"
     now = timezone.now()
     with transaction.atomic():
+        versions.bump(batch.workspace_id)  # results kept: the list's errors and cost, the page's tables
         _roll_up_errors(batch)
         pricing.roll_up(batch)
         # The model most of its results name: what makes later batches "like this one" for an ETA.

@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from batches import audit, client, estimates, uploads
+from batches import audit, client, estimates, uploads, versions
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
 from batches.notify import events
@@ -271,6 +271,7 @@ def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBat
         upsert_remote(submission.workspace, remote)
         replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
         Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by, model=model)
+        versions.bump(submission.workspace_id)
         SubmissionPart.objects.filter(pk=part.pk).update(
             status=SubmissionPart.Status.CREATED, batch_id=remote.id, error="",
             adoption="provisional" if adopted else "", replaced_label=replaced if adopted else "",
@@ -295,6 +296,7 @@ def verify_adoption(batch: Batch) -> None:
                "(their custom_ids differ): it was given back and ours was sent again")  # fmt: skip
     with transaction.atomic():
         Batch.objects.filter(pk=batch.pk).update(label=part.replaced_label, submitted_by=None)
+        versions.bump(batch.workspace_id)
         RequestInput.objects.filter(part=part).update(batch=None)
         SubmissionPart.objects.filter(pk=part.pk).update(
             status=SubmissionPart.Status.PENDING, batch=None, adoption="", replaced_label="", error=message

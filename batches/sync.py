@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from batches import client, ingest
+from batches import client, ingest, versions
 from batches.errors import APIError, NotFoundAPIError, RetryableAPIError
 from batches.models import Batch, Credentials, Workspace
 from batches.notify import events
@@ -160,7 +160,9 @@ def _mark_gone(batches) -> int:
     tell: batch.ended (results "gone"), in the same transaction."""
     with transaction.atomic():
         unsettled = list(batches.awaiting_results().filter(notify_end=True).select_related("submitted_by"))
+        workspace_ids = set(batches.values_list("workspace_id", flat=True))
         gone = batches.update(gone_from_api_at=timezone.now())
+        versions.bump_many(workspace_ids)  # "deleted in API" on the list and the batch's page
         for batch in unsettled:
             events.batch_settled(batch, "gone")
     return gone
@@ -228,6 +230,8 @@ def _record_success(workspace_id: int, *, full: bool) -> None:
     with transaction.atomic():
         before = Workspace.objects.only(*_HEALTH_FIELDS).get(pk=workspace_id)
         Workspace.objects.filter(pk=workspace_id).update(**fields)
+        if before.is_failing:  # "synced N s ago" is the health bar's own poll: only a recovery is news here
+            versions.bump(workspace_id)
         events.sync_recovered(before, now)  # only if this failing episode was announced
 
 
@@ -242,6 +246,7 @@ def _record_failure(workspace_id: int, exc: APIError) -> None:
             last_error_message=exc.message[:2000],
             sync_not_before=now + timedelta(seconds=retry_after) if retry_after else None,
         )
+        versions.bump(workspace_id)  # running rows say "sync failing", with the last error as their title
         # Failing for longer than the threshold: sync.failing, once per episode (the beat's check also looks,
         # for a workspace whose passes are skipped meanwhile).
         events.sync_failing(Workspace.objects.only(*_HEALTH_FIELDS).get(pk=workspace_id), now)

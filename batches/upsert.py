@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
+from batches import versions
 from batches.client import RemoteBatch
 from batches.models import REQUEST_COUNTS, Batch, Workspace
 
@@ -13,6 +15,8 @@ SYNCED_FIELDS = [
     "ended_at",
     "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
 ]  # fmt: skip
+# What a page shows of them: every pass moves `refreshed_at`, which must not make a poll render again.
+_SHOWN_FIELDS = [name for name in SYNCED_FIELDS if name != "refreshed_at"]
 
 
 def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
@@ -27,7 +31,19 @@ def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
     now = timezone.now()
     synced_once = workspace.last_full_sync_at is not None
     rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
-    Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+    with transaction.atomic():
+        if _any_change(rows):
+            versions.bump(workspace.pk)
+        Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+
+
+def _any_change(rows: list[Batch]) -> bool:
+    """A new batch, or one whose shown fields differ from the mirror's: one query over the rows' ids."""
+    mirrored = {
+        values[0]: values[1:]
+        for values in Batch.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", *_SHOWN_FIELDS)
+    }
+    return any(mirrored.get(row.pk) != tuple(getattr(row, name) for name in _SHOWN_FIELDS) for row in rows)
 
 
 def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:

@@ -257,6 +257,13 @@ if CELERY_BROKER_URL == "filesystem://":
         # Broadcast (pidbox) files; without it kombu writes them under ./control of the working directory.
         "control_folder": str(_broker_dir / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # An unreachable Redis (a host that drops packets) would otherwise hold a request until the TCP timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2  # the same for AMQP
+# A view that enqueues answers within a few seconds when the broker is down ("the worker is unreachable"):
+# two quick retries of the publish, not Celery's default of three with growing waits.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -358,6 +365,9 @@ globals().update(email_settings(env("EMAIL_URL")))  # EMAIL_BACKEND, EMAIL_HOST,
 # The sync-health bar polls this often while a workspace is failing, and this often otherwise.
 HEALTH_POLL_SECONDS = envfloat("HEALTH_POLL_SECONDS", "5")
 HEALTH_IDLE_POLL_SECONDS = envfloat("HEALTH_IDLE_POLL_SECONDS", "30")
+# A polled fragment whose data did not change is answered 304, but renders again at least this often, so its
+# relative times ("running for 4 minutes") move on (dashboard/polling.py).
+POLL_ETAG_SECONDS = envint("POLL_ETAG_SECONDS", "60")
 
 # One line per record: text, or with LOG_FORMAT=json one JSON object (time, level, logger, message,
 # request_id or task_id). The SDK's request bodies (prompts, up to 256 MB) are dropped at any level.

@@ -62,6 +62,11 @@ def _fast_retries(request):
     # The SDK-facing retry loop honours retry-after; tests keep waits short.
     settings.ANTHROPIC_MAX_RETRY_WAIT_SECONDS = 2
     settings.INGEST_CHUNK_LINES = 50
+    from django.core.cache import cache
+
+    # Each test's database starts again from workspace 1 at version 0: a fragment another test's polls shared
+    # (dashboard/polling.py) would match its key.
+    cache.clear()
 
 
 # --- a fixed cast of users -----------------------------------------------------------------------

@@ -63,6 +63,10 @@ class Workspace(models.Model):
     sync_lease_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Bumped (batches/versions.py) in the transaction of every change a page shows of this workspace's batches
+    # or sync health: a poll whose versions did not move is answered 304 without rendering (dashboard/polling.py).
+    data_version = models.PositiveBigIntegerField(default=0, editable=False)
+
     class Meta:
         ordering = ["name"]
 

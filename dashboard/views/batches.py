@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from batches import pricing, retry
 from batches.eta import eta
 from batches.models import Batch, RequestInput, Result
-from dashboard import listing
+from dashboard import listing, polling
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches, visible_workspaces
 from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
@@ -19,6 +19,7 @@ from dashboard.spend.figures import Spend, spend_of_batch
 
 @require_GET
 @can_view
+@polling.conditional(polling.list_versions)
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
@@ -43,6 +44,7 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @can_view
+@polling.conditional(polling.batch_versions)
 def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     batch = batch_or_404(request, batch_id, "submitted_by")
     # A poll says what state the page drew the batch in: when it has moved on, the answer redraws all that

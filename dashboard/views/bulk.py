@@ -16,7 +16,7 @@ from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches, wor
 from dashboard.forms import BatchFilterForm
 from dashboard.listing import BULK_MAX, RETRYABLE
 from dashboard.queries import query_without
-from dashboard.views.outcomes import WORKER_UNREACHABLE
+from dashboard.views.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
 from dashboard.wording import counted
 
 PERMISSION = {"cancel": "cancel_batch", "retry": "retry_results"}
@@ -43,16 +43,23 @@ def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
     if not chosen:
         messages.info(request, "None of the selected batches can take this action: nothing was done.")
     elif action == "cancel":
-        bulk.record(request.user, "cancel", chosen, query=query)
-        queued = enqueue(cancel_batches, chosen, request.user.pk)
-        text = f"Canceling {counted(len(chosen), 'batch', 'batches')}: the list shows each as it goes."
-        (messages.success if queued else messages.warning)(request, text if queued else f"{text} {WORKER_UNREACHABLE}")
+        if enqueue(cancel_batches, chosen, request.user.pk):
+            bulk.record(request.user, "cancel", chosen, query=query)
+            messages.success(request, f"Canceling {counted(len(chosen), 'batch', 'batches')}: the list shows each "
+                                      "as it goes.")  # fmt: skip
+        else:
+            # The selection lives only in the task: nothing would cancel these once the broker is back.
+            messages.warning(request, CANCEL_NOT_QUEUED)
     else:
         bulk.record(request.user, "retry", chosen, query=query)
         made = bulk.retry_many(chosen, request.user)
         items = sum(m.submission.request_count for m in made)
-        messages.success(request, f"{counted(items, 'failed item')} queued again in "
-                                  f"{counted(len(made), 'child batch', 'child batches')}.")  # fmt: skip
+        text = f"{counted(items, 'failed item')} queued again in {counted(len(made), 'child batch', 'child batches')}."
+        # The children are kept before they are queued: the beat's sweep sends them once the broker is back.
+        if any(m.created and not m.queued for m in made):
+            messages.warning(request, f"{text} {WORKER_UNREACHABLE}")
+        else:
+            messages.success(request, text)
     return redirect(f"{reverse('batch_list')}?{query}")
 
 

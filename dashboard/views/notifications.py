@@ -17,6 +17,7 @@ from batches.tasks import enqueue, send_notifications
 from dashboard.access import HtmxHttpRequest, can_view, role_required, visible_workspaces
 from dashboard.forms import ChannelForm, DeliveryFilterForm, MyNotificationsForm, ThresholdsForm
 from dashboard.queries import query_without
+from dashboard.views.outcomes import WORKER_UNREACHABLE
 
 manage = role_required("manage_notifications")
 
@@ -105,8 +106,10 @@ def delivery_resend(request: HtmxHttpRequest) -> HttpResponse:
     queued = send.resend(ids)
     sent = enqueue(send_notifications) if queued else True
     audit.record(request.user, "notification_resend", f"{queued} deliveries", params={"deliveries": ids[:50]})
-    note = "" if sent else " The worker cannot be reached now: the beat sends them once it is back."
-    messages.success(request, f"{queued} deliver{'y' if queued == 1 else 'ies'} queued again, same event id.{note}")
+    note = "" if sent else f" {WORKER_UNREACHABLE}"  # they are due in the database: the beat's tick sends them
+    (messages.success if sent else messages.warning)(
+        request, f"{queued} deliver{'y' if queued == 1 else 'ies'} queued again, same event id.{note}"
+    )
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     return redirect(back if back and safe else "delivery_log")

@@ -123,7 +123,8 @@ def test_the_list_its_counts_and_its_search_show_only_workspace_a(lead, two):
 
 
 def test_bulk_actions_over_the_filter_leave_workspace_b_alone(lead, two, emulator):
-    response = lead.post("/batches/bulk/?status=running", {"action": "cancel", "all_matching": "1", "confirmed": "yes"})
+    every_running = {"action": "cancel", "all_matching": "1", "confirmed": "yes"}
+    response = lead.post("/batches/bulk/?status=in_progress", every_running)
     assert response.status_code == 302
     response = lead.post("/batches/bulk/", {"action": "cancel", "batch": [two["running"].id], "confirmed": "yes"})
     assert response.status_code == 302
@@ -175,3 +176,16 @@ def test_a_viewer_role_in_a_workspace_may_only_view_there(client, make_user, two
     assert client.get(f"/batches/{two['own'].id}/").status_code == 200
     assert client.get(f"/batches/{two['ended'].id}/").status_code == 403
     assert client.post(f"/retry/?batch={two['own'].id}&kind=api_error").status_code == 403
+
+
+def test_a_poll_rendered_for_someone_seeing_every_workspace_is_never_served_to_a_lead_of_one(
+    client, lead, make_user, two
+):
+    rows = {"HX-Request": "true", "HX-Target": "batch-rows"}
+    everyone = type(client)()
+    everyone.force_login(make_user("everyone", "Viewer"))
+    first = everyone.get("/?status=in_progress", headers=rows).content.decode()
+    assert two["running"].id in first  # rendered and kept for the next poller with the same view of things
+
+    polled = lead.get("/?status=in_progress", headers=rows)
+    assert polled.status_code == 200 and two["running"].id not in polled.content.decode()

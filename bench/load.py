@@ -1,0 +1,359 @@
+"""Many open tabs: logged-in viewers polling the batch list and a running batch's page, as htmx does, against
+the start command's web server (gunicorn, dashboard/gunicorn_conf.py) and workers over PostgreSQL and Redis,
+while a 100,000-result batch is ingested.
+
+    .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../polling]
+
+Each viewer opens its tab at some moment of the first --ramp seconds: it loads the list and one running batch's
+page once, then polls both fragments every 5 s, each followed by the health bar's poll as health.js does
+(HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends for htmx's XHR).
+A quarter into the run the emulator gets a 100,000-result ended batch, which the next sync mirrors and an
+ingest worker streams.
+
+Prints p50/p95/p99 per page, requests/s, errors, the share answered 304, the gaps between the workspace's
+syncs (against SYNC_INTERVAL_SECONDS) and whether the big ingest completed. Target (issue 13): zero errors,
+p95 under 300 ms, syncs on time, the ingest done.
+
+Viewers are logged in by writing their sessions as Django's `force_login` does: 100 password hashes
+(~0.3 s of CPU each) would otherwise be the load measured at the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from common import BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
+
+VENV = Path(sys.executable).parent
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.errors: list[str] = []
+        self.reconnects = 0
+
+    def add(self, page: str, seconds: float, status: int) -> None:
+        with self.lock:
+            self.latency[page].append(seconds)
+            self.statuses[page][status] += 1
+            if status not in (200, 304):
+                self.errors.append(f"{page}: HTTP {status}")
+
+    def reconnected(self) -> None:
+        with self.lock:
+            self.reconnects += 1
+
+    def fail(self, page: str, error: str) -> None:
+        with self.lock:
+            self.errors.append(f"{page}: {error}")
+
+
+class Viewer(threading.Thread):
+    """One browser tab's worth of requests over one keep-alive connection."""
+
+    def __init__(self, port: int, cookie: str, batch_id: str, seen: str, args, stop: threading.Event, stats: Stats):
+        super().__init__(daemon=True)
+        self.port, self.cookie, self.stats, self.stop, self.args = port, cookie, stats, stop, args
+        self.batch_url = f"/batches/{batch_id}/"
+        self.summary_url = f"{self.batch_url}?seen={seen}"
+        self.tags: dict[str, str] = {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def get(self, page: str, url: str, htmx_target: str | None = None) -> None:
+        headers = {"Cookie": self.cookie, "Host": "127.0.0.1"}
+        if htmx_target:
+            headers |= {"HX-Request": "true", "HX-Target": htmx_target}
+            if url in self.tags:
+                headers["If-None-Match"] = self.tags[url]
+        started = time.perf_counter()
+        try:
+            response = self._request(url, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            self.stats.fail(page, f"{type(exc).__name__}: {exc}")
+            self.conn = None
+            return
+        self.stats.add(page, time.perf_counter() - started, response.status)
+        if htmx_target and response.getheader("ETag"):
+            self.tags[url] = response.getheader("ETag")
+
+    def _request(self, url: str, headers: dict) -> http.client.HTTPResponse:
+        """As a browser does: a kept-alive connection the server has just closed (gunicorn's keepalive is 5 s,
+        the poll interval too) is opened again and the GET sent once more; any other failure is an error."""
+        for attempt in (1, 2):
+            reused = self.conn is not None
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.conn.request("GET", url, headers=headers)
+                response = self.conn.getresponse()
+                response.read()
+                return response
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
+                self.conn.close()
+                self.conn = None
+                if not reused or attempt == 2:
+                    raise
+                self.stats.reconnected()
+        raise AssertionError("unreachable")
+
+    def run(self) -> None:
+        time.sleep(random.uniform(0, self.args.ramp))  # people open their tabs over the first seconds
+        self.get("list page", "/")
+        self.get("batch page", self.batch_url)
+        while not self.stop.wait(self.args.interval):
+            self.get("list poll", "/", "batch-rows")
+            self._health()
+            self.get("batch poll", self.summary_url, "batch-summary")
+            self._health()
+
+    def _health(self) -> None:
+        """static/dashboard/health.js polls the health bar after every swap of another poll of the page."""
+        if self.args.health:
+            self.get("health", "/health/", "sync-health")
+
+
+def _seed(url: str, args) -> tuple[object, list[str]]:
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+
+    from batches.models import Workspace
+
+    with connection.cursor() as cursor:  # a dedicated database: start each run from empty tables
+        cursor.execute("TRUNCATE batches_workspace, django_session CASCADE")
+    User.objects.filter(username__startswith="load-").delete()
+    ws = Workspace(name="load", base_url=url)
+    ws.set_api_key(BENCH_KEY)
+    ws.save()
+    control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "count": args.batches - args.running, "n_requests": 50,
+                                        "status": "ended"})  # fmt: skip
+    running = control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "count": args.running, "n_requests": 100,
+                                                  "status": "in_progress", "duration": 80_000})["ids"]  # fmt: skip
+    viewers = Group.objects.get(name="Viewer")
+    User.objects.bulk_create([User(username=f"load-{n:03d}") for n in range(args.viewers)])
+    viewers.user_set.add(*User.objects.filter(username__startswith="load-"))
+    return ws, running
+
+
+def _cookies(n: int) -> list[str]:
+    """Sessions as `force_login` writes them (dashboard/middleware.py stamps REFRESHED_KEY at login too)."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from dashboard.middleware import REFRESHED_KEY
+
+    cookies = []
+    for user in User.objects.filter(username__startswith="load-").order_by("username")[:n]:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session[REFRESHED_KEY] = int(time.time())
+        session.save()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}; tz=UTC")
+    return cookies
+
+
+def _start(env: dict, log_dir: Path, port: int) -> list[subprocess.Popen]:
+    """What bin/start runs: three workers (sync with the beat, ingest, notify) and gunicorn."""
+    celery = [str(VENV / "python"), "-m", "celery", "-A", "dashboard", "worker", "--loglevel=WARNING"]
+    commands = {
+        "sync": [*celery, "--beat", "--queues=celery", "--concurrency=1", "--hostname=sync@%h",
+                 f"--schedule={log_dir / 'beat-schedule'}"],
+        "ingest": [*celery, "--queues=ingest", "--hostname=ingest@%h"],
+        "notify": [*celery, "--queues=notify", "--concurrency=1", "--hostname=notify@%h"],
+        "web": [str(VENV / "gunicorn"), "-c", "python:dashboard.gunicorn_conf"],
+    }  # fmt: skip
+    procs = []
+    for name, command in commands.items():
+        log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - the process holds it until the end
+        procs.append(subprocess.Popen(command, cwd=ROOT, env={**env, "PORT": str(port)}, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+    return procs
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait(what: str, predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def _watch_syncs(ws_id: int, stop: threading.Event, seen: list) -> None:
+    """Every distinct last_synced_at of the workspace during the run."""
+    from django.db import connection
+
+    from batches.models import Workspace
+
+    while not stop.wait(0.5):
+        at = Workspace.objects.filter(pk=ws_id).values_list("last_synced_at", flat=True).first()
+        if at and (not seen or seen[-1] != at):
+            seen.append(at)
+    connection.close()
+
+
+def _pct(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1] * 1000 if len(values) > 1 else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=120, help="seconds of polling")
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=5, help="each tab polls this often (htmx: every 5s)")
+    parser.add_argument("--ramp", type=float, default=20, help="viewers open their tabs over this many seconds")
+    parser.add_argument(
+        "--no-health",
+        dest="health",
+        action="store_false",
+        help="leave out the health bar's poll that follows every other poll in a browser",
+    )
+    parser.add_argument("--batches", type=int, default=60, help="batches mirrored, of which --running run")
+    parser.add_argument("--running", type=int, default=12)
+    parser.add_argument("--big", type=int, default=100_000, help="results of the batch ingested during the run")
+    parser.add_argument("--sync-interval", type=float, default=10, help="SYNC_INTERVAL_SECONDS of the beat")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/polling")
+    )
+    parser.add_argument("--broker-url", default=os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/7"))
+    args = parser.parse_args()  # fmt: skip
+
+    var_dir = Path(tempfile.mkdtemp(prefix="load-"))
+    env = {
+        **os.environ, "DATABASE_URL": args.database_url, "CELERY_BROKER_URL": args.broker_url, "DEBUG": "false",
+        "DASHBOARD_VAR_DIR": str(var_dir), "SECRET_KEY": secrets.token_urlsafe(50), "ANTHROPIC_API_KEY": "",
+        "SYNC_INTERVAL_SECONDS": str(args.sync_interval), "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1",
+    }  # fmt: skip
+    os.environ.update(env)
+    import redis
+
+    redis.Redis.from_url(args.broker_url).flushdb()  # its own db number: tasks of an earlier run go
+    with emulator_process() as url:
+        setup_django(args.database_url)
+        from batches.models import Batch
+
+        ws, running_ids = _seed(url, args)
+        cookies = _cookies(args.viewers)
+        port = free_port()
+        procs = _start(env, var_dir, port)
+        try:
+            _run(args, url, port, ws, running_ids, cookies, var_dir, Batch)
+        finally:
+            _stop(procs)
+    print(f"logs: {var_dir}")
+
+
+def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[str], var_dir: Path, Batch) -> None:
+    def settled() -> bool:
+        mirrored = Batch.objects.filter(workspace=ws).count() >= args.batches
+        return mirrored and not Batch.objects.filter(workspace=ws).needing_ingest().exists()
+
+    _wait("the first sync and its ingests", settled, 180)
+    _wait("the web server", lambda: _up(port), 60)
+    seen = {batch.pk: batch.state for batch in Batch.objects.filter(pk__in=running_ids)}  # as the page draws it
+
+    stats, stop, syncs = Stats(), threading.Event(), []
+    watcher = threading.Thread(target=_watch_syncs, args=(ws.pk, stop, syncs), daemon=True)
+    watcher.start()
+    viewers = [Viewer(port, cookie, running_ids[n % len(running_ids)], seen[running_ids[n % len(running_ids)]],
+                      args, stop, stats) for n, cookie in enumerate(cookies)]  # fmt: skip
+    started = time.monotonic()
+    for viewer in viewers:
+        viewer.start()
+    time.sleep(args.duration / 4)
+    big = control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.big, "status": "ended"})["id"]
+    big_at = time.monotonic()
+    done_at = None
+
+    def kept() -> bool:
+        return Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists()
+
+    while time.monotonic() - started < args.duration:
+        time.sleep(1)
+        if done_at is None and kept():
+            done_at = time.monotonic()
+    stop.set()
+    elapsed = time.monotonic() - started
+    for viewer in viewers:
+        viewer.join(timeout=35)
+    watcher.join(timeout=5)
+    _report(args, stats, elapsed, syncs, big_at, done_at, started)
+    if done_at is None:  # how long it took after all, without the viewers
+        try:
+            _wait(
+                "the big ingest", lambda: Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists(), 600
+            )
+            print(f"  (it completed {time.monotonic() - big_at:.0f} s after it was seeded, after the run)")
+        except SystemExit as exc:
+            print(f"  ({exc})")
+
+
+def _up(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _report(args, stats: Stats, elapsed: float, syncs: list, big_at: float, done_at: float | None, started) -> None:
+    total = sum(len(v) for v in stats.latency.values())
+    print(f"{args.viewers} viewers (tabs opened over {args.ramp:g} s) polling every {args.interval:g} s for "
+          f"{elapsed:.0f} s ({os.cpu_count()} cores; gunicorn as bin/start runs it, PostgreSQL, Redis)")  # fmt: skip
+    print(f"{'page':<11} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'304 share':>9}")
+    for page in ("list page", "batch page", "list poll", "batch poll", "health"):
+        values = stats.latency.get(page, [])
+        if not values:
+            continue
+        share = stats.statuses[page].get(304, 0) / len(values)
+        print(f"{page:<11} {len(values):>8} {_pct(values, 50):>7.1f} {_pct(values, 95):>7.1f} {_pct(values, 99):>7.1f} "
+              f"{max(values) * 1000:>7.1f} {share:>9.0%}")  # fmt: skip
+    polls = [v for page in ("list poll", "batch poll", "health") for v in stats.latency.get(page, [])]
+    print(f"all polls: p95 {_pct(polls, 95):.1f} ms; {total / elapsed:.1f} requests/s; {len(stats.errors)} errors"
+          + (f" (first: {stats.errors[0]})" if stats.errors else "")
+          + f"; {stats.reconnects} kept-alive connections closed by the server were opened again")  # fmt: skip
+    gaps = [(b - a).total_seconds() for a, b in zip(syncs, syncs[1:], strict=False)]
+    if gaps:
+        print(f"syncs: {len(syncs)} seen, gaps {min(gaps):.1f}-{max(gaps):.1f} s (mean {statistics.mean(gaps):.1f}) "
+              f"for SYNC_INTERVAL_SECONDS={args.sync_interval:g}")  # fmt: skip
+    else:
+        print(f"syncs: {len(syncs)} seen during the run: no gap to measure")
+    if done_at is None:
+        print(f"ingest of {args.big:,} results: not complete by the end of the run")
+    else:
+        print(f"ingest of {args.big:,} results: complete {done_at - big_at:.0f} s after it was seeded "
+              f"(at {big_at - started:.0f} s into the run)")  # fmt: skip
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Cheap polls: a polled fragment carries an ETag, and a poll whose ETag still holds is answered 304 unrendered.
+
+The ETag covers everything the fragment depends on, so a 304 is never wrong:
+- the versions of the workspaces it shows (`Workspace.data_version`, bumped with every change a page shows);
+- who asks and what they may do (the buttons differ), the full path and the htmx target, the browser's time zone
+  (times are rendered in it);
+- the deploy (a hash of the code, templates and static files, so a new release renders afresh);
+- the minute: relative times ("running for 4 minutes", "ended 2 minutes ago") move on without any change, so
+  the answer renders again at least once every `POLL_ETAG_SECONDS`. That also bounds the staleness of any
+  change a write forgot to announce.
+
+A change makes every open tab render again within one poll: a hundred tabs, a hundred renders of the same rows.
+So the render is shared: a fragment that holds nothing personal (no CSRF token: no form) is kept in the cache
+under the same key less the user, and the other tabs showing it with the same permissions get those bytes.
+
+Browsers revalidate an XHR GET with their HTTP cache when the response has an ETag and `Cache-Control:
+private, no-cache`: htmx's polls send If-None-Match by themselves, and a 304 reaches htmx as the cached 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+
+from batches import access as scoped
+from batches import versions
+from dashboard.access import visible_batches, visible_workspace_ids
+
+# What a cached fragment varies by besides the URL: the full page and each fragment of it share one URL.
+VARY = ("HX-Request", "HX-Target", "Cookie")
+_DEPLOYED = ("templates", "static", "dashboard", "batches")
+
+
+@lru_cache(maxsize=1)
+def deploy_version() -> str:
+    """A hash of what renders the pages, once per process; the same on every host running the same release."""
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for top in _DEPLOYED:
+        for path in sorted((base / top).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".html", ".js", ".css", ".svg"}:
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def etag(request: HttpRequest, workspace_versions: list[tuple[int, int]]) -> str:
+    return '"' + _digest(request, workspace_versions, str(request.user.pk)) + '"'
+
+
+def _digest(request: HttpRequest, workspace_versions: list[tuple[int, int]], who: str) -> str:
+    user = request.user
+    parts = [
+        deploy_version(),
+        str(int(time.time() // settings.POLL_ETAG_SECONDS)),
+        request.get_full_path(),
+        request.headers.get("HX-Target", ""),
+        request.COOKIES.get("tz", ""),
+        who,
+        # Cached on the user by the permission check the view already passed: no query.
+        ",".join(sorted(user.get_all_permissions())),
+        # And, for a user given chosen workspaces, the role in each (read once per request, already read).
+        ";".join(f"{ws}:{','.join(sorted(c))}" for ws, c in sorted((scoped.workspace_roles(user) or {}).items())),
+        ";".join(f"{pk}:{version}" for pk, version in workspace_versions),
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int]], view: Callable) -> HttpResponse:
+    """The fragment as anyone with these permissions sees it now: rendered once, then served from the cache."""
+    key = "poll:" + _digest(request, workspace_versions, "anyone")
+    kept = cache.get(key)
+    if kept is not None:
+        return HttpResponse(kept[0], content_type=kept[1])
+    response = view()
+    # A token in the fragment (a form) is this session's: such a fragment is never handed to anyone else.
+    personal = request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or getattr(response, "streaming", False)
+    if response.status_code == 200 and not personal:
+        cache.set(key, (response.content, response["Content-Type"]), settings.POLL_ETAG_SECONDS)
+    return response
+
+
+def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int, int]] | None:
+    return versions.of(visible_workspace_ids(request))
+
+
+def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:
+    """The batch's workspace: one query. None (render, and 404 there) if this user may not see the batch."""
+    row = visible_batches(request).filter(pk=batch_id).values_list("workspace_id", "workspace__data_version").first()
+    return [row] if row else None
+
+
+def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Callable:
+    """Give the view's htmx GETs an ETag, and answer 304 to a poll that already holds the current one.
+
+    Only htmx requests: a full page also shows the health bar and messages, which have their own lives.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def polled(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method != "GET" or not getattr(request, "htmx", False):
+                response = view(request, *args, **kwargs)
+                patch_vary_headers(response, VARY)
+                return response
+            shown = versions_of(request, *args, **kwargs)
+            if shown is None:
+                return view(request, *args, **kwargs)
+            tag = etag(request, shown)
+            if tag in _tags(request.headers.get("If-None-Match", "")):
+                response = HttpResponseNotModified()
+            else:
+                response = _shared_render(request, shown, lambda: view(request, *args, **kwargs))
+                if response.status_code != 200:
+                    return response
+            response["ETag"] = tag
+            response["Cache-Control"] = "private, no-cache"
+            patch_vary_headers(response, VARY)
+            return response
+
+        return polled
+
+    return decorate
+
+
+def _tags(header: str) -> set[str]:
+    return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}

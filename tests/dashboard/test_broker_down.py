@@ -1,0 +1,196 @@
+"""With the broker down, actions say so instead of failing, pages render, and kept work runs once it is back.
+
+The broker is a redis-server of this test's own, stopped and started again on the same port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from batches import tasks
+from batches.models import AuditEvent, Batch, Submission
+from dashboard.celery import app as celery_app
+from dashboard.views.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
+from tests.builders import batch_request, jsonl
+
+pytestmark = pytest.mark.django_db(transaction=True)  # enqueue runs as each request commits, as in production
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Broker:
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.directory, self.proc = directory, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        _fresh_connections()  # a pooled connection would otherwise fail on first use, then reconnect
+
+
+def _fresh_connections() -> None:
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker(tmp_path, monkeypatch):
+    broker = Broker(tmp_path)
+    broker.start()
+    monkeypatch.setitem(celery_app.conf, "broker_url", broker.url)
+    monkeypatch.setitem(celery_app.conf, "broker_transport_options", {"socket_connect_timeout": 2})
+    monkeypatch.setenv("CELERY_BROKER_URL", broker.url)
+    _fresh_connections()
+    yield broker
+    broker.stop()
+
+
+def _said(response) -> str:
+    return response.content.decode()
+
+
+def _timed_post(client, url: str, data: dict, **kwargs):
+    started = time.monotonic()
+    response = client.post(url, data, follow=True, **kwargs)
+    assert time.monotonic() - started < 5  # the broker's absence is noticed quickly, not after the TCP timeout
+    assert response.status_code == 200
+    return response
+
+
+def test_the_pages_render_with_the_broker_down(operator_client, mirrored, broker):
+    broker.stop()
+    for url in ("/", f"/batches/{mirrored['running'].id}/", f"/batches/{mirrored['ended'].id}/", "/health/",
+                "/submit/", "/errors/", "/notifications/"):  # fmt: skip
+        assert operator_client.get(url).status_code == 200, url
+    poll = operator_client.get("/", headers={"HX-Request": "true", "HX-Target": "batch-rows"})
+    assert poll.status_code == 200 and mirrored["running"].id in _said(poll)
+
+
+def test_refresh_says_the_worker_is_unreachable(operator_client, mirrored, broker):
+    broker.stop()
+    url = f"/batches/{mirrored['running'].id}/refresh/"
+    page = _timed_post(operator_client, url, {})
+    assert f"Not refreshed. {WORKER_UNREACHABLE}" in _said(page)
+
+
+def test_an_htmx_refresh_says_the_worker_is_unreachable(operator_client, mirrored, broker):
+    broker.stop()
+    # A refresh asked a moment ago is joined rather than queued again: this one is the first.
+    fragment = operator_client.post(f"/batches/{mirrored['ended'].id}/refresh/", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and WORKER_UNREACHABLE in _said(fragment)
+
+
+def test_a_cancel_needs_no_worker(operator_client, mirrored, broker, emulator):
+    broker.stop()
+    page = _timed_post(operator_client, f"/batches/{mirrored['running'].id}/cancel/", {"confirmed": "yes"})
+    assert "Cancellation requested" in _said(page)
+    assert Batch.objects.get(pk=mirrored["running"].pk).processing_status == "canceling"
+
+
+def test_a_bulk_cancel_says_try_again_and_cancels_nothing(operator_client, mirrored, broker, emulator):
+    broker.stop()
+    data = {"action": "cancel", "batch": mirrored["running"].id, "confirmed": "yes"}
+    page = _timed_post(operator_client, "/batches/bulk/", data)
+    assert CANCEL_NOT_QUEUED in _said(page)
+    assert emulator.calls["cancel"] == 0 and Batch.objects.get(pk=mirrored["running"].pk).processing_status != (
+        "canceling"
+    )
+    assert not AuditEvent.objects.filter(action="cancel").exists()  # the log does not claim what did not happen
+
+
+# --- the work is kept, and done exactly once when the broker is back ------------------------------------
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def start_worker(tmp_path, broker):
+    env = {
+        **os.environ, "DATABASE_URL": _database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
+        "SECRET_KEY": settings.SECRET_KEY, "ANTHROPIC_API_KEY": "", "CELERY_BROKER_URL": broker.url,
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    started = []
+
+    def start() -> Path:
+        log_path = tmp_path / "worker.log"
+        log = open(log_path, "w")  # noqa: SIM115 - closed below
+        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool=solo", "--loglevel=INFO",
+                   "--queues=celery", "--hostname=down@%h"]  # fmt: skip
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+        started.append((proc, log))
+        return log_path
+
+    yield start
+    for proc, log in started:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_a_send_while_the_broker_is_down_is_kept_and_sent_once_when_it_is_back(
+    operator_client, workspace, emulator, broker, start_worker
+):
+    broker.stop()
+    upload = SimpleUploadedFile("r.jsonl", jsonl([batch_request(f"item-{i}") for i in range(3)]))
+    page = _timed_post(operator_client, "/submit/", {"workspace": workspace.name, "label": "nightly", "file": upload})
+    assert "The worker is unreachable right now: no estimate could be made" in _said(page)
+    submission = Submission.objects.get()
+    page = _timed_post(operator_client, f"/submissions/{submission.pk}/send/", {})
+    assert f"3 requests queued for submission. {WORKER_UNREACHABLE}" in _said(page)
+    assert emulator.calls["create"] == 0
+
+    broker.start()
+    # The beat's sweep, twice (a tick while the first one's task still waits): the send happens once.
+    tasks.resume_submissions()
+    tasks.resume_submissions()
+    log_path = start_worker()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _done(log_path, "submit_batches") < 2:  # both tasks have run
+        time.sleep(0.3)
+    assert emulator.calls["create"] == 1, log_path.read_text()[-3000:]
+    part = submission.parts.get()
+    assert part.status == "created" and Batch.objects.filter(pk=part.batch_id, label="nightly").exists()
+
+
+def _done(log_path: Path, task: str) -> int:
+    return sum(f"batches.tasks.{task}[" in line and " succeeded " in line for line in log_path.read_text().splitlines())

@@ -1,0 +1,67 @@
+"""With the database unreachable, every page and action answers 503 "try again", never a 500."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from dashboard.views.failures import DATABASE_DOWN
+
+pytestmark = pytest.mark.django_db(transaction=True)  # no test transaction holding the connection open
+
+
+@contextmanager
+def _database_unreachable():
+    """The real driver failing to connect: PostgreSQL at a port nothing listens on, SQLite at a path it cannot
+    open. The connection is closed first, so the next query has to connect."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    if connection.vendor == "postgresql":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed_port = s.getsockname()[1]
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=closed_port)
+    else:
+        connection.settings_dict["NAME"] = "/nonexistent-dir/db.sqlite3"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+@pytest.fixture
+def operator(make_user):
+    client = Client(raise_request_exception=False)
+    client.force_login(make_user("operator", "Operator"))
+    return client
+
+
+def test_pages_polls_and_actions_say_try_again(operator, mirrored):
+    running = mirrored["running"].id
+    with _database_unreachable():
+        answers = [
+            operator.get("/"),
+            operator.get("/", headers={"HX-Request": "true", "HX-Target": "batch-rows"}),
+            operator.get(f"/batches/{running}/"),
+            operator.post(f"/batches/{running}/refresh/"),
+            operator.post(f"/batches/{running}/cancel/", {"confirmed": "yes"}),
+            operator.get("/health/"),
+        ]
+    for response in answers:
+        assert response.status_code == 503 and response["Retry-After"] == "5"
+        assert "The database is unreachable right now" in response.content.decode()
+    assert operator.get("/").status_code == 200  # and back to normal once it is reachable
+
+
+def test_a_bug_is_still_a_500(viewer, settings):
+    settings.ROOT_URLCONF = "tests.dashboard.failing_urls"
+    client = Client(raise_request_exception=False)
+    client.force_login(viewer)
+    response = client.get("/boom/")
+    assert response.status_code == 500 and DATABASE_DOWN not in response.content.decode()
