@@ -1,0 +1,91 @@
+"""The forms of operator actions: upload, attach inputs, choose and shape a retry."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.db.models import QuerySet
+
+from batches.models import (
+    Workspace,
+)
+from dashboard.forms.filters import DATE_INPUT
+
+
+# --- actions -------------------------------------------------------------------------------------
+def _choose_the_only_workspace(field: forms.ModelChoiceField) -> None:
+    """With one workspace there is nothing to choose: it is selected, with no "---------" before it."""
+    only = list(field.queryset[:2])
+    if len(only) == 1:
+        field.initial, field.empty_label = only[0].name, None
+
+
+class UploadForm(forms.Form):
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
+    label = forms.CharField(max_length=200, required=False)
+    file = forms.FileField(help_text='One request per line: {"custom_id": …, "params": {…}}')
+    again = forms.BooleanField(required=False, label="Submit again, even if this exact file was submitted before")
+
+    def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if workspaces is not None:  # those in which this user may do it
+            self.fields["workspace"].queryset = workspaces.filter(is_active=True)
+        _choose_the_only_workspace(self.fields["workspace"])
+
+
+class AttachForm(forms.Form):
+    file = forms.FileField(help_text="The JSONL file the batch was created from")
+
+
+class RetryChoiceForm(forms.Form):
+    """What a retry across a workspace's batches covers (the retry page's GET parameters)."""
+
+    KINDS = [
+        ("retryable", "Everything that can be sent again as it is (transient errors, expired, canceled)"),
+        ("overloaded_error", "overloaded_error"), ("api_error", "api_error"), ("rate_limit_error", "rate_limit_error"),
+        ("timeout_error", "timeout_error"), ("expired", "Expired items"), ("canceled", "Canceled items"),
+        ("invalid_request_error", "invalid_request_error (needs the request fixed)"),
+    ]  # fmt: skip
+
+    workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
+    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Batches created from")
+    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+    kind = forms.MultipleChoiceField(choices=KINDS, initial=["retryable"], widget=forms.CheckboxSelectMultiple,
+                                     label="Items")  # fmt: skip
+
+    def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if workspaces is not None:  # those in which this user may do it
+            self.fields["workspace"].queryset = workspaces.filter(is_active=True)
+        _choose_the_only_workspace(self.fields["workspace"])
+
+
+class RetryOptionsForm(forms.Form):
+    model = forms.CharField(required=False, max_length=128, help_text="Send every item to this model instead")
+    max_tokens = forms.IntegerField(required=False, min_value=1, help_text="Override max_tokens for every item")
+    include_needs_fix = forms.BooleanField(required=False, label="Also send the items that need a fix, unchanged")
+    edit_result = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    edit_params = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
+
+    def clean_edit_params(self) -> dict | None:
+        text = self.cleaned_data["edit_params"].strip()
+        if not text:
+            return None
+        try:
+            params = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(params, dict) or not {"model", "max_tokens", "messages"} <= params.keys():
+            raise forms.ValidationError("The params must be an object with model, max_tokens and messages.")
+        return params
+
+    def overrides(self) -> dict:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("model", "max_tokens") if data.get(k)}
+
+    def edits(self) -> dict[str, dict]:
+        data = self.cleaned_data
+        return (
+            {str(data["edit_result"]): data["edit_params"]} if data.get("edit_params") and data["edit_result"] else {}
+        )

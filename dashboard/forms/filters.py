@@ -1,0 +1,256 @@
+"""The filters that live in URLs: each turns its GET parameters into queryset filters (`filter()`).
+
+An invalid one selects nothing rather than everything, so a malformed link never widens what a page or an
+action covers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from batches.models import (
+    RESULTS_EXPIRING_SOON,
+    RESULTS_RETENTION,
+    AuditEvent,
+    Batch,
+    Result,
+    Workspace,
+)
+
+SPEND_DEFAULT_DAYS = 30
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+def start_of(day: date) -> datetime:
+    """Midnight at the start of `day` in the active (the browser's) time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- filters -------------------------------------------------------------------------------------
+_HAS_ERRORS = Q(errored_count__gt=0) | Q(malformed_count__gt=0)
+_SEARCH = forms.TextInput(
+    attrs={"type": "search", "data-search": "", "placeholder": "Batch id, label, submitter or custom_id"}
+)
+
+
+class BatchFilterForm(forms.Form):
+    """The batch list's filters, all GET parameters, so a filtered view can be bookmarked and shared."""
+
+    # name -> the ordering; each column sorts both ways ("-" first: newest, most, longest).
+    SORTS = {
+        "created": "created_at", "ended": "ended_at", "status": "processing_status", "errors": "errored_count",
+        "requests": "request_total", "duration": "duration",
+    }  # fmt: skip
+    # The status tabs: name -> (label, filter).
+    TABS = {
+        "in_progress": ("In progress", Q(processing_status=Batch.Status.IN_PROGRESS)),
+        "canceling": ("Canceling", Q(processing_status=Batch.Status.CANCELING)),
+        "ended": ("Ended", Q(processing_status=Batch.Status.ENDED)),
+        "errors": ("Ended with errors", Q(processing_status=Batch.Status.ENDED) & _HAS_ERRORS),
+    }
+
+    workspace = forms.ModelChoiceField(
+        queryset=Workspace.objects.all(), required=False, to_field_name="name", empty_label="All workspaces"
+    )
+
+    def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if workspaces is not None:  # only those this user may see: no other workspace's name is shown
+            self.fields["workspace"].queryset = workspaces
+
+    status = forms.ChoiceField(choices=[("", "Any status"), *((k, label) for k, (label, _) in TABS.items())],
+                               required=False)  # fmt: skip
+    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Created from")
+    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+    has_errors = forms.BooleanField(required=False, label="Has errors")
+    expiring = forms.BooleanField(required=False, label="Results expiring within 3 days")
+    q = forms.CharField(required=False, label="Search", max_length=128, widget=_SEARCH)
+    sort = forms.ChoiceField(choices=[(f"{d}{k}", k) for k in SORTS for d in ("", "-")], required=False)
+
+    def filter(self, batches: QuerySet[Batch], *, tab: bool = True) -> QuerySet[Batch]:
+        """The batches these filters select, sorted; `tab=False` leaves the status tab out (for its counts)."""
+        if not self.is_valid():
+            return batches.none()
+        data = self.cleaned_data
+        if data["workspace"]:
+            batches = batches.filter(workspace=data["workspace"])
+        if tab and data["status"]:
+            batches = batches.filter(self.TABS[data["status"]][1])
+        if data["created_from"]:
+            batches = batches.filter(created_at__gte=start_of(data["created_from"]))
+        if data["created_to"]:
+            batches = batches.filter(created_at__lt=start_of(data["created_to"] + timedelta(days=1)))
+        if data["has_errors"]:
+            batches = batches.filter(_HAS_ERRORS)
+        if data["expiring"]:
+            # Results available until created_at + 29 days: expiring within 3 days, not yet gone.
+            now = timezone.now()
+            batches = batches.filter(
+                created_at__gt=now - RESULTS_RETENTION,
+                created_at__lte=now - RESULTS_RETENTION + RESULTS_EXPIRING_SOON,
+                archived_at=None,
+            )
+        if data["q"]:
+            batches = batches.filter(_search(data["q"].strip()))
+        return self._sorted(batches)
+
+    def _sorted(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
+        sort = self.cleaned_data["sort"] or "-created"
+        name = sort.lstrip("-")
+        if name == "duration":
+            batches = batches.annotate(duration=F("ended_at") - F("created_at"))
+        field = self.SORTS[name]
+        order = F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+        return batches.order_by(order, "-created_at", "-id")
+
+    @property
+    def sort_in_force(self) -> str:
+        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "-created"
+
+
+def _search(q: str) -> Q:
+    """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results."""
+    found = Q(id__icontains=q) | Q(label__icontains=q) | Q(submitted_by__username__iexact=q)
+    # Answered by the index on custom_id alone (migration 0018); exact, as that hash index is.
+    return found | Q(pk__in=Result.objects.filter(custom_id=q).values("batch_id"))
+
+
+class ItemFilterForm(forms.Form):
+    """A batch's result table filters (also what a download or a retry of "these items" covers)."""
+
+    result_type = forms.ChoiceField(
+        choices=[("", "Any result"), *Result.Type.choices],
+        required=False,
+        widget=forms.Select(attrs={"aria-label": "Result type"}),
+    )
+    error_type = forms.CharField(required=False, max_length=64)
+    q = forms.CharField(required=False, label="custom_id", max_length=128)
+
+    def filter(self, results: QuerySet[Result]) -> QuerySet[Result]:
+        if not self.is_valid():
+            return results.none()
+        data = self.cleaned_data
+        if data["result_type"]:
+            results = results.filter(result_type=data["result_type"])
+        if data["error_type"]:
+            results = results.filter(error_type=data["error_type"])
+        if data["q"]:
+            results = results.filter(custom_id__startswith=data["q"].strip())
+        return results
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any of these filters was asked for (valid or not)."""
+        return any(self.data.get(name) for name in self.fields)
+
+    @property
+    def active(self) -> dict[str, str]:
+        """The filters in force, to carry into links and downloads."""
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+class ErrorFilterForm(forms.Form):
+    """The errors view's filters; a retry from it covers the same workspace and dates."""
+
+    workspace = forms.ChoiceField(required=False, label="Workspace")
+    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Batches created from")
+    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+
+    def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        names = (
+            (workspaces if workspaces is not None else Workspace.objects.all()).filter(is_active=True).order_by("name")
+        )
+        self.fields["workspace"].choices = [
+            ("", "All workspaces"),
+            *((n, n) for n in names.values_list("name", flat=True)),
+        ]
+
+    def range(self) -> tuple[datetime | None, datetime | None]:
+        data = self.cleaned_data
+        start = start_of(data["created_from"]) if data["created_from"] else None
+        end = start_of(data["created_to"] + timedelta(days=1)) if data["created_to"] else None
+        return start, end
+
+    def retry_query(self) -> str:
+        """The retry page's parameters for these filters (less the workspace, which each link names)."""
+        return urlencode({k: self.data[k] for k in ("created_from", "created_to") if self.data.get(k)})
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices], required=False)
+    actor = forms.CharField(required=False, max_length=150)
+    target = forms.CharField(required=False, max_length=200)
+    since = forms.DateField(required=False, widget=DATE_INPUT)
+    until = forms.DateField(required=False, widget=DATE_INPUT)
+
+    def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        if not self.is_valid():
+            return events.none()
+        data = self.cleaned_data
+        if data["action"]:
+            events = events.filter(action=data["action"])
+        if data["actor"]:
+            events = events.filter(actor_name=data["actor"])
+        if data["target"]:
+            events = events.filter(target__startswith=data["target"])
+        if data["since"]:
+            events = events.filter(at__date__gte=data["since"])
+        if data["until"]:
+            events = events.filter(at__date__lte=data["until"])
+        return events
+
+
+class SpendFilterForm(forms.Form):
+    """The spend report's filters, all GET parameters; missing ones take their defaults (the last 30 days)."""
+
+    period = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")])
+    group = forms.ChoiceField(
+        choices=[("workspace", "Workspace"), ("model", "Model"), ("submitter", "Submitter"), ("none", "Nothing")]
+    )
+    workspace = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, today: date | None = None, workspaces: QuerySet[Workspace] | None = None) -> None:
+        today = today or datetime.now(UTC).date()  # rollups are dated by UTC day
+        defaults = {"period": "day", "group": "workspace", "to": today.isoformat(),
+                    "from": (today - timedelta(days=SPEND_DEFAULT_DAYS - 1)).isoformat()}  # fmt: skip
+        super().__init__({**defaults, **{k: v for k, v in data.items() if v}})
+        self.fields["from"] = forms.DateField(label="From", widget=DATE_INPUT)
+        self.fields["to"] = forms.DateField(label="To", widget=DATE_INPUT)
+        # Only the workspaces this user may see: their names are the choices, and "all" means all of these.
+        self.workspace_ids = dict(
+            (workspaces if workspaces is not None else Workspace.objects.all())
+            .order_by("name")
+            .values_list("name", "id")
+        )
+        self.scoped = workspaces is not None
+        self.fields["workspace"].choices = [("", "All workspaces"), *((n, n) for n in self.workspace_ids)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filters in force, defaults included: for the export link and the audit log."""
+        data = self.cleaned_data
+        params = {"period": data["period"], "group": data["group"], "from": data["from"].isoformat(),
+                  "to": data["to"].isoformat()}  # fmt: skip
+        return {**params, "workspace": data["workspace"]} if data["workspace"] else params
+
+
+class RangeForm(forms.Form):
+    """The reconciliation page's days."""
+
+    start = forms.DateField(required=False, widget=DATE_INPUT)
+    end = forms.DateField(required=False, widget=DATE_INPUT)
