@@ -2,7 +2,7 @@
 the start command's web server (gunicorn, dashboard/gunicorn_conf.py) and workers over PostgreSQL and Redis,
 while a 100,000-result batch is ingested.
 
-    .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../polling]
+    .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../batch_dashboard_load]
 
 Each viewer opens its tab at some moment of the first --ramp seconds: it loads the list and one running batch's
 page once, then polls both fragments every 5 s, each followed by the health bar's poll as health.js does
@@ -241,7 +241,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000, help="results of the batch ingested during the run")
     parser.add_argument("--sync-interval", type=float, default=10, help="SYNC_INTERVAL_SECONDS of the beat")
     parser.add_argument(
-        "--database-url", default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/polling")
+        "--database-url",
+        default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/batch_dashboard_load"),
     )
     parser.add_argument("--broker-url", default=os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/7"))
     args = parser.parse_args()  # fmt: skip
