@@ -42,7 +42,6 @@ _SEARCH = forms.TextInput(
 class BatchFilterForm(forms.Form):
     """The batch list's filters, all GET parameters, so a filtered view can be bookmarked and shared."""
 
-    SEARCH_IDS = 1000  # more matches than this are filtered by the search itself, as a subquery
     # name -> the ordering; each column sorts both ways ("-" first: newest, most, longest).
     SORTS = {
         "created": "created_at", "ended": "ended_at", "status": "processing_status", "errors": "errored_count",
@@ -98,16 +97,8 @@ class BatchFilterForm(forms.Form):
                 archived_at=None,
             )
         if data["q"]:
-            batches = batches.filter(self._searched(data["q"].strip()))
+            batches = batches.filter(_search(data["q"].strip()))
         return self._sorted(batches)
-
-    def _searched(self, q: str) -> Q:
-        """What the search matches, found once per request: the page's count, rows and tab counts then read
-        those ids by primary key rather than each scanning every batch's id and label again."""
-        if not hasattr(self, "_matched"):
-            ids = list(Batch.objects.filter(_search(q)).values_list("pk", flat=True)[: self.SEARCH_IDS + 1])
-            self._matched = Q(pk__in=ids) if len(ids) <= self.SEARCH_IDS else _search(q)
-        return self._matched
 
     def _sorted(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
         sort = self.cleaned_data["sort"] or "-created"
