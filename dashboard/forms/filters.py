@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth.models import User
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -116,7 +117,11 @@ class BatchFilterForm(forms.Form):
 
 def _search(q: str) -> Q:
     """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results."""
-    found = Q(id__icontains=q) | Q(label__icontains=q) | Q(submitted_by__username__iexact=q)
+    # A batch id is case-sensitive (base62), so part of one is matched as typed; a submitter by a subquery
+    # rather than a join of every batch to its user. Each of the page's count, rows and tab counts scans
+    # the batches once: the fewer functions per row, the cheaper (README, Performance).
+    submitters = User.objects.filter(username__iexact=q).values("pk")
+    found = Q(id__contains=q) | Q(label__icontains=q) | Q(submitted_by__in=submitters)
     # Answered by the index on custom_id alone (migration 0018); exact, as that hash index is.
     return found | Q(pk__in=Result.objects.filter(custom_id=q).values("batch_id"))
 
