@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from batches import tasks
 from batches.models import AuditEvent, Batch, Submission
 from dashboard.celery import app as celery_app
 from dashboard.views.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
 from tests.builders import batch_request, jsonl
+from tests.processes import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)  # enqueue runs as each request commits, as in production
 
@@ -130,18 +130,10 @@ def test_a_bulk_cancel_says_try_again_and_cancels_nothing(operator_client, mirro
 
 
 # --- the work is kept, and done exactly once when the broker is back ------------------------------------
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def start_worker(tmp_path, broker):
     env = {
-        **os.environ, "DATABASE_URL": _database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
+        **os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
         "SECRET_KEY": settings.SECRET_KEY, "ANTHROPIC_API_KEY": "", "CELERY_BROKER_URL": broker.url,
         "PYTHONUNBUFFERED": "1",
     }  # fmt: skip
