@@ -91,7 +91,7 @@ def check_workspace(request: HttpRequest, workspace_id: int, need: str = VIEW) -
     if ids is not None and workspace_id not in ids:
         raise PermissionDenied("This belongs to a workspace you have not been given.")
     if not scoped.may(request.user, need, workspace_id):
-        raise PermissionDenied(needed_roles(need) + " in this batch's workspace.")
+        raise PermissionDenied(needed_roles(need).removesuffix(".") + " in this workspace.")
 
 
 def batch_or_404(request: HttpRequest, batch_id: str, *related: str, need: str = VIEW) -> Batch:

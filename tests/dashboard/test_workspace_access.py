@@ -175,7 +175,9 @@ def test_a_viewer_role_in_a_workspace_may_only_view_there(client, make_user, two
     client.force_login(user)
     assert client.get(f"/batches/{two['own'].id}/").status_code == 200
     assert client.get(f"/batches/{two['ended'].id}/").status_code == 403
-    assert client.post(f"/retry/?batch={two['own'].id}&kind=api_error").status_code == 403
+    refused = client.post(f"/retry/?batch={two['own'].id}&kind=api_error")
+    assert refused.status_code == 403
+    assert "This needs the Operator or Admin role in this workspace." in refused.content.decode()
 
 
 def test_a_poll_rendered_for_someone_seeing_every_workspace_is_never_served_to_a_lead_of_one(
