@@ -4,8 +4,10 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
-from batches import audit
 from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
+from batches.services import audit
+from batches.services.handoff import enqueue
+from batches.tasks import reprice_usage
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -105,12 +107,10 @@ class PriceAdmin(admin.ModelAdmin):
         self._reprice(request, prices, "deleted")
 
     def _reprice(self, request, prices: list[Price], verb: str) -> None:
-        from batches.tasks import reprice_usage
-
         for obj in prices:
             audit.record(request.user, "price_change", f"price {obj.model_prefix}",
                          params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
-        reprice_usage.delay_on_commit()
+        enqueue(reprice_usage)
 
 
 @admin.register(Budget)
@@ -147,7 +147,7 @@ def _diff(before: set, after: set) -> dict[str, list[str]]:
 
 
 class WorkspaceAccessInline(admin.TabularInline):
-    """A user given workspaces here sees only those, each with its role (batches/access.py); none: every one."""
+    """A user given workspaces here sees only those, each with its role (services/workspace_roles.py); none: all."""
 
     model = WorkspaceAccess
     extra = 0

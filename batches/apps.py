@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class BatchesConfig(AppConfig):
     name = "batches"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the tasks in every process, the web's included: services hand work on by task name
+        # (batches/services/handoff.py), and the name must resolve before a worker ever imported them.
+        from batches import tasks  # noqa: F401

@@ -4,43 +4,24 @@ Periodic work is not retried by Celery: the beat runs it again (the sync every S
 with any retry-after honoured by the service). `submit_batches` alone retries itself, because a part
 whose create did not happen must be tried again soon, not at the next sweep. Work that must not be
 lost is in the database before it is enqueued, so a broker that cannot take a task loses nothing:
-`enqueue` says so, and a beat sweep (`resume_submissions`) picks the work up once it is back.
+`handoff.enqueue` says so, and a beat sweep (`resume_submissions`) picks the work up once it is back.
 """
 
 from __future__ import annotations
 
 import logging
 
-from celery import Task, shared_task
+from celery import shared_task
 from django.conf import settings
-from django.db import transaction
-from kombu.exceptions import OperationalError
 
-from batches import bulk, estimates, ingest, pricing, reconcile, submit, sync
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
-from batches.notify import checks, send
-from batches.workspaces import ensure_default_workspace
+from batches.services import bulk, estimates, ingest, pricing, reconcile, submit, sync
+from batches.services.handoff import enqueue
+from batches.services.notify import checks, send
+from batches.services.workspaces import ensure_default_workspace
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(task: Task, *args) -> bool:
-    """Send a task once the current transaction commits (at once outside one), so the worker finds what
-    the request wrote. False, logged, when the broker cannot take it (down, unreachable): the caller
-    says so. Inside a transaction that has not committed yet the answer is not known: True."""
-    sent: list[bool] = []
-    transaction.on_commit(lambda: sent.append(_send(task, args)))
-    return all(sent)
-
-
-def _send(task: Task, args: tuple) -> bool:
-    try:
-        task.apply_async(args)
-    except (OperationalError, OSError) as exc:
-        log.warning("could not enqueue %s%r: %s", task.name, args, exc)
-        return False
-    return True
 
 
 @shared_task(ignore_result=True)
@@ -48,12 +29,12 @@ def sync_all_workspaces() -> None:
     ensure_default_workspace()
     for workspace_id in Workspace.objects.filter(is_active=True).values_list("id", flat=True):
         # A tick that waited longer than one interval is stale: the next tick supersedes it.
-        sync_workspace.apply_async((workspace_id,), expires=max(settings.SYNC_INTERVAL_SECONDS, 5))
+        enqueue(sync_workspace, workspace_id, expires=max(settings.SYNC_INTERVAL_SECONDS, 5))
 
 
 @shared_task(ignore_result=True)
 def heartbeat() -> None:
-    """Sent by beat every SYNC_INTERVAL_SECONDS (recorded as it is sent, dashboard/celery.py); a worker
+    """Sent by beat every SYNC_INTERVAL_SECONDS (recorded as it is sent, config/celery.py); a worker
     running it shows that workers take tasks off the queue. /readyz reads both times."""
     Heartbeat.beat(Heartbeat.WORKER)
 
@@ -122,7 +103,7 @@ def reprice_usage() -> None:
 def resume_submissions() -> None:
     """Carry on submissions no task carries any more (retries spent, or the worker died mid-create)."""
     for submission_id in submit.unfinished():
-        submit_batches.delay(submission_id)
+        enqueue(submit_batches, submission_id)
 
 
 @shared_task(ignore_result=True)

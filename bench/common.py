@@ -58,7 +58,7 @@ def setup_django(database_url: str = BENCH_DATABASE_URL) -> None:
     # Production settings: with DEBUG on, Django keeps every query's SQL in memory.
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     _create_database(database_url)

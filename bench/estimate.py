@@ -53,8 +53,8 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.db import connection
 
-    from batches import estimates, submit, uploads
     from batches.models import Submission, Workspace
+    from batches.services import estimates, submit, uploads
 
     with connection.cursor() as cursor:  # a dedicated database: start from empty tables
         cursor.execute("TRUNCATE batches_requestinput, batches_submissionpart, batches_submission, "

@@ -47,15 +47,16 @@ def _start_workers(processes: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": BENCH_DATABASE_URL, "CELERY_BROKER_URL": BENCH_BROKER_URL,
            "LOG_LEVEL": "WARNING", "ANTHROPIC_API_KEY": ""}  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--queues=ingest", "--pool=prefork",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--queues=ingest", "--pool=prefork",
          f"--concurrency={processes}", "--loglevel=WARNING", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
 
 
 def first_sync(url: str, processes: int, batches: int) -> dict:
-    from batches import sync, tasks
+    from batches import tasks
     from batches.models import Batch, Result
+    from batches.services import sync
 
     _fresh_tables()
     ws = _workspace(url)
@@ -83,8 +84,8 @@ def write_limit(url: str, items: int) -> tuple[float, float]:
     """(ingest seconds, bare COPY seconds) for the same `items` rows."""
     from django.db import connection
 
-    from batches import ingest, sync
     from batches.models import Batch, Result, ResultChunk
+    from batches.services import ingest, sync
 
     _fresh_tables()
     ws = _workspace(url)

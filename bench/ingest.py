@@ -28,8 +28,8 @@ def child(mode: str, url: str, batch_id: str) -> dict:
     setup_django()
     from django.db import connection
 
-    from batches import ingest, sync
     from batches.models import Batch, Result, Workspace
+    from batches.services import ingest, sync
 
     with connection.cursor() as cursor:  # a dedicated database: start each run from empty tables
         cursor.execute("TRUNCATE batches_result, batches_resultchunk, batches_batch, batches_workspace CASCADE")

@@ -1,5 +1,5 @@
 """Many open tabs: logged-in viewers polling the batch list and a running batch's page, as htmx does, against
-the start command's web server (gunicorn, dashboard/gunicorn_conf.py) and workers over PostgreSQL and Redis,
+the start command's web server (gunicorn, config/gunicorn.py) and workers over PostgreSQL and Redis,
 while a 100,000-result batch is ingested.
 
     .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../batch_dashboard_load]
@@ -173,13 +173,13 @@ def _cookies(n: int) -> list[str]:
 
 def _start(env: dict, log_dir: Path, port: int) -> list[subprocess.Popen]:
     """What bin/start runs: three workers (sync with the beat, ingest, notify) and gunicorn."""
-    celery = [str(VENV / "python"), "-m", "celery", "-A", "dashboard", "worker", "--loglevel=WARNING"]
+    celery = [str(VENV / "python"), "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING"]
     commands = {
         "sync": [*celery, "--beat", "--queues=celery", "--concurrency=1", "--hostname=sync@%h",
                  f"--schedule={log_dir / 'beat-schedule'}"],
         "ingest": [*celery, "--queues=ingest", "--hostname=ingest@%h"],
         "notify": [*celery, "--queues=notify", "--concurrency=1", "--hostname=notify@%h"],
-        "web": [str(VENV / "gunicorn"), "-c", "python:dashboard.gunicorn_conf"],
+        "web": [str(VENV / "gunicorn"), "-c", "python:config.gunicorn"],
     }  # fmt: skip
     procs = []
     for name, command in commands.items():

@@ -27,7 +27,7 @@ def main() -> None:
     from django.utils import timezone
 
     from batches.models import Batch, Workspace
-    from batches.sync import sync_workspace
+    from batches.services.sync import sync_workspace
 
     with connection.cursor() as cursor:  # a dedicated database: start from empty tables
         cursor.execute("TRUNCATE batches_result, batches_resultchunk, batches_batch, batches_workspace CASCADE")
@@ -46,7 +46,7 @@ def main() -> None:
         ws.save()
         # Set-up, not measured: the first (full) pass mirrors the history; mark the ended batches
         # ingested so the measured passes are the steady state of a workspace with a long history.
-        from batches import sync
+        from batches.services import sync
 
         sync._list(ws, ws.credentials, sync.SyncReport("bench", full=True))
         Batch.objects.filter(processing_status="ended").update(results_ingested_at=timezone.now())

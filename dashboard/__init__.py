@@ -1,3 +1,1 @@
-from dashboard.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""The web UI: views, forms, access (the one place objects are opened by id), presenters and template tags."""

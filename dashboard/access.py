@@ -2,7 +2,7 @@
 
 Every view declares the permission it needs (`role_required`), every object a view opens by id comes
 through one of the `*_or_404` helpers below, and every list through `in_visible_workspaces`: the one
-place where "may this user see it, and act on it, in its workspace?" is answered (batches/access.py
+place where "may this user see it, and act on it, in its workspace?" is answered (batches/services/workspace_roles.py
 holds who has which workspaces).
 """
 
@@ -18,9 +18,9 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
 
-from batches import access as scoped
 from batches.models import Batch, Result, Submission, Workspace
 from batches.roles import ROLES, VIEW
+from batches.services import workspace_roles as scoped
 
 
 class HtmxHttpRequest(HttpRequest):

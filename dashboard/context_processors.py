@@ -7,7 +7,7 @@ from batches.models import Batch, Workspace
 from dashboard.access import in_visible_workspaces, workspace_ids_with
 from dashboard.spend.budgets import budget_status
 
-WATCHED = "watched_batches"  # session key: the batches this browser watches (dashboard/views/health.py)
+WATCHED = "watched_batches"  # session key: the batches this browser watches (dashboard/views/watch.py)
 
 
 class Health:

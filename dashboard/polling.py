@@ -30,8 +30,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 
-from batches import access as scoped
-from batches import versions
+from batches.services import versions
+from batches.services import workspace_roles as scoped
 from dashboard.access import visible_batches, visible_workspace_ids
 
 # What a cached fragment varies by besides the URL: the full page and each fragment of it share one URL.

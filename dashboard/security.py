@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import render
 from django.views.debug import SafeExceptionReporterFilter
 
-from batches import audit
+from batches.services import audit
 
 
 class ExceptionReporterFilter(SafeExceptionReporterFilter):

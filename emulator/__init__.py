@@ -4,7 +4,7 @@ Usage: `emu = Emulator(seed=1, speed=0.0); url = emu.start(); emu.add_workspace(
 then point `anthropic.Anthropic(api_key="sk-ant-test-1", base_url=url)` at it. See README.md.
 """
 
-from .core import Emulator
+from .app import Emulator
 from .errors import EmulatorError
 from .scenarios import DEMO_ADMIN_KEY, DEMO_API_KEY
 

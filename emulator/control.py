@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import EmulatorError
 from .util import rfc3339
 
 if TYPE_CHECKING:
-    from .core import Emulator
-    from .server import Handler
+    from .core import EmulatorCore
 
 _SEED_KWARGS = ("status", "created_at", "duration", "outcomes", "line_bytes", "model")
 _FAULT_KWARGS = (
@@ -21,7 +20,7 @@ _FAULT_KWARGS = (
 )  # fmt: skip
 
 
-def _config(emu: Emulator) -> dict[str, Any]:
+def _config(emu: EmulatorCore) -> dict[str, Any]:
     return {
         "seed": emu.seed,
         "speed": emu.clock.speed,
@@ -43,7 +42,7 @@ def _drift(value: Any) -> dict[str, Decimal]:
         raise ValueError(f"cost_drift multipliers must be decimal numbers, got {value!r}") from None
 
 
-def _set_config(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+def _set_config(emu: EmulatorCore, body: dict[str, Any]) -> dict[str, Any]:
     if "speed" in body:
         emu.clock.speed = float(body["speed"])
     if "live_counts" in body:
@@ -57,7 +56,7 @@ def _set_config(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return _config(emu)
 
 
-def _seed(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
+def _seed(emu: EmulatorCore, body: dict[str, Any]) -> dict[str, Any]:
     kwargs = {k: body[k] for k in _SEED_KWARGS if k in body}
     count = body.get("count")
     if count is None:
@@ -66,7 +65,7 @@ def _seed(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
     return {"ids": ids}
 
 
-def _dispatch(emu: Emulator, method: str, name: str, body: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
+def _dispatch(emu: EmulatorCore, method: str, name: str, body: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
     if (method, name) == ("GET", "health"):
         return {"status": "ok", **_config(emu)}
     if (method, name) == ("POST", "advance"):
@@ -100,7 +99,15 @@ def _dispatch(emu: Emulator, method: str, name: str, body: dict[str, Any]) -> di
     return None
 
 
-def handle_control(handler: Handler, emu: Emulator, method: str, path: str, raw: bytes) -> None:
+class Responder(Protocol):
+    """What the control endpoints need of the HTTP handler (server.Handler) that received the request."""
+
+    def send_json(self, status: int, payload: Any) -> None: ...
+
+    def send_error_body(self, status: int, error_type: str, message: str) -> None: ...
+
+
+def handle_control(handler: Responder, emu: EmulatorCore, method: str, path: str, raw: bytes) -> None:
     name = path[len("/_emulator/") :].strip("/")
     try:
         body = json.loads(raw) if raw.strip() else {}

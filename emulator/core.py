@@ -1,5 +1,5 @@
-"""The Emulator object: the Python API used by tests, benchmarks and the CLI, and the operations the HTTP
-layer calls. The HTTP layer only parses and formats; every rule of the API lives here or in state.py."""
+"""The emulated API: its state and every operation the HTTP layer (server.py) calls; app.py serves it.
+The HTTP layer only parses and formats; every rule of the API lives here or in state.py."""
 
 from __future__ import annotations
 
@@ -23,13 +23,15 @@ from .validation import MAX_REQUESTS, count_tokens, validate_requests
 SEED_STATUSES = ("in_progress", "canceling", "ended")
 
 
-class Emulator:
+class EmulatorCore:
+    """The emulated API without its HTTP server (emulator/app.py serves it): state, clock, faults and every
+    operation, called by the server's handlers and directly by tests."""
+
     def __init__(
         self,
         seed: int = 1,
         speed: float = 0.0,
         *,
-        scenario: str | None = None,
         live_counts: bool = False,
         start_time: datetime | None = None,
         verbose: bool = False,
@@ -50,35 +52,6 @@ class Emulator:
         self.tickers: list[Callable[[float], None]] = []  # scenario hooks run on every call (new batches)
         self._calls = dict.fromkeys(OPS, 0)
         self._calls_lock = threading.Lock()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        if scenario:
-            from .scenarios import apply_scenario
-
-            apply_scenario(self, scenario)
-
-    # -- lifecycle ----------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        from .server import make_server
-
-        self._server = make_server(self, host, port)
-        # A short poll interval so stop() returns quickly (shutdown waits for the next poll).
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.close_all()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- clock and settings -------------------------------------------------------------------------
     @property
@@ -375,7 +348,7 @@ class Emulator:
             raise EmulatorError(401, "invalid x-api-key")
         with self.store.lock:
             now = self._sync()
-        return cost_report(self, query, now)
+        return cost_report(self.store, self.cost_drift, self.cost_aggregates, query, now)
 
     def api_results(self, api_key: str | None, batch_id: str) -> bytes:
         with self.store.lock:

@@ -15,16 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import pricing
 from .errors import invalid
 from .results import succeeded_tokens
 from .state import DAY, Batch, Store, reached
 from .util import base62, digest, rfc3339
-
-if TYPE_CHECKING:
-    from .core import Emulator
 
 HOUR = 3600.0
 MAX_SPAN = 31 * DAY  # "The range may span at most 31 days."
@@ -196,10 +193,11 @@ def _drift(drift: Mapping[str, Any], model: str) -> Decimal:
         raise ValueError(f"cost_drift for {model!r} is not a number: {value!r}") from None
 
 
-def cost_rows(emu: Emulator, q: CostQuery, as_of: float) -> list[dict[str, Any]]:
+def cost_rows(
+    store: Store, drift: Mapping[str, Decimal], aggregates: CostAggregates, q: CostQuery, as_of: float
+) -> list[dict[str, Any]]:
     """Every row of the report, in report order (before paging). Usage counts once its batch has ended
     at or before `as_of`, the moment the first page was computed (so later pages stay consistent)."""
-    store = emu.store
     with store.lock:  # ended by `as_of` and within the range; end_info() is cheap, token totals are not
         batches = [
             b
@@ -209,7 +207,7 @@ def cost_rows(emu: Emulator, q: CostQuery, as_of: float) -> list[dict[str, Any]]
     tier = pricing.BATCH_TIER
     if q.service_tiers is not None and tier not in q.service_tiers:
         return []
-    drift = dict(emu.cost_drift)
+    drift = dict(drift)
     ws_ids: dict[str, str] = {}
     # (bucket start, model family, workspace id, tier) -> [amount, list amount, requests]
     sums: dict[tuple[float, str | None, str | None, str | None], list] = {}
@@ -219,7 +217,7 @@ def cost_rows(emu: Emulator, q: CostQuery, as_of: float) -> list[dict[str, Any]]
         ws = ws_ids[batch.workspace]
         if q.workspace_ids is not None and ws not in q.workspace_ids:
             continue
-        ended_at, per_model = emu.cost_aggregates.get(batch)
+        ended_at, per_model = aggregates.get(batch)
         for model, tokens in per_model.items():
             fam = pricing.family(model)
             if fam is None:
@@ -268,11 +266,13 @@ def _row(key, acc, q: CostQuery) -> dict[str, Any]:
     }
 
 
-def cost_report(emu: Emulator, query: Mapping[str, list[str]], now: float) -> dict[str, Any]:
+def cost_report(
+    store: Store, drift: Mapping[str, Decimal], aggregates: CostAggregates, query: Mapping[str, list[str]], now: float
+) -> dict[str, Any]:
     q = parse_query(query, now)
     page = _one(query, "page")
     offset, as_of = _decode_page(page) if page else (0, now)
-    rows = cost_rows(emu, q, as_of)
+    rows = cost_rows(store, drift, aggregates, q, as_of)
     data = rows[offset : offset + q.limit]
     has_more = offset + q.limit < len(rows)
     return {

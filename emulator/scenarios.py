@@ -16,7 +16,7 @@ from .state import DAY, EXPIRES_AFTER
 from .util import digest
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from .core import EmulatorCore
 
 DEMO_API_KEY = "sk-ant-demo-000000000000000000000000"
 DEMO_ADMIN_KEY = "sk-ant-admin-demo-00000000000000000000"  # reads the cost report
@@ -36,7 +36,7 @@ NEW_BATCH_EVERY = (1 * MINUTE, 2 * MINUTE)  # time between batches the demo "sub
 NEW_BATCH_DURATION = (2 * MINUTE, 10 * MINUTE)  # how long each of them runs (uniform)
 
 
-def apply_scenario(emu: Emulator, name: str) -> None:
+def apply_scenario(emu: EmulatorCore, name: str) -> None:
     if name == "empty":
         return
     if name == "demo":
@@ -45,7 +45,7 @@ def apply_scenario(emu: Emulator, name: str) -> None:
     raise ValueError(f"unknown scenario {name!r}; use 'empty' or 'demo'")
 
 
-def _demo(emu: Emulator) -> None:
+def _demo(emu: EmulatorCore) -> None:
     emu.add_workspace(DEMO_API_KEY, "demo")
     emu.add_admin_key(DEMO_ADMIN_KEY)
     rng = random.Random(digest(emu.seed, "demo"))
@@ -85,7 +85,7 @@ def _demo(emu: Emulator) -> None:
     emu.tickers.append(_NewBatches(emu, now))
 
 
-def _every_error_type(emu: Emulator, created: float) -> None:
+def _every_error_type(emu: EmulatorCore, created: float) -> None:
     """One batch whose results include each of the nine error types (forced with markers)."""
     requests = [
         {
@@ -107,7 +107,7 @@ class _NewBatches:
     """Ticker: materialises a batch every NEW_BATCH_EVERY (1-2 minutes), created at that moment (never
     later than the clock), each running NEW_BATCH_DURATION (2-10 minutes)."""
 
-    def __init__(self, emu: Emulator, start: float) -> None:
+    def __init__(self, emu: EmulatorCore, start: float) -> None:
         self.emu = emu
         self.k = 0
         self.next_at = start + self._gap()

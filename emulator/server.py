@@ -19,7 +19,7 @@ from .util import new_request_id
 from .validation import MAX_BODY_BYTES, parse_body, validate_create_body
 
 if TYPE_CHECKING:
-    from .core import Emulator
+    from .core import EmulatorCore
 
 CHUNK = 64 * 1024
 _BATCHES = "/v1/messages/batches"
@@ -48,7 +48,7 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, emulator: Emulator, address: tuple[str, int]) -> None:
+    def __init__(self, emulator: EmulatorCore, address: tuple[str, int]) -> None:
         self.emulator = emulator
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -70,7 +70,7 @@ class EmulatorServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def make_server(emulator: Emulator, host: str, port: int) -> EmulatorServer:
+def make_server(emulator: EmulatorCore, host: str, port: int) -> EmulatorServer:
     return EmulatorServer(emulator, (host, port))
 
 

@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 _keys = itertools.count(1)
 
 
+def pytest_configure(config) -> None:
+    """Make the folders the settings point at (the SQLite test database's, the embedded broker's), as
+    ./bin/start does: importing the settings creates nothing."""
+    if config.pluginmanager.hasplugin("django"):
+        from django.core.management import call_command
+
+        call_command("prepare", verbosity=0)
+
+
 @pytest.fixture
 def emulator():
     emu = Emulator(seed=1, speed=0.0)

@@ -1,6 +1,5 @@
 """The app's models, by concern: the mirror of the API, what operators do, spend, monitoring and notifications."""
 
-from batches.models.access import WorkspaceAccess
 from batches.models.mirror import (
     REQUEST_COUNTS,
     RESULTS_EXPIRING_SOON,
@@ -23,6 +22,7 @@ from batches.models.notify import (
 )
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
 from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
+from batches.models.workspace_access import WorkspaceAccess
 
 __all__ = [
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",

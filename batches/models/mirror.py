@@ -63,7 +63,7 @@ class Workspace(models.Model):
     sync_lease_token = models.CharField(max_length=32, blank=True, editable=False)
     sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
-    # Bumped (batches/versions.py) in the transaction of every change a page shows of this workspace's batches
+    # Bumped (batches/services/versions.py) in the transaction of every change a page shows of this workspace's batches
     # or sync health: a poll whose versions did not move is answered 304 without rendering (dashboard/polling.py).
     data_version = models.PositiveBigIntegerField(default=0, editable=False)
 
@@ -147,7 +147,7 @@ class Batch(models.Model):
     # Set by a full pass when the API no longer lists the batch (deleted there).
     gone_from_api_at = models.DateTimeField(null=True, blank=True)
     # Whether its end is news (batch.ended and friends): the mirror first saw it running, or after the workspace's
-    # first full sync. Set once, when the batch is first mirrored (batches/upsert.py): an old history is not news.
+    # first full sync. Set once, when the batch is first mirrored (services/upsert.py): an old history is not news.
     notify_end = models.BooleanField(default=False, editable=False)
 
     # Ingest bookkeeping.
@@ -158,7 +158,7 @@ class Batch(models.Model):
     malformed_count = models.PositiveIntegerField(default=0)
     ingest_attempts = models.PositiveIntegerField(default=0)
     ingest_error = models.TextField(blank=True)
-    # Each ended batch's ingest is its own unit of work (batches/ingest.py): queued by the sync once, run under
+    # Each ended batch's ingest is its own unit of work (batches/services/ingest.py): queued by the sync once, run under
     # its own lease (a conditional UPDATE, so two tasks never both stream it), backing off on its own when it fails.
     ingest_queued_at = models.DateTimeField(null=True, blank=True)
     ingest_lease_token = models.CharField(max_length=32, blank=True)

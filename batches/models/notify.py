@@ -76,7 +76,7 @@ class NotificationEvent(models.Model):
     batch_id = models.CharField(max_length=128, blank=True)  # not a key: the event outlives a deleted batch
     data = models.JSONField(default=dict)
     url = models.CharField(max_length=500, blank=True)
-    # Fanned out into one Delivery per matching channel (batches/notify/send.py::dispatch).
+    # Fanned out into one Delivery per matching channel (batches/services/notify/send.py::dispatch).
     dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

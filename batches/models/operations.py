@@ -84,7 +84,7 @@ class Submission(models.Model):
     # so a double click sends once.
     confirmed_at = models.DateTimeField(null=True, blank=True)
     discarded_at = models.DateTimeField(null=True, blank=True)  # a draft given up: its inputs are deleted
-    # The pre-flight estimate (batches/estimates.py): tokens per model, how they were counted. Costs and
+    # The pre-flight estimate (batches/services/estimates.py): tokens per model, how they were counted. Costs and
     # budgets are worked out from it when shown, at the prices and spend of that moment.
     estimate = models.JSONField(null=True, blank=True)
     estimate_asked_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,7 @@ from batches.models import (
     NotifyThresholds,
     Workspace,
 )
-from batches.notify import deliver
+from batches.services.notify import deliver
 
 
 # --- notifications -------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""Monthly budgets per workspace, as the pages show them: the figures come from batches/budgets.py."""
+"""Monthly budgets per workspace, as the pages show them: the figures come from batches/services/budgets.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from batches import budgets
+from batches.services import budgets
 from dashboard.spend.formatting import money, share
 
 
@@ -34,4 +34,4 @@ class BudgetStatus(budgets.BudgetStatus):
 
 def budget_status(today: date | None = None, within: list[int] | None = None) -> list[BudgetStatus]:
     """Every budget (of the workspaces `within`, if given) with this month's spend so far, in one query."""
-    return [BudgetStatus(*row) for row in budgets.month_spend(today, within=within)]
+    return budgets.month_spend(today, within=within, status=BudgetStatus)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import F, Q, Sum
 
 from batches.models import UsageRollup
-from batches.pricing import Cost
+from batches.services.pricing import Cost
 from dashboard.spend.formatting import Cell, cents, fine_money, money, percent_value, share
 
 # Named apart from the model's fields ("requests", "cost"), which an annotation may not shadow.

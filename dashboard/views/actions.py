@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from batches import actions
-from batches.tasks import enqueue, refresh_batch
+from batches.services import actions
+from batches.services.handoff import enqueue
+from batches.tasks import refresh_batch
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, role_required
-from dashboard.views.outcomes import WORKER_UNREACHABLE
+from dashboard.outcomes import WORKER_UNREACHABLE
 
 GIVE_UP_AFTER = timedelta(seconds=60)
 

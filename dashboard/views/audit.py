@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from batches import audit
 from batches.models import AuditEvent
+from batches.services import audit
 from dashboard.access import HtmxHttpRequest, role_required, workspace_ids_with
 from dashboard.exports import csv_stream
 from dashboard.forms import AuditFilterForm

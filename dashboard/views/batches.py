@@ -6,9 +6,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from batches import pricing, retry
-from batches.eta import eta
 from batches.models import Batch, RequestInput, Result
+from batches.services import pricing, retry
+from batches.services.eta import eta
 from dashboard import listing, polling
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches, visible_workspaces
 from dashboard.forms import BatchFilterForm, ItemFilterForm

@@ -10,13 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from batches import bulk
-from batches.tasks import cancel_batches, enqueue
+from batches.services import bulk
+from batches.services.handoff import enqueue
+from batches.tasks import cancel_batches
 from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches, workspace_ids_with
 from dashboard.forms import BatchFilterForm
 from dashboard.listing import BULK_MAX, RETRYABLE
+from dashboard.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
 from dashboard.queries import query_without
-from dashboard.views.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
 from dashboard.wording import counted
 
 PERMISSION = {"cancel": "cancel_batch", "retry": "retry_results"}

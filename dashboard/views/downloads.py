@@ -7,8 +7,8 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from batches import audit
 from batches.models import Batch, Result
+from batches.services import audit
 from dashboard import exports
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view
 from dashboard.forms import ItemFilterForm

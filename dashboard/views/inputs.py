@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from batches import inputs, uploads
+from batches.services import inputs, uploads
 from dashboard.access import HtmxHttpRequest, batch_or_404, role_required
 from dashboard.forms import AttachForm
 

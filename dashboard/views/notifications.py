@@ -10,14 +10,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from batches import audit
 from batches.models import Delivery, DeliveryAttempt, NotificationChannel, NotifyThresholds
-from batches.notify import send
-from batches.tasks import enqueue, send_notifications
+from batches.services import audit
+from batches.services.handoff import enqueue
+from batches.services.notify import send
+from batches.tasks import send_notifications
 from dashboard.access import HtmxHttpRequest, can_view, role_required, visible_workspaces
 from dashboard.forms import ChannelForm, DeliveryFilterForm, MyNotificationsForm, ThresholdsForm
+from dashboard.outcomes import WORKER_UNREACHABLE
 from dashboard.queries import query_without
-from dashboard.views.outcomes import WORKER_UNREACHABLE
 
 manage = role_required("manage_notifications")
 

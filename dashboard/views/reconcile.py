@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from batches import reconcile
 from batches.models import CostReportFetch
-from batches.tasks import enqueue, fetch_cost_report
+from batches.services import reconcile
+from batches.services.handoff import enqueue
+from batches.tasks import fetch_cost_report
 from dashboard.access import HtmxHttpRequest, role_required, visible_workspace_ids
 from dashboard.forms import RangeForm
-from dashboard.views.outcomes import WORKER_UNREACHABLE
+from dashboard.outcomes import WORKER_UNREACHABLE
 
 
 @require_http_methods(["GET", "POST"])

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from batches import retry
+from batches.services import retry
 from dashboard.access import (
     HtmxHttpRequest,
     batch_or_404,
@@ -19,8 +19,8 @@ from dashboard.access import (
     visible_workspaces,
 )
 from dashboard.forms import RetryChoiceForm, RetryOptionsForm
+from dashboard.outcomes import show_submission
 from dashboard.queries import retry_selection
-from dashboard.views.outcomes import show_submission
 from dashboard.wording import counted
 
 SHOWN = 20

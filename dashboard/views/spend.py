@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from batches import audit
+from batches.services import audit
 from dashboard.access import HtmxHttpRequest, role_required, visible_workspaces
 from dashboard.exports import csv_stream
 from dashboard.forms import SpendFilterForm

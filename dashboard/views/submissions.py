@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from batches import estimates, submit, uploads
 from batches.models import Submission
+from batches.services import estimates, submit, uploads
 from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404, visible_workspaces
 from dashboard.forms import UploadForm
-from dashboard.views.outcomes import show_submission
+from dashboard.outcomes import show_submission
 from dashboard.wording import counted
 
 # An estimate not made after this long is said to be late (the worker busy or down); the page keeps waiting.

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 
-from batches import pricing
 from batches.models import AuditEvent, Price, UsageRollup, Workspace
-from dashboard.celery import app
+from batches.services import pricing
+from config.celery import app
 from tests.builders import ENDED, ended_batch, stored_result
 
 

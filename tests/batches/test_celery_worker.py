@@ -48,7 +48,7 @@ def start_worker(tmp_path):
     def start(name: str = "all", queues: str = "celery,ingest", *, beat: bool = True) -> Path:
         log_path = tmp_path / f"{name}.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed below
-        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool=solo", "--loglevel=INFO",
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
                    f"--hostname={name}@%h", f"--queues={queues}"]  # fmt: skip
         if beat:
             command += ["--beat", f"--schedule={tmp_path / 'beat-schedule'}"]

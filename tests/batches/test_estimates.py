@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from batches import estimates, submit, uploads
 from batches.models import Budget, Submission, UsageRollup
+from batches.services import estimates, submit, uploads
 from emulator.plan import CHARS_PER_TOKEN
 from emulator.validation import input_chars
 from tests.builders import batch_request, ended_batch, jsonl

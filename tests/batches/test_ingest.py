@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches import ingest, sync
 from batches.models import Batch, Result, ResultChunk, Workspace
+from batches.services import ingest, sync
 from tests.threads import at_once
 
 

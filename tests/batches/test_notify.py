@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from batches import ingest, result_store, submit, sync
 from batches.models import Batch, Budget, NotificationEvent, NotifyThresholds, Submission, SubmissionPart
-from batches.notify import checks
+from batches.services import ingest, result_store, submit, sync
+from batches.services.notify import checks
 from tests.builders import batch_request, jsonl, outcome_request
 from tests.threads import at_once
 

@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from batches import sync
 from batches.models import Delivery, DeliveryAttempt, NotificationChannel, NotificationEvent
-from batches.notify import deliver, events, send
+from batches.services import sync
+from batches.services.notify import deliver, events, send
 from tests.builders import batch_request, outcome_request
 from tests.receivers import closed_port_url
 from tests.threads import at_once
@@ -251,6 +251,6 @@ def test_a_resend_sends_the_same_event_again(db, make_receiver):
      ("slack+https://chat.example.com/hooks/x", "slack"), ("workflows://a/b/c", "apprise")],
 )  # fmt: skip
 def test_the_kind_of_an_environment_url_follows_its_scheme(url, kind):
-    from batches.notify.defaults import classify
+    from batches.services.notify.defaults import classify
 
     assert classify(url)[0] == kind

@@ -21,8 +21,8 @@ from decimal import Decimal
 
 import pytest
 
-from batches import pricing
 from batches.models import Price, Result, UsageRollup
+from batches.services import pricing
 from tests.builders import ENDED, ended_batch, golden_results, stored_result
 
 pytestmark = pytest.mark.django_db

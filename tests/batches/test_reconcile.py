@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from batches import reconcile, sync
 from batches.models import CostReportFetch, ReportedCost
+from batches.services import reconcile, sync
 
 ADMIN_KEY = "sk-ant-admin-test-0000000000000000000000"
 

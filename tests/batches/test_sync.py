@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches import ingest, sync
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Result, Workspace
+from batches.services import ingest, sync
 from tests.builders import batch_request
 
 

@@ -11,7 +11,7 @@ import tracemalloc
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from batches.uploads import (
+from batches.services.uploads import (
     CUSTOM_ID_RE,
     MAX_REPORTED_ERRORS,
     LineError,

@@ -15,9 +15,9 @@ from django.apps import apps as django_apps
 from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from batches import sync
 from batches.models import Batch, Workspace
 from batches.roles import sync_role_groups
+from batches.services import sync
 from emulator import Emulator
 from tests.builders import batch_request
 

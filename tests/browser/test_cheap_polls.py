@@ -6,11 +6,11 @@ import logging
 
 from playwright.sync_api import expect
 
-from batches import sync
+from batches.services import sync
 
 
 def _statuses(caplog, path: str) -> list[str]:
-    """What the live server answered to GETs of `path`, from its request log (dashboard/logs.py)."""
+    """What the live server answered to GETs of `path`, from its request log (config/logs.py)."""
     prefix = f"GET {path} "
     return [r.getMessage().split()[2] for r in caplog.records if r.getMessage().startswith(prefix)]
 

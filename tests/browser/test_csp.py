@@ -16,8 +16,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from batches import pricing, tasks
 from batches.models import Batch, Budget, Price, Workspace
+from batches.services import handoff, pricing
 from tests.browser.conftest import LIVE_TIMEOUT_MS, log_in, wait_until
 from tests.builders import MODEL, batch_request
 
@@ -91,7 +91,9 @@ def priced(several_batches, workspace) -> Batch:
 def held(monkeypatch) -> list[tuple[str, tuple]]:
     """Tasks the pages hand to a worker (an estimate, a refresh), kept rather than left in the shared broker."""
     handed: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(tasks, "_send", lambda task, args: handed.append((task.name, args)) or True)
+    monkeypatch.setattr(
+        handoff, "_send", lambda task, args, expires: handed.append((getattr(task, "name", task), args)) or True
+    )
     return handed
 
 

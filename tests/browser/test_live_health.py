@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from batches import sync
+from batches.services import sync
 from tests.browser.conftest import LIVE_TIMEOUT_MS, wait_until
 from tests.browser.test_live_progress import assert_not_reloaded, mark_page
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.contrib.auth.models import Group
 from playwright.sync_api import Page, Request, expect
 
-from batches import client, sync
+from batches import client
+from batches.services import sync
 from tests.browser.conftest import LIVE_TIMEOUT_MS
 
 # Two polling periods and some slack: long enough that a live trigger would have fired twice.

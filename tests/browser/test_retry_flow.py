@@ -17,9 +17,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
-from batches import submit, sync, uploads
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
-from dashboard.celery import app
+from batches.services import submit, sync, uploads
+from config.celery import app
 from tests.browser.conftest import LIVE_TIMEOUT_MS
 from tests.builders import batch_request
 

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from batches import tasks
 from batches.models import Submission, SubmissionPart
+from batches.services import handoff
 from tests.browser.conftest import LIVE_TIMEOUT_MS
 from tests.browser.test_live_progress import assert_not_reloaded, mark_page
 from tests.builders import batch_request
@@ -32,7 +33,9 @@ def operator(user):
 def held(monkeypatch) -> list[tuple[str, tuple]]:
     """The tasks the pages hand to the worker, kept (name, args) instead of sent."""
     handed: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(tasks, "_send", lambda task, args: handed.append((task.name, args)) or True)
+    monkeypatch.setattr(
+        handoff, "_send", lambda task, args, expires: handed.append((getattr(task, "name", task), args)) or True
+    )
     return handed
 
 

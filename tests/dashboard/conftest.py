@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from batches import sync
 from batches.models import Batch
+from batches.services import sync
 from tests.builders import batch_request
 
 

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from dashboard.urls import handler500
-from dashboard.urls import urlpatterns as site
+from config.urls import handler500
+from config.urls import urlpatterns as site
 
 
 def boom(request):

@@ -7,8 +7,8 @@ import json
 import pytest
 from django.contrib.auth.models import User
 
-from batches import audit
 from batches.models import AuditEvent
+from batches.services import audit
 from tests.html import element, text
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from batches import ingest, sync
 from batches.models import Batch, Result
+from batches.services import ingest, sync
 from tests.html import attribute, element, prose, text
 
 

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from batches import sync
 from batches.models import Batch
+from batches.services import sync
 from tests.html import attribute, element, elements, text
 
 

@@ -19,8 +19,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches import tasks
 from batches.models import AuditEvent, Batch, Submission
-from dashboard.celery import app as celery_app
-from dashboard.views.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
+from config.celery import app as celery_app
+from dashboard.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
 from tests.builders import batch_request, jsonl
 from tests.processes import database_url
 
@@ -142,7 +142,7 @@ def start_worker(tmp_path, broker):
     def start() -> Path:
         log_path = tmp_path / "worker.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed below
-        command = [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--pool=solo", "--loglevel=INFO",
+        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
                    "--queues=celery", "--hostname=down@%h"]  # fmt: skip
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip

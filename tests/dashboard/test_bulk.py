@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from batches import submit, sync, uploads
 from batches.models import AuditEvent, Batch, Submission
-from dashboard.celery import app
+from batches.services import submit, sync, uploads
+from config.celery import app
 from tests.builders import batch_request, jsonl, outcome_request
 from tests.html import element, elements, text
 

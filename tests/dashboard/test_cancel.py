@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from batches import sync
 from batches.models import AuditEvent, Batch, Workspace
+from batches.services import sync
 
 
 def test_a_confirmed_cancel_shows_canceling_at_once_and_is_audited(operator_client, mirrored):

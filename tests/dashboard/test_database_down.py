@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from dashboard.views.failures import DATABASE_DOWN
+from dashboard.views.server_error import DATABASE_DOWN
 
 pytestmark = pytest.mark.django_db(transaction=True)  # no test transaction holding the connection open
 

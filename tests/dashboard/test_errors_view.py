@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from batches import sync
 from batches.models import ErrorCount
+from batches.services import sync
 from tests.html import attribute, elements, text
 
 

@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from batches.models import Heartbeat
-from dashboard.celery import app as celery_app
+from config.celery import app as celery_app
 from tests.processes import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +134,7 @@ def test_a_running_beat_and_worker_make_readyz_ready(tmp_path):
     log = tmp_path / "worker.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--pool=solo",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool=solo",
              f"--schedule={tmp_path / 'beat-schedule'}"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

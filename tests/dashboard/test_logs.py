@@ -45,7 +45,7 @@ def test_a_valid_incoming_request_id_is_kept_and_an_invalid_one_replaced():
 def _python(code: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup()\n{code}"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DASHBOARD_VAR_DIR": str(tmp_path), **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DASHBOARD_VAR_DIR": str(tmp_path), **env},
     )  # fmt: skip
 
 
@@ -109,7 +109,7 @@ def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path):
     stderr = tmp_path / "worker.err"
     with open(stderr, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dashboard", "worker", "--beat", "--pool=solo",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool=solo",
              f"--schedule={tmp_path / 'beat-schedule'}"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
         )  # fmt: skip

@@ -14,7 +14,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from batches.models import ApiRequestCount, Batch, NotificationChannel, UsageRollup
-from batches.notify import events, send
+from batches.services.notify import events, send
 from batches.tasks import sync_workspace
 
 TOKEN = "metrics-token-for-tests-0123456789"

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Delivery, NotificationChannel, NotifyThresholds
-from batches.notify import events, send
+from batches.services.notify import events, send
 from tests.html import element, elements, text
 
 SECRET = "whsec-very-secret-1234567890"
@@ -164,7 +164,7 @@ def test_the_health_bar_is_a_small_partial_of_a_handful_of_queries(viewer_client
 
 
 def test_a_failing_workspace_shows_on_the_bar_in_the_title_and_on_its_running_rows(viewer_client, mirrored, emulator):
-    from batches import sync
+    from batches.services import sync
 
     emulator.faults.add(op="list", status=401, times=-1)
     sync.catch_up(mirrored["workspace"].pk)
@@ -190,7 +190,7 @@ def test_a_healthy_bar_polls_seldom(viewer_client, mirrored):
 
 # --- watching a batch --------------------------------------------------------------------------------
 def test_watching_a_batch_lists_it_on_the_bar_once_it_has_ended(viewer_client, mirrored, emulator):
-    from batches import sync
+    from batches.services import sync
 
     running = mirrored["running"]
     button = element(

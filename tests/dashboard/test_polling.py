@@ -8,9 +8,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from batches import sync
 from batches.errors import RetryableAPIError
 from batches.models import Workspace
+from batches.services import sync
 
 ROWS = {"HX-Request": "true", "HX-Target": "batch-rows"}
 SUMMARY = {"HX-Request": "true", "HX-Target": "batch-summary"}

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from batches import ingest, sync
 from batches.models import Batch, Result
-from dashboard.celery import app
+from batches.services import ingest, sync
+from config.celery import app
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from batches import submit, sync, uploads
 from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
-from dashboard.celery import app
+from batches.services import submit, sync, uploads
+from config.celery import app
 from tests.builders import jsonl, outcome_request
 from tests.html import attribute, element, prose, text
 

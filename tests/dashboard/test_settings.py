@@ -21,7 +21,7 @@ def _python(code: str, env: dict[str, str], var_dir: Path) -> subprocess.Complet
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
         cwd=ROOT, capture_output=True, text=True,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "dashboard.settings", "DASHBOARD_VAR_DIR": str(var_dir), **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DASHBOARD_VAR_DIR": str(var_dir), **env},
     )  # fmt: skip
 
 
@@ -34,7 +34,28 @@ def test_debug_is_off_unless_asked_for(tmp_path):
     assert _python("print(settings.DEBUG)", {"DEBUG": "true"}, tmp_path).stdout.strip() == "True"
 
 
+def _prepare(env: dict[str, str], var_dir: Path) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
+    return subprocess.run(
+        [sys.executable, "manage.py", "prepare"], cwd=ROOT, capture_output=True, text=True,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DASHBOARD_VAR_DIR": str(var_dir), **env},
+    )  # fmt: skip
+
+
+def test_importing_the_settings_creates_nothing(tmp_path):
+    var_dir = tmp_path / "var"
+    result = _python("print(settings.DATABASES['default']['NAME'])", {}, var_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(var_dir / "db.sqlite3") and not list(tmp_path.iterdir())
+    # Until `manage.py prepare` keeps one, there is no key, and Django refuses to sign anything with none.
+    unsigned = _python("print(settings.SECRET_KEY)", {}, var_dir)
+    assert unsigned.returncode != 0 and "The SECRET_KEY setting must not be empty" in unsigned.stderr
+
+
 def test_production_mode_starts_with_nothing_set_on_a_generated_secret_key_kept_in_var(tmp_path):
+    made = _prepare({}, tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "broker" / "queue").is_dir()  # the embedded broker's folders, made here too
     first = _python("print(settings.SECRET_KEY); print(settings.ALLOWED_HOSTS)", {}, tmp_path)
     assert first.returncode == 0, first.stderr
     key, hosts = first.stdout.splitlines()
@@ -42,6 +63,7 @@ def test_production_mode_starts_with_nothing_set_on_a_generated_secret_key_kept_
     assert kept.read_text().strip() == key and len(key) >= 50 and len(set(key)) >= 5
     assert kept.stat().st_mode & 0o777 == 0o600
     assert hosts == "['localhost', '127.0.0.1', '[::1]']"
+    assert _prepare({}, tmp_path).returncode == 0
     again = _python("print(settings.SECRET_KEY)", {}, tmp_path)
     assert again.stdout.strip() == key  # kept, not generated again: sessions and stored API keys survive
 
@@ -52,6 +74,8 @@ def test_production_mode_starts_with_a_strong_key_and_allowed_hosts_set(tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['dash.example.com']" and not (tmp_path / "secret-key.txt").exists()
+    assert _prepare({"SECRET_KEY": STRONG_KEY}, tmp_path).returncode == 0
+    assert not (tmp_path / "secret-key.txt").exists()  # a key that is set is never replaced by a generated one
 
 
 @pytest.mark.parametrize(

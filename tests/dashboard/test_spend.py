@@ -17,8 +17,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from batches import pricing
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
+from batches.services import pricing
 from dashboard.spend.budgets import budget_status
 from tests.builders import ENDED, ended_batch, golden_results, stored_result
 from tests.html import attribute, element, elements, text

@@ -16,9 +16,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError
 
-from batches import estimates, tasks
+from batches import tasks
 from batches.models import AuditEvent, Batch, Budget, RequestInput, Submission, SubmissionPart, UsageRollup
-from dashboard.celery import app
+from batches.services import estimates
+from config.celery import app
 from tests.builders import batch_request, ended_batch, jsonl
 from tests.html import attribute, cells, element, elements, text
 

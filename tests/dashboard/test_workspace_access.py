@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from batches import audit, sync
 from batches.models import AuditEvent, Batch, Budget, Submission, WorkspaceAccess
+from batches.services import audit, sync
 from tests.builders import batch_request, jsonl
 
 

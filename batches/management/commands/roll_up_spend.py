@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from batches import pricing
 from batches.models import Batch
+from batches.services import pricing
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from batches.notify import checks, send
+from batches.services.notify import checks, send
 
 
 class Command(BaseCommand):

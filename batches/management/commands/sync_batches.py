@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from batches import sync
 from batches.models import Workspace
-from batches.workspaces import ensure_default_workspace
+from batches.services import sync
+from batches.services.workspaces import ensure_default_workspace
 
 
 class Command(BaseCommand):

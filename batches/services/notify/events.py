@@ -1,0 +1,188 @@
+"""The events, written into the outbox by the services inside the transaction of the change that causes them.
+
+Each has a dedupe key (a unique column): writing it again, from a repeated sync, a second worker or a periodic
+check run twice, is a no-op. A crash rolls the change back with its event, so none is lost nor invented.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from batches.models import (
+    Batch,
+    ErrorCount,
+    EventKind,
+    NotificationChannel,
+    NotificationEvent,
+    NotifyThresholds,
+    Submission,
+    SubmissionPart,
+    UsageRollup,
+    Workspace,
+)
+from batches.services import budgets
+
+log = logging.getLogger(__name__)
+TOP_ERRORS = 5
+
+
+def link(path: str, **query: str) -> str:
+    """An absolute link into the dashboard (DASHBOARD_URL), for payloads and emails."""
+    return settings.DASHBOARD_URL.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
+
+
+def _num(value: Decimal) -> str:
+    """A threshold as typed: 3, 0.1 (not 3.00, 0.1000)."""
+    return format(value.normalize(), "f")
+
+
+def emit(
+    kind: str, key: str, *, workspace_id: int | None, batch_id: str = "", data: dict, url: str = "",
+    occurred_at: datetime | None = None,
+) -> NotificationEvent | None:  # fmt: skip
+    """Write one event unless its dedupe key is taken: the new event, or None. Call it inside the change's
+    transaction; the savepoint keeps a duplicate from spoiling that transaction."""
+    event = NotificationEvent(
+        kind=kind, dedupe_key=key[:200], workspace_id=workspace_id, batch_id=batch_id, data=data, url=url[:500],
+        occurred_at=occurred_at or timezone.now(),
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return None
+    log.info("event %s %s (%s)", event.id, kind, key)
+    return event
+
+
+# --- batches ---------------------------------------------------------------------------------------
+def batch_settled(batch: Batch, results: str) -> None:
+    """A batch whose end is news ended: `results` "kept" (ingested), "unavailable" (past the 29 days) or
+    "gone" (deleted in the API before its results were kept). batch.ended, and batch.errors_high if over."""
+    if not batch.notify_end:
+        return  # part of the history the workspace had when it was connected
+    data = _ended_data(batch, results)
+    url = link(reverse("batch_detail", args=[batch.pk]))
+    common = {"workspace_id": batch.workspace_id, "batch_id": batch.pk, "url": url}
+    emit(EventKind.BATCH_ENDED, f"batch.ended:{batch.pk}", data=data, occurred_at=batch.ended_at, **common)
+    share = Decimal(data["errored_share"])
+    if share > lowest_errors_threshold():
+        data = {**data, "threshold": _num(NotifyThresholds.current().errors_high_share)}
+        emit(EventKind.BATCH_ERRORS_HIGH, f"batch.errors_high:{batch.pk}", data=data, **common)
+
+
+def lowest_errors_threshold() -> Decimal:
+    """The global errors threshold, or a channel's own if lower (that channel still wants the event)."""
+    own = NotificationChannel.objects.filter(is_active=True, errors_high_share__isnull=False)
+    return min([NotifyThresholds.current().errors_high_share, *own.values_list("errors_high_share", flat=True)])
+
+
+def _ended_data(batch: Batch, results: str) -> dict:
+    total = batch.total_requests
+    share = Decimal(batch.errored_count) / total if total else Decimal(0)
+    errors = ErrorCount.objects.filter(batch=batch).order_by("-count", "error_type")[:TOP_ERRORS]
+    cost = UsageRollup.objects.filter(batch=batch).aggregate(
+        total=Sum("cost"), unpriced=Sum("requests", filter=Q(cost__isnull=True))
+    )
+    ended = batch.ended_at
+    return {
+        "label": batch.label,
+        "results": results,
+        "request_counts": batch.request_counts,
+        "total_requests": total,
+        "errored_share": str(round(share, 4)),
+        "top_errors": [{"error_type": e.error_type, "count": e.count} for e in errors],
+        "cost_usd": None if cost["total"] is None else str(round(cost["total"], 4)),
+        "unpriced_requests": cost["unpriced"] or 0,
+        "created_at": batch.created_at.isoformat(),
+        "ended_at": ended.isoformat() if ended else None,
+        "duration_seconds": int((ended - batch.created_at).total_seconds()) if ended else None,
+        "submitted_by": batch.submitted_by.get_username() if batch.submitted_by_id else None,
+    }
+
+
+def batch_expiring(batch: Batch, hours: Decimal) -> bool:
+    data = {"label": batch.label, "expires_at": batch.expires_at.isoformat(), "hours_before": _num(hours),
+            "request_counts": batch.request_counts, "created_at": batch.created_at.isoformat()}  # fmt: skip
+    return bool(emit(EventKind.BATCH_EXPIRING, f"batch.expiring:{batch.pk}", workspace_id=batch.workspace_id,
+         batch_id=batch.pk, data=data, url=link(reverse("batch_detail", args=[batch.pk]))))  # fmt: skip
+
+
+def results_at_risk(batch: Batch) -> bool:
+    data = {
+        "label": batch.label, "results_available_until": batch.results_available_until.isoformat(),
+        "ingest_failures": batch.ingest_failures, "ingest_error_type": batch.ingest_error_type,
+        "ingest_error": batch.ingest_error[:500], "total_requests": batch.total_requests,
+    }  # fmt: skip
+    return bool(emit(EventKind.RESULTS_AT_RISK, f"results.at_risk:{batch.pk}", workspace_id=batch.workspace_id,
+                     batch_id=batch.pk, data=data, url=link(reverse("batch_detail", args=[batch.pk]))))  # fmt: skip
+
+
+# --- sync health -----------------------------------------------------------------------------------
+def _episode(workspace: Workspace) -> str:
+    return f"{workspace.pk}:{workspace.failing_since.isoformat()}"
+
+
+def sync_failing(workspace: Workspace, now: datetime | None = None) -> bool:
+    """sync.failing once per failing episode (keyed on failing_since), once it has lasted long enough."""
+    if workspace.failing_since is None:
+        return False
+    minutes = NotifyThresholds.current().sync_failing_minutes
+    if (now or timezone.now()) - workspace.failing_since <= timedelta(minutes=float(minutes)):
+        return False
+    data = {"failing_since": workspace.failing_since.isoformat(), "error_type": workspace.last_error_type,
+            "message": workspace.last_error_message[:500], "consecutive_failures": workspace.consecutive_failures,
+            "minutes": _num(minutes)}  # fmt: skip
+    return bool(emit(EventKind.SYNC_FAILING, f"sync.failing:{_episode(workspace)}", workspace_id=workspace.pk,
+                     data=data, url=link(reverse("batch_list"), workspace=workspace.name)))  # fmt: skip
+
+
+def sync_recovered(workspace: Workspace, now: datetime) -> None:
+    """`workspace` as it was before the success cleared it: sync.recovered if its episode was announced."""
+    if workspace.failing_since is None:
+        return
+    episode = _episode(workspace)
+    if not NotificationEvent.objects.filter(dedupe_key=f"sync.failing:{episode}").exists():
+        return  # a blip shorter than the threshold: nobody was told it failed
+    data = {"failing_since": workspace.failing_since.isoformat(), "recovered_at": now.isoformat(),
+            "failed_for_seconds": int((now - workspace.failing_since).total_seconds()),
+            "last_error_type": workspace.last_error_type}  # fmt: skip
+    emit(EventKind.SYNC_RECOVERED, f"sync.recovered:{episode}", workspace_id=workspace.pk, data=data,
+         url=link(reverse("batch_list"), workspace=workspace.name), occurred_at=now)  # fmt: skip
+
+
+# --- submissions and budgets -----------------------------------------------------------------------
+def submission_failed(submission: Submission, part: SubmissionPart, error: str) -> None:
+    data = {"submission": submission.pk, "part": part.index, "parts": submission.parts.count(),
+            "requests": part.request_count, "label": submission.label, "kind": submission.kind, "error": error[:1000],
+            "submitted_by": submission.created_by.get_username() if submission.created_by_id else None}  # fmt: skip
+    emit(EventKind.SUBMISSION_FAILED, f"submission.failed:{part.pk}", workspace_id=submission.workspace_id,
+         data=data, url=link(reverse("submission_detail", args=[submission.pk])))  # fmt: skip
+
+
+def budgets_crossed(*, workspace_id: int | None = None, now: datetime | None = None) -> int:
+    """budget.warning and budget.exceeded for each budget this month's spend has reached: once per month each."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    warning_share = NotifyThresholds.current().budget_warning_share
+    written = 0
+    for spend in budgets.month_spend(today, workspace_id=workspace_id):
+        levels = [(EventKind.BUDGET_WARNING, warning_share), (EventKind.BUDGET_EXCEEDED, Decimal(1))]
+        for kind, share in levels:
+            if spend.used < share:
+                continue
+            data = {"month": f"{today:%Y-%m}", "budget_usd": str(spend.amount), "spent_usd": str(round(spend.spent, 2)),
+                    "used": str(round(spend.used, 4)), "level": _num(share)}  # fmt: skip
+            url = link(reverse("spend_report"), workspace=spend.workspace)
+            written += bool(emit(kind, f"{kind}:{spend.workspace_id}:{today:%Y-%m}", workspace_id=spend.workspace_id,
+                                 data=data, url=url))  # fmt: skip
+    return written

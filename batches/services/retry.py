@@ -1,0 +1,198 @@
+"""Retry failed results as a new child batch, linked to the results it tries again.
+
+A retry is a Submission of kind "retry": it goes through the same create-once machinery as an
+upload (batches/services/submit.py). Each request records the result it retries and its logical item's first
+attempt (`root`), so an item's attempts across parent and children can be followed, and "done"
+means every logical item finally succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
+from batches.services import audit, uploads
+from batches.services.submit import Made, create_once, fingerprint
+from batches.triage import retry_as_is
+
+MAX_ITEMS = 1_000_000  # ten full batches in one retry is plenty; more must be split by filter
+LOOKUP_CHUNK = 2000  # keeps IN lists under SQLite's variable limit
+_SUFFIX_ROOM = len("-r99")
+
+
+@dataclass
+class RetryPlan:
+    """What a retry of the selected results would send, and what it could not."""
+
+    selected: int = 0
+    workspace_ids: set[int] = field(default_factory=set)
+    parents: set[str] = field(default_factory=set)
+    ready: list[tuple[Result, RequestInput]] = field(default_factory=list)
+    needs_fix: list[tuple[Result, RequestInput]] = field(default_factory=list)
+    missing: list[Result] = field(default_factory=list)
+    already_retried: list[Result] = field(default_factory=list)
+
+    @property
+    def missing_batches(self) -> list[str]:
+        """The batches whose request file, attached, would make the missing items retryable."""
+        return sorted({result.batch_id for result in self.missing})
+
+    @property
+    def problem(self) -> str:
+        if not self.selected:
+            return "No failed result matches this selection (succeeded results are never retried)."
+        if len(self.workspace_ids) > 1:
+            return "These results belong to several workspaces: a batch lives in one. Narrow the selection."
+        if self.selected > MAX_ITEMS:
+            return f"{self.selected:,} results selected: narrow the selection to {MAX_ITEMS:,} at most."
+        return ""
+
+
+def plan(results: QuerySet[Result]) -> RetryPlan:
+    """Sort the selected failed results by what a retry can do with each."""
+    results = results.exclude(result_type=Result.Type.SUCCEEDED).select_related("batch")
+    results = results.order_by("batch_id", "custom_id")
+    plan = RetryPlan(selected=results.count())
+    if plan.selected > MAX_ITEMS:
+        return plan
+    rows = results.iterator(chunk_size=LOOKUP_CHUNK)
+    while chunk := list(islice(rows, LOOKUP_CHUNK)):
+        inputs, retried = _inputs_and_retries(chunk)
+        for result in chunk:
+            plan.workspace_ids.add(result.batch.workspace_id)
+            plan.parents.add(result.batch_id)
+            found = inputs.get((result.batch_id, result.custom_id))
+            if result.pk in retried:
+                plan.already_retried.append(result)
+            elif found is None:
+                plan.missing.append(result)
+            elif retry_as_is(result.result_type, result.error_type):
+                plan.ready.append((result, found))
+            else:
+                plan.needs_fix.append((result, found))
+    return plan
+
+
+def _inputs_and_retries(chunk: list[Result]) -> tuple[dict[tuple[str, str], RequestInput], set[int]]:
+    batch_ids = {r.batch_id for r in chunk}
+    custom_ids = {r.custom_id for r in chunk}
+    inputs = RequestInput.objects.filter(batch_id__in=batch_ids, custom_id__in=custom_ids)
+    by_key = {(i.batch_id, i.custom_id): i for i in inputs}
+    retried = set(RequestInput.objects.filter(retry_of__in=[r.pk for r in chunk]).values_list("retry_of_id", flat=True))
+    return by_key, retried
+
+
+def create(
+    plan: RetryPlan, user, *, overrides: dict[str, Any], edits: dict[str, dict], include_needs_fix: bool
+) -> Made:
+    """The child submission for this plan, handed to the worker; the same retry asked twice gives the
+    first one. `edits` maps a result's pk (as a string) to the params to send instead of its kept ones."""
+    items = list(plan.ready)
+    items += [(r, i) for r, i in plan.needs_fix if include_needs_fix or str(r.pk) in edits]
+    if not items and (earlier := earlier_submission(plan)):
+        return Made(earlier, created=False, queued=True)  # the same retry asked again once its items are out
+    if not items:
+        raise ValueError("nothing to retry: every selected item lacks its inputs or needs a fix first")
+    parents = sorted(plan.parents)
+    key = fingerprint("retry", sorted(r.pk for r, _ in items), json.dumps(overrides, sort_keys=True),
+                      json.dumps(edits, sort_keys=True))  # fmt: skip
+    workspace = items[0][0].batch.workspace
+    label = f"Retry of {parents[0]}" if len(parents) == 1 else f"Retry of {len(parents)} batches"
+
+    def build() -> Submission:
+        submission = Submission.objects.create(
+            workspace=workspace, kind=Submission.Kind.RETRY, label=label, created_by=user, fingerprint=key,
+            request_count=len(items), parent_batch_id=parents[0] if len(parents) == 1 else None,
+            confirmed_at=timezone.now(),  # the retry plan was its confirmation: sent at once
+        )  # fmt: skip
+        _store(submission, items, overrides, edits)
+        return submission
+
+    made = create_once(key, build)
+    if made.created:
+        # Items named as the pages name them (batch/custom_id), never by internal id.
+        edited = sorted(f"{r.batch_id}/{r.custom_id}" for r, _ in items if str(r.pk) in edits)
+        audit.record(user, "retry", label, params={
+            "submission": made.submission.pk, "items": len(items), "parents": parents[:20], "overrides": overrides,
+            "edited": edited, "included_needing_fix": include_needs_fix,
+        })  # fmt: skip
+    return made
+
+
+def earlier_submission(plan: RetryPlan) -> Submission | None:
+    """The latest retry that already sent some of the plan's items, if any did."""
+    if not plan.already_retried:
+        return None
+    retried = [r.pk for r in plan.already_retried[:LOOKUP_CHUNK]]
+    return Submission.objects.filter(parts__inputs__retry_of__in=retried).order_by("-created_at").first()
+
+
+def _store(submission: Submission, items, overrides: dict[str, Any], edits: dict[str, dict]) -> None:
+    """Split into parts by the upload's own splitter; each request keeps its links to what it retries."""
+    splitter = uploads.Splitter()
+    parts: list[SubmissionPart] = []
+    used: set[str] = set()
+    rows: list[RequestInput] = []
+    for line, (result, original) in enumerate(items, start=1):
+        params = {**(edits.get(str(result.pk)) or original.unpack()), **overrides}
+        if splitter.add(line, _request_bytes(result.custom_id, params)):
+            parts.append(SubmissionPart.objects.create(submission=submission, index=len(parts), request_count=0))
+            used = set()
+        rows.append(RequestInput(part=parts[-1], custom_id=_unique(result.custom_id, used), line=line,
+                                 params=RequestInput.pack(params), retry_of=result,
+                                 root_id=original.root_id or result.pk))  # fmt: skip
+        if len(rows) >= LOOKUP_CHUNK:
+            RequestInput.objects.bulk_create(rows)
+            rows = []
+    RequestInput.objects.bulk_create(rows)
+    for part, span in zip(parts, splitter.finish(), strict=True):
+        part.request_count = span.request_count
+    SubmissionPart.objects.bulk_update(parts, ["request_count"])
+
+
+def _request_bytes(custom_id: str, params: dict[str, Any]) -> int:
+    """The request's size as sent, with room for the suffix `_unique` may give a shared custom_id."""
+    return len(json.dumps({"custom_id": custom_id, "params": params}).encode()) + _SUFFIX_ROOM
+
+
+def _unique(custom_id: str, used: set[str]) -> str:
+    """Keep the item's custom_id; when two parents share one, suffix the second (its link is kept)."""
+    candidate, n = custom_id, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{custom_id[:58]}-r{n}"
+    used.add(candidate)
+    return candidate
+
+
+# --- reading the outcome ---------------------------------------------------------------------------
+def attempts(result: Result) -> list[Result]:
+    """Every attempt of this result's logical item, first to last: three queries, however many."""
+    own = RequestInput.objects.filter(batch_id=result.batch_id, custom_id=result.custom_id).first()
+    root_id = (own.root_id if own and own.root_id else None) or result.pk
+    tries = RequestInput.objects.filter(root_id=root_id).exclude(batch=None).values_list("batch_id", "custom_id")
+    match = Q(pk=root_id)
+    for batch_id, custom_id in tries:
+        match |= Q(batch_id=batch_id, custom_id=custom_id)
+    found = Result.objects.filter(match).select_related("batch")
+    return sorted(found, key=lambda r: r.batch.created_at)
+
+
+def outcome(batch: Batch) -> dict[str, int]:
+    """How the batch's logical items ended up, counting retries in child batches: 'done' only when
+    every item finally succeeded."""
+    failed = batch.total_requests - batch.succeeded_count
+    child_succeeded = Result.objects.filter(
+        batch=OuterRef("batch"), custom_id=OuterRef("custom_id"), result_type=Result.Type.SUCCEEDED
+    )
+    recovered = (
+        RequestInput.objects.filter(root__batch=batch).filter(Exists(child_succeeded)).values("root").distinct().count()
+    )
+    return {"items": batch.total_requests, "succeeded": batch.succeeded_count + recovered,
+            "recovered": recovered, "still_failing": failed - recovered}  # fmt: skip

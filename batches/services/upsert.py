@@ -1,0 +1,71 @@
+"""Write batches into the mirror exactly as the API reported them: the sync, actions and submissions use this."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from batches.client import RemoteBatch
+from batches.models import REQUEST_COUNTS, Batch, Workspace
+from batches.services import versions
+
+# What the API owns: everything else on a Batch (label, ingest bookkeeping) is the dashboard's own.
+SYNCED_FIELDS = [
+    "processing_status", *(f"{key}_count" for key in REQUEST_COUNTS), "request_total", "created_at", "expires_at",
+    "ended_at",
+    "cancel_initiated_at", "archived_at", "results_url", "refreshed_at", "gone_from_api_at",
+]  # fmt: skip
+# What a page shows of them: every pass moves `refreshed_at`, which must not make a poll render again.
+_SHOWN_FIELDS = [name for name in SYNCED_FIELDS if name != "refreshed_at"]
+
+
+def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
+    """Insert the batches not mirrored yet and update the API's fields of the others: one query.
+
+    A new row's `notify_end` says whether its end will be news: it is running, or the workspace's first full
+    sync is done (so it is no part of the history found on connecting). Only set on insert: a batch first seen
+    ended never runs again.
+    """
+    if not remotes:
+        return
+    now = timezone.now()
+    synced_once = workspace.last_full_sync_at is not None
+    rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
+    with transaction.atomic():
+        if _any_change(rows):
+            versions.bump(workspace.pk)
+        Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+
+
+def _any_change(rows: list[Batch]) -> bool:
+    """A new batch, or one whose shown fields differ from the mirror's: one query over the rows' ids."""
+    mirrored = {
+        values[0]: values[1:]
+        for values in Batch.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", *_SHOWN_FIELDS)
+    }
+    return any(mirrored.get(row.pk) != tuple(getattr(row, name) for name in _SHOWN_FIELDS) for row in rows)
+
+
+def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
+    """Mirror one batch as the API just reported it (after an action or a refresh)."""
+    upsert(workspace, [remote])
+
+
+def _row(workspace: Workspace, remote: RemoteBatch, now, synced_once: bool) -> Batch:
+    return Batch(
+        id=remote.id,
+        workspace=workspace,
+        processing_status=remote.processing_status,
+        **{f"{key}_count": remote.request_counts[key] for key in REQUEST_COUNTS},
+        request_total=sum(remote.request_counts.values()),
+        created_at=remote.created_at,
+        expires_at=remote.expires_at,
+        ended_at=remote.ended_at,
+        cancel_initiated_at=remote.cancel_initiated_at,
+        archived_at=remote.archived_at,
+        results_url=remote.results_url or "",
+        first_seen_at=now,
+        refreshed_at=now,
+        gone_from_api_at=None,
+        notify_end=synced_once or remote.processing_status != Batch.Status.ENDED,
+    )

@@ -1,0 +1,46 @@
+import os
+
+from celery import Celery, signals
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("batch_dashboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs) -> None:
+    """Worker and beat log as the web does (settings.LOGGING: LOG_FORMAT, the task id, no request
+    bodies) instead of through Celery's own handlers."""
+    from django.conf import settings
+
+    from config.logs import configure
+
+    configure(settings.LOGGING)
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def prepare_var_dir(**kwargs) -> None:
+    """A worker or beat makes what it needs under DASHBOARD_VAR_DIR (the embedded broker's folders, the beat's
+    schedule) as it starts, as ./bin/start does for the web: importing the settings creates nothing."""
+    from django.core.management import call_command
+
+    call_command("prepare", verbosity=0)
+
+
+@signals.after_task_publish.connect(sender="batches.tasks.heartbeat")
+def record_beat(**kwargs) -> None:
+    """Only beat sends the heartbeat task: having sent it is beat's heartbeat."""
+    from batches.models import Heartbeat
+
+    Heartbeat.beat(Heartbeat.BEAT)
+
+
+@signals.task_postrun.connect
+def flush_api_counts(**kwargs) -> None:
+    """Add the API calls the task made to the counts /metrics reads."""
+    from batches.models import ApiRequestCount
+
+    ApiRequestCount.flush()

@@ -1,0 +1,20 @@
+"""The test suite's settings: the production settings, with what only tests want.
+
+pytest reads this module (pyproject.toml); the processes the tests start (workers, beat) inherit it through
+DJANGO_SETTINGS_MODULE, except those that check the production settings themselves.
+"""
+
+from config.settings import *  # noqa: F403
+from config.settings import SECRET_KEY, STORAGES
+
+# The production hasher spends ~80 ms per password on purpose; a test logs in thousands of times (610 s of
+# the suite as it was, 148 s with this one). Nothing here tests the hash's strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No collectstatic runs under test: pages link the plain names, served from the sources
+# (tests/dashboard/test_production.py checks the hashed ones on a real server).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_USE_FINDERS = True
+
+# A checkout that never ran `manage.py prepare` has no kept key; tests sign sessions all the same.
+SECRET_KEY = SECRET_KEY or "tests-only-" + "k3y" * 20
