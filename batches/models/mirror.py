@@ -134,6 +134,7 @@ class Batch(models.Model):
     # What the API fixes at create: the number of requests (the sum of request_counts, whatever their
     # state) and, once known, the model most of them asked for (from our inputs or its results): what
     # makes batches "similar" for an ETA.
+    # The sum of the request counts, kept by every write of them (services/upsert.py), so the list sorts by size.
     request_total = models.PositiveIntegerField(default=0)
     model = models.CharField(max_length=128, blank=True)
 
@@ -202,10 +203,6 @@ class Batch(models.Model):
         return {key: getattr(self, f"{key}_count") for key in REQUEST_COUNTS}
 
     @property
-    def total_requests(self) -> int:
-        return sum(self.request_counts.values())
-
-    @property
     def is_terminal(self) -> bool:
         return self.processing_status == self.Status.ENDED
 
@@ -217,7 +214,7 @@ class Batch(models.Model):
     @property
     def progress(self) -> float:
         """Share of requests no longer processing, 0.0 to 1.0."""
-        total = self.total_requests
+        total = sum(self.request_counts.values())
         return 1.0 if total == 0 else (total - self.processing_count) / total
 
     @property

@@ -13,7 +13,7 @@ from batches import client
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch
 from batches.services import audit
-from batches.services.upsert import upsert_remote
+from batches.services.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def cancel_batch(batch: Batch, user) -> Outcome:
             _refresh_quietly(batch)
         audit.record(user, "cancel", batch.id, outcome="error", detail=str(exc))
         return Outcome(False, _explain(exc))
-    upsert_remote(batch.workspace, remote)
+    upsert(batch.workspace, [remote])
     audit.record(user, "cancel", batch.id, params={"processing_count": batch.processing_count})
     return Outcome(
         True, "Cancellation requested: the batch is canceling. Requests already being processed may still finish."
@@ -49,7 +49,7 @@ def _noop(batch: Batch, user, message: str) -> Outcome:
 
 def _refresh_quietly(batch: Batch) -> None:
     try:
-        upsert_remote(batch.workspace, client.retrieve_batch(batch.workspace.credentials, batch.id))
+        upsert(batch.workspace, [client.retrieve_batch(batch.workspace.credentials, batch.id)])
     except APIError:
         pass  # the next sync pass will catch up; the operator already gets the API's answer
 

@@ -94,7 +94,7 @@ class _Writer:
 
     def __init__(self, batch: Batch, counts: Counts) -> None:
         self.batch, self.counts = batch, counts
-        small = batch.total_requests <= THREADED_FROM_CHUNKS * settings.INGEST_CHUNK_LINES
+        small = batch.request_total <= THREADED_FROM_CHUNKS * settings.INGEST_CHUNK_LINES
         self.threaded = not connection.in_atomic_block and not small
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
@@ -167,7 +167,7 @@ def finish(batch: Batch) -> str:
         stored=Count("id"), malformed=Count("id", filter=Q(result_type=Result.Type.MALFORMED))
     )
     stored, malformed = totals["stored"], totals["malformed"]
-    expected = batch.total_requests
+    expected = batch.request_total
     if stored < expected:
         # The stream ended early without a transport error: never declare done with items missing.
         Batch.objects.filter(pk=batch.pk).update(items_ingested=stored, malformed_count=malformed)

@@ -187,12 +187,12 @@ def attempts(result: Result) -> list[Result]:
 def outcome(batch: Batch) -> dict[str, int]:
     """How the batch's logical items ended up, counting retries in child batches: 'done' only when
     every item finally succeeded."""
-    failed = batch.total_requests - batch.succeeded_count
+    failed = batch.request_total - batch.succeeded_count
     child_succeeded = Result.objects.filter(
         batch=OuterRef("batch"), custom_id=OuterRef("custom_id"), result_type=Result.Type.SUCCEEDED
     )
     recovered = (
         RequestInput.objects.filter(root__batch=batch).filter(Exists(child_succeeded)).values("root").distinct().count()
     )
-    return {"items": batch.total_requests, "succeeded": batch.succeeded_count + recovered,
+    return {"items": batch.request_total, "succeeded": batch.succeeded_count + recovered,
             "recovered": recovered, "still_failing": failed - recovered}  # fmt: skip

@@ -39,7 +39,7 @@ from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
 from batches.services import audit, estimates, handoff, uploads, versions
 from batches.services.notify import events
-from batches.services.upsert import upsert_remote
+from batches.services.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBat
     first = part.inputs.order_by("line").first()
     model = str(first.unpack().get("model") or "")[:128] if first else ""  # for an ETA until its results say
     with transaction.atomic():
-        upsert_remote(submission.workspace, remote)
+        upsert(submission.workspace, [remote])
         replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
         Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by, model=model)
         versions.bump(submission.workspace_id)

@@ -46,11 +46,6 @@ def _any_change(rows: list[Batch]) -> bool:
     return any(mirrored.get(row.pk) != tuple(getattr(row, name) for name in _SHOWN_FIELDS) for row in rows)
 
 
-def upsert_remote(workspace: Workspace, remote: RemoteBatch) -> None:
-    """Mirror one batch as the API just reported it (after an action or a refresh)."""
-    upsert(workspace, [remote])
-
-
 def _row(workspace: Workspace, remote: RemoteBatch, now, synced_once: bool) -> Batch:
     return Batch(
         id=remote.id,

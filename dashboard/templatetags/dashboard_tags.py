@@ -19,7 +19,7 @@ SEGMENTS = ("succeeded", "errored", "canceled", "expired", "processing")
 def progress(batch: Batch) -> SafeString:
     """The request counts as a bar and a legend. The bar is SVG geometry, not inline CSS widths, so a strict
     Content Security Policy holds; built here, not by template loops, as it is drawn on every row of the list."""
-    total = batch.total_requests or 1
+    total = batch.request_total or 1
     counts = batch.request_counts
     label = ", ".join(f"{counts[name]:,} {name}" for name in SEGMENTS)
     rects, x = [], 0.0

@@ -67,7 +67,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
         ),
         # Always computed (cheap without retries) so the page's query count does not depend on data.
         "outcome": retry.outcome(batch),
-        "inputs_kept": RequestInput.objects.filter(batch=batch).count() >= batch.total_requests > 0,
+        "inputs_kept": RequestInput.objects.filter(batch=batch).count() >= batch.request_total > 0,
     }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")

@@ -64,7 +64,7 @@ def test_a_cut_mid_stream_is_resumed_within_the_same_task(emulator, workspace):
     assert report.complete and report.streams == 2 and emulator.calls["results"] == 2
     # The second stream skipped what the first had stored: only whole chunks of 50, never half of one.
     assert report.skipped_items % 50 == 0 and report.skipped_items <= 150 and report.new_items == 300
-    assert Result.objects.filter(batch=batch).count() == 300 == batch.total_requests
+    assert Result.objects.filter(batch=batch).count() == 300 == batch.request_total
     assert Result.objects.filter(batch=batch).values("custom_id").distinct().count() == 300
 
 

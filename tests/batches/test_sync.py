@@ -31,7 +31,7 @@ def test_first_sync_mirrors_every_batch_with_every_field(emulator, workspace):
     assert b.results_available_until == b.created_at + timedelta(days=29)
     ended = Batch.objects.get(pk=ids[0])
     assert ended.is_terminal and ended.ended_at and ended.results_url.endswith(f"/{ids[0]}/results")
-    assert ended.total_requests == 3
+    assert ended.request_total == 3
 
 
 def test_steady_state_pass_costs_one_list_and_one_retrieve_per_running_batch(emulator, workspace):
@@ -81,7 +81,7 @@ def test_a_batch_that_ends_has_its_results_ingested(emulator, workspace):
 
     batch = Batch.objects.get(pk=batch_id)
     assert batch.processing_status == "ended" and batch.results_ingested_at
-    assert batch.items_ingested == batch.total_requests == 40
+    assert batch.items_ingested == batch.request_total == 40
     assert batch.errored_count == 2
     overloaded = Result.objects.get(batch=batch, custom_id="item-3")
     assert (overloaded.result_type, overloaded.error_type) == ("errored", "overloaded_error")

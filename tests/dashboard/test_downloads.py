@@ -47,6 +47,7 @@ def kept_batch(workspace, lines: list[dict]) -> Batch:
     now = timezone.now()
     batch = Batch.objects.create(
         id="msgbatch_hostile", workspace=workspace, processing_status=Batch.Status.ENDED, succeeded_count=len(lines),
+        request_total=len(lines),
         created_at=now, expires_at=now + timedelta(days=1), ended_at=now, results_ingested_at=now,
     )  # fmt: skip
     raw = [json.dumps(line).encode() for line in lines]
@@ -80,7 +81,7 @@ def test_full_jsonl_has_every_item_once(viewer_client, mirrored):
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{batch.id}.jsonl"'
     items = jsonl(response)
-    assert len(items) == batch.items_ingested == batch.total_requests == 125
+    assert len(items) == batch.items_ingested == batch.request_total == 125
     kept = Result.objects.filter(batch=batch).values_list("custom_id", flat=True)
     assert {i["custom_id"] for i in items} == set(kept)
 

@@ -64,7 +64,7 @@ def test_a_confirmed_retry_makes_one_linked_child_batch(operator_client, confirm
     child_submission = Submission.objects.get(kind="retry")
     assert child_submission.parent_batch_id == parent.id and child_submission.request_count == 4
     child = Batch.objects.get(pk=child_submission.parts.get().batch_id)
-    assert child.total_requests == 4 and child.label == f"Retry of {parent.id}"
+    assert child.request_total == 4 and child.label == f"Retry of {parent.id}"
     kept = RequestInput.objects.filter(batch=child)
     assert sorted(kept.values_list("custom_id", flat=True)) == ["late-0", "over-0", "over-1", "over-2"]
     assert all(i.retry_of.batch_id == parent.id and i.root_id == i.retry_of_id for i in kept)

@@ -86,7 +86,7 @@ def test_a_valid_file_becomes_a_batch_with_its_inputs_kept(post, operator_client
     assert part.status == "created" and part.batch_id
     assert emulator.calls["create"] == 1
     batch = Batch.objects.get(pk=part.batch_id)
-    assert (batch.label, batch.submitted_by, batch.total_requests) == ("nightly", operator_client.user, 3)
+    assert (batch.label, batch.submitted_by, batch.request_total) == ("nightly", operator_client.user, 3)
     inputs = RequestInput.objects.filter(batch=batch).order_by("custom_id")
     assert [i.custom_id for i in inputs] == ["item-0", "item-1", "item-2"]
     assert inputs[0].unpack()["messages"][0]["content"] == "hi [emulate:succeeded]"

@@ -87,7 +87,7 @@ def lowest_errors_threshold() -> Decimal:
 
 
 def _ended_data(batch: Batch, results: str) -> dict:
-    total = batch.total_requests
+    total = batch.request_total
     share = Decimal(batch.errored_count) / total if total else Decimal(0)
     errors = ErrorCount.objects.filter(batch=batch).order_by("-count", "error_type")[:TOP_ERRORS]
     cost = UsageRollup.objects.filter(batch=batch).aggregate(
@@ -98,7 +98,7 @@ def _ended_data(batch: Batch, results: str) -> dict:
         "label": batch.label,
         "results": results,
         "request_counts": batch.request_counts,
-        "total_requests": total,
+        "total_requests": total,  # the payload's documented name (docs/notifications.md): receivers read it
         "errored_share": str(round(share, 4)),
         "top_errors": [{"error_type": e.error_type, "count": e.count} for e in errors],
         "cost_usd": None if cost["total"] is None else str(round(cost["total"], 4)),
@@ -121,7 +121,7 @@ def results_at_risk(batch: Batch) -> bool:
     data = {
         "label": batch.label, "results_available_until": batch.results_available_until.isoformat(),
         "ingest_failures": batch.ingest_failures, "ingest_error_type": batch.ingest_error_type,
-        "ingest_error": batch.ingest_error[:500], "total_requests": batch.total_requests,
+        "ingest_error": batch.ingest_error[:500], "total_requests": batch.request_total,
     }  # fmt: skip
     return bool(emit(EventKind.RESULTS_AT_RISK, f"results.at_risk:{batch.pk}", workspace_id=batch.workspace_id,
                      batch_id=batch.pk, data=data, url=link(reverse("batch_detail", args=[batch.pk]))))  # fmt: skip
