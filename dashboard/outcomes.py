@@ -9,8 +9,6 @@ from django.shortcuts import redirect
 from batches.services.submit import Made
 
 WORKER_UNREACHABLE = "The worker is unreachable right now: it will run this when it is back."
-# For work that is not kept anywhere but in the task itself: nothing would run it later.
-CANCEL_NOT_QUEUED = "Nothing was canceled: the worker is unreachable right now. Try again in a moment."
 
 
 def show_submission(

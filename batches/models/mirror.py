@@ -133,8 +133,7 @@ class Batch(models.Model):
 
     # What the API fixes at create: the number of requests (the sum of request_counts, whatever their
     # state) and, once known, the model most of them asked for (from our inputs or its results): what
-    # makes batches "similar" for an ETA.
-    # The sum of the request counts, kept by every write of them (services/upsert.py), so the list sorts by size.
+    # makes batches "similar" for an ETA. Kept by every write of the counts (services/upsert.py).
     request_total = models.PositiveIntegerField(default=0)
     model = models.CharField(max_length=128, blank=True)
 
@@ -170,6 +169,10 @@ class Batch(models.Model):
     ingest_error_permanent = models.BooleanField(default=False)  # the API said retrying will not help
     # "Refresh now" is honoured at most once per REFRESH_EVERY: more clicks join the refresh under way.
     refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    # "Cancel" asked for on a page: the worker makes the API call (services/actions.py), never the request.
+    # Until it has, pages show "canceling…"; the API's refusal is kept for the page to say.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_error = models.CharField(max_length=500, blank=True)
 
     objects = BatchQuerySet.as_manager()
 
@@ -208,8 +211,20 @@ class Batch(models.Model):
 
     @property
     def cancelable(self) -> bool:
-        """Only a batch in progress can be canceled: a canceling one already is, an ended one is done."""
-        return self.processing_status == self.Status.IN_PROGRESS
+        """Only a batch in progress can be canceled: a canceling one already is (or has been asked to be), an
+        ended one is done."""
+        return self.processing_status == self.Status.IN_PROGRESS and self.cancel_requested_at is None
+
+    @property
+    def shown_status(self) -> str:
+        """What pages show: "canceling" from the moment a cancel is asked for, before the worker has told the API."""
+        if self.processing_status == self.Status.IN_PROGRESS and self.cancel_requested_at:
+            return self.Status.CANCELING
+        return self.processing_status
+
+    @property
+    def shown_status_label(self) -> str:
+        return self.Status(self.shown_status).label
 
     @property
     def progress(self) -> float:
@@ -225,7 +240,8 @@ class Batch(models.Model):
     @property
     def state(self) -> str:
         """What a page drew it in: a page polling it redraws what depends on it when this changes."""
-        return f"{self.processing_status}:{'awaiting' if self.awaiting_results else 'settled'}"
+        canceling = "asked" if self.cancel_requested_at else "refused" if self.cancel_error else ""
+        return f"{self.processing_status}:{'awaiting' if self.awaiting_results else 'settled'}:{canceling}"
 
     @property
     def results_available_until(self):

@@ -43,7 +43,7 @@ class ApiRequestCount(models.Model):
     """Calls to the Anthropic API since the table was made, per endpoint and outcome (`ok`, an HTTP
     status, or `timeout` / `connection_error`).
 
-    Each process tallies its calls in memory and adds them here when a task or a request ends, so no
+    Each process tallies its calls in memory and adds them here when a task (or a command) ends, so no
     call waits on a write and a busy sync adds one UPDATE per outcome, not one per call.
     """
 
@@ -51,9 +51,8 @@ class ApiRequestCount(models.Model):
     status = models.CharField(max_length=32)
     count = models.PositiveBigIntegerField(default=0)
 
-    # This process's calls not yet added to the table, and how many it ever tallied.
+    # This process's calls not yet added to the table.
     _pending: Counter[tuple[str, str]] = Counter()
-    tallied = 0
     _lock = threading.Lock()
 
     class Meta:
@@ -66,7 +65,6 @@ class ApiRequestCount(models.Model):
     def tally(cls, endpoint: str, status: str) -> None:
         with cls._lock:
             cls._pending[endpoint, status] += 1
-            cls.tallied += 1
 
     @classmethod
     def flush(cls) -> None:

@@ -21,7 +21,7 @@ def cancel_many(batch_ids: list[str], user) -> Counter:
     already ending, or failed."""
     outcomes: Counter = Counter()
     for batch in Batch.objects.filter(pk__in=batch_ids).select_related("workspace").order_by("created_at"):
-        if not batch.cancelable:
+        if batch.processing_status != Batch.Status.IN_PROGRESS:
             outcomes["not running"] += 1
             continue
         outcomes["canceled" if actions.cancel_batch(batch, user).ok else "failed"] += 1

@@ -56,7 +56,7 @@ def batch_cancel(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     batch = batch_or_404(request, batch_id, need="cancel_batch")
     if request.method == "GET" or request.POST.get("confirmed") != "yes":
         return render(request, "batches/cancel_confirm.html", {"batch": batch})
-    outcome = actions.cancel_batch(batch, request.user)
+    outcome = actions.request_cancel(batch, request.user)
     (messages.success if outcome.ok else messages.warning)(request, outcome.message)
     url = reverse("batch_detail", args=[batch.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

@@ -10,13 +10,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from batches.services import bulk
+from batches.services import actions, bulk
 from batches.services.handoff import enqueue
 from batches.tasks import cancel_batches
 from dashboard.access import HtmxHttpRequest, needed_roles, visible_batches, workspace_ids_with
 from dashboard.forms import BatchFilterForm
 from dashboard.listing import BULK_MAX, RETRYABLE
-from dashboard.outcomes import CANCEL_NOT_QUEUED, WORKER_UNREACHABLE
+from dashboard.outcomes import WORKER_UNREACHABLE
 from dashboard.queries import query_without
 from dashboard.wording import counted
 
@@ -50,7 +50,7 @@ def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
                                       "as it goes.")  # fmt: skip
         else:
             # The selection lives only in the task: nothing would cancel these once the broker is back.
-            messages.warning(request, CANCEL_NOT_QUEUED)
+            messages.warning(request, actions.NOT_QUEUED)
     else:
         bulk.record(request.user, "retry", chosen, query=query)
         made = bulk.retry_many(chosen, request.user)
