@@ -85,6 +85,11 @@ def visible_batches(request: HttpRequest):
     return in_visible_workspaces(request, Batch.objects.all())
 
 
+def may(request: HttpRequest, codename: str, workspace_id: int) -> bool:
+    """Whether this user may do `codename` in that workspace (what a page shows, not only what it allows)."""
+    return scoped.may(request.user, codename, workspace_id)
+
+
 def check_workspace(request: HttpRequest, workspace_id: int, need: str = VIEW) -> None:
     """A 403, saying why, unless this user may do `need` in that workspace."""
     ids = visible_workspace_ids(request)

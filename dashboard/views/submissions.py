@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from batches.models import Submission
 from batches.services import estimates, submit, uploads
-from dashboard.access import HtmxHttpRequest, can_view, role_required, submission_or_404, visible_workspaces
+from dashboard import submission_text as text
+from dashboard.access import HtmxHttpRequest, can_view, may, role_required, submission_or_404, visible_workspaces
 from dashboard.forms import UploadForm
 from dashboard.outcomes import show_submission
 from dashboard.wording import counted
@@ -55,18 +56,28 @@ def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
 def submission_detail(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     submission = submission_or_404(request, submission_id)
     if request.htmx and request.htmx.target == "submission-estimate":
-        return render(request, "submission.html#estimate", _estimate(submission))
+        return render(request, "submission.html#estimate", _estimate(request, submission))
     parts = list(submission.parts.select_related("batch"))
     live = not submission.is_draft and any(p.in_flight for p in parts)  # a draft's parts wait for no one
-    context = {"submission": submission, "parts": parts, "live": live, **_estimate(submission)}
+    context = {
+        "submission": submission, "parts": parts, "live": live, "title": text.title(submission),
+        "sending": text.sending(submission, len(parts)), "send_button": text.send_button(submission, len(parts)),
+        **_estimate(request, submission),
+    }  # fmt: skip
     template = "submission.html#parts" if request.htmx else "submission.html"
     return render(request, template, context)
 
 
-def _estimate(submission: Submission) -> dict[str, Any]:
+def _estimate(request: HtmxHttpRequest, submission: Submission) -> dict[str, Any]:
     late = submission.estimating and timezone.now() - submission.estimate_asked_at > ESTIMATE_PATIENCE
-    return {"submission": submission, "estimating": submission.estimating, "estimate_late": late,
-            "preview": estimates.preview(submission)}  # fmt: skip
+    preview = estimates.preview(submission)
+    outlook = preview and preview.budget
+    may_see_spend = may(request, "view_spend", submission.workspace_id)
+    return {
+        "submission": submission, "estimating": submission.estimating, "estimate_late": late, "preview": preview,
+        "advice": text.advice(submission), "method": preview and text.method(preview),
+        "budget": outlook and text.budget(submission, outlook, may_see_spend=may_see_spend),
+    }  # fmt: skip
 
 
 @require_POST
