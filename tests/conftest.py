@@ -21,6 +21,24 @@ if TYPE_CHECKING:
 _keys = itertools.count(1)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that starts real processes (the `processes` fixture) or drives Chromium is marked `processes`, so a
+    developer's quick loop can leave them out: `pytest -m "not processes"`."""
+    for item in items:
+        if "processes" in getattr(item, "fixturenames", ()) or "tests/browser/" in item.nodeid:
+            item.add_marker(pytest.mark.processes)
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Start real processes (tests/processes.py): each stopped when the test ends, whatever happened."""
+    from tests.processes import Processes
+
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()
+
+
 def pytest_configure(config) -> None:
     """Make the folders the settings point at (the SQLite test database's, the embedded broker's), as
     ./bin/start does: importing the settings creates nothing."""

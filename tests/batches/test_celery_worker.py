@@ -5,68 +5,31 @@ Against Redis when REDIS_URL is set (as CI's second run does), else kombu's file
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from batches.models import Batch, Result
 from tests.builders import batch_request
-from tests.processes import database_url
+from tests.processes import celery, wait_for, worker_env
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
-
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def start_worker(tmp_path):
+def start_worker(tmp_path, processes):
     """Start real worker processes: `start_worker(name, queues, beat=...)` returns its log's path."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DASHBOARD_VAR_DIR": str(tmp_path),
-        # Its own var dir would generate another SECRET_KEY, and the workspace keys would not decrypt.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "SYNC_INTERVAL_SECONDS": "1",
-        "NOTIFY_SEND_INTERVAL_SECONDS": "1",
-        "NOTIFY_RETRY_BASE_SECONDS": "1",
-        "ANTHROPIC_API_KEY": "",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if os.environ.get("REDIS_URL"):
-        env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
-    else:
-        env.pop("CELERY_BROKER_URL", None)
-    started = []
+    env = worker_env(tmp_path, SYNC_INTERVAL_SECONDS="1", NOTIFY_SEND_INTERVAL_SECONDS="1",
+                     NOTIFY_RETRY_BASE_SECONDS="1")  # fmt: skip
 
     def start(name: str = "all", queues: str = "celery,ingest", *, beat: bool = True) -> Path:
-        log_path = tmp_path / f"{name}.log"
-        log = open(log_path, "w")  # noqa: SIM115 - closed below
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-                   f"--hostname={name}@%h", f"--queues={queues}"]  # fmt: skip
+        command = celery("worker", "--pool=solo", "--loglevel=INFO", f"--hostname={name}@%h", f"--queues={queues}")
         if beat:
             command += ["--beat", f"--schedule={tmp_path / 'beat-schedule'}"]
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        started.append((proc, log))
-        return log_path
+        return processes.start(name, command, env=env).log
 
-    yield start
-    for proc, _ in started:
-        os.killpg(proc.pid, signal.SIGTERM)
-    for proc, log in started:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    return start
 
 
 @pytest.fixture
@@ -75,12 +38,7 @@ def worker(start_worker):
 
 
 def _wait_for(predicate, timeout: float, log_path: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"timed out; worker log:\n{log_path.read_text()[-4000:]}")
+    wait_for(predicate, timeout, lambda: f"worker log:\n{log_path.read_text()[-4000:]}")
 
 
 def test_beat_and_worker_mirror_batches_and_ingest_results(emulator, make_workspace, worker):

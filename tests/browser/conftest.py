@@ -154,3 +154,16 @@ def several_batches(make_ended_batch, running_batch) -> Batch:
     )
     Batch.objects.filter(pk=ended.pk).update(label="Nightly evaluation")
     return ended
+
+
+@pytest.fixture
+def held(monkeypatch) -> list[tuple[str, tuple]]:
+    """The tasks the pages hand to the worker (an estimate, a refresh), kept as (name, args) instead of sent: no
+    worker runs here, and the shared broker must not keep them for another test's worker."""
+    from batches.services import handoff
+
+    handed: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(
+        handoff, "_send", lambda task, args, expires: handed.append((getattr(task, "name", task), args)) or True
+    )
+    return handed

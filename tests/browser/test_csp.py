@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group, User
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from batches.models import Batch, Budget, Price, Workspace
-from batches.services import handoff, pricing
+from batches.services import pricing
 from tests.browser.conftest import LIVE_TIMEOUT_MS, log_in, wait_until
 from tests.builders import MODEL, batch_request
 
@@ -85,16 +85,6 @@ def priced(several_batches, workspace) -> Batch:
     pricing.roll_up(several_batches)
     Budget.objects.create(workspace=workspace, monthly_amount=Decimal("0.01"))
     return several_batches
-
-
-@pytest.fixture
-def held(monkeypatch) -> list[tuple[str, tuple]]:
-    """Tasks the pages hand to a worker (an estimate, a refresh), kept rather than left in the shared broker."""
-    handed: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(
-        handoff, "_send", lambda task, args, expires: handed.append((getattr(task, "name", task), args)) or True
-    )
-    return handed
 
 
 @pytest.fixture

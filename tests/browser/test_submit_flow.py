@@ -16,7 +16,6 @@ from playwright.sync_api import expect
 
 from batches import tasks
 from batches.models import Submission, SubmissionPart
-from batches.services import handoff
 from tests.browser.conftest import LIVE_TIMEOUT_MS
 from tests.browser.test_live_progress import assert_not_reloaded, mark_page
 from tests.builders import batch_request
@@ -27,16 +26,6 @@ def operator(user):
     """The browser's user, also allowed to submit (the permission, as the conftest does for viewing)."""
     user.user_permissions.add(Permission.objects.get(content_type__app_label="batches", codename="submit_batch"))
     return user
-
-
-@pytest.fixture
-def held(monkeypatch) -> list[tuple[str, tuple]]:
-    """The tasks the pages hand to the worker, kept (name, args) instead of sent."""
-    handed: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(
-        handoff, "_send", lambda task, args, expires: handed.append((getattr(task, "name", task), args)) or True
-    )
-    return handed
 
 
 def test_a_file_is_uploaded_estimated_without_a_reload_and_sent_once(operator, make_page, emulator, workspace, held):

@@ -5,16 +5,10 @@ The broker is a redis-server of this test's own, stopped and started again on th
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from batches import tasks
@@ -23,7 +17,7 @@ from batches.services.actions import NOT_QUEUED as CANCEL_NOT_QUEUED
 from config.celery import app as celery_app
 from dashboard.outcomes import WORKER_UNREACHABLE
 from tests.builders import batch_request, jsonl
-from tests.processes import database_url
+from tests.processes import celery, free_port, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)  # enqueue runs as each request commits, as in production
 
@@ -31,32 +25,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Broker:
-    def __init__(self, directory: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.directory, self.proc = directory, None
+    """A redis-server of the test's own as the broker, stopped and started again on purpose."""
+
+    def __init__(self, processes) -> None:
+        self.processes, self.server = processes, None
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        pytest.fail("redis-server did not start")
+        self.server, _ = self.processes.redis(port=self.port)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        if self.server:
+            self.server.stop(timeout=10)
         _fresh_connections()  # a pooled connection would otherwise fail on first use, then reconnect
 
 
@@ -66,8 +47,8 @@ def _fresh_connections() -> None:
 
 
 @pytest.fixture
-def broker(tmp_path, monkeypatch):
-    broker = Broker(tmp_path)
+def broker(processes, monkeypatch):
+    broker = Broker(processes)
     broker.start()
     monkeypatch.setitem(celery_app.conf, "broker_url", broker.url)
     monkeypatch.setitem(celery_app.conf, "broker_transport_options", {"socket_connect_timeout": 2})
@@ -135,32 +116,14 @@ def test_a_bulk_cancel_says_try_again_and_cancels_nothing(operator_client, mirro
 
 # --- the work is kept, and done exactly once when the broker is back ------------------------------------
 @pytest.fixture
-def start_worker(tmp_path, broker):
-    env = {
-        **os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
-        "SECRET_KEY": settings.SECRET_KEY, "ANTHROPIC_API_KEY": "", "CELERY_BROKER_URL": broker.url,
-        "PYTHONUNBUFFERED": "1",
-    }  # fmt: skip
-    started = []
+def start_worker(tmp_path, broker, processes):
+    env = worker_env(tmp_path, CELERY_BROKER_URL=broker.url)
 
     def start() -> Path:
-        log_path = tmp_path / "worker.log"
-        log = open(log_path, "w")  # noqa: SIM115 - closed below
-        command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-                   "--queues=celery", "--hostname=down@%h"]  # fmt: skip
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
-        started.append((proc, log))
-        return log_path
+        command = celery("worker", "--pool=solo", "--loglevel=INFO", "--queues=celery", "--hostname=down@%h")
+        return processes.start(f"worker-{len(processes.started)}", command, env=env).log
 
-    yield start
-    for proc, log in started:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    return start
 
 
 def test_a_send_while_the_broker_is_down_is_kept_and_sent_once_when_it_is_back(

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +15,7 @@ from django.utils import timezone
 
 from batches.models import Heartbeat
 from config.celery import app as celery_app
-from tests.processes import database_url
+from tests.processes import celery, wait_for, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,46 +59,22 @@ def test_readyz_fails_beat_and_worker_never_seen(db):
     assert body["checks"]["beat"] == {"ok": False, "error": "never seen"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def own_redis(tmp_path, monkeypatch):
+def own_redis(processes, monkeypatch):
     """A redis-server of this test's own, with a password, as the broker; stopped by the test when it likes."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--requirepass", "hunter2-broker-secret",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        url = f"redis://:hunter2-broker-secret@127.0.0.1:{port}/0"
-        monkeypatch.setitem(celery_app.conf, "broker_url", url)
-        monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its own settings
-        monkeypatch.setitem(celery_app.conf, "broker_transport_options", {})
-        yield proc, port
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
+    server, port = processes.redis("--requirepass", "hunter2-broker-secret")
+    url = f"redis://:hunter2-broker-secret@127.0.0.1:{port}/0"
+    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its own settings
+    monkeypatch.setitem(celery_app.conf, "broker_transport_options", {})
+    return server, port
 
 
 def test_readyz_connects_to_the_broker_and_names_it_when_it_is_down_without_its_url(beating, own_redis):
-    proc, port = own_redis
+    server, port = own_redis
     assert _ready()[1]["checks"]["broker"] == {"ok": True}
 
-    proc.terminate()
-    proc.wait(timeout=10)
+    server.stop()
     started = time.monotonic()
     status, body = _ready()
     assert status == 503 and body["failing"] == ["broker"]
@@ -121,32 +92,11 @@ def test_readyz_never_shows_the_database_address(beating):
 
 
 # --- with a real worker and beat ---------------------------------------------------------------------
-@pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_a_running_beat_and_worker_make_readyz_ready(tmp_path):
-    env = {**os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path),
-           "SECRET_KEY": settings.SECRET_KEY, "SYNC_INTERVAL_SECONDS": "1", "ANTHROPIC_API_KEY": ""}  # fmt: skip
-    if os.environ.get("REDIS_URL"):
-        env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
-    else:
-        env.pop("CELERY_BROKER_URL", None)
+def test_a_running_beat_and_worker_make_readyz_ready(tmp_path, processes):
     assert _ready()[0] == 503  # nothing has beaten yet
-    log = tmp_path / "worker.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool=solo",
-             f"--schedule={tmp_path / 'beat-schedule'}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while _ready()[0] != 200:
-            assert time.monotonic() < deadline, f"never ready: {_ready()[1]}\n{log.read_text()[-3000:]}"
-            time.sleep(0.5)
-        assert set(Heartbeat.objects.values_list("name", flat=True)) == {"beat", "worker"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    env = worker_env(tmp_path, SYNC_INTERVAL_SECONDS="1")
+    worker = processes.start("worker", celery("worker", "--beat", "--pool=solo", f"--schedule={tmp_path / 'beat'}"),
+                             env=env)  # fmt: skip
+    wait_for(lambda: _ready()[0] == 200, 60, lambda: f"never ready: {_ready()[1]}\n{worker.output()}")
+    assert set(Heartbeat.objects.values_list("name", flat=True)) == {"beat", "worker"}

@@ -6,19 +6,16 @@ import json
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from batches import client
 from batches.models import Credentials
-from tests.processes import database_url
+from tests.processes import celery, wait_for, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "a-prompt-that-must-never-reach-any-log-7f3c"
@@ -97,33 +94,14 @@ client.create_batch(Credentials(api_key="sk-ant-logs-test-abcd", base_url="{emul
 
 
 # --- Celery -----------------------------------------------------------------------------------------
-@pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path):
-    env = {**os.environ, "DATABASE_URL": database_url(), "DASHBOARD_VAR_DIR": str(tmp_path), "LOG_FORMAT": "json",
-           "SECRET_KEY": settings.SECRET_KEY, "SYNC_INTERVAL_SECONDS": "1", "ANTHROPIC_API_KEY": ""}  # fmt: skip
-    if os.environ.get("REDIS_URL"):
-        env["CELERY_BROKER_URL"] = os.environ["REDIS_URL"]
-    else:
-        env.pop("CELERY_BROKER_URL", None)
-    stderr = tmp_path / "worker.err"
-    with open(stderr, "w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool=solo",
-             f"--schedule={tmp_path / 'beat-schedule'}"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not re.search(r"Task batches\.tasks\.heartbeat\[.*succeeded", stderr.read_text()):
-            assert time.monotonic() < deadline, stderr.read_text()[-3000:]
-            time.sleep(0.5)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path, processes):
+    env = worker_env(tmp_path, LOG_FORMAT="json", SYNC_INTERVAL_SECONDS="1")
+    command = celery("worker", "--beat", "--pool=solo", f"--schedule={tmp_path / 'beat-schedule'}")
+    worker = processes.start("worker", command, env=env, stderr_only=True)
+    stderr = worker.log
+    wait_for(lambda: re.search(r"Task batches\.tasks\.heartbeat\[.*succeeded", stderr.read_text()), 60, worker.output)
+    worker.stop()
     lines = [json.loads(line) for line in stderr.read_text().splitlines()]
     done = next(line for line in lines if re.match(r"Task batches\.tasks\.heartbeat\[.*succeeded", line["message"]))
     task_id = re.search(r"heartbeat\[([0-9a-f-]+)\]", done["message"]).group(1)

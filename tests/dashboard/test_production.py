@@ -9,26 +9,18 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "r8Vq2kLw9-ZpT4xN7bYc3HdF6sJm1GaE5uQeW0oKiR_yXvBnC7"
 # The outside environment (a PostgreSQL or Redis run of the suite) stays out: each start is a newcomer's.
 OUTSIDE = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DASHBOARD_",
            "CSRF_", "SECURE_", "ANTHROPIC_", "DJANGO_SETTINGS_MODULE", "LOG_", "METRICS_TOKEN")  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -59,31 +51,17 @@ class Server:
 
 
 @pytest.fixture
-def start(tmp_path) -> Iterator:
-    procs = []
-
+def start(tmp_path, processes):
     def run(**env: str) -> Server:
-        port, var_dir, log = _free_port(), tmp_path / f"var{len(procs)}", tmp_path / f"start{len(procs)}.log"
+        n = len(processes.started)
+        port, var_dir = free_port(), tmp_path / f"var{n}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith(OUTSIDE)}
-        env = {**clean, "PORT": str(port), "EMULATOR_PORT": str(_free_port()), "DASHBOARD_VAR_DIR": str(var_dir),
+        env = {**clean, "PORT": str(port), "EMULATOR_PORT": str(free_port()), "DASHBOARD_VAR_DIR": str(var_dir),
                "SYNC_INTERVAL_SECONDS": "2", **env}  # fmt: skip
-        with open(log, "w") as out:
-            procs.append(subprocess.Popen([str(ROOT / "bin/start")], cwd=ROOT, env=env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
-        return Server(port, var_dir, log)
+        started = processes.start(f"start{n}", [str(ROOT / "bin/start")], env=env)  # stops what it started on TERM
+        return Server(port, var_dir, started.log)
 
-    yield run
-    for proc in procs:
-        os.kill(proc.pid, signal.SIGTERM)  # bin/start stops what it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    for proc in procs:  # anything left in its session (it runs in its own)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    return run
 
 
 def _cookies(headers: dict) -> dict[str, str]:
@@ -110,7 +88,6 @@ def _log_in(server: Server, headers: dict, password: str):
                           "Content-Type": "application/x-www-form-urlencoded"}, form)  # fmt: skip
 
 
-@pytest.mark.celery_worker
 def test_the_start_command_with_nothing_set_serves_the_dashboard_in_production_mode(start):
     server = start()
     assert server.wait_for("/healthz", 200) == "ok"
@@ -135,7 +112,6 @@ def test_the_start_command_with_nothing_set_serves_the_dashboard_in_production_m
     assert (server.var_dir / "secret-key.txt").stat().st_mode & 0o777 == 0o600
 
 
-@pytest.mark.celery_worker
 def test_behind_a_tls_proxy_login_works_with_the_documented_settings(start):
     server = start(DEBUG="false", SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="dash.example.com", DASHBOARD_HTTPS="true")
     # Exempt from the HTTPS redirect (probes speak plain HTTP), though not from ALLOWED_HOSTS.
@@ -152,7 +128,6 @@ def test_behind_a_tls_proxy_login_works_with_the_documented_settings(start):
     assert status == 301 and headers["Location"] == "https://dash.example.com/login/"
 
 
-@pytest.mark.celery_worker
 def test_without_the_proxy_settings_a_proxied_login_is_refused_by_csrf(start):
     # What happened before DASHBOARD_HTTPS: the server believed it spoke plain HTTP, so the browser's
     # https Origin did not match and every login behind a TLS proxy failed.

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
-import subprocess
 import sys
 import urllib.request
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import anthropic
 import pytest
 
 from emulator import DEMO_ADMIN_KEY, DEMO_API_KEY, Emulator
 from emulator.plan import ERROR_TYPES
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import wait_for
 
 
 def _post(url: str, payload: dict) -> dict:
@@ -31,44 +29,23 @@ def _get(url: str) -> dict:
         return json.load(response)
 
 
-def test_cli_serves_health_and_stops_on_sigterm():
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "emulator",
-            "--port",
-            "0",
-            "--scenario",
-            "demo",
-            "--seed",
-            "1",
-            "--speed",
-            "60",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        first_line = process.stdout.readline()
-        url = re.search(r"http://\S+", first_line).group(0)
-        health = _get(f"{url}/_emulator/health")
-        assert health["status"] == "ok" and health["speed"] == 60
-        client = anthropic.Anthropic(api_key=DEMO_API_KEY, base_url=url, max_retries=0)
-        assert len(client.messages.batches.list().data) == 20
-        admin = anthropic.Anthropic(api_key=DEMO_ADMIN_KEY, base_url=url, max_retries=0)
-        week_ago = datetime.fromisoformat(health["now"].replace("Z", "+00:00")) - timedelta(days=7)
-        rows = admin.beta.organization.analytics.cost.list(starting_at=week_ago).data
-        assert len(rows) == 1 and rows[0].cost.requests > 0  # e.g. the batch canceled 4 h ago; no group_by: 1 row
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        rest = process.stdout.read()
-        assert DEMO_API_KEY in rest and DEMO_ADMIN_KEY in rest and "emulator stopped" in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def test_cli_serves_health_and_stops_on_sigterm(processes):
+    command = [sys.executable, "-m", "emulator", "--port", "0", "--scenario", "demo", "--seed", "1", "--speed", "60"]
+    cli = processes.start("emulator", command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    wait_for(lambda: re.search(r"http://\S+", cli.output()), 30, cli.output)
+    url = re.search(r"http://\S+", cli.output()).group(0)
+    health = _get(f"{url}/_emulator/health")
+    assert health["status"] == "ok" and health["speed"] == 60
+    client = anthropic.Anthropic(api_key=DEMO_API_KEY, base_url=url, max_retries=0)
+    assert len(client.messages.batches.list().data) == 20
+    admin = anthropic.Anthropic(api_key=DEMO_ADMIN_KEY, base_url=url, max_retries=0)
+    week_ago = datetime.fromisoformat(health["now"].replace("Z", "+00:00")) - timedelta(days=7)
+    rows = admin.beta.organization.analytics.cost.list(starting_at=week_ago).data
+    assert len(rows) == 1 and rows[0].cost.requests > 0  # e.g. the batch canceled 4 h ago; no group_by: 1 row
+    cli.proc.send_signal(signal.SIGTERM)
+    assert cli.proc.wait(timeout=10) == 0
+    rest = cli.output()
+    assert DEMO_API_KEY in rest and DEMO_ADMIN_KEY in rest and "emulator stopped" in rest
 
 
 def test_control_endpoints_drive_the_emulator(emu: Emulator):
