@@ -1,6 +1,6 @@
 """gunicorn's settings for ./bin/start and deploy/dashboard-web.service (`gunicorn -c python:config.gunicorn`).
 
-See README "Production" for how these counts fit PostgreSQL's connection limit.
+See docs/deployment.md for how these counts fit PostgreSQL's connection limit.
 """
 
 from config.env import env, envint

@@ -131,7 +131,7 @@ TEMPLATES = [
 # lock when a transaction begins (a deferred one that reads first cannot wait: it fails "database is locked").
 SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 # Connections are kept and reused for CONN_MAX_AGE seconds (one per web thread and worker process, see
-# README "Production" for the count against PostgreSQL's max_connections), checked before reuse.
+# docs/deployment.md for the count against PostgreSQL's max_connections), checked before reuse.
 CONN_MAX_AGE = envint("CONN_MAX_AGE", "60")
 CONN_HEALTH_CHECKS = envbool("CONN_HEALTH_CHECKS", "true")
 DATABASE_URL = env("DATABASE_URL")
@@ -262,8 +262,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
-# Worker processes per host; each holds a database connection, two while it ingests (README "Production").
+# Worker processes per host; each holds a database connection, two while it ingests (docs/deployment.md).
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", "2")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Ingests have their own queue, and bin/start their own worker, so a backlog of them (a first sync of
@@ -339,7 +338,7 @@ SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 # decompresses to more is refused while it is read, never held.
 SUBMIT_MAX_UPLOAD_BYTES = envint("SUBMIT_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024 * 1024))
 
-# --- Notifications (batches/services/notify/, README "Notifications") -------------------------------------------
+# --- Notifications (batches/services/notify/, docs/notifications.md) -------------------------------------------
 # Absolute links in payloads and emails point here.
 DASHBOARD_URL = env("DASHBOARD_URL", "http://127.0.0.1:8000")
 # Default channels, subscribed to every event of every workspace, as ANTHROPIC_API_KEY defines a workspace.

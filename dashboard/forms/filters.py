@@ -119,7 +119,7 @@ def _search(q: str) -> Q:
     """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results."""
     # A batch id is case-sensitive (base62), so part of one is matched as typed; a submitter by a subquery
     # rather than a join of every batch to its user. Each of the page's count, rows and tab counts scans
-    # the batches once: the fewer functions per row, the cheaper (README, Performance).
+    # the batches once: the fewer functions per row, the cheaper (docs/performance.md).
     submitters = User.objects.filter(username__iexact=q).values("pk")
     found = Q(id__contains=q) | Q(label__icontains=q) | Q(submitted_by__in=submitters)
     # Answered by the index on custom_id alone (migration 0018); exact, as that hash index is.

@@ -149,3 +149,14 @@ def test_postgresql_sessions_run_without_jit():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_every_variable_the_settings_read_is_in_the_configuration_reference():
+    import re
+
+    read = set()
+    for path in [*(ROOT / "config").glob("*.py")]:
+        read |= set(re.findall(r"env(?:bool|int|float|list)?\(\s*\"([A-Z][A-Z0-9_]+)\"", path.read_text()))
+    read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", (ROOT / "bin/start").read_text()))
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "docs/configuration.md").read_text()))
+    assert len(read) > 60 and read - documented == set()
