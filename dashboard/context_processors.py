@@ -5,7 +5,7 @@ from django.utils.functional import SimpleLazyObject
 
 from batches.models import Batch, Workspace
 from dashboard.access import in_visible_workspaces, workspace_ids_with
-from dashboard.spend.budgets import budget_status
+from dashboard.spend.budget_status import budget_status
 
 WATCHED = "watched_batches"  # session key: the batches this browser watches (dashboard/views/watch.py)
 

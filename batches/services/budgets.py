@@ -2,7 +2,7 @@
 
 Here rather than in the dashboard because services need it too: the pre-flight estimate of a submission warns
 when sending it would take its workspace past either mark (estimates.py), and the budget events compare the
-same figures (notify/events.py). The pages dress them for display (dashboard/spend/budgets.py).
+same figures (notify/events.py). The pages dress them for display (dashboard/spend/budget_status.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
 from batches.services import pricing
-from dashboard.spend.budgets import budget_status
+from dashboard.spend.budget_status import budget_status
 from tests.builders import ENDED, ended_batch, golden_results, stored_result
 from tests.html import attribute, element, elements, text
 
