@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STRONG_KEY = "r8Vq2kLw9-ZpT4xN7bYc3HdF6sJm1GaE5uQeW0oKiR_yXvBnC7"
 # What a deployment may set: none of it leaks into these runs from the environment of the test run.
-OURS = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DASHBOARD_HTTPS", "CSRF_TRUSTED_ORIGINS", "LOG_FORMAT", "SECURE_")
+# The database and broker too: CI's PostgreSQL + Redis run sets them, and these tests read the embedded defaults.
+OURS = (
+    "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DASHBOARD_HTTPS", "CSRF_TRUSTED_ORIGINS", "LOG_FORMAT", "SECURE_",
+    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL",
+)  # fmt: skip
 
 
 def _python(code: str, env: dict[str, str], var_dir: Path) -> subprocess.CompletedProcess:
