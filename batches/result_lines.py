@@ -24,6 +24,7 @@ FIELD_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("message_id", ""), ("model", ""), ("stop_reason", ""), ("input_tokens", 0), ("output_tokens", 0),
     ("cache_creation_input_tokens", 0), ("cache_creation_5m_input_tokens", 0), ("cache_creation_1h_input_tokens", 0),
     ("cache_read_input_tokens", 0), ("web_search_requests", 0), ("web_fetch_requests", 0), ("service_tier", ""),
+    ("inference_geo", ""), ("speed", ""),
 )  # fmt: skip
 FIELDS = tuple(name for name, _ in FIELD_DEFAULTS)
 _EMPTY = dict(FIELD_DEFAULTS)
@@ -94,6 +95,9 @@ def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
         "web_search_requests": int(server_tool_use.get("web_search_requests") or 0),
         "web_fetch_requests": int(server_tool_use.get("web_fetch_requests") or 0),
         "service_tier": usage.get("service_tier") or "",
+        # Both change the price of the request (US-only inference, fast mode): kept for pricing.
+        "inference_geo": str(usage.get("inference_geo") or "")[:32],
+        "speed": str(usage.get("speed") or "")[:16],
     }
 
 

@@ -314,6 +314,8 @@ class Result(models.Model):
     web_search_requests = models.PositiveIntegerField(default=0)
     web_fetch_requests = models.PositiveIntegerField(default=0)
     service_tier = models.CharField(max_length=32, blank=True)
+    inference_geo = models.CharField(max_length=32, blank=True)  # "us" costs more on some models
+    speed = models.CharField(max_length=16, blank=True)  # "fast" mode is priced apart
 
     # Deleted with their batch (above); a chunk is never deleted on its own.
     chunk = models.ForeignKey(

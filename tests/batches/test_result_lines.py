@@ -23,7 +23,7 @@ def test_every_usage_field_is_read():
         b'{"custom_id":"x","result":{"type":"succeeded","message":{"id":"msg_1","model":"claude-sonnet-4-5",'
         b'"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":20,"cache_creation_input_tokens":30,'
         b'"cache_read_input_tokens":40,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20},'
-        b'"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1},"service_tier":"batch"}}}}'
+        b'"server_tool_use":{"web_search_requests":2,"web_fetch_requests":1},"service_tier":"batch","inference_geo":"us","speed":"standard"}}}}'
     )
     fields = result_lines.parse(line)
     assert fields["input_tokens"] == 10 and fields["output_tokens"] == 20
@@ -31,6 +31,7 @@ def test_every_usage_field_is_read():
     assert (fields["cache_creation_5m_input_tokens"], fields["cache_creation_1h_input_tokens"]) == (10, 20)
     assert (fields["web_search_requests"], fields["web_fetch_requests"]) == (2, 1)
     assert fields["service_tier"] == "batch" and fields["stop_reason"] == "end_turn"
+    assert (fields["inference_geo"], fields["speed"]) == ("us", "standard")  # both change the price
 
 
 def test_a_malformed_line_gets_the_same_key_each_time_it_is_read():
