@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batches', '0020_cancel_through_the_worker'),
+        ("batches", "0020_cancel_through_the_worker"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='result',
-            name='inference_geo',
+            model_name="result",
+            name="inference_geo",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='result',
-            name='speed',
+            model_name="result",
+            name="speed",
             field=models.CharField(blank=True, max_length=16),
         ),
     ]
