@@ -24,7 +24,8 @@ FIELD_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("message_id", ""), ("model", ""), ("stop_reason", ""), ("input_tokens", 0), ("output_tokens", 0),
     ("cache_creation_input_tokens", 0), ("cache_creation_5m_input_tokens", 0), ("cache_creation_1h_input_tokens", 0),
     ("cache_read_input_tokens", 0), ("web_search_requests", 0), ("web_fetch_requests", 0), ("service_tier", ""),
-    ("inference_geo", ""), ("speed", ""),
+    ("inference_geo", ""), ("speed", ""), ("thinking_tokens", 0), ("stop_details_type", ""),
+    ("stop_details_category", ""), ("stop_details_explanation", ""),
 )  # fmt: skip
 FIELDS = tuple(name for name, _ in FIELD_DEFAULTS)
 _EMPTY = dict(FIELD_DEFAULTS)
@@ -98,6 +99,19 @@ def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
         # Both change the price of the request (US-only inference, fast mode): kept for pricing.
         "inference_geo": str(usage.get("inference_geo") or "")[:32],
         "speed": str(usage.get("speed") or "")[:16],
+        "thinking_tokens": int((usage.get("output_tokens_details") or {}).get("thinking_tokens") or 0),
+        **_stop_details(message.get("stop_details")),
+    }
+
+
+def _stop_details(details: Any) -> dict[str, str]:
+    """`stop_details` (today only a refusal's): its type, category and explanation, each may be null."""
+    if not isinstance(details, dict):
+        return {}
+    return {
+        "stop_details_type": str(details.get("type") or "")[:32],
+        "stop_details_category": str(details.get("category") or "")[:64],
+        "stop_details_explanation": str(details.get("explanation") or ""),
     }
 
 

@@ -1,12 +1,15 @@
 """The app's models, by concern: the mirror of the API, what operators do, spend, monitoring and notifications."""
 
 from batches.models.mirror import (
+    INCOMPLETE,
+    INCOMPLETE_STOP_REASONS,
     REQUEST_COUNTS,
     RESULTS_EXPIRING_SOON,
     RESULTS_RETENTION,
     Batch,
     Credentials,
     ErrorCount,
+    IncompleteCount,
     Result,
     ResultChunk,
     Workspace,
@@ -27,6 +30,7 @@ from batches.models.workspace_access import WorkspaceAccess
 __all__ = [
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
+    "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "ReportedCost", "RequestInput", "Result",
     "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace", "WorkspaceAccess",
 ]  # fmt: skip

@@ -26,6 +26,10 @@ REQUEST_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
 # Any of these set means the batch's results are settled: kept, unavailable for good, or the batch is gone.
 _RESULTS_SETTLED_BY = ("results_ingested_at", "results_unavailable_at", "gone_from_api_at")
 AWAITING_RESULTS = Q(**{name: None for name in _RESULTS_SETTLED_BY})
+# A succeeded answer that is not whole: cut off, paused or refused. The API counts it as "succeeded"; the product
+# counts it apart (pages, triage, retry, notifications, /metrics), from this one rule.
+INCOMPLETE_STOP_REASONS = ("max_tokens", "model_context_window_exceeded", "pause_turn", "refusal")
+INCOMPLETE = Q(result_type="succeeded", stop_reason__in=INCOMPLETE_STOP_REASONS)
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class Batch(models.Model):
     errored_count = models.PositiveIntegerField(default=0)
     canceled_count = models.PositiveIntegerField(default=0)
     expired_count = models.PositiveIntegerField(default=0)
+    # Of succeeded_count, the answers that are not whole (INCOMPLETE): counted at ingest, from the results.
+    incomplete_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -138,6 +144,10 @@ class Batch(models.Model):
     model = models.CharField(max_length=128, blank=True)
 
     label = models.CharField(max_length=200, blank=True)
+    # What it was created with through the beta endpoint (`anthropic-beta` values), and the batch-level
+    # `anthropic-user-profile-id`: a spend dimension beside the submitter. Empty for batches made elsewhere.
+    betas = models.JSONField(default=list, blank=True)
+    user_profile_id = models.CharField(max_length=128, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -316,6 +326,12 @@ class Result(models.Model):
     service_tier = models.CharField(max_length=32, blank=True)
     inference_geo = models.CharField(max_length=32, blank=True)  # "us" costs more on some models
     speed = models.CharField(max_length=16, blank=True)  # "fast" mode is priced apart
+    # usage.output_tokens_details.thinking_tokens: of output_tokens, those spent thinking.
+    thinking_tokens = models.PositiveIntegerField(default=0)
+    # stop_details (a refusal's): its category and explanation, when the API gives them.
+    stop_details_type = models.CharField(max_length=32, blank=True)
+    stop_details_category = models.CharField(max_length=64, blank=True)
+    stop_details_explanation = models.TextField(blank=True)
 
     # Deleted with their batch (above); a chunk is never deleted on its own.
     chunk = models.ForeignKey(
@@ -336,6 +352,11 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}/{self.custom_id}"
+
+    @property
+    def incomplete(self) -> bool:
+        """Succeeded, but cut off, paused or refused (INCOMPLETE)."""
+        return self.result_type == self.Type.SUCCEEDED and self.stop_reason in INCOMPLETE_STOP_REASONS
 
     def raw_line(self) -> str:
         """The line exactly as the API sent it."""
@@ -364,3 +385,22 @@ class ErrorCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.error_type}: {self.count}"
+
+
+class IncompleteCount(models.Model):
+    """Incomplete answers per batch, stop reason and refusal category, rolled up once at ingest (like ErrorCount)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="incomplete_counts")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    stop_reason = models.CharField(max_length=64)
+    category = models.CharField(max_length=64, blank=True)  # a refusal's stop_details.category, if any
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "stop_reason", "category"], name="incomplete_count_unique")
+        ]
+        indexes = [models.Index(fields=["workspace", "stop_reason", "-count"], name="incomplete_count_ws_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.stop_reason} {self.category}: {self.count}"

@@ -80,6 +80,10 @@ class Submission(models.Model):
     request_count = models.PositiveIntegerField()
     filename = models.CharField(max_length=255, blank=True)
     parent_batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    # Sent through the beta batches endpoint with these `anthropic-beta` values (those the operator chose plus those
+    # its requests' beta-only fields need), and the batch-level `anthropic-user-profile-id`. A retry keeps its parent's.
+    betas = models.JSONField(default=list, blank=True)
+    user_profile_id = models.CharField(max_length=128, blank=True)
     # Empty: a draft, never sent by anyone (not even the beat's sweep). Set once, by a conditional UPDATE,
     # so a double click sends once.
     confirmed_at = models.DateTimeField(null=True, blank=True)

@@ -22,7 +22,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from batches import result_lines
-from batches.models import Batch, ErrorCount, Result, ResultChunk
+from batches.models import INCOMPLETE, Batch, ErrorCount, IncompleteCount, Result, ResultChunk
 from batches.services import pricing, versions
 from batches.services.notify import events
 
@@ -176,17 +176,19 @@ def finish(batch: Batch) -> str:
     with transaction.atomic():
         versions.bump(batch.workspace_id)  # results kept: the list's errors and cost, the page's tables
         _roll_up_errors(batch)
+        incomplete = _roll_up_incomplete(batch)
         pricing.roll_up(batch)
         # The model most of its results name: what makes later batches "like this one" for an ETA.
         main = batch.usage.order_by("-requests", "model").values_list("model", flat=True).first()
         Batch.objects.filter(pk=batch.pk).update(
-            items_ingested=stored, malformed_count=malformed, results_ingested_at=now,
+            items_ingested=stored, malformed_count=malformed, results_ingested_at=now, incomplete_count=incomplete,
             model=(main or batch.model)[:128],
             # Kept: whatever failed before is over.
             ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
             ingest_error_permanent=False,
         )  # fmt: skip
         batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
+        batch.incomplete_count = incomplete
         # In the same transaction (an outbox): the end is announced if and only if it is recorded.
         events.batch_settled(batch, "kept")
         events.budgets_crossed(workspace_id=batch.workspace_id)
@@ -208,3 +210,28 @@ def _roll_up_errors(batch: Batch) -> None:
     ErrorCount.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["batch", "error_type"], update_fields=["count", "workspace"]
     )
+
+
+def _roll_up_incomplete(batch: Batch) -> int:
+    """Replace the batch's IncompleteCount rows by a fresh count (idempotent); the batch's total incomplete."""
+    counts = (
+        Result.objects.filter(INCOMPLETE, batch=batch)
+        .values_list("stop_reason", "stop_details_category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows = [
+        IncompleteCount(batch=batch, workspace_id=batch.workspace_id, stop_reason=r, category=c, count=n)
+        for r, c, n in counts
+    ]
+    keep = Q()
+    for row in rows:
+        keep |= Q(stop_reason=row.stop_reason, category=row.category)
+    IncompleteCount.objects.filter(batch=batch).exclude(keep).delete() if rows else None
+    if not rows:
+        IncompleteCount.objects.filter(batch=batch).delete()
+    # An upsert, as for errors: two runs finishing the same batch at once agree on the rows.
+    IncompleteCount.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["batch", "stop_reason", "category"], update_fields=["count"]
+    )
+    return sum(row.count for row in rows)

@@ -208,3 +208,20 @@ def test_a_batch_without_a_known_results_url_still_ingests(emulator, workspace):
 
     assert ingest.ingest_batch(batch.id).complete
     assert (emulator.calls["results"], emulator.calls["retrieve"]) == (1, 1)  # the SDK's way: retrieve first
+
+
+def test_incomplete_answers_are_counted_apart_by_stop_reason(emulator, workspace):
+    from batches.models import INCOMPLETE, IncompleteCount
+
+    batch = _ended_batch(emulator, workspace, 230, outcomes={"succeeded": 1.0})
+
+    ingest.ingest_batch(batch.id)
+
+    batch.refresh_from_db()
+    cut_off = Result.objects.filter(batch=batch, stop_reason="max_tokens")
+    # The API calls them succeeded; the product counts them apart, from the stop reason of each stored answer.
+    assert batch.succeeded_count == 230 and 0 < cut_off.count() < 230
+    assert batch.incomplete_count == cut_off.count() == Result.objects.filter(INCOMPLETE, batch=batch).count()
+    assert all(r.incomplete for r in cut_off) and not Result.objects.filter(stop_reason="end_turn").first().incomplete
+    rows = list(IncompleteCount.objects.filter(batch=batch).values_list("stop_reason", "category", "count"))
+    assert rows == [("max_tokens", "", cut_off.count())]

@@ -61,3 +61,26 @@ def test_the_text_is_every_text_block_of_a_succeeded_message_and_nothing_else():
 def test_packed_lines_come_back_as_they_went_in():
     lines = [b'{"a": 1}', '{"é": "x"}'.encode(), b"not json, kept anyway"]
     assert result_lines.unpack(result_lines.pack(lines)) == lines
+
+
+def test_the_newer_usage_fields_and_a_refusals_stop_details_are_read():
+    message = {
+        "id": "msg_1", "model": "claude-opus-4-6", "stop_reason": "refusal", "content": [],
+        "stop_details": {"type": "refusal", "category": "cyber", "explanation": "Exploit development."},
+        "usage": {"input_tokens": 5, "output_tokens": 9, "inference_geo": "us", "speed": "fast",
+                  "output_tokens_details": {"thinking_tokens": 7}},
+    }  # fmt: skip
+    line = json.dumps({"custom_id": "r", "result": {"type": "succeeded", "message": message}}).encode()
+    fields = result_lines.parse(line)
+    assert (fields["inference_geo"], fields["speed"], fields["thinking_tokens"]) == ("us", "fast", 7)
+    assert fields["stop_reason"] == "refusal"
+    assert (fields["stop_details_type"], fields["stop_details_category"]) == ("refusal", "cyber")
+    assert fields["stop_details_explanation"] == "Exploit development."
+
+
+def test_null_stop_details_and_missing_newer_fields_read_as_empty():
+    message = {"id": "m", "model": "x", "stop_reason": "refusal", "stop_details": None,
+               "usage": {"input_tokens": 1, "output_tokens": 1}}  # fmt: skip
+    fields = result_lines.parse(json.dumps({"custom_id": "r", "result": {"type": "succeeded", "message": message}}))
+    assert fields["result_type"] == "succeeded"
+    assert (fields["inference_geo"], fields["speed"], fields["stop_details_category"]) == ("", "", "")
