@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
 from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
+from batches.roles import WORKSPACE_ROLES
 from batches.services import audit
 from batches.services.handoff import enqueue
 from batches.tasks import reprice_usage
@@ -146,10 +147,25 @@ def _diff(before: set, after: set) -> dict[str, list[str]]:
     return {k: v for k, v in changes.items() if v}
 
 
+class WorkspaceAccessForm(forms.ModelForm):
+    """Roles as checkboxes: a lead can be Operator and Auditor in one workspace without being its Admin."""
+
+    roles = forms.MultipleChoiceField(
+        choices=[(role, role) for role in WORKSPACE_ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their permissions add up.",
+    )
+
+    class Meta:
+        model = WorkspaceAccess
+        fields = ["workspace", "roles"]
+
+
 class WorkspaceAccessInline(admin.TabularInline):
-    """A user given workspaces here sees only those, each with its role (services/workspace_roles.py); none: all."""
+    """A user given workspaces here sees only those, each with its roles (services/workspace_roles.py); none: all."""
 
     model = WorkspaceAccess
+    form = WorkspaceAccessForm
     extra = 0
     verbose_name = "workspace given"
     verbose_name_plural = "Workspaces given (none: every workspace, with the roles of the groups above)"

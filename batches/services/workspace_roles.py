@@ -1,9 +1,9 @@
-"""Workspace-scoped access: a user given chosen workspaces holds each one's role there, and nothing elsewhere.
+"""Workspace-scoped access: a user given chosen workspaces holds each one's roles there, and nothing elsewhere.
 
 A user with no WorkspaceAccess row is unscoped: every workspace, with the permissions of their groups, as
-before. A scoped user's permissions come from their roles in their workspaces only (batches/roles.py
-WORKSPACE_ROLES): asked without an object, Django's `has_perm` answers whether any of their workspaces
-allows it (menus, page gates); dashboard/access.py asks per workspace for each object it opens.
+before. A scoped user's permissions come from their roles in their workspaces only (a workspace's roles
+together, batches/roles.py WORKSPACE_ROLES): asked without an object, Django's `has_perm` answers whether any
+of their workspaces allows it (menus, page gates); dashboard/access.py asks per workspace for each object.
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ def workspace_roles(user) -> dict[int, frozenset[str]] | None:
     if not getattr(user, "is_authenticated", False):
         return {}
     if not hasattr(user, "_workspace_roles"):
-        rows = WorkspaceAccess.objects.filter(user=user).values_list("workspace_id", "role")
-        user._workspace_roles = {ws: WORKSPACE_ROLES.get(role, frozenset()) for ws, role in rows} or None
+        rows = WorkspaceAccess.objects.filter(user=user).values_list("workspace_id", "roles")
+        user._workspace_roles = {ws: _codenames(roles) for ws, roles in rows} or None
     return user._workspace_roles
+
+
+def _codenames(roles: list[str]) -> frozenset[str]:
+    """What several roles in one workspace allow together: the union of each one's permissions."""
+    return frozenset().union(*(WORKSPACE_ROLES.get(role, frozenset()) for role in roles or []))
 
 
 def visible_workspace_ids(user) -> list[int] | None:

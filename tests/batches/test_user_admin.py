@@ -172,28 +172,41 @@ def test_group_changes_are_audited_with_their_permissions(root_client):
     assert event.params == {"fields": [], "created": False, "permissions": {"added": ["batches.view_batch"]}}
 
 
-def test_an_admin_gives_a_user_chosen_workspaces_with_a_role_each_on_the_record(
+def test_an_admin_gives_a_user_chosen_workspaces_with_roles_each_on_the_record(
     lead_client, lead, viewer, make_workspace
 ):
     alpha, beta = make_workspace("alpha"), make_workspace("beta")
     response = _change(lead_client, viewer, **{
         "workspace_access-TOTAL_FORMS": "2",
-        "workspace_access-0-workspace": alpha.pk, "workspace_access-0-role": "Operator",
-        "workspace_access-1-workspace": beta.pk, "workspace_access-1-role": "Viewer",
+        "workspace_access-0-workspace": alpha.pk, "workspace_access-0-roles": ["Auditor", "Operator"],
+        "workspace_access-1-workspace": beta.pk, "workspace_access-1-roles": ["Viewer"],
     })  # fmt: skip
     assert response.status_code == 302
-    assert set(viewer.workspace_access.values_list("workspace__name", "role")) == {
-        ("alpha", "Operator"),
-        ("beta", "Viewer"),
+    assert {(a.workspace.name, tuple(a.roles)) for a in viewer.workspace_access.all()} == {
+        ("alpha", ("Operator", "Auditor")),  # kept in the order of the roles, whatever the order ticked
+        ("beta", ("Viewer",)),
     }
     event = AuditEvent.objects.get(action="access_change")
     assert event.actor == lead and event.target == "viewer"
-    assert event.params == {"given": ["alpha: Operator", "beta: Viewer"]}
+    assert event.params == {"given": ["alpha: Operator + Auditor", "beta: Viewer"]}
 
     access = viewer.workspace_access.get(workspace=beta)
     response = _change(lead_client, viewer, **{f"workspace_access-{_row(viewer, beta)}-DELETE": "on"})
     assert response.status_code == 302 and not viewer.workspace_access.filter(pk=access.pk).exists()
     assert AuditEvent.objects.filter(action="access_change").latest("id").params == {"taken": ["beta: Viewer"]}
+
+
+def test_a_workspace_given_with_no_role_or_an_unknown_one_is_refused_and_nothing_saved(
+    lead_client, viewer, make_workspace
+):
+    alpha = make_workspace("alpha")
+    for roles in ([], ["Owner"]):
+        response = _change(lead_client, viewer, **{
+            "workspace_access-TOTAL_FORMS": "1",
+            "workspace_access-0-workspace": alpha.pk, "workspace_access-0-roles": roles,
+        })  # fmt: skip
+        assert response.status_code == 200  # the form again, with its error
+        assert not viewer.workspace_access.exists()
 
 
 def _row(user: User, workspace) -> int:

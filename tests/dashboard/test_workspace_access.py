@@ -191,3 +191,21 @@ def test_a_poll_rendered_for_someone_seeing_every_workspace_is_never_served_to_a
 
     polled = lead.get("/?status=in_progress", headers=rows)
     assert polled.status_code == 200 and two["running"].id not in polled.content.decode()
+
+
+def test_a_lead_given_operator_and_auditor_in_one_workspace_retries_and_reads_spend_there_only(client, make_user, two):
+    user = make_user("ops-lead")
+    WorkspaceAccess.objects.create(user=user, workspace=two["mine"], roles=["Operator", "Auditor"])
+    client.force_login(user)
+    spend = client.get("/spend/")
+    assert spend.status_code == 200 and "bravo-team" not in spend.content.decode()  # Auditor: spend, of A alone
+    assert client.get("/audit/").status_code == 200
+    assert client.get(f"/retry/?batch={two['own'].id}&kind=api_error").status_code == 200  # Operator: retry in A
+    assert client.get(f"/retry/?batch={two['ended'].id}&kind=api_error").status_code == 403  # never in B
+    assert client.get("/admin/batches/workspace/").status_code != 200  # and no site administration
+
+
+def test_a_grant_written_the_old_way_with_one_role_still_works(make_user, two):
+    access = WorkspaceAccess.objects.create(user=make_user("old"), workspace=two["mine"], role="Auditor")
+    access.refresh_from_db()
+    assert access.roles == ["Auditor"] and access.role == "Auditor"
