@@ -1,4 +1,4 @@
-"""Grants made when a workspace grant held one role keep it, as a list of one, through migration 0021."""
+"""Grants made when a workspace grant held one role keep it, as a list of one, through migration 0022."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("batches", "0020_cancel_through_the_worker")]
-AFTER = [("batches", "0021_i21_access_roles")]
+BEFORE = [("batches", "0021_i18_result_geo_speed")]
+AFTER = [("batches", "0022_i21_access_roles")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ def list_to_one_role(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("batches", "0020_cancel_through_the_worker")]
+    dependencies = [("batches", "0021_i18_result_geo_speed")]
 
     operations = [
         migrations.AddField(
