@@ -32,6 +32,13 @@ class WorkspaceAccess(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "workspace"], name="access_unique_user_workspace")]
         verbose_name_plural = "workspace access"
 
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} in {self.workspace}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.roles = [role for role in WORKSPACE_ROLES if role in set(self.roles)]  # one order, no repeats
+        super().save(*args, **kwargs)
+
     # Compatibility: code written when a grant held one role (`WorkspaceAccess(role="Operator")`, `.role`).
     @property
     def role(self) -> str:
@@ -40,10 +47,3 @@ class WorkspaceAccess(models.Model):
     @role.setter
     def role(self, value: str) -> None:
         self.roles = [value]
-
-    def save(self, *args, **kwargs) -> None:
-        self.roles = [role for role in WORKSPACE_ROLES if role in set(self.roles)]  # one order, no repeats
-        super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return f"{self.user} is {self.role} in {self.workspace}"
