@@ -1,4 +1,4 @@
-"""Grants made when a workspace grant held one role keep it, as a list of one, through migration 0022."""
+"""Grants made when a workspace grant held one role keep it, as a list of one, through migration 0023."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("batches", "0021_i18_result_geo_speed")]
-AFTER = [("batches", "0022_i21_access_roles")]
+BEFORE = [("batches", "0022_i19_result_fields_incomplete_betas")]
+AFTER = [("batches", "0023_i21_access_roles")]
 
 
 @pytest.mark.django_db(transaction=True)

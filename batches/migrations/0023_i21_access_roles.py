@@ -22,7 +22,7 @@ def list_to_one_role(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("batches", "0021_i18_result_geo_speed")]
+    dependencies = [("batches", "0022_i19_result_fields_incomplete_betas")]
 
     operations = [
         migrations.AddField(
