@@ -7,6 +7,16 @@ from typing import Any
 
 from batches import result_lines
 from batches.models import Result
+from dashboard import blocks
+
+# What a person is told of each incomplete stop reason (the answer counts as succeeded at the API).
+INCOMPLETE_WORDING = {
+    "max_tokens": "Cut off: the answer reached max_tokens. Retry with a higher max_tokens.",
+    "model_context_window_exceeded": "Cut off: the model's context window was full. Retry with a shorter input, "
+    "a lower max_tokens or a model with a larger window.",
+    "pause_turn": "Paused: the API paused a long turn. Retrying continues it (the paused content is sent back).",
+    "refusal": "Refused: the model declined to answer. Retry only on purpose, after reading why.",
+}
 
 
 def render_result(result: Result) -> dict[str, Any]:
@@ -18,4 +28,9 @@ def render_result(result: Result) -> dict[str, Any]:
         return shown  # malformed: the raw text is all there is
     shown["text"] = result_lines.text_of(raw)
     shown["pretty"] = json.dumps(data, indent=2, ensure_ascii=False)
+    message = data["result"].get("message")
+    if isinstance(message, dict):
+        shown["blocks"] = blocks.present(message.get("content"))
+        shown["container"] = blocks.container(message)
+    shown["incomplete"] = INCOMPLETE_WORDING.get(result.stop_reason, "") if result.incomplete else ""
     return shown

@@ -124,7 +124,11 @@ def test_a_succeeded_result_shows_its_message_text_and_usage(viewer_client, mirr
     result = Result.objects.get(batch=mirrored["ended"], custom_id="ok-007")
     body = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/ok-007/").content.decode()
     said = prose(body)
-    assert "Message text" in said and f"Input tokens {result.input_tokens:,} " in said and result.stop_reason in said
+    assert (
+        "Emulated reply to ok-007." in said
+        and f"Input tokens {result.input_tokens:,} " in said
+        and result.stop_reason in said
+    )
     assert f"{result.input_tokens} input" not in said  # "Input tokens 326 input" said it twice
 
 
