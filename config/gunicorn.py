@@ -20,9 +20,11 @@ threads = envint("WEB_THREADS", "4")
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
-# Recycle a process now and then, so a slow leak in any library never grows without bound.
-max_requests = 1000
-max_requests_jitter = 100
+# Recycle a process now and then, so a slow leak in any library never grows without bound. Not every 1,000
+# requests: a thousand open tabs poll ~200 times a second, and each restart cost its process's warm state
+# (connections, the local render cache when no shared cache is configured) every few seconds.
+max_requests = envint("WEB_MAX_REQUESTS", "50000")
+max_requests_jitter = max_requests // 10
 
 # Whether a request came over TLS is Django's call alone (SECURE_PROXY_SSL_HEADER), not gunicorn's as well.
 secure_scheme_headers: dict[str, str] = {}

@@ -278,11 +278,13 @@ SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
     "resume-submissions": {"task": "batches.tasks.resume_submissions", "schedule": 60.0},
-    # /readyz: beat is alive if it sent this lately, a worker if one ran it; a stale one is dropped.
+    # /readyz: beat is alive if it sent this lately, a worker if one ran it. A stale one is dropped, but not
+    # before a busy worker (a sync queued ahead of it on a loaded host) could reach it: expiring after one short
+    # interval, every heartbeat expired in the queue and /readyz never saw a worker.
     "heartbeat": {
         "task": "batches.tasks.heartbeat",
         "schedule": SYNC_INTERVAL_SECONDS,
-        "options": {"expires": SYNC_INTERVAL_SECONDS},
+        "options": {"expires": max(SYNC_INTERVAL_SECONDS, 60)},
     },
     "fetch-cost-report": {
         "task": "batches.tasks.fetch_cost_report",
