@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
-from batches.services import audit
+from batches.services import audit, ingest
 from batches.services.handoff import enqueue
 from batches.tasks import reprice_usage
 
@@ -48,6 +48,8 @@ class WorkspaceAdmin(admin.ModelAdmin):
         fields = [name for name in form.changed_data if name != "api_key"]
         if form.cleaned_data.get("api_key"):
             audit.record(request.user, "key_change", obj.name, params={"key": obj.api_key_hint, "created": not change})
+            if change:  # a refused key fixed: its batches' ingests try again now, not after their back-off
+                ingest.retry_now(workspace_id=obj.pk)
         if fields or not change:
             audit.record(request.user, "workspace_change", obj.name, params={"fields": fields, "created": not change})
 

@@ -13,6 +13,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
@@ -50,9 +51,14 @@ def sync_workspace(workspace_id: int, full: bool = False) -> None:
     queue_ingests(workspace_id)
 
 
-@shared_task(ignore_result=True)
-def ingest_batch(batch_id: str) -> None:
-    ingest.ingest_batch(batch_id)
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def ingest_batch(self, batch_id: str) -> None:
+    report = ingest.ingest_batch(batch_id)
+    if report.outcome == "busy" and report.lease_until:
+        # Held by another task: alive, it finishes and this comes back to "not needed"; killed (this is its
+        # redelivered message), its lease runs out and this takes the batch over then, not an hour later.
+        wait = (report.lease_until - timezone.now()).total_seconds()
+        raise self.retry(countdown=max(1.0, wait + 1.0))
 
 
 @shared_task(ignore_result=True)

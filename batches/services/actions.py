@@ -17,7 +17,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch
-from batches.services import audit, handoff, versions
+from batches.services import audit, handoff, ingest, versions
 from batches.services.upsert import upsert
 
 CANCEL_BATCHES = "batches.tasks.cancel_batches"
@@ -117,6 +117,8 @@ def request_refresh(batch: Batch) -> tuple[datetime, bool]:
         .update(refresh_requested_at=now)
     )
     if claimed:
+        # A person asked: a batch whose ingest is backing off (a refused key since fixed, say) tries at once.
+        ingest.retry_now([batch.pk])
         return now, True
     asked = Batch.objects.filter(pk=batch.pk).values_list("refresh_requested_at", flat=True).first()
     return asked or now, False

@@ -31,7 +31,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
 from batches.models import Batch, Workspace
-from batches.services import result_store, submit, versions
+from batches.services import durable, result_store, submit, versions
 from batches.services.notify import events
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class IngestReport(result_store.Counts):
     # ingested, unavailable, busy (another task holds it), paused (its workspace), waiting (backing off),
     # not_needed (already kept, or not ended), failed
     outcome: str = ""
+    lease_until: datetime | None = None  # when busy: when the holder's lease runs out (a dead holder's is taken over)
     streams: int = 0  # how many times the results stream was opened
     error: str = ""
 
@@ -65,13 +66,16 @@ def claim_due(workspace_id: int, *, ids: list[str] | None = None) -> list[str]:
     """Mark the workspace's batches whose ingest is due as queued, and return their ids to enqueue.
 
     Due: ended, results not settled, not backing off, not leased, and not already queued within
-    INGEST_REQUEUE_SECONDS (a queued task is not lost: acks are late and a dead worker's message comes
-    back). Nothing is due while the workspace's ingests are paused by a rate limit.
+    INGEST_REQUEUE_SECONDS or the lease, whichever is shorter: a queue mark never outlives a lease, so a
+    worker killed holding the batch (its message acknowledged, or lost with the broker) delays it by one
+    lease, not an hour. A task queued twice is harmless: the lease lets one stream. Nothing is due while
+    the workspace's ingests are paused by a rate limit.
     """
     now = timezone.now()
     if Workspace.objects.filter(pk=workspace_id, ingest_not_before__gt=now).exists():
         return []
-    requeue = now - timedelta(seconds=settings.INGEST_REQUEUE_SECONDS)
+    mark_lives = min(settings.INGEST_REQUEUE_SECONDS, settings.INGEST_LEASE_SECONDS)
+    requeue = now - timedelta(seconds=mark_lives)
     due = (
         Batch.objects.filter(workspace_id=workspace_id)
         .needing_ingest()
@@ -110,14 +114,15 @@ def ingest_batch(batch_id: str, *, force: bool = False) -> IngestReport:
         return report
     token = _claim(batch_id)
     if token is None:
-        report.outcome = "busy"  # another task streams it; it clears the queue mark when done
+        # Another task holds it: alive (it clears the queue mark when done), or killed (its lease runs out,
+        # and the task that comes back then takes it over: tasks.ingest_batch).
+        report.outcome = "busy"
+        report.lease_until = Batch.objects.filter(pk=batch_id).values_list("ingest_lease_until", flat=True).first()
         return report
     try:
         _run(batch, token, report)
     finally:
-        Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(
-            ingest_lease_token="", ingest_lease_until=None, ingest_queued_at=None
-        )
+        durable.reconnecting(lambda: _release(batch_id, token), f"ingest {batch_id}")
     log.info("ingest %s: %s, %d new, %d skipped, %d streams%s", batch_id, report.outcome, report.new_items,
              report.skipped_items, report.streams, f": {report.error}" if report.error else "")  # fmt: skip
     return report
@@ -158,6 +163,12 @@ def _run(batch: Batch, token: str, report: IngestReport) -> None:
             error = exc
             break
         except Exception as exc:  # noqa: BLE001 - this batch's own failure: recorded on it, never on the others
+            if durable.connection_lost(exc) and durable.reconnect():
+                # The database went away mid-chunk (that chunk's transaction is lost whole): open the stream
+                # again on a new connection, skipping what is stored, as after a cut stream.
+                log.warning("ingest %s: database connection lost (%s); reconnected, resuming", batch.id, exc)
+                error, resuming = exc, True
+                continue
             log.exception("ingest %s failed", batch.id)
             error = exc
             break
@@ -200,6 +211,12 @@ def _claim(batch_id: str) -> str | None:
     return token if claimed else None
 
 
+def _release(batch_id: str, token: str) -> None:
+    Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(
+        ingest_lease_token="", ingest_lease_until=None, ingest_queued_at=None
+    )
+
+
 def _renew(batch_id: str, token: str) -> None:
     until = timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
     Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(ingest_lease_until=until)
@@ -220,15 +237,31 @@ def _record_failure(batch: Batch, report: IngestReport, error: BaseException | s
         delay = max(delay, error.retry_after)
     error_type = error.error_type if isinstance(error, APIError) else "incomplete" if isinstance(error, str) else ""
     report.outcome, report.error = "failed", str(error or "unknown error")
-    with transaction.atomic():
-        versions.bump(batch.workspace_id)  # the batch's page shows the failure and its next attempt
-        Batch.objects.filter(pk=batch.pk).update(
-            ingest_failures=failures,
-            ingest_not_before=timezone.now() + timedelta(seconds=delay),
-            ingest_error=report.error[:2000],
-            ingest_error_type=(error_type or type(error).__name__)[:64],
-            ingest_error_permanent=permanent,
-        )
+
+    def record() -> None:
+        with transaction.atomic():
+            versions.bump(batch.workspace_id)  # the batch's page shows the failure and its next attempt
+            Batch.objects.filter(pk=batch.pk).update(
+                ingest_failures=failures,
+                ingest_not_before=timezone.now() + timedelta(seconds=delay),
+                ingest_error=report.error[:2000],
+                ingest_error_type=(error_type or type(error).__name__)[:64],
+                ingest_error_permanent=permanent,
+            )
+
+    durable.reconnecting(record, f"ingest {batch.id}")  # a lost connection is a failure to record too
+
+
+def retry_now(batch_ids: list[str] | None = None, *, workspace_id: int | None = None) -> int:
+    """A person asked ("Refresh now", or a fixed key): batches backing off try again at the next queueing,
+    not after their back-off. Batches leased right now keep their lease."""
+    backing_off = Batch.objects.needing_ingest().exclude(ingest_not_before=None)
+    if batch_ids is not None:
+        backing_off = backing_off.filter(pk__in=batch_ids)
+    if workspace_id is not None:
+        backing_off = backing_off.filter(workspace_id=workspace_id)
+        Workspace.objects.filter(pk=workspace_id).update(ingest_not_before=None)
+    return backing_off.filter(ingest_lease_token="").update(ingest_not_before=None, ingest_queued_at=None)
 
 
 def _pause_workspace(batch: Batch, exc: RetryableAPIError) -> None:

@@ -134,3 +134,21 @@ def test_an_admin_adds_a_price_and_a_budget_through_the_admin_pages(client, make
 
     assert (price.status_code, budget.status_code) == (302, 302)
     assert Price.objects.filter(model_prefix="claude-test-9").exists() and workspace.budget.monthly_amount == 100
+
+
+def test_a_fixed_key_lets_backed_off_ingests_try_again_at_once(admin_client, emulator, make_workspace):
+    from batches.services import ingest, sync
+
+    workspace = make_workspace("rekeyed")
+    batch_id = emulator.seed_batch(workspace.test_api_key, 5, status="ended")
+    sync.sync_workspace(workspace.pk)
+    emulator.faults.add(op="results", status=401, error_type="authentication_error", message="invalid x-api-key")
+    assert ingest.ingest_batch(batch_id).outcome == "failed"
+    assert ingest.claim_due(workspace.pk) == []  # the longest back-off
+
+    admin_client.post(
+        f"/admin/batches/workspace/{workspace.pk}/change/",
+        {"name": workspace.name, "base_url": workspace.base_url, "is_active": "on", "api_key": workspace.test_api_key},
+    )
+
+    assert ingest.claim_due(workspace.pk) == [batch_id]

@@ -225,3 +225,94 @@ def test_incomplete_answers_are_counted_apart_by_stop_reason(emulator, workspace
     assert all(r.incomplete for r in cut_off) and not Result.objects.filter(stop_reason="end_turn").first().incomplete
     rows = list(IncompleteCount.objects.filter(batch=batch).values_list("stop_reason", "category", "count"))
     assert rows == [("max_tokens", "", cut_off.count())]
+
+
+def test_a_queue_mark_never_outlives_the_lease(emulator, workspace, settings):
+    """A worker killed holding the batch: once its lease runs out the next pass queues the batch again, not an
+    hour later (INGEST_REQUEUE_SECONDS)."""
+    batch = _ended_batch(emulator, workspace, 10)
+    assert ingest.claim_due(workspace.pk) == [batch.id]
+    assert ingest.claim_due(workspace.pk) == []  # queued: not twice
+    # The task took the lease and its worker died: the lease and the queue mark stay behind.
+    lease = timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    started = timezone.now() - lease - timedelta(seconds=1)
+    Batch.objects.filter(pk=batch.pk).update(
+        ingest_lease_token="dead", ingest_lease_until=started + lease, ingest_queued_at=started
+    )
+    assert settings.INGEST_REQUEUE_SECONDS > settings.INGEST_LEASE_SECONDS
+
+    assert ingest.claim_due(workspace.pk) == [batch.id]
+    assert ingest.ingest_batch(batch.id).complete  # the dead holder's lease is taken over
+
+
+def test_a_busy_ingest_says_when_the_holders_lease_runs_out(emulator, workspace):
+    batch = _ended_batch(emulator, workspace, 10)
+    until = timezone.now() + timedelta(seconds=30)
+    Batch.objects.filter(pk=batch.pk).update(ingest_lease_token="other", ingest_lease_until=until)
+
+    report = ingest.ingest_batch(batch.id)
+
+    assert report.outcome == "busy" and report.lease_until == until  # the task comes back then
+    Batch.objects.filter(pk=batch.pk).update(ingest_lease_until=timezone.now() - timedelta(seconds=1))
+    assert ingest.ingest_batch(batch.id).complete
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_lost_mid_ingest_reconnects_and_completes(emulator, make_workspace, monkeypatch):
+    from django.db import OperationalError, connection
+
+    workspace = make_workspace("reconnect")
+    batch = _ended_batch(emulator, workspace, 200)
+    renew, calls = ingest._renew, []
+
+    def renew_then_lose_the_connection(batch_id, token):
+        calls.append(1)
+        if len(calls) == 2:  # after the second chunk is stored
+            connection.close()
+            raise OperationalError("the connection is closed")
+        renew(batch_id, token)
+
+    monkeypatch.setattr(ingest, "_renew", renew_then_lose_the_connection)
+
+    report = ingest.ingest_batch(batch.id)
+
+    assert report.complete and report.streams == 2
+    assert Result.objects.filter(batch=batch).count() == 200
+    assert Result.objects.filter(batch=batch).values("custom_id").distinct().count() == 200
+    batch.refresh_from_db()
+    assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failure_bookkeeping_reconnects_when_the_connection_is_gone(emulator, make_workspace, monkeypatch):
+    from django.db import OperationalError, connection
+
+    workspace = make_workspace("bookkeeping")
+    batch = _ended_batch(emulator, workspace, 20)
+
+    def store_on_a_dead_connection(*args, **kwargs):
+        connection.close()
+        raise OperationalError("the connection is closed")
+
+    monkeypatch.setattr(ingest.result_store, "store", store_on_a_dead_connection)
+
+    report = ingest.ingest_batch(batch.id)
+
+    assert report.outcome == "failed"
+    batch.refresh_from_db()
+    assert batch.ingest_error_type == "OperationalError" and batch.ingest_not_before and batch.ingest_failures == 1
+    assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None  # nothing held by a dead task
+
+
+def test_refresh_now_lets_a_backed_off_batch_try_again_at_once(emulator, workspace):
+    from batches.services import actions
+
+    batch = _ended_batch(emulator, workspace, 10)
+    emulator.faults.add(op="results", status=403, error_type="permission_error", message="no access")
+    assert ingest.ingest_batch(batch.id).outcome == "failed"
+    assert ingest.claim_due(workspace.pk) == []  # backing off for an hour
+
+    actions.request_refresh(batch)
+
+    assert ingest.claim_due(workspace.pk) == [batch.id]
+    assert ingest.ingest_batch(batch.id).complete
