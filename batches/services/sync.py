@@ -17,6 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +28,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, NotFoundAPIError, RetryableAPIError
 from batches.models import Batch, Credentials, Workspace
-from batches.services import ingest, versions
+from batches.services import durable, ingest, versions
 from batches.services.notify import events
 from batches.services.upsert import upsert
 
@@ -87,14 +88,20 @@ def sync_workspace(workspace_id: int, *, full: bool = False, force: bool = False
         creds = workspace.credentials
         _pass(workspace, creds, report, full=full, token=token)
     except APIError as exc:
-        _record_failure(workspace_id, exc)
+        durable.reconnecting(partial(_record_failure, workspace_id, exc), f"sync of workspace {workspace_id}")
         raise
+    except Exception as exc:  # noqa: BLE001 - whatever broke the pass is recorded and shown, never lost in a log
+        # A 200 that is not JSON (a captive portal, a proxy's page, a wrong path), a shape the SDK refuses, a
+        # decode error, a lost database connection: the health bar says so and sync.failing fires as for an
+        # API error. One line in the log, not a traceback every pass.
+        report.error = f"{type(exc).__name__}: {exc}"
+        log.warning("sync of workspace %s failed unexpectedly: %s", workspace_id, report.error[:500])
+        durable.reconnecting(partial(_record_failure, workspace_id, exc), f"sync of workspace {workspace_id}")
+        return report
     else:
         _record_success(workspace_id, full=report.full)
     finally:
-        Workspace.objects.filter(pk=workspace_id, sync_lease_token=token).update(
-            sync_lease_token="", sync_lease_until=None
-        )
+        durable.reconnecting(lambda: _release(workspace_id, token), f"sync of workspace {workspace_id}")
     log.info("sync %s", report.summary())
     return report
 
@@ -212,6 +219,10 @@ def _claim(workspace_id: int) -> str | None:
     return token if claimed else None
 
 
+def _release(workspace_id: int, token: str) -> None:
+    Workspace.objects.filter(pk=workspace_id, sync_lease_token=token).update(sync_lease_token="", sync_lease_until=None)
+
+
 def _renew(workspace_id: int, token: str) -> None:
     until = timezone.now() + timedelta(seconds=settings.SYNC_LEASE_SECONDS)
     Workspace.objects.filter(pk=workspace_id, sync_lease_token=token).update(sync_lease_until=until)
@@ -236,15 +247,19 @@ def _record_success(workspace_id: int, *, full: bool) -> None:
         events.sync_recovered(before, now)  # only if this failing episode was announced
 
 
-def _record_failure(workspace_id: int, exc: APIError) -> None:
+def _record_failure(workspace_id: int, exc: Exception) -> None:
     now = timezone.now()
     retry_after = exc.retry_after if isinstance(exc, RetryableAPIError) else None
+    if isinstance(exc, APIError):
+        error_type, message = exc.error_type, exc.message
+    else:
+        error_type, message = "unexpected_response", f"{type(exc).__name__}: {exc}"
     with transaction.atomic():
         Workspace.objects.filter(pk=workspace_id).update(
             failing_since=Coalesce(F("failing_since"), now),
             consecutive_failures=F("consecutive_failures") + 1,
-            last_error_type=exc.error_type[:64],
-            last_error_message=exc.message[:2000],
+            last_error_type=error_type[:64],
+            last_error_message=message[:2000],
             sync_not_before=now + timedelta(seconds=retry_after) if retry_after else None,
         )
         versions.bump(workspace_id)  # running rows say "sync failing", with the last error as their title

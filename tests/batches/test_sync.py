@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -277,3 +278,44 @@ def test_a_45_percent_storm_converges_within_a_few_passes_without_duplicates(emu
     assert passes <= 3, f"{Batch.objects.filter(results_ingested_at=None).count()} of 250 left after {passes}"
     assert set(Batch.objects.values_list("id", flat=True)) == set(ids)
     assert Result.objects.count() == Result.objects.values("batch_id", "custom_id").distinct().count() == 250 * 4
+
+
+@pytest.fixture
+def html_server():
+    """A base URL that answers 200 with an HTML page to everything: a captive portal, a proxy's page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Portal(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>Please log in to the hotel Wi-Fi</body></html>")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_200_that_is_not_json_is_recorded_shown_and_announced(html_server, db):
+    from batches.models import NotificationEvent, NotifyThresholds
+
+    workspace = Workspace(name="portal", base_url=html_server)
+    workspace.set_api_key("sk-ant-api03-portal-abcd")
+    workspace.save()
+    NotifyThresholds.objects.create(pk=1, sync_failing_minutes=0)
+
+    report = sync.sync_workspace(workspace.pk)  # not an exception in a log: a recorded failure
+
+    workspace.refresh_from_db()
+    assert report.error and workspace.is_failing and workspace.failing_since is not None
+    assert workspace.last_error_type == "unexpected_response" and workspace.last_synced_at is None
+    assert workspace.sync_lease_token == ""
+    Workspace.objects.filter(pk=workspace.pk).update(failing_since=timezone.now() - timedelta(minutes=1))
+    sync.sync_workspace(workspace.pk)
+    assert NotificationEvent.objects.filter(kind="sync.failing", workspace_id=workspace.pk).count() == 1
