@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.email_url import email_settings
 from config.env import env, envbool, envfloat, envint, envlist, read_kept, weak_secret_key
+from config.sso import sso_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -80,6 +81,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    # Single sign-on (OpenID Connect) and TOTP for local accounts: docs/sso.md, config/sso.py.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "batches",
     "dashboard",
 ]
@@ -100,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # An SSO session ends after SSO_SESSION_HOURS, or when an Admin or the IdP ends it (dashboard/sso/).
+    "dashboard.sso.middleware.SsoSessionMiddleware",
     "dashboard.middleware.BrowserTimezoneMiddleware",
     # Last: it turns a lockout seen during the login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -187,6 +197,7 @@ AXES_LOCKOUT_CALLABLE = "dashboard.security.lockout_response"
 # A session ends after this long without a request (refreshed at most once a minute, not on every poll).
 SESSION_IDLE_SECONDS = envint("SESSION_IDLE_SECONDS", str(8 * 3600))
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+globals().update(sso_settings())
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "batch_list"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from dashboard.sso import views as sso
 from dashboard.views import (
     actions,
     audit,
@@ -10,6 +11,7 @@ from dashboard.views import (
     errors,
     health_bar,
     inputs,
+    login,
     notifications,
     reconcile,
     retry,
@@ -49,6 +51,9 @@ urlpatterns = [
     path("notifications/channels/<int:channel_id>/delete/", notifications.channel_delete, name="channel_delete"),
     path("notifications/deliveries/", notifications.delivery_log, name="delivery_log"),
     path("notifications/deliveries/resend/", notifications.delivery_resend, name="delivery_resend"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", login.LoginView.as_view(), name="login"),
+    # The names allauth's OpenID Connect provider reverses; its own routes (which skip our checks) are not served.
+    path("sso/<str:provider_id>/login/", sso.sso_login, name="openid_connect_login"),
+    path("sso/<str:provider_id>/callback/", sso.sso_callback, name="openid_connect_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -25,6 +25,7 @@ from batches.models.notify import (
 )
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
 from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
+from batches.models.sso import SignIn, SsoGrant, SsoRoleRule
 from batches.models.workspace_access import WorkspaceAccess
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
     "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "ReportedCost", "RequestInput", "Result",
-    "ResultChunk", "Submission", "SubmissionPart", "UsageRollup", "Workspace", "WorkspaceAccess",
+    "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart", "UsageRollup", "Workspace",
+    "WorkspaceAccess",
 ]  # fmt: skip

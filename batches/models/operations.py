@@ -36,6 +36,10 @@ class AuditEvent(models.Model):
         NOTIFICATION_CHANGE = "notification_change"
         NOTIFICATION_RESEND = "notification_resend"
         ACCESS_CHANGE = "access_change"
+        SSO_SIGN_IN = "sso_sign_in"
+        SSO_REFUSED = "sso_refused"
+        SSO_ROLES = "sso_roles"
+        SESSIONS_ENDED = "sessions_ended"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

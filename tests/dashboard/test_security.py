@@ -9,8 +9,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from batches.models import Batch, Result, Workspace
 
 # logout is POST-only and harmless; login must be reachable; probes and Prometheus log in to nothing
-# (tests/dashboard/test_health.py, test_metrics.py)
-PUBLIC = {"login", "logout", "healthz", "readyz", "metrics"}
+# (tests/dashboard/test_health.py, test_metrics.py); the SSO sign-in's start and return are the login itself
+# (tests/dashboard/test_sso.py)
+PUBLIC = {"login", "logout", "healthz", "readyz", "metrics", "openid_connect_login", "openid_connect_callback"}
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 
 

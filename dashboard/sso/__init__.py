@@ -1,0 +1,1 @@
+"""Single sign-on with OpenID Connect (django-allauth), and the pages around it (docs/sso.md)."""

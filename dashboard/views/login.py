@@ -1,0 +1,44 @@
+"""The login page: "Sign in with <IdP>" for each configured IdP, and the password form for local accounts.
+
+With SSO_ONLY the password form is for superusers alone (break-glass); the lockout applies to them as to anyone.
+"""
+
+from __future__ import annotations
+
+from allauth.socialaccount.adapter import get_adapter
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import reverse
+
+from batches.services import sign_ins
+from dashboard.security import client_ip
+
+SSO_ONLY_REFUSAL = "Sign in with single sign-on: the password form is for break-glass superuser accounts only."
+
+
+def sso_buttons(request) -> list[dict[str, str]]:
+    apps = get_adapter().list_apps(request, provider="openid_connect")
+    return [
+        {"name": app.name, "url": reverse("openid_connect_login", kwargs={"provider_id": app.provider_id})}
+        for app in apps
+    ]
+
+
+class LoginView(auth_views.LoginView):
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        buttons = sso_buttons(self.request)
+        context["sso_buttons"] = buttons
+        # The break-glass form stays reachable (?local=1) but is not offered beside the IdP's buttons.
+        context["hide_password_form"] = settings.SSO_ONLY and bool(buttons) and "local" not in self.request.GET
+        context["sso_only"] = settings.SSO_ONLY
+        return context
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if settings.SSO_ONLY and not user.is_superuser:
+            return self.render_to_response(self.get_context_data(form=form, refusal=SSO_ONLY_REFUSAL))
+        response = super().form_valid(form)
+        sign_ins.record(user, method="password", ip_address=client_ip(self.request),
+                        session_key=self.request.session.session_key or "")  # fmt: skip
+        return response

@@ -1,0 +1,153 @@
+"""OIDC sign-in against a real OpenID provider (npm's oidc-provider on loopback), with roles from its groups."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.contrib.sessions.models import Session
+
+from batches.models import AuditEvent, SignIn, SsoGrant, Workspace, WorkspaceAccess
+from tests.oidc.idp import Idp, through_idp
+
+RULES = "ops=Viewer;leads=Auditor;team-a=Operator@workspace-a"
+CALLBACK = "http://testserver/sso/idp/callback/"
+
+
+@pytest.fixture
+def idp(processes, tmp_path, settings, db) -> Idp:
+    idp = Idp(processes, tmp_path, [CALLBACK]).start()
+    settings.SOCIALACCOUNT_PROVIDERS = idp.app()
+    settings.SSO_ROLE_RULES = RULES
+    return idp
+
+
+def start(client, next_url: str = "") -> str:
+    page = client.get("/login/")
+    assert "Sign in with Test IdP" in page.content.decode()
+    response = client.post("/sso/idp/login/", {"next": next_url})
+    assert response.status_code == 302, response.content[:500]
+    return response["Location"]
+
+
+def sign_in(client, idp: Idp, sub: str):
+    back = through_idp(start(client), sub)
+    assert back.startswith(CALLBACK)
+    return client.get(back.removeprefix("http://testserver"))
+
+
+def signed_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def test_first_sign_in_makes_the_user_with_the_roles_of_their_groups(client, idp):
+    idp.user("alice", groups=["leads", "unrelated"])
+    response = sign_in(client, idp, "alice")
+    assert response.status_code == 302 and response["Location"] == "/"
+    alice = User.objects.get(username="alice")
+    assert alice.email == "alice@example.com" and not alice.has_usable_password()
+    assert list(alice.groups.values_list("name", flat=True)) == ["Auditor"]
+    assert client.get("/spend/").status_code == 200  # an Auditor's page
+    assert client.get("/submit/").status_code == 403  # an Operator's
+    event = AuditEvent.objects.get(action="sso_sign_in")
+    assert event.actor == alice and event.params["roles"] == ["Auditor"] and event.params["given"] == ["Auditor"]
+    sign_in_row = SignIn.objects.get(user=alice)
+    assert sign_in_row.method == "sso" and sign_in_row.ok and Session.objects.filter(pk=sign_in_row.session_key)
+
+
+def test_a_group_mapped_to_a_workspace_gives_that_workspace_alone(client, idp):
+    workspace = Workspace(name="workspace-a")
+    workspace.set_api_key("sk-ant-test-0001-xxxxxxxxxxxxxxxxxxxx")
+    workspace.save()
+    idp.user("bob", groups=["team-a"])
+    assert sign_in(client, idp, "bob").status_code == 302
+    bob = User.objects.get(username="bob")
+    assert list(WorkspaceAccess.objects.filter(user=bob).values_list("workspace__name", "roles")) == [
+        ("workspace-a", ["Operator"])
+    ]
+    assert client.get("/submit/").status_code == 200
+
+
+def test_a_user_in_no_mapped_group_gets_no_access_and_no_session(client, idp):
+    idp.user("carol", groups=["marketing"])
+    response = sign_in(client, idp, "carol")
+    assert response.status_code == 403
+    assert "none of your groups gives access" in response.content.decode()
+    assert not signed_in(client) and not User.objects.filter(username="carol").exists()
+    assert client.get("/").status_code == 302  # back to the login page
+    refused = AuditEvent.objects.get(action="sso_refused")
+    assert refused.outcome == "error" and refused.params["reason"] == "no_access"
+
+
+def test_a_removed_group_loses_its_rights_at_the_next_sign_in_and_hand_given_roles_stay(client, idp):
+    idp.user("dave", groups=["leads", "ops"])
+    sign_in(client, idp, "dave")
+    dave = User.objects.get(username="dave")
+    dave.groups.add(Group.objects.get(name="Operator"))  # by hand, in the admin
+    assert set(dave.groups.values_list("name", flat=True)) == {"Auditor", "Viewer", "Operator"}
+    client.post("/logout/")
+
+    idp.user("dave", groups=["ops"])
+    sign_in(client, idp, "dave")
+    assert set(dave.groups.values_list("name", flat=True)) == {"Viewer", "Operator"}
+    assert client.get("/spend/").status_code == 403
+    assert AuditEvent.objects.get(action="sso_roles", params__taken=["Auditor"]).target == "dave"
+    assert set(SsoGrant.objects.filter(user=dave).values_list("role", flat=True)) == {"Viewer"}
+    client.post("/logout/")
+
+    idp.user("dave", groups=[])
+    response = sign_in(client, idp, "dave")  # the hand-given role still lets them in
+    assert response.status_code == 302 and signed_in(client)
+    assert list(dave.groups.values_list("name", flat=True)) == ["Operator"]
+
+
+def test_a_user_whose_groups_all_went_loses_every_sso_role_and_is_refused(client, idp):
+    idp.user("erin", groups=["ops"])
+    sign_in(client, idp, "erin")
+    client.post("/logout/")
+    idp.user("erin", groups=[])
+    response = sign_in(client, idp, "erin")
+    assert response.status_code == 403 and not signed_in(client)
+    assert not User.objects.get(username="erin").groups.exists()
+
+
+def test_a_tampered_state_is_refused_without_a_session(client, idp):
+    idp.user("alice", groups=["ops"])
+    back = through_idp(start(client), "alice")
+    tampered = back.replace("state=", "state=x")
+    response = client.get(tampered.removeprefix("http://testserver"))
+    assert response.status_code == 403 and "state does not match" in response.content.decode()
+    assert not signed_in(client) and not User.objects.filter(username="alice").exists()
+
+
+def test_an_answer_used_twice_is_refused_the_second_time(client, idp):
+    idp.user("alice", groups=["ops"])
+    back = through_idp(start(client), "alice").removeprefix("http://testserver")
+    assert client.get(back).status_code == 302
+    client.post("/logout/")
+    response = client.get(back)
+    assert response.status_code == 403 and not signed_in(client)
+
+
+def test_an_idp_that_is_down_is_said_so_never_a_500(client, idp):
+    idp.user("alice", groups=["ops"])
+    back = through_idp(start(client), "alice").removeprefix("http://testserver")
+    idp.stop()
+    response = client.get(back)  # the token exchange finds no one
+    assert response.status_code == 503 and "reach the sign-in service" in response.content.decode()
+    assert not signed_in(client)
+    response = client.post("/sso/idp/login/")
+    assert response.status_code == 503 and "reach the sign-in service" in response.content.decode()
+
+
+def test_sso_only_keeps_the_password_form_for_superusers_alone(client, idp, settings):
+    settings.SSO_ONLY = True
+    page = client.get("/login/").content.decode()
+    assert "Sign in with Test IdP" in page and 'name="password"' not in page
+    assert 'name="password"' in client.get("/login/?local=1").content.decode()
+    User.objects.create_user("local-op", password="pw-local-op-123")
+    refused = client.post("/login/?local=1", {"username": "local-op", "password": "pw-local-op-123"})
+    assert refused.status_code == 200 and "Sign in with single sign-on" in refused.content.decode()
+    assert not signed_in(client)
+    User.objects.create_superuser("root", password="pw-root-12345")
+    assert client.post("/login/?local=1", {"username": "root", "password": "pw-root-12345"}).status_code == 302
+    assert signed_in(client) and SignIn.objects.get(username="root").method == "password"
