@@ -91,14 +91,19 @@ class ResultAdmin(admin.ModelAdmin):
 
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
-    list_display = ["model_prefix", "effective_from", "input", "output", "cache_write_5m", "cache_write_1h",
-                    "cache_read", "batch_factor"]  # fmt: skip
-    list_filter = ["model_prefix"]
+    list_display = ["family", "effective_from", "input", "output", "cache_write_5m", "cache_write_1h",
+                    "cache_read", "long_prompt_over", "us_multiplier", "batch_factor", "origin"]  # fmt: skip
+    list_filter = ["family", "origin"]
+    search_fields = ["family"]
+    readonly_fields = ["origin"]
 
     # A change reprices the usage it affects; a report of a past period keeps that period's prices.
+    # A row an Admin saved is theirs: a refresh from the price book leaves it alone.
     def save_model(self, request, obj, form, change):
+        obj.origin = Price.Origin.ADMIN
+        before = Price.objects.filter(pk=obj.pk).values_list("effective_from", flat=True).first() if change else None
         super().save_model(request, obj, form, change)
-        self._reprice(request, [obj], "changed" if change else "added")
+        self._reprice(request, [obj], "changed" if change else "added", also_from=before)
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
@@ -109,11 +114,13 @@ class PriceAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
         self._reprice(request, prices, "deleted")
 
-    def _reprice(self, request, prices: list[Price], verb: str) -> None:
+    def _reprice(self, request, prices: list[Price], verb: str, also_from=None) -> None:
         for obj in prices:
-            audit.record(request.user, "price_change", f"price {obj.model_prefix}",
+            audit.record(request.user, "price_change", f"price {obj.family}",
                          params={"price": verb, "effective_from": str(obj.effective_from)})  # fmt: skip
-        enqueue(reprice_usage)
+        # Only the days from the earliest date touched: earlier days keep the prices they had.
+        since = min([p.effective_from for p in prices] + ([also_from] if also_from else []))
+        enqueue(reprice_usage, since.isoformat())
 
 
 @admin.register(Budget)

@@ -10,6 +10,7 @@ lost is in the database before it is enqueued, so a broker that cannot take a ta
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from celery import shared_task
 from django.conf import settings
@@ -100,9 +101,9 @@ def fetch_cost_report() -> None:
 
 
 @shared_task(ignore_result=True)
-def reprice_usage() -> None:
-    """After a price edit: every report and batch cost follows the new table."""
-    pricing.reprice()
+def reprice_usage(since: str | None = None) -> None:
+    """After a price edit: every report and batch cost from `since` (ISO date) on follows the new table."""
+    pricing.reprice(date.fromisoformat(since) if since else None)
 
 
 @shared_task(ignore_result=True)

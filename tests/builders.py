@@ -64,7 +64,7 @@ def stored_result(batch: Batch, custom_id: str, model: str, result_type: str = "
 
 def golden_results(batch: Batch) -> None:
     """The results whose cost was worked out by hand (tests/batches/test_pricing.py says how)."""
-    stored_result(batch, "sonnet", "claude-sonnet-4-5-20250929", input_tokens=1_000_000, output_tokens=200_000)
+    stored_result(batch, "sonnet", "claude-sonnet-4-5-20250929", input_tokens=200_000, output_tokens=360_000)
     stored_result(batch, "haiku", "claude-haiku-4-5-20251001", input_tokens=500_000, output_tokens=100_000,
                   cache_creation_input_tokens=300_000, cache_creation_5m_input_tokens=200_000,
                   cache_creation_1h_input_tokens=100_000, cache_read_input_tokens=1_000_000)  # fmt: skip

@@ -24,7 +24,7 @@ from batches.models.notify import (
     NotifyThresholds,
 )
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
-from batches.models.spend import Budget, CostReportFetch, Price, ReportedCost, UsageRollup
+from batches.models.spend import Budget, CostReportFetch, Price, PricedModel, ReportedCost, UsageRollup
 from batches.models.sso import SignIn, SsoGrant, SsoRoleRule
 from batches.models.workspace_access import WorkspaceAccess
 
@@ -32,7 +32,8 @@ __all__ = [
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
     "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount",
-    "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "ReportedCost", "RequestInput", "Result",
-    "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart", "UsageRollup", "Workspace",
+    "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "PricedModel", "ReportedCost",
+    "RequestInput", "Result", "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart",
+    "UsageRollup", "Workspace",
     "WorkspaceAccess",
 ]  # fmt: skip

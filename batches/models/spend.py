@@ -1,4 +1,4 @@
-"""What batches cost: dated prices, usage rolled up per batch and model, budgets."""
+"""What batches cost: dated prices, usage rolled up per batch, model and price key, budgets."""
 
 from __future__ import annotations
 
@@ -12,37 +12,83 @@ from batches.models.mirror import Batch, Workspace
 USD = {"max_digits": 18, "decimal_places": 9}  # fractions of a cent survive until display
 
 
-class Price(models.Model):
-    """Standard (non-batch) price of a model family per million tokens, from a date on.
+RATE = {"max_digits": 12, "decimal_places": 6}
 
-    `model_prefix` "claude-sonnet-4-5" prices "claude-sonnet-4-5" and dated ids such as
-    "claude-sonnet-4-5-20250929"; the longest matching prefix wins. A report prices each day's usage
-    with the rows in force that day, so editing next month's price leaves last quarter alone.
+
+class Price(models.Model):
+    """Standard (non-batch) prices of one model family per million tokens, in force from a date on.
+
+    A model id reaches its family only through `PricedModel` (or by being the family's own name):
+    never by prefix, so `claude-opus-4-8` can never fall to `claude-opus-4`. A report prices each
+    day's usage with the row in force that day. The rules that vary by model are columns here:
+    the long-prompt band, the US-only inference and fast-mode multipliers, the web-search fee.
     """
 
-    model_prefix = models.CharField(max_length=100)
+    class Origin(models.TextChoices):
+        BOOK = "book", "price book (batches/data/price_book.json)"
+        ADMIN = "admin", "edited by an Admin"
+
+    family = models.CharField(max_length=100)
     effective_from = models.DateField()
-    input = models.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million uncached input tokens")
-    output = models.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million output tokens")
-    cache_write_5m = models.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million, 5-minute cache")
-    cache_write_1h = models.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million, 1-hour cache")
-    cache_read = models.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million cache-read tokens")
+    input = models.DecimalField(**RATE, help_text="USD per million uncached input tokens")
+    output = models.DecimalField(**RATE, help_text="USD per million output tokens")
+    cache_write_5m = models.DecimalField(**RATE, help_text="USD per million, 5-minute cache")
+    cache_write_1h = models.DecimalField(**RATE, help_text="USD per million, 1-hour cache")
+    cache_read = models.DecimalField(**RATE, help_text="USD per million cache-read tokens")
     batch_factor = models.DecimalField(
         max_digits=5, decimal_places=4, default=Decimal("0.5"), help_text="Batch price as a share of standard"
     )
-    source = models.CharField(max_length=300, help_text="Where the figures come from, and when they were read")
+    long_prompt_over = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Prompt (input + cache writes + reads) over this: the whole request at the long rates",
+    )
+    long_input = models.DecimalField(**RATE, null=True, blank=True)
+    long_output = models.DecimalField(**RATE, null=True, blank=True)
+    long_cache_write_5m = models.DecimalField(**RATE, null=True, blank=True)
+    long_cache_write_1h = models.DecimalField(**RATE, null=True, blank=True)
+    long_cache_read = models.DecimalField(**RATE, null=True, blank=True)
+    us_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=4, null=True, blank=True,
+        help_text='Token prices times this when usage.inference_geo is "us". Empty: not offered (unpriced).',
+    )  # fmt: skip
+    fast_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=4, null=True, blank=True,
+        help_text='Token prices times this when usage.speed is "fast". Empty: not offered (unpriced).',
+    )  # fmt: skip
+    web_search_per_1000 = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal(10), help_text="USD per 1,000 web searches (no batch discount)"
+    )
+    source = models.CharField(max_length=500, help_text="Where the figures come from, and when they were read")
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.ADMIN)
 
     class Meta:
-        ordering = ["model_prefix", "-effective_from"]
-        constraints = [models.UniqueConstraint(fields=["model_prefix", "effective_from"], name="price_unique_from")]
+        ordering = ["family", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["family", "effective_from"], name="price_unique_from")]
 
     def __str__(self) -> str:
-        return f"{self.model_prefix} from {self.effective_from}"
+        return f"{self.family} from {self.effective_from}"
+
+
+class PricedModel(models.Model):
+    """A model id the API returns (a dated id, an alias) and the one price family it bills as."""
+
+    model = models.CharField(max_length=128, unique=True)
+    family = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["model"]
+
+    def __str__(self) -> str:
+        return f"{self.model} -> {self.family}"
 
 
 class UsageRollup(models.Model):
-    """The succeeded results of one batch and model, summed once at ingest, and what they cost.
+    """The succeeded results of one batch, model and price key, summed once at ingest, and their cost.
 
+    The price key is what makes one request's tokens cost more than another's of the same model: its
+    prompt band ("long" when its prompt was over the family's threshold), `inference_geo` and `speed`.
+    Each request is put in its key before summing, so a per-request rule survives the sum.
     Errored, canceled and expired results are not billed, so they are not here. Reports sum these
     rows (thousands), never the results (millions). Costs are recomputed when prices change.
     """
@@ -51,6 +97,9 @@ class UsageRollup(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage")
     submitter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     model = models.CharField(max_length=128)
+    prompt_band = models.CharField(max_length=8, blank=True, help_text='"long": billed at the long-prompt rates')
+    inference_geo = models.CharField(max_length=32, blank=True)
+    speed = models.CharField(max_length=16, blank=True)
     day = models.DateField(help_text="UTC day the batch ended: when its usage was billed")
     requests = models.PositiveIntegerField()
     input_tokens = models.PositiveBigIntegerField()
@@ -58,6 +107,7 @@ class UsageRollup(models.Model):
     cache_write_5m_tokens = models.PositiveBigIntegerField()
     cache_write_1h_tokens = models.PositiveBigIntegerField()
     cache_read_tokens = models.PositiveBigIntegerField()
+    web_search_requests = models.PositiveBigIntegerField(default=0)
     price = models.ForeignKey(Price, null=True, on_delete=models.SET_NULL, related_name="+")
     # Null when no price matches the model: counted as unpriced, never as zero.
     cost = models.DecimalField(null=True, **USD)
@@ -65,7 +115,11 @@ class UsageRollup(models.Model):
     uncached_cost = models.DecimalField(null=True, **USD)  # at batch prices, cache tokens as plain input
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["batch", "model"], name="usage_unique_model")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "model", "prompt_band", "inference_geo", "speed"], name="usage_unique_key"
+            )
+        ]
         indexes = [models.Index(fields=["day"]), models.Index(fields=["workspace", "day"])]
 
     def __str__(self) -> str:

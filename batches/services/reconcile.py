@@ -119,5 +119,4 @@ def _line(lines: dict[tuple[date, str], Line], day: date, model: str) -> Line:
 
 
 def _family(book: PriceBook, model: str, day: date) -> str:
-    price = book.find(model, day)
-    return price.model_prefix if price else model
+    return book.family(model) or model

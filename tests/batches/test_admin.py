@@ -75,7 +75,7 @@ def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
     stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
     pricing.roll_up(batch)
     assert UsageRollup.objects.get().cost == Decimal("0.50")
-    haiku = list(Price.objects.filter(model_prefix="claude-haiku-4-5").values_list("pk", flat=True))
+    haiku = list(Price.objects.filter(family="claude-haiku-4-5").values_list("pk", flat=True))
 
     app.conf.task_always_eager = True
     try:
@@ -87,7 +87,7 @@ def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
     finally:
         app.conf.task_always_eager = False
 
-    assert response.status_code == 302 and not Price.objects.filter(model_prefix="claude-haiku-4-5").exists()
+    assert response.status_code == 302 and not Price.objects.filter(family="claude-haiku-4-5").exists()
     assert UsageRollup.objects.get().cost is None  # unpriced now, never the deleted price's figure
     event = AuditEvent.objects.get(target="price claude-haiku-4-5")
     assert event.action == "price_change" and event.params["price"] == "deleted"
@@ -127,13 +127,14 @@ def test_an_admin_adds_a_price_and_a_budget_through_the_admin_pages(client, make
     workspace = Workspace.objects.create(name="acme", api_key_encrypted="x")
 
     price = client.post("/admin/batches/price/add/", {
-        "model_prefix": "claude-test-9", "effective_from": "2026-12-01", "input": "1", "output": "5",
-        "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1", "batch_factor": "0.5", "source": "test",
+        "family": "claude-test-9", "effective_from": "2026-12-01", "input": "1", "output": "5",
+        "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1", "batch_factor": "0.5",
+        "web_search_per_1000": "10", "source": "test",
     })  # fmt: skip
     budget = client.post("/admin/batches/budget/add/", {"workspace": workspace.pk, "monthly_amount": "100.00"})
 
     assert (price.status_code, budget.status_code) == (302, 302)
-    assert Price.objects.filter(model_prefix="claude-test-9").exists() and workspace.budget.monthly_amount == 100
+    assert Price.objects.filter(family="claude-test-9").exists() and workspace.budget.monthly_amount == 100
 
 
 def test_a_fixed_key_lets_backed_off_ingests_try_again_at_once(admin_client, emulator, make_workspace):

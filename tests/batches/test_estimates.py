@@ -11,14 +11,14 @@ from decimal import Decimal
 
 import pytest
 
-from batches.models import Budget, Submission, UsageRollup
+from batches.models import Budget, Price, Submission, UsageRollup
 from batches.services import estimates, submit, uploads
 from emulator.plan import CHARS_PER_TOKEN
 from emulator.validation import input_chars
 from tests.builders import batch_request, ended_batch, jsonl
 
 HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7"
-UNPRICED = "claude-sonnet-5"  # served by the emulator; no row of the price table matches it
+UNPRICED = "claude-sonnet-5"  # served by the emulator; its price rows are deleted where a test needs it unpriced
 M = Decimal(1_000_000)
 
 
@@ -151,6 +151,7 @@ def test_the_cost_range_is_the_input_at_batch_prices_up_to_the_max_tokens_ceilin
 
 
 def test_a_model_without_a_price_is_flagged_unpriced_and_left_out_never_counted_as_zero(estimated):
+    Price.objects.filter(family=UNPRICED).delete()
     preview = estimated([batch_request("a", model=HAIKU), batch_request("b", model=UNPRICED)])
 
     (unpriced,) = preview.unpriced

@@ -1,7 +1,7 @@
 """Golden costs, worked out by hand to the cent (prices per million tokens, batch = 50% of standard).
 
-Sonnet 4.5 ($3 in / $15 out), dated id:
-  1,000,000 in + 200,000 out                         standard 3.00 + 3.00 = $6.00  -> batch $3.00
+Sonnet 4.5 ($3 in / $15 out), dated id, a prompt of exactly 200,000 (not over: the standard band):
+  200,000 in + 360,000 out                           standard 0.60 + 5.40 = $6.00  -> batch $3.00
 Haiku 4.5 ($1 / $5; 5-min write $1.25, 1-hour write $2, read $0.10):
   500,000 in        0.50
   100,000 out       0.50
@@ -72,7 +72,7 @@ def test_a_price_change_applies_from_its_date_and_reprices_what_it_affects():
     for batch in (before, after):
         stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
         pricing.roll_up(batch)
-    Price.objects.create(model_prefix="claude-haiku-4-5", effective_from=date(2026, 6, 1), input=Decimal(2),
+    Price.objects.create(family="claude-haiku-4-5", effective_from=date(2026, 6, 1), input=Decimal(2),
                          output=Decimal(10), cache_write_5m=Decimal("2.5"), cache_write_1h=Decimal(4),
                          cache_read=Decimal("0.2"), source="test")  # fmt: skip
 
@@ -83,18 +83,20 @@ def test_a_price_change_applies_from_its_date_and_reprices_what_it_affects():
     assert cost[after.pk] == Decimal("1.00")  # $2/MTok from June 1st
 
 
-def test_the_longest_matching_prefix_wins():
+def test_a_model_finds_its_family_by_the_explicit_map_never_by_prefix():
     book = pricing.PriceBook()
-    assert book.find("claude-sonnet-4-5-20250929", date(2026, 1, 1)).model_prefix == "claude-sonnet-4-5"
-    assert book.find("claude-sonnet-4-20250514", date(2026, 1, 1)).model_prefix == "claude-sonnet-4"
+    assert book.find("claude-sonnet-4-5-20250929", date(2026, 1, 1)).family == "claude-sonnet-4-5"
+    assert book.find("claude-sonnet-4-20250514", date(2026, 1, 1)).family == "claude-sonnet-4"
+    assert book.find("claude-opus-4-8", date(2026, 12, 1)).input == Decimal(5)  # not claude-opus-4's $15
     assert book.find("claude-sonnet-45", date(2026, 1, 1)) is None
+    assert book.find("claude-opus-4-8-20990101", date(2026, 12, 1)) is None  # an unmapped dated id: unpriced
     assert book.find("claude-sonnet-4-5", date(2023, 1, 1)) is None  # before any price was in force
 
 
 def test_the_seeded_prices_record_their_source():
     assert Price.objects.count() >= 10
     assert all(p.source for p in Price.objects.all())
-    haiku = Price.objects.get(model_prefix="claude-haiku-4-5")
+    haiku = Price.objects.get(family="claude-haiku-4-5")
     assert (haiku.cache_write_5m, haiku.cache_write_1h, haiku.cache_read) == (
         Decimal("1.25"),
         Decimal(2),

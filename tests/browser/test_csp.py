@@ -77,7 +77,7 @@ def superuser(user) -> User:
 def priced(several_batches, workspace) -> Batch:
     """The ended batch's usage priced, so the spend page draws its chart, and a budget near its end."""
     Price.objects.get_or_create(
-        model_prefix="claude-haiku-4-5", effective_from="2025-01-01",
+        family="claude-haiku-4-5", effective_from="2025-01-01",
         defaults={"input": Decimal("1"), "output": Decimal("5"), "cache_write_5m": Decimal("1.25"),
                   "cache_write_1h": Decimal("2"), "cache_read": Decimal("0.1"), "source": "test"},
     )  # fmt: skip

@@ -248,7 +248,7 @@ def test_the_chart_keeps_six_groups_and_sums_the_rest(auditor_client, golden):
 
 
 def test_hostile_model_names_are_escaped_in_the_table_and_the_chart(auditor_client, golden):
-    Price.objects.create(model_prefix=HOSTILE, effective_from=ENDED.date(), input=1, output=1, cache_write_5m=1,
+    Price.objects.create(family=HOSTILE, effective_from=ENDED.date(), input=1, output=1, cache_write_5m=1,
                          cache_write_1h=1, cache_read=1, source="test")  # fmt: skip
     stored_result(golden, "evil", HOSTILE, input_tokens=1_000_000)
     pricing.roll_up(golden)

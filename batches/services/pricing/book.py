@@ -1,0 +1,33 @@
+"""Every price row and model mapping, loaded once, to look up many (model, day) pairs without a query each.
+
+A model id finds its family by an explicit mapping (`PricedModel`), or by being a family's own name;
+never by prefix, so a new `claude-opus-4-8` is unpriced (and says so) rather than billed as the
+retired `claude-opus-4`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from batches.models import Price, PricedModel
+
+
+class PriceBook:
+    def __init__(self, prices: list[Price] | None = None, models: dict[str, str] | None = None) -> None:
+        rows = prices if prices is not None else list(Price.objects.all())
+        self.models = models if models is not None else dict(PricedModel.objects.values_list("model", "family"))
+        self.by_family: dict[str, list[Price]] = {}
+        for price in sorted(rows, key=lambda p: p.effective_from, reverse=True):  # latest first
+            self.by_family.setdefault(price.family, []).append(price)
+
+    def family(self, model: str) -> str | None:
+        family = self.models.get(model, model)
+        return family if family in self.by_family else None
+
+    def find(self, model: str, day: date) -> Price | None:
+        """The price in force for this model on this day, or None (unpriced)."""
+        family = self.family(model)
+        for price in self.by_family.get(family or "", []):
+            if price.effective_from <= day:
+                return price
+        return None

@@ -1,0 +1,168 @@
+"""Usage summed per batch, model and price key at ingest, and what each sum costs.
+
+Each request is put in its price key (rules.py) before summing: the prompt band is decided per
+request in SQL, with each model's threshold of the batch's day, so a 150,000-token Haiku 5.5 request
+is billed at the long rates even when the batch's other requests are short. Only succeeded results
+are billed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Case, CharField, Count, F, IntegerField, Q, Sum, Value, When
+
+from batches.models import Batch, Result, UsageRollup, Workspace
+from batches.services import versions
+from batches.services.pricing.book import PriceBook
+from batches.services.pricing.rules import LONG, Cost, PriceKey, Tokens, price_cost, prompt_band
+
+FREE = Cost(Decimal(0), Decimal(0), Decimal(0))
+
+
+def usage_day(batch: Batch) -> date:
+    """The UTC day a batch's usage is billed: the day its processing ended."""
+    moment = batch.ended_at or batch.created_at
+    return moment.astimezone(UTC).date()
+
+
+# --- one result ----------------------------------------------------------------------------------------
+def result_tokens(result: Result) -> Tokens:
+    return Tokens(
+        input=result.input_tokens,
+        output=result.output_tokens,
+        cache_write_5m=_five_minute(
+            result.cache_creation_input_tokens,
+            result.cache_creation_5m_input_tokens,
+            result.cache_creation_1h_input_tokens,
+        ),
+        cache_write_1h=result.cache_creation_1h_input_tokens,
+        cache_read=result.cache_read_input_tokens,
+        web_searches=result.web_search_requests,
+    )
+
+
+def _five_minute(total: int, five: int, hour: int) -> int:
+    # No split reported: the whole total is priced as 5-minute writes.
+    return total if five + hour == 0 else five
+
+
+def item_cost(result: Result, book: PriceBook | None = None) -> Cost | None:
+    """What one result cost (None: unpriced). Only succeeded results cost anything."""
+    if result.result_type != Result.Type.SUCCEEDED:
+        return FREE
+    price = (book or PriceBook()).find(result.model, usage_day(result.batch))
+    if price is None:
+        return None
+    tokens = result_tokens(result)
+    key = PriceKey(prompt_band(price, tokens.prompt), result.inference_geo, result.speed)
+    return price_cost(tokens, price, key)
+
+
+# --- rollups -------------------------------------------------------------------------------------------
+_FIVE_MINUTE = Case(
+    When(cache_creation_5m_input_tokens=0, cache_creation_1h_input_tokens=0, then=F("cache_creation_input_tokens")),
+    default=F("cache_creation_5m_input_tokens"),
+    output_field=IntegerField(),
+)
+_PROMPT = F("input_tokens") + _FIVE_MINUTE + F("cache_creation_1h_input_tokens") + F("cache_read_input_tokens")
+
+
+def _band_expression(models: list[str], book: PriceBook, day: date) -> Case | Value:
+    whens = []
+    for model in models:
+        price = book.find(model, day)
+        if price is not None and price.long_prompt_over is not None:
+            whens.append(When(Q(model=model) & Q(prompt__gt=price.long_prompt_over), then=Value(LONG)))
+    return Case(*whens, default=Value(""), output_field=CharField()) if whens else Value("")
+
+
+def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
+    """Replace the batch's usage rows by a fresh sum of its succeeded results: idempotent."""
+    book = book or PriceBook()
+    day = usage_day(batch)
+    succeeded = Result.objects.filter(batch=batch, result_type=Result.Type.SUCCEEDED)
+    models = list(succeeded.values_list("model", flat=True).distinct().order_by())
+    sums = (
+        succeeded.annotate(prompt=_PROMPT)
+        .annotate(prompt_band=_band_expression(models, book, day))
+        .values("model", "prompt_band", "inference_geo", "speed")
+        .annotate(
+            requests=Count("id"), input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens"),
+            cache_write_5m_tokens=Sum(_FIVE_MINUTE), cache_write_1h_tokens=Sum("cache_creation_1h_input_tokens"),
+            cache_read_tokens=Sum("cache_read_input_tokens"), web_search_requests=Sum("web_search_requests"),
+        )
+        .order_by()
+    )  # fmt: skip
+    rows = [
+        _priced(
+            UsageRollup(
+                batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id, day=day, **row
+            ),
+            book,
+        )  # fmt: skip
+        for row in sums
+    ]
+    keys = {_key(row) for row in rows}
+    with transaction.atomic():
+        stale = [row.pk for row in UsageRollup.objects.filter(batch=batch) if _key(row) not in keys]
+        UsageRollup.objects.filter(pk__in=stale).delete()
+        # An upsert, so two runs finishing the same batch at once agree instead of colliding.
+        UsageRollup.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=_KEY_FIELDS, update_fields=_ROLLUP_FIELDS
+        )
+
+
+_KEY_FIELDS = ["batch", "model", "prompt_band", "inference_geo", "speed"]
+_ROLLUP_FIELDS = [
+    "workspace", "submitter", "day", "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
+    "cache_write_1h_tokens", "cache_read_tokens", "web_search_requests", "price", "cost", "standard_cost",
+    "uncached_cost",
+]  # fmt: skip
+
+
+def _key(row: UsageRollup) -> tuple[str, str, str, str]:
+    return (row.model, row.prompt_band, row.inference_geo, row.speed)
+
+
+def rollup_tokens(row: UsageRollup) -> Tokens:
+    return Tokens(row.input_tokens, row.output_tokens, row.cache_write_5m_tokens, row.cache_write_1h_tokens,
+                  row.cache_read_tokens, row.web_search_requests)  # fmt: skip
+
+
+def _priced(row: UsageRollup, book: PriceBook) -> UsageRollup:
+    price = book.find(row.model, row.day)
+    cost = (
+        price_cost(rollup_tokens(row), price, PriceKey(row.prompt_band, row.inference_geo, row.speed))
+        if price
+        else None
+    )
+    row.price = price if cost is not None else None
+    if cost is None:  # counted as unpriced, never as zero
+        row.cost = row.standard_cost = row.uncached_cost = None
+    else:
+        row.cost, row.standard_cost, row.uncached_cost = cost.cost, cost.standard, cost.uncached
+    return row
+
+
+def reprice(since: date | None = None) -> int:
+    """Price usage rows again with the current price table (after an edit in the admin or a refresh).
+
+    `since`: only the days from the earliest date an edit touched; earlier days keep their prices.
+    Rows hold token sums, so this touches thousands of rows, not the millions of results. A row's
+    band was decided at ingest with the threshold of its day; a changed threshold needs
+    `manage.py roll_up_spend`.
+    """
+    book = PriceBook()
+    changed = 0
+    rows = UsageRollup.objects.all().order_by("pk")
+    if since is not None:
+        rows = rows.filter(day__gte=since)
+    for start in range(0, rows.count(), 2000):
+        chunk = [_priced(row, book) for row in rows[start : start + 2000]]
+        UsageRollup.objects.bulk_update(chunk, ["price", "cost", "standard_cost", "uncached_cost"])
+        changed += len(chunk)
+    versions.bump_many(Workspace.objects.values_list("pk", flat=True))  # every cost shown may have moved
+    return changed
