@@ -87,8 +87,13 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "allauth.mfa",
+    "rest_framework",
+    "drf_spectacular",
+    # Swagger UI's files, served from the project's static files (no CDN).
+    "drf_spectacular_sidecar",
     "batches",
     "dashboard",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -408,3 +413,36 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+
+# --- The REST API and the Anthropic pass-through (api/, docs/api.md) ---------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # ?format= chooses a results file (jsonl or csv), not a DRF renderer.
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Batch dashboard API",
+    "DESCRIPTION": "The dashboard's pages as JSON: batches, results, errors, submissions, retries, spend, audit.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+# A pass-through create whose same body comes again within this many seconds (the SDK retrying a cut connection)
+# gets the batch the first one made, instead of a second batch.
+PASSTHROUGH_SAME_BODY_SECONDS = envint("PASSTHROUGH_SAME_BODY_SECONDS", "3600")
+# Request bodies above this many bytes are kept on disk while they are forwarded (up to the API's 256 MB).
+PASSTHROUGH_SPOOL_DIR = env("PASSTHROUGH_SPOOL_DIR", str(VAR_DIR / "spool"))

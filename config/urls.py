@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("", include("api.urls")),
     path("", include("dashboard.urls")),
 ]
 

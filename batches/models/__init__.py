@@ -26,9 +26,11 @@ from batches.models.notify import (
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
 from batches.models.spend import Budget, CostReportFetch, Price, PricedModel, ReportedCost, UsageRollup
 from batches.models.sso import SignIn, SsoGrant, SsoRoleRule
+from batches.models.tokens import ApiToken
 from batches.models.workspace_access import WorkspaceAccess
 
 __all__ = [
+    "ApiToken",
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
     "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount",

@@ -40,6 +40,9 @@ class AuditEvent(models.Model):
         SSO_REFUSED = "sso_refused"
         SSO_ROLES = "sso_roles"
         SESSIONS_ENDED = "sessions_ended"
+        TOKEN_CREATE = "token_create"
+        TOKEN_REVOKE = "token_revoke"
+        DELETE = "delete"  # a batch deleted through the pass-through
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -1,0 +1,102 @@
+"""What the REST API answers, field by field: the API's own words (processing_status, request_counts, custom_id)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from batches.models import AuditEvent, Batch, Submission, SubmissionPart
+
+
+class RequestCounts(serializers.Serializer):
+    processing = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    errored = serializers.IntegerField()
+    canceled = serializers.IntegerField()
+    expired = serializers.IntegerField()
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    request_counts = RequestCounts(read_only=True)
+    shown_status = serializers.CharField(read_only=True, help_text="As the list page shows it (e.g. canceling…)")
+    results_available_until = serializers.DateTimeField(read_only=True)
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id", "workspace", "label", "model", "submitted_by", "processing_status", "shown_status", "request_counts",
+            "request_total", "created_at", "expires_at", "ended_at", "cancel_initiated_at", "archived_at",
+            "results_available_until", "results_ingested_at", "items_ingested", "malformed_count",
+            "cancel_requested_at", "cancel_error", "refresh_requested_at", "gone_from_api_at",
+        ]  # fmt: skip
+
+
+class ErrorTypeCount(serializers.Serializer):
+    error_type = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class Cost(serializers.Serializer):
+    """Decimal figures as strings, never floats; null while nothing is priced."""
+
+    requests = serializers.IntegerField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True, coerce_to_string=True)
+    standard_cost_usd = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    unpriced_requests = serializers.IntegerField()
+    unpriced_models = serializers.ListField(child=serializers.CharField())
+
+
+class Lineage(serializers.Serializer):
+    retry_of = serializers.CharField(allow_null=True, help_text="The batch whose failed items this one retries")
+    retried_by = serializers.ListField(child=serializers.CharField(), help_text="Batches that retried its items")
+    items = serializers.IntegerField()
+    succeeded = serializers.IntegerField(help_text="Counting items that succeeded on a retry")
+    recovered = serializers.IntegerField()
+    still_failing = serializers.IntegerField()
+    inputs_kept = serializers.BooleanField(help_text="Its requests are kept, so failed items can be retried")
+
+
+class BatchDetailSerializer(BatchSerializer):
+    errors_by_type = ErrorTypeCount(many=True, read_only=True)
+    cost = Cost(read_only=True, allow_null=True)
+    lineage = Lineage(read_only=True)
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "errors_by_type", "cost", "lineage"]
+
+
+class PartSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SubmissionPart
+        fields = ["index", "request_count", "status", "error", "batch"]
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parts = PartSerializer(many=True, read_only=True)
+    is_draft = serializers.BooleanField(read_only=True)
+    estimating = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "workspace", "kind", "label", "created_by", "created_at", "request_count", "filename",
+            "parent_batch", "is_draft", "confirmed_at", "discarded_at", "estimating", "estimate", "estimated_at",
+            "estimate_error", "parts",
+        ]  # fmt: skip
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor_name", "workspace", "action", "target", "params", "outcome", "detail"]
+
+
+class Message(serializers.Serializer):
+    message = serializers.CharField()

@@ -1,0 +1,20 @@
+"""The REST API under /api/v1/, its schema and docs page; the Anthropic pass-through under /anthropic/."""
+
+from django.contrib.auth.decorators import login_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from api.views import batches
+
+app_name = "api"
+urlpatterns = [
+    path("api/v1/batches", batches.batch_list, name="batch_list"),
+    path("api/v1/batches/<str:batch_id>", batches.batch_detail, name="batch_detail"),
+    path("api/v1/batches/<str:batch_id>/results", batches.batch_results, name="batch_results"),
+    path("api/v1/batches/<str:batch_id>/cancel", batches.batch_cancel, name="batch_cancel"),
+    path("api/v1/batches/<str:batch_id>/refresh", batches.batch_refresh, name="batch_refresh"),
+    path("api/v1/errors", batches.errors_summary, name="errors"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # A page for people: the login page first, as every page (the schema it reads needs the same session).
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+]
