@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
-from batches.models import Batch, ErrorCount, Result, Workspace
+from batches.models import INCOMPLETE_STOP_REASONS, Batch, ErrorCount, Result, Workspace
 from batches.triage import retry_as_is, retry_as_is_q
 from dashboard.forms import ItemFilterForm, start_of
 from dashboard.spend.figures import spend_of_batches
@@ -143,7 +143,10 @@ def retry_selection(params: QueryDict, visible: list[int] | None = None) -> Quer
     if kinds := params.getlist("kind"):
         # "retryable": whatever can be sent again as it is (batches/triage.py); else result or error types.
         types = [k for k in kinds if k in Result.Type.values]
-        chosen = Q(result_type__in=types) | Q(error_type__in=[k for k in kinds if k not in types and k != "retryable"])
+        stops = INCOMPLETE_STOP_REASONS if "incomplete" in kinds else [k for k in kinds if k in INCOMPLETE_STOP_REASONS]
+        named = [k for k in kinds if k not in types and k not in stops and k not in ("retryable", "incomplete")]
+        chosen = Q(result_type__in=types) | Q(error_type__in=named)
+        chosen |= Q(result_type=Result.Type.SUCCEEDED, stop_reason__in=stops)
         results = results.filter(chosen | retry_as_is_q() if "retryable" in kinds else chosen)
     return ItemFilterForm(params).filter(results)
 

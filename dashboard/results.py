@@ -34,3 +34,12 @@ def render_result(result: Result) -> dict[str, Any]:
         shown["container"] = blocks.container(message)
     shown["incomplete"] = INCOMPLETE_WORDING.get(result.stop_reason, "") if result.incomplete else ""
     return shown
+
+
+def why_retried(result: Result) -> str:
+    """What a retry plan says of an item that needs a fix: its error, or what cut its answer short."""
+    if result.incomplete:
+        category = f" (category {result.stop_details_category})" if result.stop_details_category else ""
+        explanation = f": {result.stop_details_explanation}" if result.stop_details_explanation else ""
+        return f"{result.stop_reason}{category}{explanation}. {INCOMPLETE_WORDING[result.stop_reason]}"
+    return f"{result.error_type}: {result.error_message}"

@@ -11,6 +11,7 @@ import re
 from bisect import bisect_right
 from typing import Any, NamedTuple
 
+from .content import DETAILS
 from .util import digest
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
@@ -46,13 +47,15 @@ class RequestItem(NamedTuple):
 
     custom_id: str
     # (result_type, error_type) from an [emulate:...] marker, or ("errored", "not_found_error") when the
-    # API serves no such model (models.resolve_model)
+    # API serves no such model (models.resolve_model); for "succeeded" the second is a content.DETAILS
+    # entry (a stop reason, or every block type) or None
     forced: tuple[str, str | None] | None
     model: str  # what results report: an alias resolved to its dated id; an unknown name as sent
     max_tokens: int
     input_chars: int
     web_search: bool
     geo_json: str = DEFAULT_GEO_JSON  # usage.inference_geo as JSON text (the request's, or the default)
+    stop_sequence: str = ""  # the request's first stop_sequences entry: what a forced `stop_sequence` reports
 
 
 class ItemPlan(NamedTuple):
@@ -109,6 +112,8 @@ def forced_outcome(params: dict[str, Any]) -> tuple[str, str | None] | None:
         result_type, error_type = match.groups()
         if result_type == "errored":
             return "errored", error_type if error_type in ERROR_TYPES else "invalid_request_error"
+        if result_type == "succeeded" and error_type in DETAILS:
+            return "succeeded", error_type
         return result_type, None
     return None
 

@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from .content import ALL_BLOCKS, message_parts
 from .errors import DEFAULT_MESSAGES
 from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, ItemPlan, RequestItem
 from .pricing import Tokens
@@ -38,8 +39,13 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     input_tokens = (req.input_chars // CHARS_PER_TOKEN + (r & 63) + 1) if req else 200 + (r & 0xFFF) % 3000
     output_tokens = 30 + ((r >> 12) & 0xFFF) % 1200
     stop_reason = "end_turn"
-    if req and output_tokens >= req.max_tokens:
+    detail = _detail(req)
+    forced_stop = detail is not None and detail not in ("max_tokens", ALL_BLOCKS)
+    if req and (detail == "max_tokens" or (not forced_stop and output_tokens >= req.max_tokens)):
         output_tokens, stop_reason = req.max_tokens, "max_tokens"
+    elif req and forced_stop:
+        # A forced stop reason (content.py); a context window reached stops short of max_tokens.
+        output_tokens, stop_reason = min(output_tokens, max(req.max_tokens - 1, 1)), detail
     elif not req and (r >> 24) & 0xF == 0:
         stop_reason = "max_tokens"
     # Prompt caching: most requests read a cached prefix, some write one (5 min or 1 h TTL), some both.
@@ -54,9 +60,16 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra
 
 
+def _detail(req: RequestItem | None) -> str | None:
+    """What a `[emulate:succeeded:<detail>]` marker asked for (content.DETAILS), if anything."""
+    return req.forced[1] if req and req.forced and req.forced[0] == "succeeded" else None
+
+
 def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
     input_tokens, created, read, one_hour, output_tokens, stop_reason, extra = _usage(item.bits, req)
     text = f"Emulated reply to {item.custom_id}."
+    if _detail(req):
+        return _succeeded_in_full(item, json.loads(model_json), req, text)
     values = [
         item.custom_id,
         base62(item.bits, 24),
@@ -75,6 +88,25 @@ def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_by
         values[3] = text + " " + (_PAD_UNIT * (missing // len(_PAD_UNIT) + 1))[: missing - 1]
         line = _SUCCEEDED % tuple(values)
     return line.encode()
+
+
+def _succeeded_in_full(item: ItemPlan, model: str, req: RequestItem, text: str) -> bytes:
+    """A succeeded line with a forced stop reason or every block type: written by the JSON encoder (rare)."""
+    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra = _usage(item.bits, req)
+    parts = message_parts(
+        _detail(req) or "end_turn", item.bits, text, [req.stop_sequence] if req.stop_sequence else None
+    )
+    usage: dict = {
+        "input_tokens": input_tokens, "cache_creation_input_tokens": created, "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": created - one_hour, "ephemeral_1h_input_tokens": one_hour},
+        "output_tokens": output_tokens, "service_tier": "batch", "inference_geo": json.loads(req.geo_json),
+    }  # fmt: skip
+    if extra:
+        usage.update(json.loads("{" + extra.lstrip(",") + "}"))
+    message = {"id": "msg_" + base62(item.bits, 24), "type": "message", "role": "assistant", "model": model,
+               **parts, "stop_reason": "max_tokens" if stop_reason == "max_tokens" else parts["stop_reason"],
+               "usage": usage}  # fmt: skip
+    return _dumps({"custom_id": item.custom_id, "result": {"type": "succeeded", "message": message}}).encode() + b"\n"
 
 
 def _errored(item: ItemPlan, model: str) -> bytes:

@@ -182,7 +182,11 @@ def _validate_params(where: str, custom_id: str, params: dict[str, Any]) -> Requ
     # A model the API does not serve: accepted at create, the request then ends errored (models.py).
     forced = forced_outcome(params) if resolved is not None else ("errored", "not_found_error")
     geo_json = DEFAULT_GEO_JSON if geo is None else json.dumps(geo)  # ASCII: keeps line_bytes exact
-    return RequestItem(custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json)
+    stops = params.get("stop_sequences")
+    stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else ""
+    return RequestItem(
+        custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json, stop
+    )
 
 
 def count_tokens(body: dict[str, Any]) -> int:

@@ -16,10 +16,11 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
+from batches import result_lines
+from batches.models import INCOMPLETE, INCOMPLETE_STOP_REASONS, Batch, RequestInput, Result, Submission, SubmissionPart
 from batches.services import audit, uploads
 from batches.services.submit import Made, create_once, fingerprint
-from batches.triage import retry_as_is
+from batches.triage import continues, retry_as_is
 
 MAX_ITEMS = 1_000_000  # ten full batches in one retry is plenty; more must be split by filter
 LOOKUP_CHUNK = 2000  # keeps IN lists under SQLite's variable limit
@@ -46,7 +47,7 @@ class RetryPlan:
     @property
     def problem(self) -> str:
         if not self.selected:
-            return "No failed result matches this selection (succeeded results are never retried)."
+            return "No failed result matches this selection (whole answers are never retried; incomplete ones are)."
         if len(self.workspace_ids) > 1:
             return "These results belong to several workspaces: a batch lives in one. Narrow the selection."
         if self.selected > MAX_ITEMS:
@@ -55,8 +56,9 @@ class RetryPlan:
 
 
 def plan(results: QuerySet[Result]) -> RetryPlan:
-    """Sort the selected failed results by what a retry can do with each."""
-    results = results.exclude(result_type=Result.Type.SUCCEEDED).select_related("batch")
+    """Sort the selected failed (and incomplete) results by what a retry can do with each."""
+    whole = Q(result_type=Result.Type.SUCCEEDED) & ~Q(stop_reason__in=INCOMPLETE_STOP_REASONS)
+    results = results.exclude(whole).select_related("batch")
     results = results.order_by("batch_id", "custom_id")
     plan = RetryPlan(selected=results.count())
     if plan.selected > MAX_ITEMS:
@@ -72,7 +74,7 @@ def plan(results: QuerySet[Result]) -> RetryPlan:
                 plan.already_retried.append(result)
             elif found is None:
                 plan.missing.append(result)
-            elif retry_as_is(result.result_type, result.error_type):
+            elif retry_as_is(result.result_type, result.error_type, result.stop_reason):
                 plan.ready.append((result, found))
             else:
                 plan.needs_fix.append((result, found))
@@ -140,7 +142,10 @@ def _store(submission: Submission, items, overrides: dict[str, Any], edits: dict
     used: set[str] = set()
     rows: list[RequestInput] = []
     for line, (result, original) in enumerate(items, start=1):
-        params = {**(edits.get(str(result.pk)) or original.unpack()), **overrides}
+        params = edits.get(str(result.pk)) or original.unpack()
+        if continues(result.result_type, result.stop_reason) and str(result.pk) not in edits:
+            params = continuation(params, result)
+        params = {**params, **overrides}
         if splitter.add(line, _request_bytes(result.custom_id, params)):
             parts.append(SubmissionPart.objects.create(submission=submission, index=len(parts), request_count=0))
             used = set()
@@ -154,6 +159,15 @@ def _store(submission: Submission, items, overrides: dict[str, Any], edits: dict
     for part, span in zip(parts, splitter.finish(), strict=True):
         part.request_count = span.request_count
     SubmissionPart.objects.bulk_update(parts, ["request_count"])
+
+
+def continuation(params: dict[str, Any], result: Result) -> dict[str, Any]:
+    """A paused turn's request, continued as the API documents: the same params, with the paused response's
+    content appended as an assistant turn ("provide the response back as-is in a subsequent request")."""
+    data = result_lines.load(result.raw_line()) or {}
+    message = (data.get("result") or {}).get("message") or {}
+    content = message.get("content") or []
+    return {**params, "messages": [*params.get("messages", []), {"role": "assistant", "content": content}]}
 
 
 def _request_bytes(custom_id: str, params: dict[str, Any]) -> int:
@@ -187,12 +201,14 @@ def attempts(result: Result) -> list[Result]:
 def outcome(batch: Batch) -> dict[str, int]:
     """How the batch's logical items ended up, counting retries in child batches: 'done' only when
     every item finally succeeded."""
-    failed = batch.request_total - batch.succeeded_count
+    # An incomplete answer (cut off, paused, refused) counts as failing until a retry gives a whole one.
+    whole = batch.succeeded_count - batch.incomplete_count
+    failed = batch.request_total - whole
     child_succeeded = Result.objects.filter(
         batch=OuterRef("batch"), custom_id=OuterRef("custom_id"), result_type=Result.Type.SUCCEEDED
-    )
+    ).exclude(INCOMPLETE)
     recovered = (
         RequestInput.objects.filter(root__batch=batch).filter(Exists(child_succeeded)).values("root").distinct().count()
     )
-    return {"items": batch.request_total, "succeeded": batch.succeeded_count + recovered,
+    return {"items": batch.request_total, "succeeded": whole + recovered,
             "recovered": recovered, "still_failing": failed - recovered}  # fmt: skip

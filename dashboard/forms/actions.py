@@ -42,10 +42,15 @@ class RetryChoiceForm(forms.Form):
     """What a retry across a workspace's batches covers (the retry page's GET parameters)."""
 
     KINDS = [
-        ("retryable", "Everything that can be sent again as it is (transient errors, expired, canceled)"),
+        ("retryable", "Everything that can be sent again without a fix (transient errors, expired, canceled, "
+                      "paused turns, which are continued)"),
         ("overloaded_error", "overloaded_error"), ("api_error", "api_error"), ("rate_limit_error", "rate_limit_error"),
         ("timeout_error", "timeout_error"), ("expired", "Expired items"), ("canceled", "Canceled items"),
         ("invalid_request_error", "invalid_request_error (needs the request fixed)"),
+        ("incomplete", "Every incomplete answer (cut off, paused or refused)"),
+        ("max_tokens", "Cut off at max_tokens (needs a higher max_tokens)"),
+        ("model_context_window_exceeded", "Cut off by the context window (needs a larger model or less input)"),
+        ("pause_turn", "Paused turns (continued)"), ("refusal", "Refusals (sent again only on purpose)"),
     ]  # fmt: skip
 
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")

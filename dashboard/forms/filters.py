@@ -135,6 +135,7 @@ class ItemFilterForm(forms.Form):
         widget=forms.Select(attrs={"aria-label": "Result type"}),
     )
     error_type = forms.CharField(required=False, max_length=64)
+    stop_reason = forms.CharField(required=False, max_length=64)  # e.g. the incomplete answers of one kind
     q = forms.CharField(required=False, label="custom_id", max_length=128)
 
     def filter(self, results: QuerySet[Result]) -> QuerySet[Result]:
@@ -143,6 +144,8 @@ class ItemFilterForm(forms.Form):
         data = self.cleaned_data
         if data["result_type"]:
             results = results.filter(result_type=data["result_type"])
+        if data["stop_reason"]:
+            results = results.filter(stop_reason=data["stop_reason"])
         if data["error_type"]:
             results = results.filter(error_type=data["error_type"])
         if data["q"]:

@@ -12,7 +12,7 @@ from dashboard import wording
 
 register = template.Library()
 
-SEGMENTS = ("succeeded", "errored", "canceled", "expired", "processing")
+SEGMENTS = ("succeeded", "incomplete", "errored", "canceled", "expired", "processing")
 
 
 @register.simple_tag
@@ -21,7 +21,10 @@ def progress(batch: Batch) -> SafeString:
     Content Security Policy holds; built here, not by template loops, as it is drawn on every row of the list."""
     total = batch.request_total or 1
     counts = batch.request_counts
-    label = ", ".join(f"{counts[name]:,} {name}" for name in SEGMENTS)
+    # Incomplete answers (cut off, paused, refused) are succeeded at the API: drawn apart from the whole ones.
+    counts["incomplete"] = min(batch.incomplete_count, counts["succeeded"])
+    counts["succeeded"] -= counts["incomplete"]
+    label = ", ".join(f"{counts[name]:,} {name}" for name in SEGMENTS if name != "incomplete" or counts[name])
     rects, x = [], 0.0
     for name in SEGMENTS:
         if counts[name]:

@@ -61,6 +61,10 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     context |= {
         "form": form,
         "error_counts": list(batch.error_counts.order_by("-count")),
+        # Read only when it has some: a batch of whole answers costs no query for them.
+        "incomplete_counts": list(batch.incomplete_counts.order_by("-count", "stop_reason"))
+        if batch.incomplete_count
+        else [],
         # Child batches that retried some of this batch's items, and how its items ended up.
         "children": list(
             Batch.objects.filter(pk__in=RequestInput.objects.filter(retry_of__batch_id=batch.pk).values("batch_id"))

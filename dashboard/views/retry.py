@@ -21,6 +21,7 @@ from dashboard.access import (
 from dashboard.forms import RetryChoiceForm, RetryOptionsForm
 from dashboard.outcomes import show_submission
 from dashboard.queries import retry_selection
+from dashboard.results import why_retried
 from dashboard.wording import counted
 
 SHOWN = 20
@@ -55,7 +56,8 @@ def retry_plan(request: HtmxHttpRequest) -> HttpResponse:
             )  # fmt: skip
     # The first few items needing a fix, with their kept params ready to edit.
     to_fix = [
-        (result, json.dumps(kept.unpack(), indent=2, ensure_ascii=False)) for result, kept in plan.needs_fix[:SHOWN]
+        (result, json.dumps(kept.unpack(), indent=2, ensure_ascii=False), why_retried(result))
+        for result, kept in plan.needs_fix[:SHOWN]
     ]
     # A bad edit is shown beside its item, with what was typed kept.
     edited = _int(request.POST.get("edit_result")) if form.is_bound and "edit_params" in form.errors else None

@@ -122,7 +122,8 @@ def wait_until(page: Page, condition: str, timeout_ms: int) -> None:
 def running_batch(emulator: Emulator, workspace: Workspace) -> Batch:
     """100 requests mirrored while in progress, two of them to end errored. As the API does, the counts stay at
     "processing" until the whole batch ends."""
-    requests = [batch_request(f"live-{i:03d}") for i in range(98)]
+    # A max_tokens no answer reaches: whole answers, none cut off (incomplete answers are drawn apart).
+    requests = [batch_request(f"live-{i:03d}", max_tokens=4096) for i in range(98)]
     requests += [batch_request(f"live-err-{i}", "x [emulate:errored:overloaded_error]") for i in range(2)]
     batch_id = emulator.create_batch(workspace.test_api_key, requests, duration=600)
     sync.catch_up(workspace.pk)

@@ -53,7 +53,7 @@ def test_the_plan_sorts_what_can_be_retried(operator_client, parent):
     body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
     shown = _said(body)
     assert "5 failed items selected in 1 batch." in shown  # 3 overloaded, 1 invalid, 1 expired
-    assert "4 items can be sent again as they are" in shown and "1 item needs the request fixed first" in shown
+    assert "4 items can be sent again without a fix" in shown and "1 item needs the request fixed first" in shown
     assert "bad-0" in body and "no kept inputs" not in shown  # a line with nothing to say is left out
 
 
@@ -86,7 +86,7 @@ def test_already_retried_items_are_left_out_of_a_new_retry(operator_client, conf
     body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
     shown = _said(body)
     assert "3 items were already retried in a child batch, and are left out" in shown
-    assert "1 item can be sent again as it is" in shown
+    assert "1 item can be sent again without a fix" in shown
 
 
 def test_overrides_apply_to_every_item(operator_client, confirm, parent):

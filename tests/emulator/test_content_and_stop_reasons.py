@@ -1,0 +1,56 @@
+"""Every stop reason and content block type of SDK 2.17, on request, valid under the SDK's strict validation."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import anthropic
+import pytest
+from anthropic.types import ContentBlock, StopReason
+
+from emulator import Emulator, content
+
+from .conftest import KEY, request
+
+
+@pytest.fixture
+def strict(emu: Emulator) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, max_retries=0, _strict_response_validation=True)
+
+
+def _results(emu: Emulator, client: anthropic.Anthropic, requests: list[dict]) -> dict:
+    batch_id = client.messages.batches.create(requests=requests).id
+    emu.advance(24 * 3600)
+    return {r.custom_id: r for r in client.messages.batches.results(batch_id)}
+
+
+def test_the_lists_are_the_sdks_own():
+    assert set(get_args(StopReason)) == set(content.STOP_REASONS)
+    members = get_args(get_args(ContentBlock)[0])
+    assert {get_args(m.model_fields["type"].annotation)[0] for m in members} == set(content.CONTENT_BLOCK_TYPES)
+
+
+def test_each_stop_reason_on_request(emu: Emulator, strict: anthropic.Anthropic):
+    requests = [request(s, f"go [emulate:succeeded:{s}]", stop_sequences=["@@"]) for s in content.STOP_REASONS]
+    results = _results(emu, strict, requests)
+
+    for stop in content.STOP_REASONS:
+        message = results[stop].result.message
+        assert message.stop_reason == stop
+    assert results["max_tokens"].result.message.usage.output_tokens == 256
+    assert results["stop_sequence"].result.message.stop_sequence == "@@"
+    assert [b.type for b in results["tool_use"].result.message.content] == ["text", "tool_use"]
+    assert [b.type for b in results["pause_turn"].result.message.content] == [
+        "server_tool_use",
+        "web_search_tool_result",
+    ]
+    refusal = results["refusal"].result.message.stop_details
+    assert refusal.type == "refusal" and refusal.category in content.REFUSAL_CATEGORIES and refusal.explanation
+    assert results["end_turn"].result.message.stop_details is None
+
+
+def test_every_block_type_in_one_message(emu: Emulator, strict: anthropic.Anthropic):
+    results = _results(emu, strict, [request("all", "go [emulate:succeeded:all_blocks]", max_tokens=4096)])
+    message = results["all"].result.message
+    assert [b.type for b in message.content] == list(content.CONTENT_BLOCK_TYPES)
+    assert message.container.id.startswith("container_") and message.stop_reason == "end_turn"
