@@ -4,6 +4,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
+from batches.admin_sso import SsoGrantInline, end_sessions
 from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
 from batches.services import audit, ingest
@@ -194,7 +195,8 @@ class UserAdmin(auth_admin.UserAdmin):
     (the Admin role) grants only permissions it holds itself, and groups made of them; what it may not
     grant is kept as it was on the user it edits. Workspace roles grant nothing an Admin lacks."""
 
-    inlines = [WorkspaceAccessInline]
+    inlines = [WorkspaceAccessInline, SsoGrantInline]
+    actions = [end_sessions]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # the add page asks for a name and password only

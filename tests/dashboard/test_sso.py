@@ -151,3 +151,50 @@ def test_sso_only_keeps_the_password_form_for_superusers_alone(client, idp, sett
     User.objects.create_superuser("root", password="pw-root-12345")
     assert client.post("/login/?local=1", {"username": "root", "password": "pw-root-12345"}).status_code == 302
     assert signed_in(client) and SignIn.objects.get(username="root").method == "password"
+
+
+def test_an_sso_session_ends_after_sso_session_hours_and_the_next_sign_in_reads_the_claims_again(client, idp):
+    import time
+
+    idp.user("alice", groups=["leads"])
+    sign_in(client, idp, "alice")
+    until = client.session["sso_until"]
+    assert abs(until - (time.time() + 8 * 3600)) < 60  # SSO_SESSION_HOURS' default
+    session = client.session
+    session["sso_until"] = time.time() - 1  # eight hours on
+    session.save()
+    response = client.get("/spend/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert not signed_in(client)
+    idp.user("alice", groups=["ops"])
+    sign_in(client, idp, "alice")
+    assert client.get("/spend/").status_code == 403  # an Auditor no longer
+
+
+def test_an_admin_ends_a_users_sessions_from_the_admin(client, idp, admin_client):
+    idp.user("alice", groups=["ops"])
+    sign_in(client, idp, "alice")
+    assert client.get("/").status_code == 200
+    alice = User.objects.get(username="alice")
+    response = admin_client.post(
+        "/admin/auth/user/", {"action": "end_sessions", "_selected_action": [alice.pk]}, follow=True
+    )
+    assert "Ended 1 session." in response.content.decode()
+    assert client.get("/").status_code == 302 and not signed_in(client)
+    assert SignIn.objects.get(user=alice).ended_at is not None
+    assert AuditEvent.objects.get(action="sessions_ended").target == "alice"
+    page = admin_client.get(f"/admin/auth/user/{alice.pk}/change/").content.decode()
+    assert "Roles from SSO" in page and "Viewer" in page
+    history = admin_client.get("/admin/batches/signin/").content.decode()
+    assert "alice" in history
+
+
+def test_the_admin_shows_the_redirect_uri_to_register(admin_client, db, settings):
+    settings.DASHBOARD_URL = "https://batches.example.com"
+    from allauth.socialaccount.models import SocialApp
+
+    app = SocialApp.objects.create(provider="openid_connect", provider_id="okta", name="Okta", client_id="c",
+                                   secret="s", settings={"server_url": "https://example.okta.com"})  # fmt: skip
+    page = admin_client.get(f"/admin/socialaccount/socialapp/{app.pk}/change/").content.decode()
+    assert "Redirect URI to register at the IdP" in page and "https://batches.example.com/sso/okta/callback/" in page
+    assert "Sign in with Okta" in admin_client.get("/login/").content.decode()  # an IdP added in the admin

@@ -1,0 +1,84 @@
+"""The admin of single sign-on: role rules, the roles SSO gave each user, the sign-in history, ending sessions,
+and the redirect URI to register at each IdP (docs/sso.md)."""
+
+from __future__ import annotations
+
+from allauth.socialaccount.admin import SocialAppAdmin
+from allauth.socialaccount.models import SocialApp
+from django.conf import settings
+from django.contrib import admin, messages
+from django.urls import reverse
+
+from batches.models import SignIn, SsoGrant, SsoRoleRule
+from batches.services import audit, sign_ins
+
+
+@admin.register(SsoRoleRule)
+class SsoRoleRuleAdmin(admin.ModelAdmin):
+    list_display = ("value", "role", "workspace")
+    list_filter = ("role", "workspace")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(
+            request.user, "access_change", f"SSO rule {obj}", params={"sso_rule": str(obj), "created": not change}
+        )
+
+    def delete_model(self, request, obj):
+        audit.record(request.user, "access_change", f"SSO rule {obj}", params={"sso_rule": str(obj), "deleted": True})
+        super().delete_model(request, obj)
+
+
+@admin.register(SignIn)
+class SignInAdmin(admin.ModelAdmin):
+    """The history is written by sign-ins alone: read it, never edit it."""
+
+    list_display = ("at", "username", "method", "provider", "ok", "reason", "ip_address", "ended_at")
+    list_filter = ("method", "ok", "provider")
+    search_fields = ("username",)
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SsoGrantInline(admin.TabularInline):
+    """What the IdP's groups gave at the last sign-in; every other role above was given by hand and SSO leaves it."""
+
+    model = SsoGrant
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("role", "workspace", "granted_at")
+    verbose_name_plural = "Roles from SSO (recomputed at each sign-in; roles not listed here were given by hand)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="End the selected users' sessions (signed out at their next request)")
+def end_sessions(modeladmin, request, queryset):
+    total = sum(sign_ins.end_sessions(user, by=request.user) for user in queryset)
+    modeladmin.message_user(request, f"Ended {total} session{'s' * (total != 1)}.", messages.SUCCESS)
+
+
+def redirect_uri(provider_id: str) -> str:
+    path = reverse("openid_connect_callback", kwargs={"provider_id": provider_id})
+    return settings.DASHBOARD_URL.rstrip("/") + path
+
+
+class IdpAdmin(SocialAppAdmin):
+    readonly_fields = ("redirect_uri_to_register",)
+
+    @admin.display(description="Redirect URI to register at the IdP")
+    def redirect_uri_to_register(self, obj) -> str:
+        return redirect_uri(obj.provider_id or "<provider id>") if obj else ""
+
+
+admin.site.unregister(SocialApp)
+admin.site.register(SocialApp, IdpAdmin)
