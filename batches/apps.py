@@ -9,3 +9,6 @@ class BatchesConfig(AppConfig):
         # Registers the tasks in every process, the web's included: services hand work on by task name
         # (batches/services/handoff.py), and the name must resolve before a worker ever imported them.
         from batches import tasks  # noqa: F401
+        from batches.services import auth_cache
+
+        auth_cache.connect()  # who may do what, kept in the shared cache, is forgotten when it changes

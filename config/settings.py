@@ -108,7 +108,8 @@ MIDDLEWARE = [
     "dashboard.middleware.SessionIdleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading who is asking from the shared cache when there is one (batches/services/auth_cache.py).
+    "dashboard.middleware.CachedAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -251,6 +252,28 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.security.ExceptionReporterFilter"
 
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token it does not exist.
 METRICS_TOKEN = env("METRICS_TOKEN")
+
+# --- The cache (docs/performance.md) ------------------------------------------------------------------
+# Shared by every process (Redis: CACHE_URL, or REDIS_URL), polls answer from it without a database query:
+# sessions, who is asking and the workspaces' versions are kept there, each entry invalidated by the write
+# that changes it. Without one, each process keeps only its shared renders in its own memory, and every poll
+# reads those three from the database (a local cache cannot hear another process's writes).
+CACHE_URL = env("CACHE_URL") or (env("REDIS_URL") if env("REDIS_URL").startswith(("redis://", "rediss://")) else "")
+SHARED_CACHE = bool(CACHE_URL)
+if SHARED_CACHE:
+    CACHES = {
+        "default": {
+            # An unreachable Redis is a miss, never a 500 (config/cache.py); it is given a quarter second.
+            "BACKEND": "config.cache.DegradingRedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", "dashboard"),
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Celery --------------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport needs no server: the start command and

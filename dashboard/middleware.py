@@ -3,8 +3,12 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+
+from batches.services import auth_cache
 
 REFRESH_SECONDS = 60
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -75,3 +79,18 @@ class SessionIdleMiddleware:
 def session_refreshed_at_login(sender, request, user, **kwargs) -> None:
     """Logging in saves the session anyway: stamp it then, so the next page does not write it again."""
     request.session[REFRESHED_KEY] = int(time.time())
+
+
+class CachedAuthenticationMiddleware(AuthenticationMiddleware):
+    """Django's, but `request.user` comes from the shared cache when it holds it: a poll reads no user,
+    permission or workspace-role row (batches/services/auth_cache.py)."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))
+
+
+def _user(request):
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = auth_cache.user_of(request)
+    return request._cached_user

@@ -1,7 +1,8 @@
 """Cheap polls: a polled fragment carries an ETag, and a poll whose ETag still holds is answered 304 unrendered.
 
 The ETag covers everything the fragment depends on, so a 304 is never wrong:
-- the versions of the workspaces it shows (`Workspace.data_version`, bumped with every change a page shows);
+- the versions of the workspaces it shows (`Workspace.data_version`, bumped with every change a page shows; with a
+  shared cache, counters kept there and moved by the same bumps: batches/services/versions.py);
 - who asks and what they may do (the buttons differ), the full path and the htmx target, the browser's time zone
   (times are rendered in it);
 - the deploy (a hash of the code, templates and static files, so a new release renders afresh);
@@ -30,6 +31,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 
+from batches.models import Batch
 from batches.services import versions
 from batches.services import workspace_roles as scoped
 from dashboard.access import visible_batches, visible_workspace_ids
@@ -88,14 +90,32 @@ def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int
     return response
 
 
-def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int, int]] | None:
+def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int]] | None:
     return versions.of(visible_workspace_ids(request))
 
 
 def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:
-    """The batch's workspace: one query. None (render, and 404 there) if this user may not see the batch."""
+    """The batch's workspace: one query, none with a shared cache. None (render, and 404 or 403 there) if this
+    user may not see the batch."""
+    if settings.SHARED_CACHE:
+        workspace_id = _workspace_of(batch_id)
+        visible = visible_workspace_ids(request)
+        if workspace_id is None or (visible is not None and workspace_id not in visible):
+            return None
+        return versions.of([workspace_id])
     row = visible_batches(request).filter(pk=batch_id).values_list("workspace_id", "workspace__data_version").first()
     return [row] if row else None
+
+
+def _workspace_of(batch_id: str) -> int | None:
+    """A batch never moves to another workspace: its workspace is kept in the cache once read."""
+    key = "batch-workspace:" + hashlib.sha256(batch_id.encode()).hexdigest()[:32]  # any text is a safe key
+    workspace_id = cache.get(key)
+    if workspace_id is None:
+        workspace_id = Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()
+        if workspace_id is not None:
+            cache.set(key, workspace_id, 24 * 3600)
+    return workspace_id
 
 
 def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Callable:

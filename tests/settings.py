@@ -18,3 +18,10 @@ WHITENOISE_USE_FINDERS = True
 
 # A checkout that never ran `manage.py prepare` has no kept key; tests sign sessions all the same.
 SECRET_KEY = SECRET_KEY or "tests-only-" + "k3y" * 20
+
+# Each test process's own memory, even when REDIS_URL is set (CI's second run): there Redis is also the broker,
+# which the cache.clear() between tests would wipe. tests/dashboard/test_shared_cache.py runs the shared cache
+# on Redis (and in memory) itself.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SHARED_CACHE = False
+SESSION_ENGINE = "django.contrib.sessions.backends.db"

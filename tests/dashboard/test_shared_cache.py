@@ -1,0 +1,143 @@
+"""With a shared cache (Redis in production), an unchanged poll reads nothing from the database, and every
+change still shows at the next poll: a write, a revoked role, an ended session. An unreachable cache is
+today's queries, never a 500.
+
+Each test runs on the cache in this process's memory (shared by everything in the process, as Redis is by
+every process) and on the machine's real Redis, under a key prefix of its own. The writes' on-commit work runs
+as a commit would run it (`django_capture_on_commit_callbacks`).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from batches.models import WorkspaceAccess
+from batches.services import sync
+from config.cache import DegradingRedisCache
+from tests.processes import free_port
+
+ROWS = {"HX-Request": "true", "HX-Target": "batch-rows"}
+SUMMARY = {"HX-Request": "true", "HX-Target": "batch-summary"}
+REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def _redis(url: str) -> dict:
+    return {"BACKEND": "config.cache.DegradingRedisCache", "LOCATION": url, "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}}  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared(request, settings):
+    # A cache of its own: the test databases of one run reuse ids, which the cache must not remember.
+    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    settings.CACHES = {"default": memory if request.param == "memory" else _redis(REDIS)}
+    settings.SHARED_CACHE = True
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.POLL_ETAG_SECONDS = 10**9  # no minute boundary between two polls of a test
+    DegradingRedisCache.reachable_again()
+    if request.param == "redis":
+        assert cache.add("probe", 1) and cache.get("probe") == 1, f"Redis at {REDIS} must answer"
+    yield request.param
+
+
+def _poll(client, url: str, headers: dict, tag: str | None = None):
+    return client.get(url, headers=headers | ({"If-None-Match": tag} if tag else {}))
+
+
+def _queries(do):
+    with CaptureQueriesContext(connection) as queries:
+        response = do()
+    return response, [q["sql"] for q in queries]
+
+
+def test_an_unchanged_poll_reads_nothing_from_the_database(shared, client, viewer, mirrored):
+    client.force_login(viewer)
+    for url, headers in (("/", ROWS), (f"/batches/{mirrored['running'].pk}/", SUMMARY)):
+        tag = _poll(client, url, headers)["ETag"]
+        _poll(client, url, headers, tag)  # the first 304 fills the cache (user, versions)
+
+        again, queries = _queries(lambda: _poll(client, url, headers, tag))  # noqa: B023
+        assert again.status_code == 304 and again["ETag"] == tag
+        assert queries == [], queries
+
+
+def test_a_change_makes_the_next_poll_render(
+    shared, client, viewer, mirrored, emulator, django_capture_on_commit_callbacks
+):
+    client.force_login(viewer)
+    running = mirrored["running"]
+    list_tag = _poll(client, "/", ROWS)["ETag"]
+    page_tag = _poll(client, f"/batches/{running.pk}/", SUMMARY)["ETag"]
+    assert _poll(client, "/", ROWS, list_tag).status_code == 304
+
+    emulator.advance(3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.catch_up(mirrored["workspace"].pk)
+
+    poll = _poll(client, "/", ROWS, list_tag)
+    assert poll.status_code == 200 and 'data-live="false"' in poll.content.decode()  # the batch ended
+    assert _poll(client, f"/batches/{running.pk}/", SUMMARY, page_tag).status_code == 200
+
+
+def test_a_role_taken_away_takes_effect_on_the_next_poll(
+    shared, client, viewer, mirrored, django_capture_on_commit_callbacks
+):
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    assert _poll(client, "/", ROWS, tag).status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):
+        viewer.groups.remove(Group.objects.get(name="Viewer"))
+    assert _poll(client, "/", ROWS, tag).status_code == 403
+
+
+def test_a_workspace_taken_away_takes_effect_on_the_next_poll(
+    shared, client, make_user, make_workspace, mirrored, django_capture_on_commit_callbacks
+):
+    other = make_workspace("other")
+    user = make_user("scoped")
+    WorkspaceAccess.objects.create(user=user, workspace=mirrored["workspace"], role="Viewer")
+    access = WorkspaceAccess.objects.create(user=user, workspace=other, role="Viewer")
+    client.force_login(user)
+    url = f"/batches/{mirrored['running'].pk}/"
+    tag = _poll(client, url, SUMMARY)["ETag"]
+    assert _poll(client, url, SUMMARY, tag).status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):
+        WorkspaceAccess.objects.filter(user=user, workspace=mirrored["workspace"]).delete()
+    assert access.pk and _poll(client, url, SUMMARY, tag).status_code in (403, 404)
+
+
+def test_an_ended_session_takes_effect_on_the_next_poll(shared, client, viewer, mirrored):
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    assert _poll(client, "/", ROWS, tag).status_code == 304
+    cookie = client.cookies["sessionid"].value
+
+    client.logout()
+    client.cookies["sessionid"] = cookie  # a second tab still sends the old cookie
+    poll = _poll(client, "/", ROWS, tag)
+    assert poll.status_code == 302 and poll["Location"].startswith("/login/")
+
+
+def test_an_unreachable_cache_is_answered_from_the_database(settings, client, viewer, mirrored, caplog):
+    settings.CACHES = {"default": _redis(f"redis://127.0.0.1:{free_port()}/0")}  # nothing listens there
+    settings.SHARED_CACHE = True
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.POLL_ETAG_SECONDS = 10**9
+    DegradingRedisCache.reachable_again()
+    client.force_login(viewer)
+
+    first = _poll(client, "/", ROWS)
+    assert first.status_code == 200 and f"row-{mirrored['running'].pk}" in first.content.decode()
+    again, queries = _queries(lambda: _poll(client, "/", ROWS, first["ETag"]))
+    assert again.status_code == 304 and queries  # today's queries: session, user, permissions, versions
+    assert client.get("/").status_code == 200
+    assert "the cache is unreachable (ConnectionError)" in caplog.text
