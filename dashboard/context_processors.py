@@ -20,7 +20,7 @@ class Health:
     @cached_property
     def workspaces(self) -> list[Workspace]:
         fields = ("name", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
-                  "consecutive_failures")  # fmt: skip
+                  "consecutive_failures", "last_refusal_at", "last_refusal")  # fmt: skip
         workspaces = Workspace.objects.filter(is_active=True).only(*fields)
         return list(in_visible_workspaces(self.request, workspaces, "pk"))
 

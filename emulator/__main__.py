@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import sys
 import threading
@@ -20,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live-counts", action="store_true", help="move request_counts while processing")
     parser.add_argument("--api-key", action="append", default=[], help="extra workspace key (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--same-ids",
+        action="store_true",
+        help="the seed's ids at every start (by default a restart never reuses an id, as the API)",
+    )
     args = parser.parse_args(argv)
 
     emu = Emulator(
@@ -28,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         scenario=args.scenario,
         live_counts=args.live_counts,
         verbose=args.verbose,
+        id_salt="" if args.same_ids else secrets.token_hex(8),
     )
     for i, key in enumerate(args.api_key):
         emu.add_workspace(key, f"workspace-{i + 1}")

@@ -23,8 +23,9 @@ class Emulator(EmulatorCore):
         live_counts: bool = False,
         start_time: datetime | None = None,
         verbose: bool = False,
+        id_salt: str = "",
     ) -> None:
-        super().__init__(seed, speed, live_counts=live_counts, start_time=start_time, verbose=verbose)
+        super().__init__(seed, speed, live_counts=live_counts, start_time=start_time, verbose=verbose, id_salt=id_salt)
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         if scenario:

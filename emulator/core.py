@@ -35,10 +35,11 @@ class EmulatorCore:
         live_counts: bool = False,
         start_time: datetime | None = None,
         verbose: bool = False,
+        id_salt: str = "",
     ) -> None:
         self.seed = seed
         self.clock = Clock(speed, to_ts(start_time))
-        self.store = Store(seed, self.clock)
+        self.store = Store(seed, self.clock, id_salt)
         self.store.live_counts = live_counts
         self.faults = Faults()
         self.results_cache = ResultsCache(self.store)

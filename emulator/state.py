@@ -113,12 +113,14 @@ class Batch:
 class Store:
     """Workspaces and their batches; all methods are called with `self.lock` held by the caller or self."""
 
-    def __init__(self, seed: int, clock: Clock) -> None:
+    def __init__(self, seed: int, clock: Clock, id_salt: str = "") -> None:
         self.lock = threading.RLock()
         self.seed = seed
         self.clock = clock
         self.live_counts = False
-        self._rng = random.Random(seed)
+        # Ids follow the seed; a salt (the CLI draws one at every start) makes a restarted emulator's ids new, as the
+        # API's are: ids reused for other batches would be an impossible answer (the mirror refuses them).
+        self._rng = random.Random(f"{seed}:{id_salt}" if id_salt else seed)
         self._seq = 0
         self.keys: dict[str, str] = {}  # api key -> workspace name
         self.batches: dict[str, Batch] = {}

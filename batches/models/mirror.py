@@ -70,6 +70,9 @@ class Workspace(models.Model):
     # Bumped (batches/services/versions.py) in the transaction of every change a page shows of this workspace's batches
     # or sync health: a poll whose versions did not move is answered 304 without rendering (dashboard/polling.py).
     data_version = models.PositiveBigIntegerField(default=0, editable=False)
+    # The last answer the mirror refused (MirrorRefusal), on the workspace so the health bar reads it for free.
+    last_refusal_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_refusal = models.CharField(max_length=300, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -97,6 +100,11 @@ class Workspace(models.Model):
     @property
     def is_failing(self) -> bool:
         return self.consecutive_failures > 0
+
+    @property
+    def refusing(self) -> bool:
+        """The mirror refused an answer of this workspace's API within the last day: the health bar says so."""
+        return self.last_refusal_at is not None and timezone.now() - self.last_refusal_at < timedelta(days=1)
 
 
 class BatchQuerySet(models.QuerySet):
@@ -404,3 +412,22 @@ class IncompleteCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.stop_reason} {self.category}: {self.count}"
+
+
+class MirrorRefusal(models.Model):
+    """An answer of the API the mirror refused (batches/services/mirror_rules.py): an id it already holds for
+    another workspace or another batch, an ended batch said to run again, an id outside the documented pattern.
+    One row per workspace and id, counted; shown on the health bar and in /metrics."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="refusals")
+    batch_id = models.CharField(max_length=200)  # as the API sent it, shortened: never put in a URL
+    reason = models.CharField(max_length=300)
+    count = models.PositiveIntegerField(default=1)
+    first_refused_at = models.DateTimeField(default=timezone.now)
+    last_refused_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "batch_id"], name="one_refusal_per_id")]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id!r}: {self.reason}"

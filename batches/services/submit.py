@@ -37,7 +37,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
-from batches.services import audit, estimates, handoff, uploads, versions
+from batches.services import audit, durable, estimates, handoff, mirror_rules, uploads, versions
 from batches.services.notify import events
 from batches.services.upsert import upsert
 
@@ -201,14 +201,26 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
     except RetryableAPIError as exc:
         return _resolve_unknown(submission, part, str(exc))
     except APIError as exc:
-        with transaction.atomic():
-            SubmissionPart.objects.filter(pk=part.pk).update(status=Status.FAILED, error=f"the API refused: {exc}")
-            events.submission_failed(submission, part, f"the API refused: {exc}")
-        audit.record(submission.created_by, "submit", f"submission {submission.pk} part {part.index}",
-                     outcome="error", detail=str(exc))  # fmt: skip
+        fail_part(submission, part, f"the API refused: {exc}")
         return False
-    _link(submission, part, remote)
+    try:
+        _link(submission, part, remote)
+    except Exception as exc:  # noqa: BLE001 - the API made a batch: say so, never leave the part "creating"
+        if durable.connection_lost(exc):
+            raise  # the part stays "creating" with no error: the beat's sweep resolves it like a lost answer
+        log.exception("part %s: the API made %s, but the mirror could not take it", part.pk, remote.id)
+        fail_part(submission, part, f"the API made batch {remote.id[:80]}, but the dashboard could not record it "
+                                    f"({exc}): nothing was sent again; check the batch in the Console")  # fmt: skip
     return False
+
+
+def fail_part(submission: Submission, part: SubmissionPart, message: str) -> None:
+    """A part that will not be created as it is: failed on its page, in the audit log, and as submission.failed."""
+    with transaction.atomic():
+        SubmissionPart.objects.filter(pk=part.pk).update(status=SubmissionPart.Status.FAILED, error=message[:2000])
+        events.submission_failed(submission, part, message[:2000])
+    audit.record(submission.created_by, "submit", f"submission {submission.pk} part {part.index}",
+                 outcome="error", detail=message[:2000])  # fmt: skip
 
 
 def _resolve_unknown(submission: Submission, part: SubmissionPart, reason: str) -> bool:
@@ -265,7 +277,9 @@ def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBat
     first = part.inputs.order_by("line").first()
     model = str(first.unpack().get("model") or "")[:128] if first else ""  # for an ETA until its results say
     with transaction.atomic():
-        upsert(submission.workspace, [remote])
+        refused = upsert(submission.workspace, [remote])
+        if refused:
+            raise mirror_rules.MirrorRefused(refused[0][1])
         replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
         Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by, model=model)
         versions.bump(submission.workspace_id)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from batches.client import RemoteBatch
 from batches.models import REQUEST_COUNTS, Batch, Workspace
-from batches.services import versions
+from batches.services import mirror_rules, versions
 
 # What the API owns: everything else on a Batch (label, ingest bookkeeping) is the dashboard's own.
 SYNCED_FIELDS = [
@@ -19,22 +19,27 @@ SYNCED_FIELDS = [
 _SHOWN_FIELDS = [name for name in SYNCED_FIELDS if name != "refreshed_at"]
 
 
-def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> None:
-    """Insert the batches not mirrored yet and update the API's fields of the others: one query.
+def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> list[tuple[str, str]]:
+    """Insert the batches not mirrored yet and update the API's fields of the others: one query. Answers the
+    mirror cannot believe (batches/services/mirror_rules.py) are refused, recorded, and returned as (id, reason).
 
     A new row's `notify_end` says whether its end will be news: it is running, or the workspace's first full
     sync is done (so it is no part of the history found on connecting). Only set on insert: a batch first seen
     ended never runs again.
     """
     if not remotes:
-        return
+        return []
     now = timezone.now()
     synced_once = workspace.last_full_sync_at is not None
-    rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
     with transaction.atomic():
-        if _any_change(rows):
+        remotes, refused = mirror_rules.screen(workspace, remotes)
+        mirror_rules.record(workspace, refused)
+        rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
+        if refused or _any_change(rows):
             versions.bump(workspace.pk)
-        Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+        if rows:
+            Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+    return refused
 
 
 def _any_change(rows: list[Batch]) -> bool:

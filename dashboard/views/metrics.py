@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from batches.models import ApiRequestCount, Batch, Delivery, Heartbeat, UsageRollup, Workspace
+from batches.models import ApiRequestCount, Batch, Delivery, Heartbeat, MirrorRefusal, UsageRollup, Workspace
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")  # the request_counts of an ended batch
 
@@ -87,6 +87,11 @@ class DashboardCollector:
             since.add_metric([name], (now - synced).total_seconds() if synced else math.inf)
             failures.add_metric([name], failed)
         yield from (since, failures)
+        refused = _counter("mirror_refusals", "API answers the mirror refused (mirror_rules)", "workspace")
+        rows = MirrorRefusal.objects.values("workspace__name").annotate(n=Sum("count"))
+        for row in rows.order_by("workspace__name"):
+            refused.add_metric([row["workspace__name"]], row["n"])
+        yield refused
 
     def _api_requests(self):
         calls = _counter("api_requests", "Calls to the Anthropic API, retries included", "endpoint", "status")

@@ -112,8 +112,8 @@ def test_month_to_date_spend_sums_this_utc_months_rollups(token, mirrored):
 def test_a_scrape_costs_a_fixed_number_of_queries_and_never_reads_the_results(token, mirrored):
     with CaptureQueriesContext(connection) as queries:
         _scrape()
-    # batches grouped, workspaces, API counts, spend, heartbeats, notification deliveries
-    assert len(queries) == 6
+    # batches grouped, workspaces, mirror refusals, API counts, spend, heartbeats, notification deliveries
+    assert len(queries) == 7
     assert not any("batches_result" in q["sql"] for q in queries)
 
 

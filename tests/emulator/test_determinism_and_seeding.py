@@ -72,3 +72,28 @@ def test_large_batch_results_are_served_whole(emu: Emulator):
     client = anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, max_retries=0)
     with client.messages.batches.with_streaming_response.results(batch_id) as response:
         assert sum(1 for _ in response.iter_lines()) == 20_000
+
+
+def test_a_restarted_emulator_never_reuses_an_id():
+    """The CLI draws a salt at every start: the same seed gives other ids, as a restarted API would."""
+    from emulator import Emulator
+
+    first, restarted = Emulator(seed=1, id_salt="start-1"), Emulator(seed=1, id_salt="start-2")
+    for emu in (first, restarted):
+        emu.add_workspace(KEY, "ws")
+    ids = first.seed_batches(KEY, 50, n_requests=1), restarted.seed_batches(KEY, 50, n_requests=1)
+    assert not set(ids[0]) & set(ids[1])
+
+
+def test_the_cli_salts_ids_unless_asked_for_the_same(monkeypatch):
+    import emulator.__main__ as cli
+
+    made = []
+    monkeypatch.setattr(cli, "Emulator", lambda **kwargs: made.append(kwargs) or (_ for _ in ()).throw(SystemExit))
+    for argv in ([], [], ["--same-ids"]):
+        try:
+            cli.main(["--port", "0", *argv])
+        except SystemExit:
+            pass
+    salts = [kwargs["id_salt"] for kwargs in made]
+    assert salts[0] and salts[1] and salts[0] != salts[1] and salts[2] == ""
