@@ -5,6 +5,8 @@ With SSO_ONLY the password form is for superusers alone (break-glass); the locko
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from allauth.socialaccount.adapter import get_adapter
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -19,12 +21,21 @@ SSO_ONLY_REFUSAL = "Sign in with single sign-on: the password form is for break-
 def sso_buttons(request) -> list[dict[str, str]]:
     apps = get_adapter().list_apps(request, provider="openid_connect")
     return [
-        {"name": app.name, "url": reverse("openid_connect_login", kwargs={"provider_id": app.provider_id})}
+        {"name": app.name, "url": reverse("openid_connect_login", kwargs={"provider_id": app.provider_id}),
+         "origin": "{0.scheme}://{0.netloc}".format(urlsplit(app.settings.get("server_url", "")))}
         for app in apps
-    ]
+    ]  # fmt: skip
 
 
 class LoginView(auth_views.LoginView):
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # The button's POST is answered with a redirect to the IdP, which the policy's form-action must allow
+        # (Chromium checks the redirect of a form's submission too); the IdP's issuer is where it authorizes.
+        if origins := sorted({b["origin"] for b in sso_buttons(request) if b["origin"] != "://"}):
+            response._csp_update = {"form-action": origins}
+        return response
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         buttons = sso_buttons(self.request)
