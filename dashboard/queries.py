@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
-from batches.models import INCOMPLETE_STOP_REASONS, Batch, ErrorCount, Result, Workspace
+from batches.models import INCOMPLETE_STOP_REASONS, Batch, ErrorCount, IncompleteCount, Result, Workspace
 from batches.triage import retry_as_is, retry_as_is_q
 from dashboard.forms import ItemFilterForm, start_of
 from dashboard.spend.figures import spend_of_batches
@@ -79,6 +79,36 @@ def error_groups(
     for error_count in _top_batches(list(groups), workspace_id, start, end, visible):
         groups[error_count.error_type]["top"].append(error_count)
     return sorted(groups.values(), key=lambda g: -g["total"])
+
+
+def incomplete_groups(
+    workspace_name: str = "", start: datetime | None = None, end: datetime | None = None, *,
+    visible: list[int] | None = None,
+) -> list[dict]:  # fmt: skip
+    """Incomplete answers (cut off, paused, refused) by stop reason and refusal category, then workspace: one query
+    of the ingest's rollup, scoped as `error_groups` is."""
+    counts = IncompleteCount.objects.all()
+    if workspace_name:
+        workspace_id = Workspace.objects.filter(name=workspace_name).values_list("id", flat=True).first()
+        counts = counts.filter(workspace_id=0 if visible is not None and workspace_id not in visible else workspace_id)
+    elif visible is not None:
+        counts = counts.filter(workspace_id__in=visible)
+    if start:
+        counts = counts.filter(batch__created_at__gte=start)
+    if end:
+        counts = counts.filter(batch__created_at__lt=end)
+    rows = counts.values("stop_reason", "category", "workspace__name").annotate(
+        total=Sum("count"), batches=Count("batch_id")
+    )
+    groups: dict[tuple[str, str], dict] = {}
+    for row in rows.order_by("stop_reason", "category", "-total"):
+        key = (row["stop_reason"], row["category"])
+        group = groups.setdefault(key, {"stop_reason": key[0], "category": key[1], "total": 0, "batches": 0,
+                                        "workspaces": []})  # fmt: skip
+        group["total"] += row["total"]
+        group["batches"] += row["batches"]
+        group["workspaces"].append(row)
+    return sorted(groups.values(), key=lambda g: (-g["total"], g["stop_reason"], g["category"]))
 
 
 def _top_batches(

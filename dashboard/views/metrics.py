@@ -51,31 +51,36 @@ class DashboardCollector:
     def _batches(self):
         batches = _gauge("batches", "Mirrored batches", "workspace", "processing_status")
         results = _counter("results", "Requests by result type (request_counts)", "workspace", "result_type")
+        incomplete = _counter("results_incomplete", "Succeeded requests whose answer was cut off, paused or refused",
+                              "workspace")  # fmt: skip
         lag = _gauge("ingest_pending_batches", "Ended batches whose results are not ingested yet", "workspace")
         lag_age = _gauge("ingest_lag_seconds", "Since the oldest ended, not yet ingested batch ended", "workspace")
         pending = Q(processing_status=Batch.Status.ENDED, results_ingested_at=None, results_unavailable_at=None,
                     gone_from_api_at=None)  # fmt: skip
         rows = Batch.objects.values("workspace__name", "processing_status").annotate(
             n=Count("pk"), pending=Count("pk", filter=pending), oldest=Min("ended_at", filter=pending),
-            **{kind: Sum(f"{kind}_count") for kind in RESULT_TYPES},
+            **{kind: Sum(f"{kind}_count") for kind in RESULT_TYPES}, incomplete=Sum("incomplete_count"),
         ).order_by()  # fmt: skip
         totals: dict[tuple[str, str], int] = {}
         waiting: dict[str, tuple[int, datetime | None]] = {}
         for row in rows:
             workspace = row["workspace__name"]
             batches.add_metric([workspace, row["processing_status"]], row["n"])
-            for kind in RESULT_TYPES:
+            for kind in (*RESULT_TYPES, "incomplete"):
                 totals[workspace, kind] = totals.get((workspace, kind), 0) + (row[kind] or 0)
             if row["pending"]:
                 waiting[workspace] = (row["pending"], row["oldest"])
         for (workspace, kind), n in sorted(totals.items()):
-            results.add_metric([workspace, kind], n)
+            if kind == "incomplete":
+                incomplete.add_metric([workspace], n)
+            else:
+                results.add_metric([workspace, kind], n)
         now = timezone.now()
         for workspace in sorted({w for w, _ in totals}):
             n, oldest = waiting.get(workspace, (0, None))
             lag.add_metric([workspace], n)
             lag_age.add_metric([workspace], (now - oldest).total_seconds() if oldest else 0)
-        yield from (batches, results, lag, lag_age)
+        yield from (batches, results, incomplete, lag, lag_age)
 
     def _workspaces(self):
         since = _gauge("seconds_since_last_sync", "Since the last good sync (+Inf: never)", "workspace")

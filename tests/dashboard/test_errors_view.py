@@ -41,8 +41,8 @@ def test_the_number_of_queries_does_not_grow_with_error_types(viewer_client, mir
     sync.catch_up(mirrored["workspace"].pk)
     assert ErrorCount.objects.values("error_type").distinct().count() == 4
     # session, user, its permissions (2), its workspace roles, workspace choices, by workspace, top ranks,
-    # top rows, sync health
-    assert count() == before == 10
+    # top rows, incomplete answers by stop reason, sync health
+    assert count() == before == 11
 
 
 def test_retry_all_retryable_is_offered_for_a_workspace_and_its_dates(operator_client, mirrored):

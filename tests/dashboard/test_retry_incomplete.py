@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from batches.models import Batch, IncompleteCount, RequestInput, Result, Submission
 from batches.services import retry, submit, sync, uploads
 from tests.builders import jsonl, outcome_request
-from tests.html import attribute, element, prose
+from tests.html import attribute, cells, element, elements, prose
 
 STOPS = ("max_tokens", "model_context_window_exceeded", "pause_turn", "refusal")
 
@@ -105,3 +105,28 @@ def test_the_batch_page_shows_them_apart_and_counts_them_as_not_done(operator_cl
     assert "refusal succeeded refusal" in listed and "whole" not in listed
     outcome = retry.outcome(parent)
     assert (outcome["succeeded"], outcome["still_failing"]) == (1, 4)
+
+
+def test_the_errors_page_lists_them_by_stop_reason_and_category(operator_client, parent):
+    refused = Result.objects.get(batch=parent, custom_id="refusal")
+    body = operator_client.get("/errors/").content.decode()
+    table = list(elements(element(body, id="incomplete"), "tr"))[1:]
+    rows = {cells(row)[0] + "/" + cells(row)[1]: cells(row) for row in table}
+    assert set(rows) == {"max_tokens/—", "model_context_window_exceeded/—", "pause_turn/—",
+                         f"refusal/{refused.stop_details_category}"}  # fmt: skip
+    assert rows["max_tokens/—"][2] == "1" and "higher max_tokens" in rows["max_tokens/—"][4]
+    assert "kind=pause_turn" in body
+
+
+def test_batch_ended_counts_them_and_metrics_export_them(parent, settings):
+    from django.test import Client
+
+    from batches.models import NotificationEvent
+
+    event = NotificationEvent.objects.get(kind="batch.ended", batch_id=parent.id)
+    assert event.data["incomplete"] == 4
+    assert event.data["incomplete_by_stop_reason"] == {s: 1 for s in STOPS}
+    assert event.data["request_counts"]["succeeded"] == 5
+    settings.METRICS_TOKEN = "t" * 32
+    scraped = Client().get("/metrics", headers={"Authorization": "Bearer " + "t" * 32}).content.decode()
+    assert f'batch_dashboard_results_incomplete_total{{workspace="{parent.workspace.name}"}} 4.0' in scraped

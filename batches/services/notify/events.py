@@ -21,6 +21,7 @@ from batches.models import (
     Batch,
     ErrorCount,
     EventKind,
+    IncompleteCount,
     NotificationChannel,
     NotificationEvent,
     NotifyThresholds,
@@ -101,6 +102,9 @@ def _ended_data(batch: Batch, results: str) -> dict:
         "total_requests": total,  # the payload's documented name (docs/notifications.md): receivers read it
         "errored_share": str(round(share, 4)),
         "top_errors": [{"error_type": e.error_type, "count": e.count} for e in errors],
+        # Of request_counts.succeeded, the answers cut off, paused or refused (models.INCOMPLETE), by stop reason.
+        "incomplete": batch.incomplete_count,
+        "incomplete_by_stop_reason": _incomplete_by_stop_reason(batch),
         "cost_usd": None if cost["total"] is None else str(round(cost["total"], 4)),
         "unpriced_requests": cost["unpriced"] or 0,
         "created_at": batch.created_at.isoformat(),
@@ -108,6 +112,15 @@ def _ended_data(batch: Batch, results: str) -> dict:
         "duration_seconds": int((ended - batch.created_at).total_seconds()) if ended else None,
         "submitted_by": batch.submitted_by.get_username() if batch.submitted_by_id else None,
     }
+
+
+def _incomplete_by_stop_reason(batch: Batch) -> dict[str, int]:
+    if not batch.incomplete_count:
+        return {}
+    by_reason: dict[str, int] = {}
+    for stop_reason, count in IncompleteCount.objects.filter(batch=batch).values_list("stop_reason", "count"):
+        by_reason[stop_reason] = by_reason.get(stop_reason, 0) + count
+    return dict(sorted(by_reason.items()))
 
 
 def batch_expiring(batch: Batch, hours: Decimal) -> bool:

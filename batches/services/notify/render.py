@@ -59,6 +59,8 @@ def _summary(event: NotificationEvent) -> str:
     match event.kind:
         case EventKind.BATCH_ENDED:
             counts = ", ".join(f"{n:,} {k}" for k, n in d["request_counts"].items() if n)
+            if d.get("incomplete"):
+                counts += f" ({d['incomplete']:,} incomplete: cut off, paused or refused)"
             cost = f", ${d['cost_usd']}" if d.get("cost_usd") else ""
             kept = "" if d["results"] == "kept" else f" (results {d['results']})"
             return f"{target} ended: {counts or 'no requests'}{cost}{kept}"
