@@ -31,6 +31,9 @@ class WorkspaceForm(forms.ModelForm):
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("api_key"):
             self.add_error("api_key", "A new workspace needs an API key.")
+        elif "base_url" in self.changed_data and not cleaned.get("api_key"):
+            # The key would be sent to the new URL: whoever points it elsewhere must know the key already.
+            self.add_error("api_key", "Changing the base URL sends the key there: enter the API key again.")
         return cleaned
 
     def save(self, commit=True):
@@ -52,7 +55,10 @@ class WorkspaceAdmin(admin.ModelAdmin):
             if change:  # a refused key fixed: its batches' ingests try again now, not after their back-off
                 ingest.retry_now(workspace_id=obj.pk)
         if fields or not change:
-            audit.record(request.user, "workspace_change", obj.name, params={"fields": fields, "created": not change})
+            params = {"fields": fields, "created": not change}
+            if change and "base_url" in fields:  # from what to what: where the key now goes is on the record
+                params["base_url"] = {"from": form.initial.get("base_url") or "", "to": obj.base_url}
+            audit.record(request.user, "workspace_change", obj.name, params=params)
 
     def delete_model(self, request, obj):
         audit.record(request.user, "workspace_change", obj.name, params={"deleted": True})

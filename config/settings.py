@@ -344,6 +344,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Anthropic API and sync --------------------------------------------------------------------
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL")
+# Hosts a workspace's base URL may name besides api.anthropic.com and loopback (batches/api_hosts.py); empty: any
+# https:// host. A stored key is only ever sent to a base URL this allows.
+ALLOWED_API_HOSTS = envlist("ALLOWED_API_HOSTS", "")
 # An Admin key (sk-ant-admin…) lets the dashboard fetch Anthropic's Cost Report to reconcile against.
 ANTHROPIC_ADMIN_API_KEY = env("ANTHROPIC_ADMIN_API_KEY")
 ANTHROPIC_ADMIN_BASE_URL = env("ANTHROPIC_ADMIN_BASE_URL")

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from batches import crypto, result_lines
+from batches import api_hosts, crypto, result_lines
 from batches.errors import PermanentAPIError
 
 # Results can be downloaded for 29 days after a batch is *created* (not ended).
@@ -80,6 +81,12 @@ class Workspace(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        refused = api_hosts.refusal(self.base_url)
+        if refused:
+            raise ValidationError({"base_url": refused})
+
     def set_api_key(self, api_key: str) -> None:
         api_key = api_key.strip()
         if not api_key:
@@ -89,6 +96,9 @@ class Workspace(models.Model):
 
     @property
     def credentials(self) -> Credentials:
+        refused = api_hosts.refusal(self.base_url)
+        if refused:  # the key is never sent there; every caller records and shows this as a refused key
+            raise PermanentAPIError(f"base URL refused: {refused}", error_type="configuration_error")
         try:
             api_key = crypto.decrypt(self.api_key_encrypted)
         except ValueError as exc:

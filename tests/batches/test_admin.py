@@ -153,3 +153,48 @@ def test_a_fixed_key_lets_backed_off_ingests_try_again_at_once(admin_client, emu
     )
 
     assert ingest.claim_due(workspace.pk) == [batch_id]
+
+
+def _workspace(base_url: str = "") -> Workspace:
+    ws = Workspace(name="acme", base_url=base_url)
+    ws.set_api_key("sk-ant-api03-topsecret-abcd")
+    ws.save()
+    return ws
+
+
+def test_changing_the_base_url_needs_the_key_again(admin_client):
+    ws = _workspace()
+    change = f"/admin/batches/workspace/{ws.pk}/change/"
+
+    refused = admin_client.post(change, {"name": "acme", "base_url": "https://evil.example", "api_key": ""})
+
+    assert refused.status_code == 200 and "enter the API key again" in refused.content.decode()
+    ws.refresh_from_db()
+    assert ws.base_url == ""
+    admin_client.post(
+        change, {"name": "acme", "base_url": "https://proxy.example/v1", "api_key": "sk-ant-api03-new-wxyz"}
+    )
+    ws.refresh_from_db()
+    assert ws.base_url == "https://proxy.example/v1" and ws.credentials.api_key == "sk-ant-api03-new-wxyz"
+    row = AuditEvent.objects.filter(action="workspace_change").latest("pk")
+    assert row.params["base_url"] == {"from": "", "to": "https://proxy.example/v1"}
+
+
+@pytest.mark.parametrize("url", ["http://evil.example", "ftp://evil.example", "https://user:pw@evil.example"])
+def test_a_base_url_must_be_https_unless_loopback(admin_client, url):
+    response = admin_client.post("/admin/batches/workspace/add/",
+                                 {"name": "acme", "base_url": url, "api_key": "sk-ant-api03-x-abcd"})  # fmt: skip
+    assert response.status_code == 200 and not Workspace.objects.exists()
+    local = {"name": "acme", "base_url": "http://127.0.0.1:8765", "api_key": "sk-ant-api03-x-abcd"}
+    admin_client.post("/admin/batches/workspace/add/", local)
+    assert Workspace.objects.get().base_url == "http://127.0.0.1:8765"
+
+
+def test_allowed_api_hosts_is_the_whole_list(db, settings):
+    from batches.errors import PermanentAPIError
+
+    settings.ALLOWED_API_HOSTS = ["proxy.internal"]
+    assert _workspace("http://proxy.internal:8080").credentials.api_key  # listed: even plain http
+    Workspace.objects.filter(name="acme").update(base_url="https://elsewhere.example")
+    with pytest.raises(PermanentAPIError, match="ALLOWED_API_HOSTS"):
+        _ = Workspace.objects.get(name="acme").credentials  # a key is never sent to a host not listed
