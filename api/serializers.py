@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from batches.models import AuditEvent, Batch, Submission, SubmissionPart
+from batches.services import estimates
 
 
 class RequestCounts(serializers.Serializer):
@@ -74,12 +76,35 @@ class PartSerializer(serializers.ModelSerializer):
         fields = ["index", "request_count", "status", "error", "batch"]
 
 
+class ModelEstimate(serializers.Serializer):
+    model = serializers.CharField()
+    requests = serializers.IntegerField()
+    input_tokens = serializers.IntegerField(allow_null=True, help_text="null: its tokens could not be counted")
+    priced = serializers.BooleanField()
+    error = serializers.CharField()
+
+
+class Estimate(serializers.Serializer):
+    """The draft's pre-flight estimate at today's batch prices (priced models only; see unpriced_models)."""
+
+    requests = serializers.IntegerField()
+    counted = serializers.IntegerField()
+    exact = serializers.BooleanField()
+    input_tokens = serializers.IntegerField()
+    max_output_tokens = serializers.IntegerField()
+    cost_low_usd = serializers.DecimalField(max_digits=20, decimal_places=6)
+    cost_high_usd = serializers.DecimalField(max_digits=20, decimal_places=6)
+    unpriced_models = serializers.ListField(child=serializers.CharField())
+    models = ModelEstimate(many=True)
+
+
 class SubmissionSerializer(serializers.ModelSerializer):
     workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     parts = PartSerializer(many=True, read_only=True)
     is_draft = serializers.BooleanField(read_only=True)
     estimating = serializers.BooleanField(read_only=True)
+    estimate = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -88,6 +113,17 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "parent_batch", "is_draft", "confirmed_at", "discarded_at", "estimating", "estimate", "estimated_at",
             "estimate_error", "parts",
         ]  # fmt: skip
+
+    @extend_schema_field(Estimate(allow_null=True))
+    def get_estimate(self, submission: Submission) -> dict | None:
+        preview = estimates.preview(submission)
+        return preview and Estimate({
+            "requests": preview.requests, "counted": preview.counted, "exact": preview.exact,
+            "input_tokens": preview.input_tokens, "max_output_tokens": preview.max_tokens,
+            "cost_low_usd": preview.cost_low, "cost_high_usd": preview.cost_high,
+            "unpriced_models": [line.model for line in preview.unpriced],
+            "models": [vars(line) for line in preview.lines],
+        }).data  # fmt: skip
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

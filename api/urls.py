@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api.views import batches
+from api.views import batches, submissions
 
 app_name = "api"
 urlpatterns = [
@@ -14,6 +14,10 @@ urlpatterns = [
     path("api/v1/batches/<str:batch_id>/cancel", batches.batch_cancel, name="batch_cancel"),
     path("api/v1/batches/<str:batch_id>/refresh", batches.batch_refresh, name="batch_refresh"),
     path("api/v1/errors", batches.errors_summary, name="errors"),
+    path("api/v1/submissions", submissions.submission_create, name="submission_create"),
+    path("api/v1/submissions/<int:submission_id>", submissions.submission_detail, name="submission_detail"),
+    path("api/v1/submissions/<int:submission_id>/send", submissions.submission_send, name="submission_send"),
+    path("api/v1/submissions/<int:submission_id>/discard", submissions.submission_discard, name="submission_discard"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: the login page first, as every page (the schema it reads needs the same session).
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),

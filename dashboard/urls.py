@@ -17,6 +17,7 @@ from dashboard.views import (
     retry,
     spend,
     submissions,
+    tokens,
     watch,
 )
 
@@ -44,6 +45,8 @@ urlpatterns = [
     path("submissions/<int:submission_id>/estimate/", submissions.submission_estimate, name="submission_estimate"),
     path("batches/<str:batch_id>/watch/", watch.batch_watch, name="batch_watch"),
     path("health/", health_bar.health, name="health"),
+    path("tokens/", tokens.token_list, name="api_tokens"),
+    path("tokens/<int:token_id>/revoke/", tokens.token_revoke, name="api_token_revoke"),
     path("notifications/", notifications.my_notifications, name="my_notifications"),
     path("notifications/channels/", notifications.channel_list, name="notification_channels"),
     path("notifications/channels/new/", notifications.channel_edit, name="channel_new"),

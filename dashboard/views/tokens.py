@@ -1,0 +1,53 @@
+"""My API tokens: make one (shown once), see when each was last used, revoke. An Admin sees and revokes everyone's."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from batches.models import ApiToken, Workspace
+from batches.services import tokens
+from dashboard.access import HtmxHttpRequest
+from dashboard.forms.tokens import TokenForm
+
+ADMIN = "auth.change_user"  # who may revoke anyone's token: the Admin role
+
+
+@never_cache  # the page that shows a new token once must not be kept by any cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def token_list(request: HtmxHttpRequest) -> HttpResponse:
+    workspaces = Workspace.objects.filter(pk__in=tokens.user_rights(request.user)).order_by("name")
+    form = TokenForm(request.POST or None, workspaces=workspaces)
+    shown, status = None, 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                token, shown = tokens.issue(request.user, name=data["name"], workspaces=list(data["workspaces"]),
+                                            role=data["role"], expires_days=data["expires_days"])  # fmt: skip
+                form = TokenForm(workspaces=workspaces)
+            except tokens.TokenError as exc:
+                form.add_error(None, str(exc))
+        status = 200 if shown else 400
+    everyone = request.user.has_perm(ADMIN)
+    listed = ApiToken.objects.select_related("user").prefetch_related("workspaces")
+    listed = listed if everyone else listed.filter(user=request.user)
+    context = {"form": form, "shown": shown, "tokens": listed[:500], "everyone": everyone}
+    return render(request, "tokens.html", context, status=status)
+
+
+@require_POST
+@login_required
+def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
+    mine = ApiToken.objects.all() if request.user.has_perm(ADMIN) else ApiToken.objects.filter(user=request.user)
+    token = get_object_or_404(mine.select_related("user"), pk=token_id)
+    if tokens.revoke(token, request.user):
+        messages.success(request, f"Token {token.prefix}… revoked: it is refused from now on.")
+    else:
+        messages.info(request, f"Token {token.prefix}… was revoked already.")
+    return redirect("api_tokens")

@@ -1,0 +1,53 @@
+"""My API tokens: a token made on the page is shown once and works; its role cannot exceed the user's; its owner
+or an Admin revokes it (CSRF-protected forms, audited); nobody else sees it."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from batches.models import ApiToken, AuditEvent
+from tests.html import element, text
+
+
+def test_a_token_is_shown_once_and_works(client, make_user, workspace):
+    client.force_login(make_user("olga", "Operator"))
+    page = client.post(
+        "/tokens/", {"name": "nightly-run", "workspaces": ["main"], "role": "Operator", "expires_days": 30}
+    )
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+    raw = text(element(page.content.decode(), "code", **{"data-token": None}))
+    assert raw.startswith("bdt_")
+    assert client.get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 200
+    again = client.get("/tokens/").content.decode()
+    assert raw not in again and raw[:12] in again and "nightly-run" in again  # the prefix only, from now on
+
+
+def test_a_role_above_the_users_own_is_refused(client, make_user, workspace):
+    client.force_login(make_user("vic", "Viewer"))
+    page = client.post("/tokens/", {"name": "x", "workspaces": ["main"], "role": "Operator"})
+    assert page.status_code == 400 and "does not hold the Operator role in main" in page.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_the_owner_or_an_admin_revokes_and_no_one_else(make_user, workspace):
+    from batches.services import tokens
+
+    olga, other, admin = make_user("olga", "Operator"), make_user("otto", "Operator"), make_user("ada", "Admin")
+    token, raw = tokens.issue(olga, name="nightly-run", workspaces=[workspace], role="Viewer")
+    stranger = Client()
+    stranger.force_login(other)
+    assert "nightly-run" not in stranger.get("/tokens/").content.decode()
+    assert stranger.post(f"/tokens/{token.pk}/revoke/").status_code == 404
+    checked = Client(enforce_csrf_checks=True)
+    checked.force_login(admin)
+    assert checked.post(f"/tokens/{token.pk}/revoke/").status_code == 403  # no CSRF token
+    boss = Client()
+    boss.force_login(admin)
+    assert "nightly-run" in boss.get("/tokens/").content.decode()
+    assert boss.post(f"/tokens/{token.pk}/revoke/").status_code == 302
+    assert Client().get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 401
+    assert AuditEvent.objects.get(action="token_revoke").actor_name == "ada"
+
+
+def test_the_page_needs_a_login(client):
+    assert client.get("/tokens/").status_code == 302
