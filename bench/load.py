@@ -1,20 +1,25 @@
 """Many open tabs: logged-in viewers polling the batch list and a running batch's page, as htmx does, against
-the start command's web server (gunicorn, config/gunicorn.py) and workers over PostgreSQL and Redis,
-while a 100,000-result batch is ingested.
+the start command's web server (gunicorn, config/gunicorn.py) and workers over PostgreSQL and Redis (the
+broker, and the shared cache the polls answer from), while a 100,000-result batch is ingested.
 
-    .venv/bin/python bench/load.py [--duration 120] [--viewers 100] [--database-url postgres://.../batch_dashboard_load]
+    .venv/bin/python bench/load.py [--viewers 100,300,1000] [--duration 60] [--database-url postgres://...]
 
-Each viewer opens its tab at some moment of the first --ramp seconds: it loads the list and one running batch's
-page once, then polls both fragments every 5 s, each followed by the health bar's poll as health.js does
-(HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends for htmx's XHR).
-A quarter into the run the emulator gets a 100,000-result ended batch, which the next sync mirrors and an
-ingest worker streams.
+For each number of viewers, two phases on the same running system:
+- the dashboard: each viewer opens its tab at some moment of the first --ramp seconds, loads the list and one
+  running batch's page once, then polls both fragments every 5 s, each followed by the health bar's poll as
+  health.js does (HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends
+  for htmx's XHR);
+- the reference: the same viewers making the same requests at the same moments, each to a minimal Django view
+  on the same gunicorn (`/healthz`: the whole middleware stack, no database): the limit of this stack on this
+  machine at that moment.
+Every figure is printed beside the reference's of the same level (×ref): on a shared 2-core machine absolute
+times say more about the neighbours than about the code.
 
-Prints p50/p95/p99 per page, requests/s, errors, the share answered 304, the gaps between the workspace's
-syncs (against SYNC_INTERVAL_SECONDS) and whether the big ingest completed. Target (issue 13): zero errors,
-p95 under 300 ms, syncs on time, the ingest done.
+A quarter into the first level the emulator gets a 100,000-result ended batch (--big), which the next sync
+mirrors and an ingest worker streams. Targets (issue 24): at 1,000 viewers 0 errors and every poll's p95 under
+300 ms; an unchanged poll (answered 304) at most 3× the minimal view.
 
-Viewers are logged in by writing their sessions as Django's `force_login` does: 100 password hashes
+Viewers are logged in by writing their sessions as Django's `force_login` does: a thousand password hashes
 (~0.3 s of CPU each) would otherwise be the load measured at the start.
 """
 
@@ -47,11 +52,16 @@ class Stats:
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.errors: list[str] = []
         self.reconnects = 0
+        self.unchanged: list[float] = []  # the polls answered 304
+        self.requests = 0
 
     def add(self, page: str, seconds: float, status: int) -> None:
         with self.lock:
             self.latency[page].append(seconds)
             self.statuses[page][status] += 1
+            self.requests += 1
+            if status == 304:
+                self.unchanged.append(seconds)
             if status not in (200, 304):
                 self.errors.append(f"{page}: HTTP {status}")
 
@@ -67,9 +77,11 @@ class Stats:
 class Viewer(threading.Thread):
     """One browser tab's worth of requests over one keep-alive connection."""
 
-    def __init__(self, port: int, cookie: str, batch_id: str, seen: str, args, stop: threading.Event, stats: Stats):
+    def __init__(self, port: int, cookie: str, batch_id: str, seen: str, args, stop: threading.Event, stats: Stats,
+                 reference: bool = False):  # fmt: skip
         super().__init__(daemon=True)
         self.port, self.cookie, self.stats, self.stop, self.args = port, cookie, stats, stop, args
+        self.reference = reference  # every request to the minimal view instead, at the same moments
         self.batch_url = f"/batches/{batch_id}/"
         self.summary_url = f"{self.batch_url}?seen={seen}"
         self.tags: dict[str, str] = {}
@@ -77,6 +89,8 @@ class Viewer(threading.Thread):
 
     def get(self, page: str, url: str, htmx_target: str | None = None) -> None:
         headers = {"Cookie": self.cookie, "Host": "127.0.0.1"}
+        if self.reference:
+            url = "/healthz"
         if htmx_target:
             headers |= {"HX-Request": "true", "HX-Target": htmx_target}
             if url in self.tags:
@@ -98,7 +112,7 @@ class Viewer(threading.Thread):
         for attempt in (1, 2):
             reused = self.conn is not None
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)  # a browser waits longer
             try:
                 self.conn.request("GET", url, headers=headers)
                 response = self.conn.getresponse()
@@ -114,6 +128,8 @@ class Viewer(threading.Thread):
 
     def run(self) -> None:
         time.sleep(random.uniform(0, self.args.ramp))  # people open their tabs over the first seconds
+        if self.stop.is_set():
+            return
         self.get("list page", "/")
         self.get("batch page", self.batch_url)
         while not self.stop.wait(self.args.interval):
@@ -145,7 +161,7 @@ def _seed(url: str, args) -> tuple[object, list[str]]:
     running = control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "count": args.running, "n_requests": 100,
                                                   "status": "in_progress", "duration": 80_000})["ids"]  # fmt: skip
     viewers = Group.objects.get(name="Viewer")
-    User.objects.bulk_create([User(username=f"load-{n:03d}") for n in range(args.viewers)])
+    User.objects.bulk_create([User(username=f"load-{n:04d}") for n in range(max(args.levels))])
     viewers.user_set.add(*User.objects.filter(username__startswith="load-"))
     return ws, running
 
@@ -226,8 +242,8 @@ def _pct(values: list[float], p: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=120, help="seconds of polling")
-    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--viewers", default="100,300,1000", help="comma-separated: one level after another")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of polling per phase")
     parser.add_argument("--interval", type=float, default=5, help="each tab polls this often (htmx: every 5s)")
     parser.add_argument("--ramp", type=float, default=20, help="viewers open their tabs over this many seconds")
     parser.add_argument(
@@ -238,41 +254,46 @@ def main() -> None:
     )
     parser.add_argument("--batches", type=int, default=60, help="batches mirrored, of which --running run")
     parser.add_argument("--running", type=int, default=12)
-    parser.add_argument("--big", type=int, default=100_000, help="results of the batch ingested during the run")
+    parser.add_argument("--big", type=int, default=100_000, help="results of the batch ingested during level 1")
     parser.add_argument("--sync-interval", type=float, default=10, help="SYNC_INTERVAL_SECONDS of the beat")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/batch_dashboard_load"),
     )
     parser.add_argument("--broker-url", default=os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/7"))
-    args = parser.parse_args()  # fmt: skip
+    parser.add_argument("--cache-url", default=os.environ.get("LOAD_CACHE_URL", "redis://127.0.0.1:6379/9"),
+                        help="the shared cache (CACHE_URL); empty: none, every poll reads the database")  # fmt: skip
+    args = parser.parse_args()
+    args.levels = [int(n) for n in args.viewers.split(",")]
 
     var_dir = Path(tempfile.mkdtemp(prefix="load-"))
     env = {
         **os.environ, "DATABASE_URL": args.database_url, "CELERY_BROKER_URL": args.broker_url, "DEBUG": "false",
         "DASHBOARD_VAR_DIR": str(var_dir), "SECRET_KEY": secrets.token_urlsafe(50), "ANTHROPIC_API_KEY": "",
         "SYNC_INTERVAL_SECONDS": str(args.sync_interval), "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1",
+        "CACHE_URL": args.cache_url, "REDIS_URL": "",
     }  # fmt: skip
     os.environ.update(env)
     import redis
 
-    redis.Redis.from_url(args.broker_url).flushdb()  # its own db number: tasks of an earlier run go
+    for url in {args.broker_url, args.cache_url} - {""}:
+        redis.Redis.from_url(url).flushdb()  # their own db numbers: tasks and entries of an earlier run go
     with emulator_process() as url:
         setup_django(args.database_url)
         from batches.models import Batch
 
         ws, running_ids = _seed(url, args)
-        cookies = _cookies(args.viewers)
+        cookies = _cookies(max(args.levels))
         port = free_port()
         procs = _start(env, var_dir, port)
         try:
-            _run(args, url, port, ws, running_ids, cookies, var_dir, Batch)
+            _run(args, url, port, ws, running_ids, cookies, Batch)
         finally:
             _stop(procs)
     print(f"logs: {var_dir}")
 
 
-def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[str], var_dir: Path, Batch) -> None:
+def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[str], Batch) -> None:
     def settled() -> bool:
         mirrored = Batch.objects.filter(workspace=ws).count() >= args.batches
         return mirrored and not Batch.objects.filter(workspace=ws).needing_ingest().exists()
@@ -280,41 +301,53 @@ def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[st
     _wait("the first sync and its ingests", settled, 180)
     _wait("the web server", lambda: _up(port), 60)
     seen = {batch.pk: batch.state for batch in Batch.objects.filter(pk__in=running_ids)}  # as the page draws it
+    print(f"{os.cpu_count()} cores; load average at the start {_load()}; gunicorn as bin/start runs it, "
+          f"PostgreSQL, Redis {'broker and cache' if args.cache_url else 'broker, no shared cache'}")  # fmt: skip
+    summary = []
+    for level, n in enumerate(args.levels):
+        phases = {}
+        for mode in ("dashboard", "reference"):
+            stats, stop, syncs = Stats(), threading.Event(), []
+            watcher = threading.Thread(target=_watch_syncs, args=(ws.pk, stop, syncs), daemon=True)
+            watcher.start()
+            viewers = [
+                Viewer(port, cookie, running_ids[i % len(running_ids)], seen[running_ids[i % len(running_ids)]],
+                       args, stop, stats, reference=mode == "reference")
+                for i, cookie in enumerate(cookies[:n])
+            ]  # fmt: skip
+            started = time.monotonic()
+            for viewer in viewers:
+                viewer.start()
+            big = big_at = done_at = None
+            if mode == "dashboard" and level == 0 and args.big:
+                time.sleep(args.duration / 4)
+                big = control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.big,
+                                                          "status": "ended"})["id"]  # fmt: skip
+                big_at = time.monotonic()
+            while time.monotonic() - started < args.duration:
+                time.sleep(1)
+                if big and done_at is None and Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists():
+                    done_at = time.monotonic()
+            stop.set()
+            elapsed = time.monotonic() - started
+            for viewer in viewers:
+                viewer.join(timeout=35)
+            watcher.join(timeout=5)
+            phases[mode] = (stats, elapsed, _load())
+            if mode == "dashboard":
+                _report_syncs(args, syncs, big, big_at, done_at, started)
+        summary.append(_report(args, n, phases))
+    print("\nsummary (×ref: the dashboard's figure over the minimal view's, same viewers, same run)")
+    print(f"{'viewers':>7} {'errors':>6} {'ref errors':>10} {'req/s':>6} {'ref req/s':>9} {'polls p95 ms':>12} "
+          f"{'×ref':>6} {'304 p50 ×ref':>12} {'304 p95 ×ref':>12}")  # fmt: skip
+    for row in summary:
+        print(f"{row['viewers']:>7} {row['errors']:>6} {row['ref_errors']:>10} {row['rps']:>6.0f} "
+              f"{row['ref_rps']:>9.0f} {row['p95']:>12.1f} {row['p95_x']:>6.2f} {row['u50_x']:>12.2f} "
+              f"{row['u95_x']:>12.2f}")  # fmt: skip
 
-    stats, stop, syncs = Stats(), threading.Event(), []
-    watcher = threading.Thread(target=_watch_syncs, args=(ws.pk, stop, syncs), daemon=True)
-    watcher.start()
-    viewers = [Viewer(port, cookie, running_ids[n % len(running_ids)], seen[running_ids[n % len(running_ids)]],
-                      args, stop, stats) for n, cookie in enumerate(cookies)]  # fmt: skip
-    started = time.monotonic()
-    for viewer in viewers:
-        viewer.start()
-    time.sleep(args.duration / 4)
-    big = control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.big, "status": "ended"})["id"]
-    big_at = time.monotonic()
-    done_at = None
 
-    def kept() -> bool:
-        return Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists()
-
-    while time.monotonic() - started < args.duration:
-        time.sleep(1)
-        if done_at is None and kept():
-            done_at = time.monotonic()
-    stop.set()
-    elapsed = time.monotonic() - started
-    for viewer in viewers:
-        viewer.join(timeout=35)
-    watcher.join(timeout=5)
-    _report(args, stats, elapsed, syncs, big_at, done_at, started)
-    if done_at is None:  # how long it took after all, without the viewers
-        try:
-            _wait(
-                "the big ingest", lambda: Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists(), 600
-            )
-            print(f"  (it completed {time.monotonic() - big_at:.0f} s after it was seeded, after the run)")
-        except SystemExit as exc:
-            print(f"  ({exc})")
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _up(port: int) -> bool:
@@ -326,34 +359,53 @@ def _up(port: int) -> bool:
         return False
 
 
-def _report(args, stats: Stats, elapsed: float, syncs: list, big_at: float, done_at: float | None, started) -> None:
-    total = sum(len(v) for v in stats.latency.values())
-    print(f"{args.viewers} viewers (tabs opened over {args.ramp:g} s) polling every {args.interval:g} s for "
-          f"{elapsed:.0f} s ({os.cpu_count()} cores; gunicorn as bin/start runs it, PostgreSQL, Redis)")  # fmt: skip
-    print(f"{'page':<11} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'304 share':>9}")
-    for page in ("list page", "batch page", "list poll", "batch poll", "health"):
-        values = stats.latency.get(page, [])
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _report(args, n: int, phases: dict) -> dict:
+    (stats, elapsed, load), (ref, ref_elapsed, ref_load) = phases["dashboard"], phases["reference"]
+    ref_all = [v for values in ref.latency.values() for v in values]
+    ref50, ref95 = _pct(ref_all, 50), _pct(ref_all, 95)
+    print(f"\n{n} viewers polling every {args.interval:g} s for {elapsed:.0f} s (tabs opened over {args.ramp:g} s); "
+          f"load average after: {load} (dashboard), {ref_load} (reference)")  # fmt: skip
+    print(f"{'page':<15} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'304 share':>9} "
+          f"{'p50 ×ref':>8} {'p95 ×ref':>8}")  # fmt: skip
+    rows = [(page, stats.latency.get(page, [])) for page in ("list page", "batch page", "list poll", "batch poll",
+                                                              "health")]  # fmt: skip
+    rows += [("unchanged (304)", stats.unchanged), ("reference", ref_all)]
+    for page, values in rows:
         if not values:
             continue
-        share = stats.statuses[page].get(304, 0) / len(values)
-        print(f"{page:<11} {len(values):>8} {_pct(values, 50):>7.1f} {_pct(values, 95):>7.1f} {_pct(values, 99):>7.1f} "
-              f"{max(values) * 1000:>7.1f} {share:>9.0%}")  # fmt: skip
+        share = (stats.statuses[page].get(304, 0) / len(values)) if page in stats.statuses else None
+        print(f"{page:<15} {len(values):>8} {_pct(values, 50):>7.1f} {_pct(values, 95):>7.1f} {_pct(values, 99):>7.1f} "
+              f"{max(values) * 1000:>7.1f} {'' if share is None else format(share, '.0%'):>9} "
+              f"{_ratio(_pct(values, 50), ref50):>8.2f} {_ratio(_pct(values, 95), ref95):>8.2f}")  # fmt: skip
     polls = [v for page in ("list poll", "batch poll", "health") for v in stats.latency.get(page, [])]
-    print(f"all polls: p95 {_pct(polls, 95):.1f} ms; {total / elapsed:.1f} requests/s; {len(stats.errors)} errors"
-          + (f" (first: {stats.errors[0]})" if stats.errors else "")
-          + f"; {stats.reconnects} kept-alive connections closed by the server were opened again")  # fmt: skip
+    for name, s, t in (("dashboard", stats, elapsed), ("reference", ref, ref_elapsed)):
+        print(f"{name}: {s.requests / t:.1f} requests/s; {len(s.errors)} errors"
+              + (f" (first: {s.errors[0]})" if s.errors else "")
+              + f"; {s.reconnects} kept-alive connections closed by the server were opened again")  # fmt: skip
+    sys.stdout.flush()
+    return {
+        "viewers": n, "errors": len(stats.errors), "ref_errors": len(ref.errors), "rps": stats.requests / elapsed,
+        "ref_rps": ref.requests / ref_elapsed, "p95": _pct(polls, 95), "p95_x": _ratio(_pct(polls, 95), ref95),
+        "u50_x": _ratio(_pct(stats.unchanged, 50), ref50), "u95_x": _ratio(_pct(stats.unchanged, 95), ref95),
+    }  # fmt: skip
+
+
+def _report_syncs(args, syncs: list, big, big_at, done_at, started) -> None:
     gaps = [(b - a).total_seconds() for a, b in zip(syncs, syncs[1:], strict=False)]
     if gaps:
         print(f"syncs: {len(syncs)} seen, gaps {min(gaps):.1f}-{max(gaps):.1f} s (mean {statistics.mean(gaps):.1f}) "
               f"for SYNC_INTERVAL_SECONDS={args.sync_interval:g}")  # fmt: skip
-    else:
-        print(f"syncs: {len(syncs)} seen during the run: no gap to measure")
+    if big is None:
+        return
     if done_at is None:
-        print(f"ingest of {args.big:,} results: not complete by the end of the run")
+        print(f"ingest of {args.big:,} results: not complete by the end of the phase")
     else:
         print(f"ingest of {args.big:,} results: complete {done_at - big_at:.0f} s after it was seeded "
-              f"(at {big_at - started:.0f} s into the run)")  # fmt: skip
-    sys.stdout.flush()
+              f"(at {big_at - started:.0f} s into the phase)")  # fmt: skip
 
 
 if __name__ == "__main__":
