@@ -107,6 +107,13 @@ class BatchFilterForm(forms.Form):
         if name == "duration":
             batches = batches.annotate(duration=F("ended_at") - F("created_at"))
         field = self.SORTS[name]
+        if name == "created":
+            # Exactly the order of the batch_by_created index (created_at DESC, id DESC), read forwards or
+            # backwards: the page is read off the index. `DESC NULLS LAST` on this never-null column made
+            # PostgreSQL scan and sort every batch for each page instead (22 ms at 100,000 batches).
+            return (
+                batches.order_by("-created_at", "-id") if sort.startswith("-") else batches.order_by("created_at", "id")
+            )
         order = F(field).desc(nulls_last=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
         return batches.order_by(order, "-created_at", "-id")
 
