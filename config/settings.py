@@ -289,6 +289,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         # Broadcast (pidbox) files; without it kombu writes them under ./control of the working directory.
         "control_folder": str(_broker_dir / "control"),
+        # A worker takes one message per poll: at kombu's default of one poll a second, a queue fed faster
+        # than that (beat's heartbeat and syncs at a short interval, a burst of submissions) only grows.
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # An unreachable Redis (a host that drops packets) would otherwise hold a request until the TCP timeout.
