@@ -60,4 +60,8 @@ def sso_settings() -> dict:
         "SSO_SESSION_HOURS": hours,
         # The password form for superusers alone (break-glass).
         "SSO_ONLY": envbool("SSO_ONLY", "false"),
+        # TOTP (allauth's MFA) as a second step of a password sign-in; required of superusers when set.
+        "SUPERUSER_TOTP_REQUIRED": envbool("SUPERUSER_TOTP_REQUIRED", "false"),
+        "MFA_TOTP_ISSUER": env("MFA_TOTP_ISSUER", "Batch dashboard"),
+        "MFA_SUPPORTED_TYPES": ["totp"],
     }

@@ -18,6 +18,7 @@ from dashboard.views import (
     spend,
     submissions,
     tokens,
+    totp,
     watch,
 )
 
@@ -55,6 +56,7 @@ urlpatterns = [
     path("notifications/deliveries/", notifications.delivery_log, name="delivery_log"),
     path("notifications/deliveries/resend/", notifications.delivery_resend, name="delivery_resend"),
     path("login/", login.LoginView.as_view(), name="login"),
+    path("login/code/", totp.login_totp, name="login_totp"),
     # The names allauth's OpenID Connect provider reverses; its own routes (which skip our checks) are not served.
     path("sso/<str:provider_id>/login/", sso.sso_login, name="openid_connect_login"),
     path("sso/<str:provider_id>/callback/", sso.sso_callback, name="openid_connect_callback"),

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from batches.services import sign_ins
 from dashboard.security import client_ip
+from dashboard.views.totp import needs_totp, second_step
 
 SSO_ONLY_REFUSAL = "Sign in with single sign-on: the password form is for break-glass superuser accounts only."
 
@@ -49,6 +50,8 @@ class LoginView(auth_views.LoginView):
         user = form.get_user()
         if settings.SSO_ONLY and not user.is_superuser:
             return self.render_to_response(self.get_context_data(form=form, refusal=SSO_ONLY_REFUSAL))
+        if needs_totp(user):
+            return second_step(self.request, user, self.get_redirect_url())
         response = super().form_valid(form)
         sign_ins.record(user, method="password", ip_address=client_ip(self.request),
                         session_key=self.request.session.session_key or "")  # fmt: skip
