@@ -5,9 +5,10 @@ batches/errors.py, so nothing SDK-shaped leaks into services, tasks or views.
 
 Retries are ours, not the SDK's: the SDK would sleep through any `retry-after` (up to 49 days, as of
 2.15.0) inside a worker. We retry short waits here and hand long ones back to the caller. What the API
-says about retrying wins: a coded error (`error.details.error_code`, e.g. a spend limit) is permanent,
-then `x-should-retry` decides as the SDK lets it, then the status; the wait is `retry-after-ms`, then
-`retry-after` as seconds or an HTTP date.
+says about retrying wins: a documented permanent code (`error.details.error_code`, e.g. a spend limit,
+CODED_ERRORS) is permanent, then `x-should-retry` decides as the SDK lets it, then a documented transient
+code (`storage_not_ready`: "try again in a minute"), then the status, which is also the rule of a code this
+table does not know; the wait is `retry-after-ms`, then `retry-after` as seconds or an HTTP date.
 
 Each workspace is its own client: its key and its base URL, blank meaning the real API, never the
 process's `ANTHROPIC_BASE_URL`; the process's `ANTHROPIC_CUSTOM_HEADERS` are never sent.
@@ -46,6 +47,25 @@ from batches.models import REQUEST_COUNTS, ApiRequestCount, Credentials
 T = TypeVar("T")
 
 RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides
+
+
+def _sdk_error_codes() -> frozenset[str]:
+    """Every `error.details.error_code` the pinned SDK's shared error types name (2.17: 21 of them)."""
+    from typing import get_args
+
+    codes = set()
+    for name in dir(anthropic.types.shared):
+        if name.endswith("ErrorDetails"):
+            annotation = getattr(getattr(anthropic.types.shared, name), "__annotations__", {}).get("error_code")
+            codes.update(code for code in get_args(annotation) if isinstance(code, str))
+    return frozenset(codes)
+
+
+# Each code the SDK knows, by whether waiting can help: the SDK's own description of each says "retry" for the
+# transient ones and asks someone to act for the rest. A code not here (a newer API) follows its status's rule.
+TRANSIENT_CODES = frozenset({"storage_not_ready", "cmek_context_unavailable", "cmek_key_unreachable",
+                             "ramp_limit_exceeded"})  # fmt: skip
+CODED_ERRORS: dict[str, bool] = {code: code in TRANSIENT_CODES for code in _sdk_error_codes()}  # code -> retryable
 CREATE_TIMEOUT_SECONDS = 600
 DEFAULT_BASE_URL = "https://api.anthropic.com"  # what a workspace with no base URL talks to
 # What the API accepts in one request of a batch and in its params, from the SDK's own types: the API
@@ -276,13 +296,16 @@ def _body_message(body: object) -> str | None:
 
 
 def _should_retry(response: httpx2.Response | None, status: int, error_code: str) -> bool:
-    """A coded error never (a spend limit, an organization on hold: waiting changes nothing until someone acts,
-    whatever the status says), then the API's own `x-should-retry`, then the status, as the SDK decides."""
-    if error_code:
+    """A documented permanent code never (a spend limit, an organization on hold: waiting changes nothing until
+    someone acts, whatever the status says), then the API's own `x-should-retry`, then a documented transient code,
+    then the status as the SDK decides (an unknown code included: a 5xx or 529 with a new code is retried)."""
+    if CODED_ERRORS.get(error_code) is False:
         return False
     header = response.headers.get("x-should-retry") if response is not None else None
     if header in ("true", "false"):
         return header == "true"
+    if CODED_ERRORS.get(error_code):
+        return True
     return status in RETRYABLE_STATUSES or status >= 500
 
 

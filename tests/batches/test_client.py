@@ -168,3 +168,40 @@ def test_count_tokens_of_a_model_no_longer_served_is_not_found(creds):
     with pytest.raises(NotFoundAPIError) as excinfo:
         client.count_tokens(creds, params)
     assert excinfo.value.error_type == "not_found_error" and "claude-sonnet-4-5" in excinfo.value.message
+
+
+# --- the coded errors: one table, from the SDK's own types ----------------------------------------------
+def test_the_table_holds_every_code_the_sdk_names_with_those_of_2_16_and_2_17():
+    assert {"storage_not_ready", "organization_url_fetch_disabled", "enforced_spend_limit_reached",
+            "organization_on_hold"} <= set(client.CODED_ERRORS)  # fmt: skip
+    assert client.CODED_ERRORS["storage_not_ready"] and not client.CODED_ERRORS["organization_url_fetch_disabled"]
+
+
+def test_storage_not_ready_is_retried_and_named(emulator, creds):
+    emulator.faults.add(op="list", status=503, error_code="storage_not_ready", message="Try again in a minute",
+                        times=1)  # fmt: skip
+    assert client.list_batches(creds).batches == [] and emulator.calls["list"] == 2  # retried within the call
+    emulator.faults.add(op="list", status=503, error_code="storage_not_ready", times=10)
+    with pytest.raises(RetryableAPIError) as excinfo:
+        client.list_batches(creds)
+    assert excinfo.value.error_code == "storage_not_ready" and "storage_not_ready" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "should_retry", "retryable"),
+    [
+        (400, "organization_url_fetch_disabled", None, False),  # someone must act
+        (503, "a_code_from_a_newer_api", None, True),  # unknown: the status's rule
+        (529, "a_code_from_a_newer_api", None, True),
+        (400, "a_code_from_a_newer_api", None, False),
+        (503, "storage_not_ready", False, False),  # the API said no
+        (429, "enforced_spend_limit_reached", None, False),
+    ],
+)
+def test_a_coded_error_is_permanent_only_when_the_api_says_so(emulator, creds, settings, status, code, should_retry,
+                                                              retryable):  # fmt: skip
+    settings.ANTHROPIC_MAX_RETRIES = 0
+    emulator.faults.add(op="list", status=status, error_code=code, should_retry=should_retry)
+    with pytest.raises(RetryableAPIError if retryable else PermanentAPIError) as excinfo:
+        client.list_batches(creds)
+    assert excinfo.value.error_code == code

@@ -316,3 +316,21 @@ def test_refresh_now_lets_a_backed_off_batch_try_again_at_once(emulator, workspa
 
     assert ingest.claim_due(workspace.pk) == [batch.id]
     assert ingest.ingest_batch(batch.id).complete
+
+
+def test_storage_not_ready_during_ingest_is_tried_again_within_minutes_not_an_hour(emulator, workspace, settings):
+    batch = _ended_batch(emulator, workspace, 20)
+    emulator.faults.add(op="results", status=503, error_code="storage_not_ready", message="Try again in a minute",
+                        times=50)  # fmt: skip
+    before = timezone.now()
+
+    report = ingest.ingest_batch(batch.id)
+
+    batch.refresh_from_db()
+    assert report.outcome == "failed" and not batch.ingest_error_permanent
+    assert "storage_not_ready" in batch.ingest_error
+    wait = batch.ingest_not_before - before
+    assert wait < timedelta(minutes=2) < timedelta(seconds=settings.INGEST_BACKOFF_MAX_SECONDS)
+    emulator.faults.clear()
+    Batch.objects.filter(pk=batch.pk).update(ingest_not_before=None)
+    assert ingest.ingest_batch(batch.id).complete
