@@ -212,6 +212,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
+FORMAT_MODULE_PATH = "config.formats"  # 24-hour times with their zone on every page
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -8,6 +8,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
 
 from batches.models import Batch
+from dashboard.batch_rows import PRIORITY
 from dashboard.forms import BatchFilterForm
 from dashboard.queries import query_without
 
@@ -30,6 +31,7 @@ class Header:
     query: str = ""
     aria_sort: str = ""  # "ascending" / "descending" on the column in force
     numeric: bool = False
+    priority: int = 1  # which widths show it (dashboard/batch_rows.py PRIORITY)
 
 
 # Batches a bulk retry can do something with: ended with items that failed, expired or were canceled.
@@ -71,7 +73,7 @@ def tabs(form: BatchFilterForm, batches: QuerySet[Batch], params: QueryDict) -> 
 COLUMNS = [
     ("Workspace", ""), ("Batch", ""), ("Status", "status"), ("Created", "created"), ("Ended", "ended"),
     ("Duration", "duration"), ("Requests", "requests"), ("Progress", ""), ("Errors", "errors"), ("Cost", ""),
-    ("Results available", ""), ("Label", ""),
+    ("Results", ""), ("Label", ""),
 ]  # fmt: skip
 NUMERIC = {"Duration", "Requests", "Errors", "Cost"}
 
@@ -83,13 +85,14 @@ def headers(form: BatchFilterForm, params: QueryDict) -> list[Header]:
     out = []
     for label, key in COLUMNS:
         if not key:
-            out.append(Header(label, "", numeric=label in NUMERIC))
+            out.append(Header(label, "", numeric=label in NUMERIC, priority=PRIORITY[label]))
             continue
         ascending, descending = sort == key, sort == f"-{key}"
         # Newest, most, longest first on the first click; a second click turns it round.
         flip = key if descending else f"-{key}"
         aria = "ascending" if ascending else "descending" if descending else ""
-        out.append(Header(label, key, _join(base, f"sort={flip}"), aria, numeric=label in NUMERIC))
+        query = _join(base, f"sort={flip}")
+        out.append(Header(label, key, query, aria, numeric=label in NUMERIC, priority=PRIORITY[label]))
     return out
 
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from batches.models import RESULTS_EXPIRING_SOON, Batch
-from dashboard import wording
+from dashboard import times, wording
 
 register = template.Library()
 
@@ -56,11 +56,12 @@ def retention(batch: Batch) -> dict:
     until = batch.results_available_until
     left = until - timezone.now()
     if batch.results_expired():
-        return {"state": "expired", "label": "expired", "until": until}
+        return {"state": "expired", "label": "expired", "short": "expired", "until": until}
     state = "soon" if left <= RESULTS_EXPIRING_SOON else "ok"
     days, hours = left.days, left.seconds // 3600
     label = f"{days} d {hours} h left" if days else f"{hours} h {left.seconds % 3600 // 60} min left"
-    return {"state": state, "label": label, "until": until}
+    short = f"{days} d left" if days else label  # the list's narrow column; the exact time on hover
+    return {"state": state, "label": label, "short": short, "until": until}
 
 
 @register.filter
@@ -102,3 +103,16 @@ def pairs(params) -> list[tuple[str, str]]:
     if not isinstance(params, dict):
         return []
     return [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in params.items()]
+
+
+@register.simple_tag
+def ago(moment) -> SafeString:
+    """`{% ago batch.created_at %}`: "12 min ago" that static/dashboard/live.js keeps aging in the page, the
+    absolute time with its zone on hover (dashboard/times.py). Accepts a datetime or a times.When."""
+    shown = moment if isinstance(moment, times.When) else times.when(moment)
+    if shown is None:
+        return mark_safe("—")
+    return mark_safe(
+        f'<time datetime="{escape(shown.iso)}" title="{escape(shown.absolute)}" data-relative>'
+        f"{escape(shown.relative)}</time>"
+    )

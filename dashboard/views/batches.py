@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 from batches.models import Batch, RequestInput, Result
 from batches.services import pricing, retry
 from batches.services.eta import eta
-from dashboard import listing, polling
+from dashboard import batch_rows, listing, polling
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches, visible_workspaces
 from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
@@ -29,6 +29,7 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "batches": batches,
+        "rows": batch_rows.rows(batches),
         "tabs": tab_list,
         "announce": listing.running_share(tab_list),
         "headers": listing.headers(form, request.GET),

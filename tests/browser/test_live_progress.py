@@ -39,7 +39,7 @@ def test_the_batch_list_shows_the_end_without_a_reload(logged_in_page, live_serv
     # As in production, the API says nothing of how requests end until the whole batch has: the row says
     # how long it has run instead.
     expect(row.locator(".count.processing")).to_have_text("100 processing")
-    expect(row.locator(".elapsed")).to_contain_text("running for")
+    expect(row.locator("[data-label=Duration]")).to_contain_text("so far")
     mark_page(page)
 
     emulator.advance(300)

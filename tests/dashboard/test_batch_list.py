@@ -168,8 +168,7 @@ def test_an_ended_batch_shows_how_long_it_ran(viewer_client, mirrored):
     duration = text(element(row, "td", **{"data-label": "Duration"})).strip()
     assert duration.endswith(("s", "min")) and duration != "—"
     running = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
-    assert text(element(running, "td", **{"data-label": "Duration"})).strip() == "—"
-    assert "running for" in text(element(running, "td", **{"data-label": "Progress"}))
+    assert text(element(running, "td", **{"data-label": "Duration"})).strip().endswith(" so far")
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's query plan: CI's second run")
@@ -184,3 +183,24 @@ def test_the_pages_by_creation_are_read_off_an_index_without_sorting_every_batch
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = page_ids.explain()
     assert "Index" in plan and "Sort" not in plan, plan
+
+
+def test_each_row_is_one_line_of_cells_with_the_id_cut_in_the_middle_and_whole_on_hover(viewer_client, mirrored):
+    page = viewer_client.get("/").content.decode()
+    batch_id = mirrored["running"].id
+    cell = element(element(page, "tr", id=f"row-{batch_id}"), "td", **{"data-label": "Batch"})
+    link = element(cell, "a")
+    shown = text(link).strip()
+    assert shown == f"{batch_id[:13]}…{batch_id[-6:]}" and len(shown) < len(batch_id)
+    assert attribute(link, "title") == batch_id and attribute(link, "aria-label") == batch_id
+    assert attribute(element(cell, "button"), "data-copy") == batch_id
+    # the counts, once a line under the bar, are said on hover
+    progress = element(element(page, "tr", id=f"row-{mirrored['ended'].id}"), "td", **{"data-label": "Progress"})
+    assert "120 succeeded" in attribute(progress, "title") and text(progress).strip().endswith("done")
+
+
+def test_a_batch_deleted_in_the_api_says_so_beside_its_status_with_the_reason_on_hover(viewer_client, mirrored):
+    Batch.objects.filter(pk=mirrored["running"].pk).update(gone_from_api_at=timezone.now())
+    row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
+    badge = element(element(row, "td", **{"data-label": "Status"}), "span", class_="badge gone")
+    assert text(badge).strip() == "deleted in API" and "results are gone" in attribute(badge, "title")

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Delivery, NotificationChannel, NotifyThresholds
 from batches.services.notify import events, send
-from tests.html import element, elements, text
+from tests.html import attribute, element, elements, text
 
 SECRET = "whsec-very-secret-1234567890"
 
@@ -175,11 +175,12 @@ def test_a_failing_workspace_shows_on_the_bar_in_the_title_and_on_its_running_ro
     page = viewer_client.get("/").content.decode()
     assert text(element(page, "title")).startswith("(1 failing) Batches")
     running = element(page, "tr", id=f"row-{mirrored['running'].id}")
-    assert "sync failing: may be out of date" in text(running)
+    note = element(running, "span", class_="badge stale")
+    assert text(note).strip() == "sync failing" and "may be out of date" in attribute(note, "title")
     ended = element(page, "tr", id=f"row-{mirrored['ended'].id}")
-    assert "may be out of date" not in text(ended)  # an ended batch cannot change any more
+    assert "sync failing" not in text(ended)  # an ended batch cannot change any more
     poll = viewer_client.get("/", headers={"HX-Request": "true"}).content.decode()
-    assert "sync failing: may be out of date" in poll  # the running rows' own poll says so too
+    assert "sync failing" in poll and "may be out of date" in poll  # the running rows' own poll says so too
 
 
 def test_a_healthy_bar_polls_seldom(viewer_client, mirrored):
