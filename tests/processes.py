@@ -132,6 +132,15 @@ class Processes:
         wait_for(lambda: listening(port), 10, server.output)
         return server, port
 
+    def web_server(self, var_dir: Path, port: int | None = None, **env: str) -> tuple[Process, int]:
+        """The dashboard served by a process of its own (Django's server, no reloader) on this test's database,
+        once it answers: a server a test can stop and start again, which pytest-django's live_server is not."""
+        port = port or free_port()
+        command = [sys.executable, "manage.py", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"]
+        server = self.start(f"web-{port}-{len(self.started)}", command, env=worker_env(var_dir, **env))
+        wait_for(lambda: listening(port), 60, server.output)
+        return server, port
+
     def stop_all(self) -> None:
         for process in reversed(self.started):
             process.stop()

@@ -20,6 +20,8 @@
     clearTimeout(timer);
     if (!el) return;
     var seconds = parseFloat(el.getAttribute("data-poll-seconds")) || 30;
+    // While the connection is lost (live.js), ask again soon, so the banner clears soon after it is back.
+    if (window.dashboardConnection && window.dashboardConnection.isLost()) seconds = Math.min(seconds, 5);
     timer = setTimeout(poll, seconds * 1000);
   }
 
@@ -97,6 +99,11 @@
   document.addEventListener("htmx:afterSettle", function () {
     // The bar itself was swapped in; or another part of the page was polled, and the bar follows it.
     if (!refreshed() && Date.now() - lastPoll > 2000) poll();
+  });
+  // A poll that got no answer, or an error, swaps nothing: schedule the next one all the same, or the bar
+  // would stop asking after the first failure and go on showing its last answer.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    if (evt.detail.elt === bar() && !evt.detail.successful) schedule();
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") poll();
