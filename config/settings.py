@@ -385,6 +385,11 @@ SUBMIT_MAX_BYTES = envint("SUBMIT_MAX_BYTES", str(256 * 1024 * 1024))
 # The most one uploaded file may hold, decompressed if it is gzip (4 GiB: 16 full batches); a gzip file that
 # decompresses to more is refused while it is read, never held.
 SUBMIT_MAX_UPLOAD_BYTES = envint("SUBMIT_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024 * 1024))
+# An upload's check is bounded in memory, time and work (batches/services/uploads.py): one line is never held past
+# this many bytes, blank lines are counted against a budget, and the whole check against a time budget.
+SUBMIT_MAX_LINE_BYTES = envint("SUBMIT_MAX_LINE_BYTES", str(256 * 1024 * 1024))
+SUBMIT_MAX_BLANK_LINES = envint("SUBMIT_MAX_BLANK_LINES", "100000")
+SUBMIT_VALIDATE_SECONDS = envfloat("SUBMIT_VALIDATE_SECONDS", "120")
 
 # --- Notifications (batches/services/notify/, docs/notifications.md) -------------------------------------------
 # Absolute links in payloads and emails point here.

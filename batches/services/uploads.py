@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import json
 import re
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from django.conf import settings
 from batches import client
 
 MAX_REPORTED_ERRORS = 1000
+MAX_DEPTH = 64  # lists and objects within a request; real Messages requests nest a handful of levels
 CUSTOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_ID_MAX_CHARS = 64
 
@@ -38,6 +40,7 @@ _BOM = b"\xef\xbb\xbf"
 WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1024 * 1024  # of decompressed bytes, for a gzip file
+PLAIN_CHUNK = 256 * 1024  # of a plain file: with its split pieces, well under a megabyte held
 
 
 class UploadError(Exception):
@@ -103,7 +106,9 @@ def validate(
     splitter = Splitter(max_requests, max_bytes) if split else None
     unreadable = False
     try:
-        for line_no, body in _lines(f, digest, max_line=max_bytes, max_total=max_upload_bytes):
+        deadline = time.monotonic() + settings.SUBMIT_VALIDATE_SECONDS
+        lines = _lines(f, digest, max_line=max_bytes, max_total=max_upload_bytes, deadline=deadline)
+        for line_no, body in lines:
             request_count += 1
             problems = _line_problems(body, line_no, seen, max_bytes)
             if not problems and splitter:
@@ -130,32 +135,106 @@ def validate(
 def iter_requests(f: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, request) for each non-blank line of a file that `validate()` found ok."""
     for line_no, body in _lines(f):
+        assert isinstance(body, bytes), "iter_requests reads files validate() found ok"
         yield line_no, json.loads(body.decode("utf-8"))
 
 
+class _Overlong:
+    """A line longer than the most one line may be, skipped as it was read: only its size is kept."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size, self.limit = size, limit
+
+
 def _lines(
-    f: Iterable[bytes], digest: Any = None, *, max_line: int | None = None, max_total: int | None = None
-) -> Iterator[tuple[int, bytes]]:
+    f: Iterable[bytes],
+    digest: Any = None,
+    *,
+    max_line: int | None = None,
+    max_total: int | None = None,
+    deadline: float | None = None,
+) -> Iterator[tuple[int, bytes | _Overlong]]:
     """Yield (real line number, stripped bytes) for each non-blank line, hashing every byte read; gunzipped
-    if it is a gzip file. UploadError past `max_total` bytes (SUBMIT_MAX_UPLOAD_BYTES by default)."""
+    if it is a gzip file. UploadError past `max_total` bytes (SUBMIT_MAX_UPLOAD_BYTES by default), past
+    SUBMIT_MAX_BLANK_LINES blank lines, or after `deadline` (time.monotonic()). A line over `max_line` bytes
+    (SUBMIT_MAX_LINE_BYTES at most) comes as an `_Overlong`, never held whole."""
     max_total = max_total or settings.SUBMIT_MAX_UPLOAD_BYTES
+    max_line = min(max_line or settings.SUBMIT_MAX_LINE_BYTES, settings.SUBMIT_MAX_LINE_BYTES)
+    max_blank = settings.SUBMIT_MAX_BLANK_LINES
     compressed = _is_gzip(f)
-    source = _gunzipped_lines(f, max_line or max_total) if compressed else f
-    total = 0
+    if compressed:
+        source: Iterable[bytes | _Overlong] = _gunzipped_lines(f, max_line)
+    elif hasattr(f, "read"):
+        # Read in chunks, never through the file's own line iterator: Django's File.__iter__ joins a long line's
+        # chunks by repeated concatenation, a time that grows with the square of the line's length.
+        source = _split_lines(f.read, max_line)  # type: ignore[attr-defined]
+    else:
+        source = f
+    total = blank = 0
     for line_no, raw in enumerate(source, start=1):
-        if not isinstance(raw, bytes | bytearray):
+        if deadline is not None and time.monotonic() > deadline:
+            raise UploadError(
+                f"checking the file took longer than {settings.SUBMIT_VALIDATE_SECONDS:g} s, the most one upload "
+                f"may take (stopped at line {line_no:,}): split it into smaller files"
+            )
+        if isinstance(raw, _Overlong):
+            total += raw.size + 1
+        elif not isinstance(raw, bytes | bytearray):
             raise TypeError("read the upload in binary mode: its lines must be bytes")
-        total += len(raw)
+        else:
+            total += len(raw)
         if total > max_total:
             what = "the gzip file decompresses to" if compressed else "the file is"
             raise UploadError(f"{what} more than {_size(max_total)}, the most one upload may hold")
+        if isinstance(raw, _Overlong):
+            yield line_no, raw
+            continue
         if digest is not None:
             digest.update(raw)
         if line_no == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM) :]
-        body = raw.strip()
+        body, raw = raw.strip(), b""  # the stripped copy alone is kept: a long line is held once
         if body:
             yield line_no, bytes(body)
+        else:
+            blank += 1
+            if blank > max_blank:
+                # Each blank line is cheap, but billions are not: a small gzip of newlines held a worker for hours.
+                raise UploadError(f"the file has more than {max_blank:,} blank lines (at line {line_no:,}); "
+                                  "remove them and upload it again")  # fmt: skip
+
+
+def _split_lines(read: Any, max_line: int) -> Iterator[bytes | _Overlong]:
+    """A plain file's lines (with their b"\n"), read a chunk at a time: time linear in the file, memory at
+    most one chunk plus one line of `max_line` bytes. A longer line is skipped to its end and comes as an
+    `_Overlong` with its size."""
+    pending: list[bytes] = []  # the line read so far, in pieces: appending to one bytes copies it each time
+    held = 0
+    skipping = False
+    while chunk := read(PLAIN_CHUNK):
+        if not isinstance(chunk, bytes | bytearray):
+            raise TypeError("read the upload in binary mode: its lines must be bytes")
+        *ends, rest = chunk.split(b"\n")
+        del chunk  # its pieces are all that is kept
+        for end in ends:
+            if skipping:
+                size, pending, held, skipping = held + len(end), [], 0, False
+                yield _Overlong(size, max_line)
+            else:
+                # The pieces are let go before the line is handed on: a long line is held once, not twice.
+                pending, held = [b"".join([*pending, end, b"\n"])], 0
+                yield pending.pop()
+        held += len(rest)
+        if skipping:
+            continue
+        if held > max_line:
+            pending, skipping = [], True  # let it go: it cannot be sent, and holding it is what a bomb wants
+        else:
+            pending.append(rest)
+    if skipping:
+        yield _Overlong(held, max_line)
+    elif held:
+        yield b"".join(pending)
 
 
 def _is_gzip(f: Iterable[bytes]) -> bool:
@@ -196,7 +275,9 @@ def _gunzipped_lines(f: Any, max_line: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: int | None) -> list[str]:
+def _line_problems(body: bytes | _Overlong, line_no: int, seen: dict[str, int], max_bytes: int | None) -> list[str]:
+    if isinstance(body, _Overlong):
+        return [f"this request alone is {body.size:,} bytes; the most one line may be is {_size(body.limit)}"]
     alone = WRAPPER_BYTES + len(body)
     if max_bytes is not None and alone > max_bytes:
         # Not parsed: it cannot be sent whatever it holds, and parsing hundreds of MB costs several times that.
@@ -216,6 +297,10 @@ def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: i
         return [f"invalid JSON: {e}"]
     if not isinstance(request, dict):
         return [f'expected a JSON object {{"custom_id": ..., "params": ...}}, got {_kind(request)}']
+    if _deeper_than(request, MAX_DEPTH):
+        # The estimator, the retry page and the SDK all walk it recursively: 700 levels passed here and then
+        # raised RecursionError in the worker.
+        return [f"the request is nested more than {MAX_DEPTH} levels deep"]
     problems = [
         f'unexpected key {_quote(key)}: a request has only "custom_id" and "params"'
         for key in request
@@ -224,6 +309,18 @@ def _line_problems(body: bytes, line_no: int, seen: dict[str, int], max_bytes: i
     problems += _custom_id_problems(request, line_no, seen)
     problems += _params_problems(request)
     return problems
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels, walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _reject_constant(name: str) -> None:

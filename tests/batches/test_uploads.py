@@ -21,6 +21,7 @@ from batches.services.uploads import (
     limits,
     validate,
 )
+from tests.builders import jsonl
 
 PARAMS = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [{"role": "user", "content": "Hello"}]}
 
@@ -489,6 +490,7 @@ def test_a_gzip_bomb_of_one_line_is_refused_before_it_is_held():
 
 def test_a_gzip_file_that_decompresses_past_the_upload_limit_is_refused(settings):
     settings.SUBMIT_MAX_UPLOAD_BYTES = 5_000_000
+    settings.SUBMIT_MAX_BLANK_LINES = 100_000_000  # the byte cap's own test: the blank-line budget has its own
     bomb = gzip.compress(lines(10) + b"\n" * 20_000_000, compresslevel=1)
 
     v = validate(io.BytesIO(bomb))
@@ -504,3 +506,67 @@ def test_a_plain_file_over_the_upload_limit_is_refused_too():
     assert [(e.line, e.message) for e in v.errors] == [
         (0, "the file is more than 5,000 bytes, the most one upload may hold")
     ]
+
+
+def test_a_gzip_of_billions_of_newlines_stops_at_the_blank_line_budget(settings):
+    settings.SUBMIT_MAX_BLANK_LINES = 1_000
+    bomb = gzip.compress(lines(2) + b"\n" * 400_000_000, compresslevel=9)  # 400 MB of newlines in under 1 MB
+    assert len(bomb) < 1_000_000
+
+    v = validate(io.BytesIO(bomb))
+
+    assert [(e.line, e.message) for e in v.errors] == [
+        (0, "the file has more than 1,000 blank lines (at line 1,003); remove them and upload it again")
+    ]
+
+
+def test_a_plain_line_longer_than_the_line_budget_is_skipped_never_held(settings):
+    settings.SUBMIT_MAX_LINE_BYTES = 1_000_000
+    data = lines(1) + b'{"custom_id": "big", "params": "' + b"x" * 30_000_000 + b'"}\n' + line("req-3")
+    upload = SimpleUploadedFile("requests.jsonl", data, content_type="application/jsonl")
+
+    tracemalloc.start()
+    try:
+        v = validate(upload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert [(e.line, e.message) for e in v.errors] == [
+        (2, "this request alone is 30,000,034 bytes; the most one line may be is 1,000,000 bytes")
+    ]
+    assert v.request_count == 3 and v.sha256 != ""  # the lines after it were read on
+    assert peak < 3_000_000, f"peak {peak:,} bytes"
+
+
+def test_a_long_line_that_is_kept_costs_about_the_line_in_memory():
+    padding = "x" * 30_000_000
+    data = line("big", params=PARAMS | {"system": padding})
+    upload = SimpleUploadedFile("requests.jsonl", data, content_type="application/jsonl")
+
+    tracemalloc.start()
+    try:
+        v = validate(upload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert v.ok
+    # The line's bytes, its text, and the parsed request, each about the line's size; never the quadratic joins.
+    assert peak < 4.5 * len(data), f"peak {peak:,} bytes for a {len(data):,}-byte line"
+
+
+def test_the_check_stops_at_its_time_budget(settings):
+    settings.SUBMIT_VALIDATE_SECONDS = 0
+
+    v = validate(io.BytesIO(lines(50)))
+
+    assert not v.ok and v.errors[0].line == 0 and "took longer than 0 s" in v.errors[0].message
+
+
+def test_a_request_nested_too_deep_is_one_error_not_a_recursion_in_the_worker():
+    deep = {"custom_id": "deep", "params": PARAMS | {"metadata": json.loads("[" * 700 + "]" * 700)}}
+
+    v = validate(io.BytesIO(jsonl([deep])))
+
+    assert [(e.line, e.message) for e in v.errors] == [(1, "the request is nested more than 64 levels deep")]
