@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api import passthrough
 from api.views import batches, submissions
 
 app_name = "api"
@@ -18,6 +19,12 @@ urlpatterns = [
     path("api/v1/submissions/<int:submission_id>", submissions.submission_detail, name="submission_detail"),
     path("api/v1/submissions/<int:submission_id>/send", submissions.submission_send, name="submission_send"),
     path("api/v1/submissions/<int:submission_id>/discard", submissions.submission_discard, name="submission_discard"),
+    # The Anthropic-compatible pass-through: Anthropic(base_url="<dashboard>/anthropic", api_key=<token>).
+    path("anthropic/v1/messages/batches", passthrough.batches, name="anthropic_batches"),
+    path("anthropic/v1/messages/batches/<str:batch_id>", passthrough.batch, name="anthropic_batch"),
+    path("anthropic/v1/messages/batches/<str:batch_id>/results", passthrough.results, name="anthropic_results"),
+    path("anthropic/v1/messages/batches/<str:batch_id>/cancel", passthrough.cancel, name="anthropic_cancel"),
+    path("anthropic/v1/messages/count_tokens", passthrough.count_tokens, name="anthropic_count_tokens"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: the login page first, as every page (the schema it reads needs the same session).
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),

@@ -344,3 +344,77 @@ def _remote_batch(b: Any) -> RemoteBatch:
         archived_at=b.archived_at,
         results_url=b.results_url,
     )
+
+
+# --- the pass-through (api/): raw HTTP to the workspace's API, the answer as it came -------------------------
+# What a caller's request may carry upstream, and what the API's answer carries back: the versions and betas the
+# code asked for; the request id, the retry advice and the rate-limit figures the SDK reads. Never the caller's
+# key (the workspace's own is sent), never anthropic-workspace-id (the dashboard's own choice of workspace).
+FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "content-type", "accept")
+RETURNED_HEADERS = ("content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry")
+RETURNED_PREFIXES = ("anthropic-ratelimit-",)
+
+
+@dataclass
+class Forwarded:
+    """The API's answer: its status and headers now, its body as it streams (close it when done)."""
+
+    status: int
+    headers: dict[str, str]
+    response: httpx2.Response
+
+    def iter_bytes(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        try:
+            yield from self.response.iter_raw(chunk_size)
+        except httpx2.TransportError as exc:
+            raise RetryableAPIError(f"connection lost mid-answer: {exc or type(exc).__name__}",
+                                    error_type="connection_error") from exc  # fmt: skip
+        finally:
+            self.response.close()
+
+    def read(self) -> bytes:
+        return b"".join(self.iter_bytes())
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def forward(
+    creds: Credentials, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None,
+    body: Iterator[bytes] | bytes | None = None, content_length: int | None = None, endpoint: str = "passthrough",
+    timeout: float | None = None,
+) -> Forwarded:  # fmt: skip
+    """Send one request as the caller wrote it (`path` from /v1/…), with the workspace's key; stream the answer
+    back unread. A connection that fails before any answer raises RetryableAPIError (nothing is known to
+    have happened); any answer, an error status included, is returned as it is for the caller to pass on."""
+    sent = {name: value for name, value in (headers or {}).items() if name.lower() in FORWARDED_REQUEST_HEADERS}
+    sent.setdefault("anthropic-version", "2023-06-01")
+    sent |= {"x-api-key": creds.api_key, "accept-encoding": "identity"}
+    if content_length is not None:  # a body streamed from disk goes with its length, not chunked
+        sent["content-length"] = str(content_length)
+    url = (creds.base_url or DEFAULT_BASE_URL).rstrip("/") + path + (f"?{query}" if query else "")
+    http = _http(settings.ANTHROPIC_TIMEOUT_SECONDS)
+    wait = httpx2.Timeout(timeout or settings.ANTHROPIC_TIMEOUT_SECONDS, connect=5.0)
+    try:
+        response = http.send(http.build_request(method, url, headers=sent, content=body, timeout=wait), stream=True)
+    except httpx2.TransportError as exc:
+        ApiRequestCount.tally(endpoint, "connection_error")
+        raise RetryableAPIError(f"could not reach the API: {exc or type(exc).__name__}",
+                                error_type="connection_error") from exc  # fmt: skip
+    ApiRequestCount.tally(endpoint, "ok" if response.status_code < 400 else str(response.status_code))
+    returned = {name: value for name, value in response.headers.items()
+                if name.lower() in RETURNED_HEADERS or name.lower().startswith(RETURNED_PREFIXES)}  # fmt: skip
+    return Forwarded(response.status_code, returned, response)
+
+
+def parse_batch(body: bytes) -> RemoteBatch:
+    """A `MessageBatch` from the API's JSON, read by the SDK's own type."""
+    from anthropic.types.messages import MessageBatch
+
+    return _remote_batch(MessageBatch.model_validate_json(body))
+
+
+@functools.lru_cache(maxsize=4)
+def _http(timeout: float) -> httpx2.Client:
+    # One pooled client per process for every workspace: the pass-through's calls reuse its connections.
+    return httpx2.Client(timeout=httpx2.Timeout(timeout, connect=5.0), follow_redirects=False)

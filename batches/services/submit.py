@@ -316,3 +316,8 @@ def verify_adoption(batch: Batch) -> None:
     audit.record(part.submission.created_by, "submit", batch.id, outcome="error", detail=message,
                  params={"submission": part.submission_id, "part": part.index, "given_back": True})  # fmt: skip
     handoff.enqueue(handoff.SUBMIT_BATCHES, part.submission_id)
+
+
+def link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch) -> None:
+    """Link a part to the batch its create made (the pass-through's own create call): as the worker's would."""
+    _link(submission, part, remote)

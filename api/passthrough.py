@@ -1,0 +1,199 @@
+"""The Anthropic-compatible pass-through: `Anthropic(base_url="<dashboard>/anthropic", api_key="<dashboard token>")`
+works unchanged. The token picks the user and the workspace; the request goes on with that workspace's own key;
+the API's answer comes back as it came (status, body, request-id, retry-after, x-should-retry), so the SDK's own
+retries work through it. Creates are kept (batches/services/passthrough.py); results are served from the kept copy
+once ingested. Keys and bodies are never logged."""
+
+from __future__ import annotations
+
+import os
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from api.auth import UNKNOWN, as_token_user, token_text
+from api.spool import TooLarge, spool
+from batches import client
+from batches.errors import RetryableAPIError
+from batches.models import Batch, Workspace
+from batches.services import audit, passthrough, tokens
+from batches.services.passthrough import Answer
+from batches.services.upsert import upsert
+from dashboard import exports
+from dashboard.access import needed_roles
+
+WORKSPACE_HEADER = "HTTP_ANTHROPIC_WORKSPACE_ID"
+
+
+class Refused(Exception):
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+
+def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Workspace]:
+    """The token's user and the workspace this call acts in, or Refused with the API's error shape."""
+    token = tokens.authenticate(token_text(request.META))
+    if token is None:
+        raise Refused(Answer.error(401, "authentication_error", UNKNOWN))
+    user = as_token_user(token)
+    rights = user._workspace_roles
+    if batch_id and (mirrored := Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()):
+        if mirrored not in rights:  # another workspace's batch: not confirmed to exist
+            raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id}."))
+        chosen = mirrored
+    elif len(rights) == 1:
+        chosen = next(iter(rights))
+    else:
+        named = request.META.get(WORKSPACE_HEADER, "")
+        found = Workspace.objects.filter(name=named, pk__in=list(rights)).values_list("pk", flat=True).first()
+        if found is None:
+            raise Refused(_no_workspace(named, rights))
+        chosen = found
+    if need not in rights.get(chosen, frozenset()):
+        raise Refused(
+            Answer.error(403, "permission_error", needed_roles(need).removesuffix(".") + " in this workspace.")
+        )
+    return user, Workspace.objects.get(pk=chosen)
+
+
+def _no_workspace(named: str, rights: dict) -> Answer:
+    held = ", ".join(Workspace.objects.filter(pk__in=list(rights)).order_by("name").values_list("name", flat=True))
+    if not named:
+        message = f"This token holds several workspaces ({held}): name one in the anthropic-workspace-id header."
+        return Answer.error(400, "invalid_request_error", message)
+    return Answer.error(403, "permission_error", f"This token does not hold a workspace {named!r} (it holds: {held}).")
+
+
+def _headers(request) -> dict[str, str]:
+    names = {"anthropic-version": "HTTP_ANTHROPIC_VERSION", "anthropic-beta": "HTTP_ANTHROPIC_BETA",
+             "content-type": "CONTENT_TYPE", "accept": "HTTP_ACCEPT"}  # fmt: skip
+    return {name: request.META[key] for name, key in names.items() if request.META.get(key)}
+
+
+def _respond(answer: Answer, request=None, workspace: Workspace | None = None) -> HttpResponse:
+    if answer.forwarded is not None and answer.body is None and request is None:
+        response = StreamingHttpResponse(answer.forwarded.iter_bytes(), status=answer.status)
+    else:
+        body = answer.body if answer.body is not None else answer.forwarded.read()
+        if request is not None and workspace is not None:
+            body = _own_results_url(body, request, workspace)
+        response = HttpResponse(body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
+
+
+def _own_results_url(body: bytes, request, workspace: Workspace) -> bytes:
+    """An absolute results_url (the real API's) pointed at this pass-through, so the SDK's `results()` comes here
+    with the dashboard token; a relative one (joined to base_url by the SDK) is left as it is."""
+    upstream = (workspace.base_url or client.DEFAULT_BASE_URL).rstrip("/").encode()
+    ours = request.build_absolute_uri("/anthropic").encode()
+    return body.replace(upstream + b"/v1/messages/batches/", ours + b"/v1/messages/batches/")
+
+
+def _forward(request, workspace: Workspace, method: str, path: str, endpoint: str, *, stream: bool = False):
+    try:
+        forwarded = client.forward(workspace.credentials, method, path, query=request.META.get("QUERY_STRING", ""),
+                                   headers=_headers(request), endpoint=endpoint)  # fmt: skip
+    except RetryableAPIError as exc:
+        return Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",
+                            **{"x-should-retry": "true"})  # fmt: skip
+    return Answer(forwarded.status, forwarded.headers, forwarded=forwarded)
+
+
+def _guarded(view):
+    def run(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Refused as refused:
+            return _respond(refused.answer)
+
+    run.__name__, run.__doc__ = view.__name__, view.__doc__
+    return csrf_exempt(run)
+
+
+@_guarded
+def batches(request) -> HttpResponse:
+    """POST: create (kept, then forwarded); GET: list the workspace's batches."""
+    if request.method == "POST":
+        return _create(request)
+    if request.method != "GET":
+        return _respond(Answer.error(405, "invalid_request_error", "Use GET to list or POST to create."))
+    _, workspace = _caller(request, "view_batch")
+    return _respond(_forward(request, workspace, "GET", "/v1/messages/batches", "passthrough.list"), request, workspace)
+
+
+def _create(request) -> HttpResponse:
+    user, workspace = _caller(request, "submit_batch")
+    try:
+        spooled = spool(request)
+    except TooLarge:
+        return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
+    try:
+        answer = passthrough.create(workspace, user, spooled, _headers(request),
+                                    label=f"via API ({user.api_token.name})"[:200])  # fmt: skip
+        return _respond(answer, request, workspace)
+    finally:
+        os.unlink(spooled.path)
+
+
+@_guarded
+def batch(request, batch_id: str) -> HttpResponse:
+    """GET: retrieve; DELETE: delete (audited)."""
+    if request.method == "DELETE":
+        user, workspace = _caller(request, "cancel_batch", batch_id)
+        answer = _forward(request, workspace, "DELETE", f"/v1/messages/batches/{batch_id}", "passthrough.delete")
+        audit.record(user, "delete", batch_id, workspace=workspace, params={"via": "pass-through"},
+                     outcome="ok" if answer.status == 200 else "error")  # fmt: skip
+        return _respond(answer, request, workspace)
+    if request.method != "GET":
+        return _respond(Answer.error(405, "invalid_request_error", "Use GET to retrieve or DELETE to delete."))
+    _, workspace = _caller(request, "view_batch", batch_id)
+    answer = _forward(request, workspace, "GET", f"/v1/messages/batches/{batch_id}", "passthrough.retrieve")
+    return _respond(answer, request, workspace)
+
+
+@_guarded
+def cancel(request, batch_id: str) -> HttpResponse:
+    """POST: cancel, forwarded; the mirror takes the API's answer at once; audited."""
+    if request.method != "POST":
+        return _respond(Answer.error(405, "invalid_request_error", "Use POST to cancel."))
+    user, workspace = _caller(request, "cancel_batch", batch_id)
+    answer = _forward(request, workspace, "POST", f"/v1/messages/batches/{batch_id}/cancel", "passthrough.cancel")
+    response = _respond(answer, request, workspace)
+    if answer.status == 200:
+        upsert(workspace, [client.parse_batch(response.content)])
+    audit.record(user, "cancel", batch_id, workspace=workspace, params={"via": "pass-through"},
+                 outcome="ok" if answer.status == 200 else "error")  # fmt: skip
+    return response
+
+
+@_guarded
+def results(request, batch_id: str) -> HttpResponse:
+    """GET: the kept copy once ingested (so results outlive the API's 29 days); until then the API's stream,
+    passed on as it comes, never held whole."""
+    if request.method != "GET":
+        return _respond(Answer.error(405, "invalid_request_error", "Use GET."))
+    _, workspace = _caller(request, "view_batch", batch_id)
+    kept = Batch.objects.filter(pk=batch_id, workspace=workspace).exclude(results_ingested_at=None).first()
+    if kept is not None:
+        return StreamingHttpResponse(exports.jsonl_all(kept), content_type="application/binary")
+    answer = _forward(request, workspace, "GET", f"/v1/messages/batches/{batch_id}/results", "passthrough.results")
+    return _respond(answer)
+
+
+@_guarded
+def count_tokens(request) -> HttpResponse:
+    if request.method != "POST":
+        return _respond(Answer.error(405, "invalid_request_error", "Use POST."))
+    _, workspace = _caller(request, "view_batch")
+    body = request.read(32 * 1024 * 1024 + 1)
+    if len(body) > 32 * 1024 * 1024:
+        return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
+    try:
+        forwarded = client.forward(workspace.credentials, "POST", "/v1/messages/count_tokens", body=body,
+                                   headers=_headers(request), endpoint="passthrough.count_tokens")  # fmt: skip
+    except RetryableAPIError as exc:
+        return _respond(Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",
+                                     **{"x-should-retry": "true"}))  # fmt: skip
+    return _respond(Answer(forwarded.status, forwarded.headers, forwarded=forwarded), request, workspace)

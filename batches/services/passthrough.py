@@ -1,0 +1,171 @@
+"""Batches created through the Anthropic-compatible pass-through (api/passthrough.py), kept as if made here.
+
+A create's body is kept as the inputs of a confirmed one-part submission, with its submitter and a fingerprint,
+in one transaction *before* it is forwarded; the batch is linked when the API answers. So:
+- an answer that never comes (a 5xx, a cut connection, a dead process) leaves the part "creating" with the reason,
+  and the create-once rules of submit.py resolve it (adopt the batch it made, or send it once), never twice;
+- the client's retry of the same body (the SDK retries a cut connection, a 5xx) within
+  PASSTHROUGH_SAME_BODY_SECONDS finds that submission and gets its batch, not a second one;
+- a refusal the API makes before creating anything (429, 529, another 4xx) keeps nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from batches import client
+from batches.errors import RetryableAPIError
+from batches.models import RequestInput, Submission, SubmissionPart, Workspace
+from batches.services import submit
+from batches.services.request_stream import BodyError, iter_requests
+
+log = logging.getLogger(__name__)
+STORE_CHUNK = 2000
+# Refusals that create nothing: the request was not taken (rate limit, overload), or not acceptable.
+NOTHING_MADE = {400, 401, 403, 404, 413, 422, 429, 529}
+LABEL = "via API"
+
+
+@dataclass
+class Spooled:
+    """A request body kept on disk while it is read and forwarded."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass
+class Answer:
+    """What goes back to the client: the API's own answer (streamed), or one of ours in its shape."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    forwarded: client.Forwarded | None = None
+
+    @classmethod
+    def error(cls, status: int, kind: str, message: str, **headers: str) -> Answer:
+        import json
+
+        body = json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+        return cls(status, {"content-type": "application/json", **headers}, body)
+
+
+def _file_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(size):
+            yield chunk
+
+
+def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str], *, label: str = LABEL) -> Answer:
+    """Keep, forward, link: the create-batch call of the pass-through."""
+    key = submit.fingerprint("passthrough", workspace.pk, user.pk, spooled.sha256)
+    window = timedelta(seconds=settings.PASSTHROUGH_SAME_BODY_SECONDS)
+    existing = Submission.objects.filter(fingerprint=key).first()
+    if existing and (existing.created_at < timezone.now() - window or _refused(existing)):
+        # The same body long after, or after a refusal: a new create, not a retry. The old one keeps its row.
+        Submission.objects.filter(pk=existing.pk).update(fingerprint=submit.fingerprint(key, existing.pk))
+        existing = None
+    if existing:
+        return _again(existing, headers)
+    try:
+        submission, part = _keep(workspace, user, spooled, key, label)
+    except BodyError as exc:
+        return Answer.error(400, "invalid_request_error", f"The request body could not be read: {exc}.")
+    except IntegrityError:  # the same body, a moment earlier, from a client retry racing this one
+        return _again(Submission.objects.get(fingerprint=key), headers)
+    return _send(submission, part, spooled, headers)
+
+
+def _keep(workspace, user, spooled: Spooled, key: str, label: str) -> tuple[Submission, SubmissionPart]:
+    """The submission, its one part ("creating", this call's attempt) and every request, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
+            request_count=0, filename="(pass-through)", confirmed_at=now,
+        )  # fmt: skip
+        part = SubmissionPart.objects.create(
+            submission=submission, index=0, request_count=0, status=SubmissionPart.Status.CREATING,
+            attempted_at=now, attempts=1,
+        )  # fmt: skip
+        count = 0
+        with spooled.path.open("rb") as f:
+            requests = enumerate(iter_requests(f), start=1)
+            while chunk := list(islice(requests, STORE_CHUNK)):
+                RequestInput.objects.bulk_create([
+                    RequestInput(part=part, custom_id=str(r.get("custom_id", ""))[:128], line=line,
+                                 params=RequestInput.pack(r.get("params") or {}))
+                    for line, r in chunk
+                ], ignore_conflicts=True)  # fmt: skip
+                count += len(chunk)
+        Submission.objects.filter(pk=submission.pk).update(request_count=count)
+        SubmissionPart.objects.filter(pk=part.pk).update(request_count=count)
+    submission.request_count = part.request_count = count
+    return submission, part
+
+
+def _send(submission: Submission, part: SubmissionPart, spooled: Spooled, headers: dict[str, str]) -> Answer:
+    creds = submission.workspace.credentials
+    try:
+        answer = client.forward(creds, "POST", "/v1/messages/batches", headers=headers, endpoint="passthrough.create",
+                                body=_file_chunks(spooled.path), content_length=spooled.size,
+                                timeout=client.CREATE_TIMEOUT_SECONDS)  # fmt: skip
+    except RetryableAPIError as exc:
+        _unknown(part, str(exc))
+        return Answer.error(502, "api_error", "The API could not be reached; retrying this same request is safe: it "
+                            "never makes a second batch.", **{"x-should-retry": "true"})  # fmt: skip
+    if answer.status == 200:
+        try:
+            body = answer.read()
+            submit.link(submission, part, client.parse_batch(body))
+        except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
+            _unknown(part, f"the API's answer was lost: {exc}")
+            return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
+                                **{"x-should-retry": "true"})  # fmt: skip
+        return Answer(200, answer.headers, body)
+    if answer.status in NOTHING_MADE:
+        with transaction.atomic():  # nothing was made: nothing is kept (the inputs go with the submission)
+            Submission.objects.filter(pk=submission.pk).delete()
+    else:  # a 5xx: the API may have made the batch before failing
+        _unknown(part, f"the API answered {answer.status}")
+    return Answer(answer.status, answer.headers, forwarded=answer)
+
+
+def _unknown(part: SubmissionPart, reason: str) -> None:
+    """Left "creating" with the reason: submit.py's create-once rules settle it (here on a retry, or the beat)."""
+    log.info("pass-through create, part %s: %s; the create-once rules will settle it", part.pk, reason)
+    SubmissionPart.objects.filter(pk=part.pk, status=SubmissionPart.Status.CREATING).update(error=reason[:500])
+
+
+def _refused(submission: Submission) -> bool:
+    return submission.parts.filter(status=SubmissionPart.Status.FAILED).exists()
+
+
+def _again(submission: Submission, headers: dict[str, str]) -> Answer:
+    """The same body again: the batch it made (retrieved from the API, its answer verbatim), once settled."""
+    part = submission.parts.first()
+    Status = SubmissionPart.Status
+    # Settle a lost answer now, by the create-once rules: adopt what the first call made, or (once the API has had
+    # SUBMIT_LIST_GRACE_SECONDS to list it) conclude it made nothing and send it once.
+    for _ in range(2):
+        if part is None or part.batch_id or not (part.status == Status.PENDING or part.error):
+            break
+        submit.submit_part(submission, part)
+        part.refresh_from_db()
+    if part and part.batch_id:
+        forwarded = client.forward(submission.workspace.credentials, "GET", f"/v1/messages/batches/{part.batch_id}",
+                                   headers=headers, endpoint="passthrough.retrieve")  # fmt: skip
+        return Answer(forwarded.status, forwarded.headers, forwarded=forwarded)
+    return Answer.error(409, "conflict_error", "This same request is being created already; retry shortly to get "
+                        "its batch.", **{"retry-after": "2", "x-should-retry": "true"})  # fmt: skip

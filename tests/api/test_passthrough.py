@@ -1,0 +1,148 @@
+"""The official SDK, unchanged but for base_url and api_key, against a live dashboard with the emulator upstream:
+the same bytes as the emulator directly, each create kept with its submitter and inputs, results from the kept
+copy, the SDK's retries converging on one batch, and a token's scope enforced."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+
+from batches.models import AuditEvent, Batch, RequestInput, Submission
+from batches.services import retry, sync
+from batches.services import tokens as token_service
+from tests.builders import batch_request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def olga(make_user):
+    return make_user("olga", "Operator")
+
+
+@pytest.fixture
+def sdk(live_server, workspace, olga, make_token):
+    """The SDK as a pipeline uses it: the dashboard's /anthropic and an Operator's token."""
+    raw = make_token(olga, [workspace], "Operator")
+    return anthropic.Anthropic(base_url=f"{live_server.url}/anthropic", api_key=raw, max_retries=2)
+
+
+@pytest.fixture
+def direct(emulator, workspace):
+    return anthropic.Anthropic(base_url=emulator.base_url, api_key=workspace.test_api_key, max_retries=0)
+
+
+def _raw(call) -> bytes:
+    return call.http_response.content
+
+
+def test_the_sdk_gets_the_same_bytes_and_the_batch_is_kept_with_its_inputs(sdk, direct, emulator, workspace, olga):
+    requests = [batch_request(f"q-{i}", "hi [emulate:succeeded]") for i in range(3)]
+    requests.append(batch_request("bad", "x [emulate:errored:overloaded_error]"))
+    made = sdk.messages.batches.create(requests=requests)
+    kept = Batch.objects.get(pk=made.id)  # on the dashboard at once, as made through the API by olga
+    assert kept.submitted_by == olga and kept.label == "via API (test)" and kept.processing_status == "in_progress"
+    assert sorted(RequestInput.objects.filter(batch=kept).values_list("custom_id", flat=True)) == [
+        "bad", "q-0", "q-1", "q-2"]  # fmt: skip
+    assert RequestInput.objects.get(batch=kept, custom_id="q-1").unpack() == requests[1]["params"]
+    retrieve = sdk.messages.batches.with_raw_response.retrieve(made.id)
+    assert _raw(retrieve) == _raw(direct.messages.batches.with_raw_response.retrieve(made.id))
+    assert retrieve.headers["request-id"]
+    assert _raw(sdk.messages.batches.with_raw_response.list(limit=5)) == _raw(
+        direct.messages.batches.with_raw_response.list(limit=5))  # fmt: skip
+    emulator.advance(3600)
+    streamed = b"".join(sdk.messages.batches.with_raw_response.results(made.id).http_response.iter_bytes())
+    expected = b"".join(direct.messages.batches.with_raw_response.results(made.id).http_response.iter_bytes())
+    assert streamed == expected and streamed.count(b"\n") >= 3
+    ids = sorted(r.custom_id for r in sdk.messages.batches.results(made.id))
+    assert ids == sorted(r["custom_id"] for r in requests)
+    sync.catch_up(workspace.pk)  # ingested: from now on served from the kept copy
+    assert Batch.objects.get(pk=made.id).results_ingested_at is not None
+    emulator.faults.add(op="results", status=500, times=-1)  # the API cannot serve them any more
+    assert b"".join(sdk.messages.batches.with_raw_response.results(made.id).http_response.iter_bytes()) == expected
+
+
+def test_a_failed_item_of_a_pass_through_batch_is_retried_from_its_kept_inputs(sdk, emulator, workspace, olga):
+    requests = [batch_request("ok", "hi [emulate:succeeded]"), batch_request("bad", "x [emulate:errored:api_error]")]
+    made = sdk.messages.batches.create(requests=requests)
+    emulator.advance(3600)
+    sync.catch_up(workspace.pk)
+    batch = Batch.objects.get(pk=made.id)
+    plan = retry.plan(batch.results.filter(result_type="errored"))
+    assert [r.custom_id for r, _ in plan.ready] == ["bad"]  # its inputs were kept: ready to send again
+    child = retry.create(plan, olga, overrides={}, edits={}, include_needs_fix=False).submission
+    assert child.parent_batch == batch and child.request_count == 1
+
+
+def test_cancel_and_delete_go_through_audited(sdk, direct, emulator):
+    running = sdk.messages.batches.create(requests=[batch_request("a", "hi [emulate:succeeded]")])
+    canceled = sdk.messages.batches.with_raw_response.cancel(running.id)
+    assert _raw(canceled) == _raw(direct.messages.batches.with_raw_response.retrieve(running.id))
+    assert Batch.objects.get(pk=running.id).processing_status == "canceling"
+    emulator.advance(3600)
+    assert sdk.messages.batches.delete(running.id).id == running.id
+    with pytest.raises(anthropic.NotFoundError):
+        direct.messages.batches.retrieve(running.id)
+    assert set(AuditEvent.objects.filter(target=running.id, actor_name="olga").values_list("action", flat=True)) >= {
+        "cancel", "delete"}  # fmt: skip
+
+
+@pytest.mark.parametrize("status", [429, 529, 503])
+def test_an_upstream_refusal_reaches_the_sdk_which_retries_to_one_batch(sdk, emulator, status, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0  # a 503 may come after a create: it is looked for, then sent once
+    emulator.faults.add(op="create", status=status, retry_after=0.1)
+    made = sdk.messages.batches.create(requests=[batch_request("a", "hi")])
+    assert emulator.calls["create"] == 2  # the refusal, then the SDK's retry through the pass-through
+    assert list(Batch.objects.values_list("pk", flat=True)) == [made.id]
+    assert Submission.objects.count() == 1
+
+
+def test_the_refusal_and_its_headers_come_back_verbatim(sdk, emulator):
+    emulator.faults.add(op="create", status=529, times=-1, retry_after=0.1)
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        sdk.with_options(max_retries=0).messages.batches.create(requests=[batch_request("a", "hi")])
+    error = raised.value
+    assert error.status_code == 529 and error.body["error"]["type"] == "overloaded_error"
+    assert error.response.headers["retry-after"] and error.response.headers["request-id"]
+    assert not Submission.objects.exists()  # nothing was made: nothing kept
+
+
+def test_a_lost_answer_is_settled_by_the_create_once_rules_never_twice(sdk, emulator, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0
+    emulator.faults.add(op="create", status=500, after=True)  # made, but the answer is a 500
+    made = sdk.messages.batches.create(requests=[batch_request("a", "hi"), batch_request("b", "hi")])
+    assert emulator.calls["create"] == 1  # the SDK's retry found the batch the first call made
+    assert list(Batch.objects.values_list("pk", flat=True)) == [made.id]
+    assert Batch.objects.get().submitted_by.username == "olga"
+
+
+def test_a_cut_connection_is_retried_by_the_sdk_to_one_batch(sdk, emulator, settings):
+    settings.SUBMIT_LIST_GRACE_SECONDS = 0
+    emulator.faults.add(op="create", after=True, drop=True)  # made, then the connection closes unanswered
+    made = sdk.messages.batches.create(requests=[batch_request("a", "hi")])
+    assert emulator.calls["create"] == 1
+    assert list(Batch.objects.values_list("pk", flat=True)) == [made.id]
+
+
+def test_a_tokens_scope_is_enforced(live_server, make_user, make_workspace, make_token, emulator, olga):
+    main, other = make_workspace("main"), make_workspace("other")
+    theirs = anthropic.Anthropic(base_url=emulator.base_url, api_key=other.test_api_key)
+    foreign = theirs.messages.batches.create(requests=[batch_request("a", "hi")])
+    sync.catch_up(other.pk)
+    url = f"{live_server.url}/anthropic"
+    mine = anthropic.Anthropic(base_url=url, api_key=make_token(olga, [main], "Operator"), max_retries=0)
+    with pytest.raises(anthropic.NotFoundError):
+        mine.messages.batches.retrieve(foreign.id)
+    with pytest.raises(anthropic.NotFoundError):
+        mine.messages.batches.cancel(foreign.id)
+    viewer = anthropic.Anthropic(base_url=url, api_key=make_token(olga, [main], "Viewer"), max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError, match="Operator or Admin"):
+        viewer.messages.batches.create(requests=[batch_request("a", "hi")])
+    both = make_token(olga, [main, other], "Operator")
+    with pytest.raises(anthropic.BadRequestError, match="anthropic-workspace-id"):
+        anthropic.Anthropic(base_url=url, api_key=both, max_retries=0).messages.batches.list()
+    chosen = anthropic.Anthropic(base_url=url, api_key=both, default_headers={"anthropic-workspace-id": "other"})
+    assert [b.id for b in chosen.messages.batches.list()] == [foreign.id]
+    token_service.revoke(token_service.authenticate(both), by=olga)
+    with pytest.raises(anthropic.AuthenticationError):
+        chosen.messages.batches.list()
