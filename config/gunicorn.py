@@ -19,7 +19,12 @@ threads = envint("WEB_THREADS", "4")
 # gthread answers its heartbeat between requests, so a long upload (up to 256 MB) does not trip this.
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+# Longer than the 5 s between a tab's polls, so each open tab keeps its connection instead of opening one per
+# poll (at 5 s, equal to the interval, most polls paid a new connection); shorter than a load balancer's
+# usual 60 s idle timeout. An idle kept-alive connection waits in the process's poller, not in a thread.
+keepalive = 20
+# Open connections per process (gthread), kept-alive idle ones included: a thousand tabs on two processes.
+worker_connections = 2000
 # Recycle a process now and then, so a slow leak in any library never grows without bound. Not every 1,000
 # requests: a thousand open tabs poll ~200 times a second, and each restart cost its process's warm state
 # (connections, the local render cache when no shared cache is configured) every few seconds.
