@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from dashboard.sso import backchannel
 from dashboard.sso import views as sso
 from dashboard.views import (
     actions,
@@ -60,5 +61,6 @@ urlpatterns = [
     # The names allauth's OpenID Connect provider reverses; its own routes (which skip our checks) are not served.
     path("sso/<str:provider_id>/login/", sso.sso_login, name="openid_connect_login"),
     path("sso/<str:provider_id>/callback/", sso.sso_callback, name="openid_connect_callback"),
+    path("sso/<str:provider_id>/backchannel-logout/", backchannel.backchannel_logout, name="sso_backchannel_logout"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -44,18 +44,19 @@ def end_sessions(user, *, by=None, reason: str = "ended by an Admin") -> int:
     return ended
 
 
-def end_idp_session(*, provider: str, sub_user=None, idp_session: str = "") -> int:
-    """The IdP said a session ended (back-channel logout): end ours opened by it, or all of the user's."""
-    sign_ins = SignIn.objects.filter(method=SignIn.Method.SSO, provider=provider)
+def end_idp_session(*, provider: str, user=None, idp_session: str = "") -> int:
+    """The IdP said a session ended (back-channel logout): end ours opened by it (its `sid`), or else every SSO
+    session of the user. Audited."""
+    sign_ins = SignIn.objects.filter(method=SignIn.Method.SSO, provider=provider, ok=True)
     if idp_session:
         sign_ins = sign_ins.filter(idp_session=idp_session)
-    elif sub_user is not None:
-        sign_ins = sign_ins.filter(user=sub_user)
+    elif user is not None:
+        sign_ins = sign_ins.filter(user=user)
     else:
         return 0
     users = {s.user for s in sign_ins.filter(ended_at__isnull=True).select_related("user") if s.user}
     ended = _end(sign_ins)
-    for user in users:
-        audit.record(None, "sessions_ended", user.get_username(), params={"sessions": ended},
+    for each in users:
+        audit.record(None, "sessions_ended", each.get_username(), params={"sessions": ended},
                      detail=f"back-channel logout from {provider}")  # fmt: skip
     return ended

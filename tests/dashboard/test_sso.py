@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 from django.contrib.sessions.models import Session
 
 from batches.models import AuditEvent, SignIn, SsoGrant, Workspace, WorkspaceAccess
+from batches.roles import sync_role_groups
 from tests.oidc.idp import Idp, through_idp
 
 RULES = "ops=Viewer;leads=Auditor;team-a=Operator@workspace-a"
@@ -15,6 +17,7 @@ CALLBACK = "http://testserver/sso/idp/callback/"
 
 @pytest.fixture
 def idp(processes, tmp_path, settings, db) -> Idp:
+    sync_role_groups(apps)  # a flush after an earlier transactional test may have emptied the role groups
     idp = Idp(processes, tmp_path, [CALLBACK]).start()
     settings.SOCIALACCOUNT_PROVIDERS = idp.app()
     settings.SSO_ROLE_RULES = RULES

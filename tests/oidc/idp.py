@@ -22,6 +22,11 @@ HERE = ROOT / "tests" / "oidc"
 CLIENT_ID, CLIENT_SECRET = "batch-dashboard", "test-client-secret-0123456789"
 
 
+def backchannel_uri(callback: str) -> str:
+    # Node resolves localhost to ::1 first; the live server listens on 127.0.0.1.
+    return callback.replace("/callback/", "/backchannel-logout/").replace("//localhost:", "//127.0.0.1:")
+
+
 class Idp:
     def __init__(self, processes: Processes, directory: Path, redirect_uris: list[str]) -> None:
         self.processes, self.port = processes, free_port()
@@ -29,7 +34,8 @@ class Idp:
         self.config = {
             "port": self.port,
             "clients": [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": redirect_uris,
-                         "backchannel_logout_uri": redirect_uris[0].replace("/callback/", "/backchannel-logout/")}],
+                         "backchannel_logout_uri": backchannel_uri(redirect_uris[0]),
+                         "backchannel_logout_session_required": True}],
             "users": {},
         }  # fmt: skip
         self.process = None

@@ -32,5 +32,10 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   cookies: { keys: ['oidc-test-cookie-key'] },
   ttl: { IdToken: config.idTokenTtl || 3600 },
+  // Its SSRF guard refuses loopback addresses, where the tests' dashboard takes the back-channel logout.
+  fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
 });
+for (const event of ['backchannel.success', 'backchannel.error', 'server_error', 'grant.error']) {
+  provider.on(event, (ctx, ...args) => console.log(event, ...args.map((a) => (a instanceof Error ? `${a.message} ${a.cause || ''}` : a))));
+}
 provider.listen(config.port, '127.0.0.1', () => console.log(`oidc-provider listening on ${issuer}`));
