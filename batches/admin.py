@@ -5,10 +5,11 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
 from batches.admin_sso import SsoGrantInline, end_sessions
-from batches.models import Batch, Budget, Price, Result, Workspace, WorkspaceAccess
+from batches.models import Batch, Budget, Price, PricedModel, Result, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
 from batches.services import audit, ingest
 from batches.services.handoff import enqueue
+from batches.services.pricing import catalog
 from batches.tasks import reprice_usage
 
 
@@ -103,6 +104,20 @@ class PriceAdmin(admin.ModelAdmin):
     list_filter = ["family", "origin"]
     search_fields = ["family"]
     readonly_fields = ["origin"]
+    actions = ["show_price_book", "apply_price_book"]
+
+    @admin.action(description="Show what the price book would change (whatever is selected)")
+    def show_price_book(self, request, queryset):
+        for line in catalog.diff().lines():
+            self.message_user(request, line)
+
+    @admin.action(description="Apply the price book (never over an Admin's rows) and reprice")
+    def apply_price_book(self, request, queryset):
+        d = catalog.apply()
+        audit.record(request.user, "price_change", "price book", params={"price": "refreshed",
+                     "changes": len(d.added) + len(d.changed) + len(d.models_added)})  # fmt: skip
+        for line in d.lines():
+            self.message_user(request, line)
 
     # A change reprices the usage it affects; a report of a past period keeps that period's prices.
     # A row an Admin saved is theirs: a refresh from the price book leaves it alone.
@@ -128,6 +143,23 @@ class PriceAdmin(admin.ModelAdmin):
         # Only the days from the earliest date touched: earlier days keep the prices they had.
         since = min([p.effective_from for p in prices] + ([also_from] if also_from else []))
         enqueue(reprice_usage, since.isoformat())
+
+
+@admin.register(PricedModel)
+class PricedModelAdmin(admin.ModelAdmin):
+    """Which price family a model id bills as (explicit: never by prefix)."""
+
+    list_display = ["model", "family"]
+    search_fields = ["model", "family"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(request.user, "price_change", f"model {obj.model}", params={"family": obj.family})
+        enqueue(reprice_usage)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        enqueue(reprice_usage)
 
 
 @admin.register(Budget)

@@ -146,6 +146,41 @@ class ReportedCostRow:
     requests: int | None
 
 
+@dataclass(frozen=True)
+class ReportedCostPartRow:
+    day: date
+    model: str
+    inference_geo: str
+    context_window: str
+    part: str  # the token_type, or the cost_type of a fee ("web_search")
+    amount: Decimal  # USD
+
+
+PART_GROUPS = ["model", "inference_geo", "context_window", "cost_type", "token_type"]
+
+
+def cost_report_parts(creds: Credentials, start: date, end: date) -> list[ReportedCostPartRow]:
+    """The same report broken down by the dimensions prices vary on, to trace a drift to its rule."""
+    analytics = _client(creds).beta.organization.analytics.cost
+    start_at, end_at = (datetime(d.year, d.month, d.day, tzinfo=UTC) for d in (start, end))
+    page = _call(lambda: analytics.list(
+        starting_at=start_at, ending_at=end_at, group_by=PART_GROUPS, time_bucket_width="1d",
+        service_tiers=["batch"], limit=1000,
+    ), endpoint="cost_report")  # fmt: skip
+    rows: list[ReportedCostPartRow] = []
+    while True:
+        for item in page.data:
+            g = item.group
+            rows.append(ReportedCostPartRow(
+                day=item.starting_at.astimezone(UTC).date(), model=g.model or "", inference_geo=g.inference_geo or "",
+                context_window=g.context_window or "", part=g.token_type or g.cost_type or "",
+                amount=Decimal(item.cost.amount) / 100,
+            ))  # fmt: skip
+        if not page.has_next_page():
+            return rows
+        page = _call(page.get_next_page, endpoint="cost_report")
+
+
 def cost_report(creds: Credentials, start: date, end: date) -> list[ReportedCostRow]:
     """Anthropic's own cost of the batch service tier per UTC day and model, [start, end).
 

@@ -1,8 +1,10 @@
 """The cost report: `GET /v1/organizations/analytics/cost` (SDK: `client.beta.organization.analytics.cost.list`).
 
-What it charges: the succeeded items of ended batches, with the token counts their results lines report,
-priced by `pricing.py` at the batch tier. A batch's whole usage falls on the UTC day its processing ended.
-An ended batch never changes, so its per-model token totals are computed once and kept (`CostAggregates`).
+What it charges: the succeeded items of ended batches, each priced on its own by `pricing.py` (its context
+window tier, inference_geo, speed, web searches) at the batch tier, on the UTC day its batch's processing
+ended. An ended batch never changes, so its cost parts per model are computed once and kept
+(`CostAggregates`). Rows group by model, workspace_id, service_tier, context_window, inference_geo, speed,
+cost_type and token_type, as the API's do; `requests` is null when grouped by cost_type or token_type.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import pricing
 from .errors import invalid
-from .results import succeeded_tokens
+from .results import succeeded_usage
 from .state import DAY, Batch, Store, reached
 from .util import base62, digest, rfc3339
 
 HOUR = 3600.0
 MAX_SPAN = 31 * DAY  # "The range may span at most 31 days."
-GROUP_BY = ("model", "workspace_id", "service_tier")  # supported; any other documented value -> 400
+GROUP_BY = (
+    "model", "workspace_id", "service_tier", "context_window", "inference_geo", "speed", "cost_type", "token_type",
+)  # supported; any other documented value -> 400  # fmt: skip
+# The dimensions a part of a cost carries (pricing.Part), in the order of a row's key after the model.
+PART_DIMS = ("context_window", "inference_geo", "speed", "cost_type", "token_type")
 SERVICE_TIERS = ("batch", "flex", "flex_discount", "priority", "priority_on_demand", "standard")
 # Documented filters the emulator cannot honour: sending one is a 400 rather than a silently wrong report.
 UNSUPPORTED_FILTERS = (
@@ -40,24 +46,47 @@ def workspace_id(name: str) -> str:
     return "wrkspc_" + base62(digest("workspace", name), 24)
 
 
+# Per model: {(context_window, inference_geo, speed, cost_type, token_type): cents} and
+# {(context_window, inference_geo, speed): requests}.
+ModelCost = tuple[dict[tuple, Decimal], dict[tuple, int]]
+
+
 class CostAggregates:
-    """Per ended batch: (ended_at, {model: Tokens}). Built once, on the first report that needs it."""
+    """Per ended batch: (ended_at, {model: ModelCost}). Built once, on the first report that needs it."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._done: dict[str, tuple[float, dict[str, pricing.Tokens]]] = {}
+        self._done: dict[str, tuple[float, dict[str, ModelCost]]] = {}
 
-    def get(self, batch: Batch) -> tuple[float, dict[str, pricing.Tokens]]:
+    def get(self, batch: Batch) -> tuple[float, dict[str, ModelCost]]:
         with self._lock:  # one builder at a time: a report asks for many batches, each built only once
             cached = self._done.get(batch.id)
             if cached is None:
-                cached = (batch.end_info()[0], succeeded_tokens(self._store, batch))
+                ended_at = batch.end_info()[0]
+                cached = (ended_at, _priced(succeeded_usage(self._store, batch), ended_at))
                 self._done[batch.id] = cached
             return cached
 
     def __len__(self) -> int:
         return len(self._done)
+
+
+def _priced(items: list[pricing.Item], ended_at: float) -> dict[str, ModelCost]:
+    day = datetime.fromtimestamp(ended_at, UTC).date()
+    per_model: dict[str, ModelCost] = {}
+    for item in items:
+        parts = pricing.item_parts(item, day)
+        if parts is None:
+            continue  # no price: costs nothing, reported in no row
+        cents, requests = per_model.setdefault(item.model, ({}, {}))
+        for part in parts:
+            key = part[:5]
+            cents[key] = cents.get(key, Decimal(0)) + part.cents
+        window = parts[0].context_window if parts else pricing.SHORT
+        req_key = (window, item.inference_geo, item.speed)
+        requests[req_key] = requests.get(req_key, 0) + 1
+    return per_model
 
 
 def day_start(ts: float) -> float:
@@ -209,8 +238,10 @@ def cost_rows(
         return []
     drift = dict(drift)
     ws_ids: dict[str, str] = {}
-    # (bucket start, model family, workspace id, tier) -> [amount, list amount, requests]
-    sums: dict[tuple[float, str | None, str | None, str | None], list] = {}
+    dims = [i for i, name in enumerate(PART_DIMS) if name in q.group_by]
+    per_part = "cost_type" in q.group_by or "token_type" in q.group_by  # requests have no part to go with
+    # (bucket start, model family, workspace id, tier, *dimensions) -> [amount, list amount, requests]
+    sums: dict[tuple, list] = {}
     for batch in batches:
         if batch.workspace not in ws_ids:
             ws_ids[batch.workspace] = workspace_id(batch.workspace)
@@ -218,45 +249,49 @@ def cost_rows(
         if q.workspace_ids is not None and ws not in q.workspace_ids:
             continue
         ended_at, per_model = aggregates.get(batch)
-        for model, tokens in per_model.items():
+        for model, (cents, requests) in per_model.items():
             fam = pricing.family(model)
-            if fam is None:
-                continue  # no price: costs nothing, reported in no row
             if q.models is not None and fam not in q.models and model not in q.models:
                 continue
-            list_amount = pricing.cost_cents(fam, tokens, tier) * _drift(drift, model)
-            amount = list_amount * pricing.NEGOTIATED_FACTOR
-            key = (
+            factor = _drift(drift, model)
+            head = (
                 day_start(ended_at) if q.bucketed else q.starting_at,
                 fam if "model" in q.group_by else None,
                 ws if "workspace_id" in q.group_by else None,
                 tier if "service_tier" in q.group_by else None,
             )
-            acc = sums.setdefault(key, [Decimal(0), Decimal(0), 0])
-            acc[0] += amount
-            acc[1] += list_amount
-            acc[2] += tokens.requests
+            for part, value in cents.items():
+                key = head + tuple(part[i] if i in dims else None for i in range(len(PART_DIMS)))
+                acc = sums.setdefault(key, [Decimal(0), Decimal(0), None if per_part else 0])
+                acc[1] += value * factor
+                acc[0] += value * factor * pricing.NEGOTIATED_FACTOR
+            if per_part:
+                continue
+            for part, n in requests.items():
+                key = head + tuple(part[i] if i in dims and i < 3 else None for i in range(len(PART_DIMS)))
+                sums.setdefault(key, [Decimal(0), Decimal(0), 0])[2] += n
     ordered = sorted(sums.items(), key=lambda kv: _sort_key(kv, q))
     return [_row(key, acc, q) for key, acc in ordered]
 
 
 def _sort_key(kv, q: CostQuery):
-    (bucket, model, ws, tier), (amount, list_amount, _) = kv
+    key, (amount, list_amount, _) = kv
+    bucket = key[0]
     metric = list_amount if q.order_by == "list_amount" else amount
     sign = -1 if q.descending else 1
-    tie = (model or "", ws or "", tier or "")
+    tie = tuple(v or "" for v in key[1:])
     if q.order_by == "time":  # buckets in `order`, then highest amount first within a bucket
         return (sign * bucket, -amount, tie)
     return (sign * metric, bucket, tie)
 
 
 def _row(key, acc, q: CostQuery) -> dict[str, Any]:
-    bucket, model, ws, tier = key
+    bucket, model, ws, tier, *dims = key
     amount, list_amount, requests = acc
     return {
         "starting_at": rfc3339(bucket),
         "ending_at": rfc3339(bucket + DAY if q.bucketed else q.ending_at),
-        "group": {"model": model, "workspace_id": ws, "service_tier": tier},
+        "group": {"model": model, "workspace_id": ws, "service_tier": tier, **dict(zip(PART_DIMS, dims, strict=True))},
         "cost": {
             "amount": pricing.cents_str(amount),
             "list_amount": pricing.cents_str(list_amount),

@@ -1,38 +1,112 @@
-"""The emulator's price table, in ONE place: what the cost report charges for a batch's token usage.
+"""The emulator's rate cards, in ONE place: what the cost report charges for each succeeded request.
 
-Standard prices in USD per million tokens, by model family. A model id matches a family when it equals the
-family or starts with the family followed by "-" (so `claude-sonnet-4-5-20250929` is `claude-sonnet-4-5`);
-the longest matching family wins (`claude-opus-4-1-...` is `claude-opus-4-1`, not `claude-opus-4`).
-A model of no family has no price: it costs 0 and the cost report shows no row for it.
+Written from Anthropic's pricing and model pages (platform.claude.com/docs/en/about-claude/pricing, the
+model overviews, data residency, fast mode), never from the product's tables, so that a reconciliation
+of the product's figures against this report can catch the product out.
 
+Standard prices in USD per million tokens, per family, each card in force from a date. A model id names
+its family explicitly (MODELS) or is a family's own name: never a prefix match. A model of no family has
+no price: it costs 0 and the cost report shows no row for it.
+
+Each request is priced on its own:
+- context window: a prompt (input + cache writes + cache reads) over the card's `long_over` is the
+  "200k-1M" tier (Haiku 5.5's long prompts too, over 100,000): every token of it at the long card;
+- inference_geo "us": every token x 1.1 on the families that offer it (Opus 4.6, Sonnet 4.6 and later);
+- speed "fast": every token x the card's fast factor;
+- web search: $10 per 1,000 searches, a fee per use (cost_type web_search), not halved by the batch tier;
+- the batch service tier: 50% of every token price.
 All arithmetic is `decimal.Decimal`, exact: amounts are reported in fractional cents as strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import NamedTuple, TypeVar
 
 _D = Decimal
 
-# family: (input, output) in USD per million tokens at the standard tier.
-PRICES: dict[str, tuple[Decimal, Decimal]] = {
-    "claude-opus-4-7": (_D("5"), _D("25")),
-    "claude-opus-4-1": (_D("15"), _D("75")),
-    "claude-opus-4": (_D("15"), _D("75")),
-    "claude-sonnet-4-6": (_D("3"), _D("15")),
-    "claude-sonnet-4-5": (_D("3"), _D("15")),
-    "claude-sonnet-4": (_D("3"), _D("15")),
-    "claude-haiku-4-5": (_D("1"), _D("5")),
-    "claude-3-5-haiku": (_D("0.8"), _D("4")),
-    "claude-3-haiku": (_D("0.25"), _D("1.25")),
+
+class Card(NamedTuple):
+    """One family's standard prices from a date: input, output, 5-minute write, 1-hour write, cache read."""
+
+    since: date
+    rates: tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+    long_over: int | None = None  # prompt tokens over which the whole request is in the long tier
+    long_rates: tuple[Decimal, Decimal, Decimal, Decimal, Decimal] | None = None
+    us: Decimal | None = None  # inference_geo "us" multiplier; None: not offered
+    fast: Decimal | None = None  # speed "fast" multiplier; None: not offered
+
+
+def _r(*values: str) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+    i, o, w5, w1, rd = (_D(v) for v in values)
+    return (i, o, w5, w1, rd)
+
+
+US = _D("1.1")
+# Opus 4.5-4.8 and 5: $5 / $25, writes $6.25 / $10, hits $0.50 (pricing page, "Model pricing").
+_OPUS = _r("5", "25", "6.25", "10", "0.5")
+_SONNET_3 = _r("3", "15", "3.75", "6", "0.3")
+_SONNET_LONG = _r("6", "22.5", "7.5", "12", "0.6")  # "Long context pricing": over 200K input tokens
+CARDS: dict[str, tuple[Card, ...]] = {
+    "claude-fable-5-2": (Card(date(2026, 11, 9), _r("8", "40", "10", "16", "0.2"), us=US, fast=_D(2)),),
+    "claude-mythos-5-2": (Card(date(2026, 11, 9), _r("8", "40", "10", "16", "0.2"), us=US, fast=_D(2)),),
+    "claude-fable-5-1": (Card(date(2026, 9, 1), _r("10", "50", "12.5", "20", "0.25"), us=US),),
+    "claude-mythos-5-1": (Card(date(2026, 9, 1), _r("10", "50", "12.5", "20", "0.25"), us=US),),
+    "claude-fable-5": (Card(date(2026, 6, 9), _r("10", "50", "12.5", "20", "1"), us=US),),
+    "claude-mythos-5": (Card(date(2026, 6, 9), _r("10", "50", "12.5", "20", "1"), us=US),),
+    "claude-mythos-preview": (Card(date(2026, 4, 7), _r("25", "125", "31.25", "50", "2.5"), us=US),),
+    "claude-opus-5-5": (Card(date(2026, 9, 23), _r("4", "20", "5", "8", "0.2"), us=US, fast=_D(2)),),
+    "claude-opus-5": (Card(date(2026, 7, 24), _OPUS, us=US, fast=_D(2)),),
+    "claude-opus-4-8": (Card(date(2026, 5, 28), _OPUS, us=US),),
+    "claude-opus-4-7": (Card(date(2026, 4, 16), _OPUS, us=US),),
+    "claude-opus-4-6": (
+        Card(date(2026, 2, 5), _OPUS, 200_000, _r("10", "37.5", "12.5", "20", "1"), us=US, fast=_D(6)),
+        Card(date(2026, 3, 13), _OPUS, us=US, fast=_D(6)),  # the 1M window at one rate from here
+    ),
+    "claude-opus-4-5": (Card(date(2025, 11, 24), _OPUS),),
+    "claude-opus-4-1": (Card(date(2025, 8, 5), _r("15", "75", "18.75", "30", "1.5")),),
+    "claude-opus-4": (Card(date(2025, 5, 22), _r("15", "75", "18.75", "30", "1.5")),),
+    "claude-sonnet-5-5": (
+        Card(date(2026, 9, 29), _r("2", "10", "2.5", "4", "0.2"), us=US),
+        Card(date(2026, 10, 7), _r("2", "10", "2.5", "4", "0.1"), us=US),  # cache hits cut to 0.05x
+    ),
+    "claude-sonnet-5": (Card(date(2026, 6, 30), _r("2", "10", "2.5", "4", "0.2"), us=US),),
+    "claude-sonnet-4-6": (
+        Card(date(2026, 2, 17), _SONNET_3, 200_000, _SONNET_LONG, us=US),
+        Card(date(2026, 3, 13), _SONNET_3, us=US),
+    ),
+    "claude-sonnet-4-5": (Card(date(2025, 9, 29), _SONNET_3, 200_000, _SONNET_LONG),),
+    "claude-sonnet-4": (Card(date(2025, 5, 22), _SONNET_3, 200_000, _SONNET_LONG),),
+    "claude-haiku-5-5": (
+        Card(
+            date(2026, 10, 7),
+            _r("0.1", "0.5", "0.125", "0.2", "0.01"),
+            100_000,
+            _r("0.5", "2.5", "0.625", "1", "0.05"),
+            us=US,
+        ),
+    ),  # fmt: skip
+    "claude-haiku-4-5": (Card(date(2025, 10, 15), _r("1", "5", "1.25", "2", "0.1")),),
+    "claude-3-7-sonnet": (Card(date(2025, 2, 24), _SONNET_3),),
+    "claude-3-5-haiku": (Card(date(2024, 11, 4), _r("0.8", "4", "1", "1.6", "0.08")),),
+    "claude-3-haiku": (Card(date(2024, 3, 7), _r("0.25", "1.25", "0.3", "0.5", "0.03")),),
 }
-# Cache prices as multiples of the input price.
-CACHE_WRITE_5M = _D("1.25")
-CACHE_WRITE_1H = _D("2")
-CACHE_READ = _D("0.1")
-# Service tier multipliers of the standard price. The emulator's usage is all batch usage.
+# Ids the API returns that are not a family's own name, each to exactly one family.
+MODELS: dict[str, str] = {
+    "claude-opus-4-5-20251101": "claude-opus-4-5",
+    "claude-haiku-4-5-20251001": "claude-haiku-4-5",
+    "claude-sonnet-4-5-20250929": "claude-sonnet-4-5",
+    "claude-opus-4-1-20250805": "claude-opus-4-1",
+    "claude-opus-4-20250514": "claude-opus-4",
+    "claude-sonnet-4-20250514": "claude-sonnet-4",
+    "claude-3-7-sonnet-20250219": "claude-3-7-sonnet",
+    "claude-3-5-haiku-20241022": "claude-3-5-haiku",
+    "claude-3-haiku-20240307": "claude-3-haiku",
+}
+WEB_SEARCH_USD_PER_1000 = _D(10)
+# Service tier multipliers of the standard token price. The emulator's usage is all batch usage.
 TIER_FACTORS: dict[str, Decimal] = {"standard": _D("1"), "batch": _D("0.5")}
 BATCH_TIER = "batch"
 # cost.amount = cost.list_amount x this. The batch tier's 50% is part of the list price (a published price,
@@ -40,28 +114,38 @@ BATCH_TIER = "batch"
 NEGOTIATED_FACTOR = _D("1")
 # Cents per USD over tokens per MTok: cents = tokens * USD-per-MTok * CENTS_PER_TOKEN_UNIT.
 CENTS_PER_TOKEN_UNIT = _D(100) / _D(1_000_000)
+TOKEN_TYPES = (
+    "uncached_input_tokens", "output_tokens", "cache_creation.ephemeral_5m_input_tokens",
+    "cache_creation.ephemeral_1h_input_tokens", "cache_read_input_tokens",
+)  # fmt: skip
+SHORT, LONG = "0-200k", "200k-1M"
 
 T = TypeVar("T")
 
 
-def longest_prefix(model: str, prefixes: Iterable[str]) -> str | None:
-    """The longest of `prefixes` that `model` equals or starts with followed by "-"."""
-    best = None
-    for prefix in prefixes:
-        if (model == prefix or model.startswith(prefix + "-")) and (best is None or len(prefix) > len(best)):
-            best = prefix
-    return best
-
-
 def family(model: str) -> str | None:
-    """The price-table family of a model id, or None when the model has no price."""
-    return longest_prefix(model, PRICES)
+    """The family of a model id, or None when the model has no price."""
+    name = MODELS.get(model, model)
+    return name if name in CARDS else None
+
+
+def card(family_name: str, day: date) -> Card | None:
+    """The family's card in force on `day` (None before its first)."""
+    found = None
+    for c in CARDS[family_name]:
+        if c.since <= day:
+            found = c
+    return found
 
 
 def lookup(mapping: Mapping[str, T], model: str) -> T | None:
-    """The value of the longest key of `mapping` that is a family prefix of `model` (e.g. cost drift)."""
-    key = longest_prefix(model, mapping)
-    return None if key is None else mapping[key]
+    """The value of the longest key of `mapping` that the model id equals or starts with followed by "-"
+    (the cost drift knob, keyed by prefixes to drift a whole line of models at once; never a price)."""
+    best = None
+    for key in mapping:
+        if (model == key or model.startswith(key + "-")) and (best is None or len(key) > len(best)):
+            best = key
+    return None if best is None else mapping[best]
 
 
 class Tokens(NamedTuple):
@@ -77,21 +161,67 @@ class Tokens(NamedTuple):
     def __add__(self, other: tuple) -> Tokens:  # type: ignore[override]
         return Tokens(*(a + b for a, b in zip(self, other, strict=True)))
 
+    @property
+    def prompt(self) -> int:
+        return self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
 
 NO_TOKENS = Tokens(0, 0, 0, 0, 0, 0)
 
 
-def cost_cents(family_name: str, tokens: Tokens, tier: str = BATCH_TIER) -> Decimal:
-    """Exact cost in (fractional) US cents of `tokens` of a priced family at a service tier."""
-    price_in, price_out = PRICES[family_name]
-    usd_mtok = (
-        tokens.input * price_in
-        + tokens.output * price_out
-        + tokens.cache_write_5m * price_in * CACHE_WRITE_5M
-        + tokens.cache_write_1h * price_in * CACHE_WRITE_1H
-        + tokens.cache_read * price_in * CACHE_READ
-    )
-    return usd_mtok * TIER_FACTORS[tier] * CENTS_PER_TOKEN_UNIT
+class Item(NamedTuple):
+    """One succeeded request's usage, as its results line reports it."""
+
+    model: str
+    tokens: Tokens
+    inference_geo: str = "global"
+    speed: str = "standard"
+    web_searches: int = 0
+
+
+class Part(NamedTuple):
+    """One piece of a request's cost, with the dimensions the cost report groups by."""
+
+    context_window: str
+    inference_geo: str
+    speed: str
+    cost_type: str  # "tokens" or "web_search"
+    token_type: str | None
+    cents: Decimal
+
+
+def item_parts(item: Item, day: date, tier: str = BATCH_TIER) -> list[Part] | None:
+    """The cost of one request, per token type and fee, in exact cents; None when its model has no price."""
+    fam = family(item.model)
+    c = card(fam, day) if fam else None
+    if c is None:
+        return None
+    t = item.tokens
+    long = c.long_over is not None and t.prompt > c.long_over
+    rates = c.long_rates if long and c.long_rates else c.rates
+    factor = TIER_FACTORS[tier]
+    if item.inference_geo == "us" and c.us is not None:
+        factor *= c.us
+    if item.speed == "fast" and c.fast is not None:
+        factor *= c.fast
+    counts = (t.input, t.output, t.cache_write_5m, t.cache_write_1h, t.cache_read)
+    window = LONG if long else SHORT
+    parts = [
+        Part(window, item.inference_geo, item.speed, "tokens", kind, n * rate * factor * CENTS_PER_TOKEN_UNIT)
+        for kind, n, rate in zip(TOKEN_TYPES, counts, rates, strict=True)
+        if n
+    ]
+    if item.web_searches:
+        fee = item.web_searches * WEB_SEARCH_USD_PER_1000 / 1000 * 100
+        parts.append(Part(window, item.inference_geo, item.speed, "web_search", None, fee))
+    return parts
+
+
+def cost_cents(family_name: str, tokens: Tokens, tier: str = BATCH_TIER, day: date | None = None) -> Decimal:
+    """Exact cost in (fractional) US cents of `tokens` of one request of a priced family at a service tier."""
+    when = day or datetime.now(UTC).date()
+    parts = item_parts(Item(family_name, tokens), when, tier) or []
+    return sum((p.cents for p in parts), Decimal(0))
 
 
 def cents_str(value: Decimal) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from .content import ALL_BLOCKS, message_parts
 from .errors import DEFAULT_MESSAGES
-from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, ItemPlan, RequestItem
-from .pricing import Tokens
+from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, DEFAULT_INFERENCE_GEO, ItemPlan, RequestItem
+from .pricing import Item, Tokens
 from .state import Batch, Store
 from .util import base62, digest
 
@@ -54,8 +54,7 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     created = cache_size // (2 if cache_mode == 5 else 1) if cache_mode in (3, 4, 5) else 0
     one_hour = created if cache_mode == 4 else created // 3 if cache_mode == 5 else 0
     extra = ""
-    if req and req.web_search:
-        searches = 1 + (r >> 44) % 3
+    if searches := _searches(bits, req):
         extra = f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
     return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra
 
@@ -63,6 +62,11 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
 def _detail(req: RequestItem | None) -> str | None:
     """What a `[emulate:succeeded:<detail>]` marker asked for (content.DETAILS), if anything."""
     return req.forced[1] if req and req.forced and req.forced[0] == "succeeded" else None
+
+
+def _searches(bits: int, req: RequestItem | None) -> int:
+    """usage.server_tool_use.web_search_requests of a succeeded item (0 without the web search tool)."""
+    return 1 + ((bits >> 100) >> 44) % 3 if req and req.web_search else 0
 
 
 def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
@@ -128,22 +132,18 @@ def settled_items(store: Store, batch: Batch, order: Iterable[int] | None = None
         yield item, req, (req.model if req else batch.model), store.settled_type(batch, item.fraction, item.result_type)
 
 
-def succeeded_tokens(store: Store, batch: Batch) -> dict[str, Tokens]:
-    """Per model: the summed usage of an ended batch's succeeded items, exactly as their results lines
-    report it (same `_usage` as `_succeeded`). What the cost report prices."""
-    totals: dict[str, list[int]] = {}
+def succeeded_usage(store: Store, batch: Batch) -> list[Item]:
+    """The usage of each of an ended batch's succeeded items, exactly as their results lines report it
+    (same `_usage` as `_succeeded`). What the cost report prices, one request at a time."""
+    items = []
     for item, req, model, result_type in settled_items(store, batch):
         if result_type != "succeeded":
             continue
         input_tokens, created, read, one_hour, output_tokens, _, _ = _usage(item.bits, req)
-        acc = totals.setdefault(model, [0, 0, 0, 0, 0, 0])
-        acc[0] += 1
-        acc[1] += input_tokens
-        acc[2] += created - one_hour  # ephemeral_5m_input_tokens
-        acc[3] += one_hour  # ephemeral_1h_input_tokens
-        acc[4] += read
-        acc[5] += output_tokens
-    return {model: Tokens(*acc) for model, acc in totals.items()}
+        tokens = Tokens(1, input_tokens, created - one_hour, one_hour, read, output_tokens)
+        geo = json.loads(req.geo_json) if req else DEFAULT_INFERENCE_GEO
+        items.append(Item(model, tokens, geo, "standard", _searches(item.bits, req)))
+    return items
 
 
 def build_results(store: Store, batch: Batch) -> bytes:

@@ -153,3 +153,31 @@ def store(batch: Any, lines: list[Line]) -> None:
 
     for line in lines:
         stored_result(batch, line.custom_id, line.model, line.result_type, **line.usage)
+
+
+def result_line(line: Line) -> bytes:
+    """The line as the API writes it in a results file (`MessageBatchIndividualResponse`)."""
+    import json
+
+    u = line.usage
+    if line.result_type == "errored":
+        error = {"type": "error", "error": {"type": u.get("error_type", "api_error"), "message": "x"}}
+        result: dict[str, Any] = {"type": "errored", "error": error}
+    elif line.result_type != "succeeded":
+        result = {"type": line.result_type}
+    else:
+        usage: dict[str, Any] = {
+            "input_tokens": u.get("input_tokens", 0), "output_tokens": u.get("output_tokens", 0),
+            "cache_creation_input_tokens": u.get("cache_creation_input_tokens", 0),
+            "cache_read_input_tokens": u.get("cache_read_input_tokens", 0),
+            "cache_creation": {"ephemeral_5m_input_tokens": u.get("cache_creation_5m_input_tokens", 0),
+                               "ephemeral_1h_input_tokens": u.get("cache_creation_1h_input_tokens", 0)},
+            "server_tool_use": {"web_search_requests": u.get("web_search_requests", 0), "web_fetch_requests": 0},
+            "service_tier": "batch", "inference_geo": u.get("inference_geo", "global"),
+            "speed": u.get("speed", "standard"),
+        }  # fmt: skip
+        message = {"id": f"msg_{line.custom_id}", "type": "message", "role": "assistant", "model": line.model,
+                   "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn", "stop_sequence": None,
+                   "usage": usage}  # fmt: skip
+        result = {"type": "succeeded", "message": message}
+    return json.dumps({"custom_id": line.custom_id, "result": result}).encode()

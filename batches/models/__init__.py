@@ -25,7 +25,15 @@ from batches.models.notify import (
     NotifyThresholds,
 )
 from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
-from batches.models.spend import Budget, CostReportFetch, Price, PricedModel, ReportedCost, UsageRollup
+from batches.models.spend import (
+    Budget,
+    CostReportFetch,
+    Price,
+    PricedModel,
+    ReportedCost,
+    ReportedCostPart,
+    UsageRollup,
+)
 from batches.models.sso import SignIn, SsoGrant, SsoRoleRule
 from batches.models.tokens import ApiToken
 from batches.models.workspace_access import WorkspaceAccess
@@ -36,6 +44,7 @@ __all__ = [
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
     "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount", "MirrorRefusal",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "PricedModel", "ReportedCost",
+    "ReportedCostPart",
     "RequestInput", "Result", "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart",
     "UsageRollup", "Workspace",
     "WorkspaceAccess",

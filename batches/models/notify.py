@@ -33,6 +33,7 @@ class EventKind(models.TextChoices):
     BUDGET_WARNING = "budget.warning"
     BUDGET_EXCEEDED = "budget.exceeded"
     SUBMISSION_FAILED = "submission.failed"
+    PRICE_MISSING = "price.missing"
 
 
 class NotifyThresholds(models.Model):

@@ -152,6 +152,29 @@ class ReportedCost(models.Model):
         return f"{self.day} {self.model}: {self.amount}"
 
 
+class ReportedCostPart(models.Model):
+    """The Cost Report's breakdown of a day and model: by inference_geo, context window and token type (or
+    "web_search"), so a drift can be traced to the rule that makes it."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=128)
+    inference_geo = models.CharField(max_length=16, blank=True)
+    context_window = models.CharField(max_length=16, blank=True)
+    part = models.CharField(max_length=64, help_text="token_type, or the cost_type of a fee (web_search)")
+    amount = models.DecimalField(**USD)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model", "inference_geo", "context_window", "part"], name="reported_part_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.inference_geo}/{self.context_window}/{self.part}: {self.amount}"
+
+
 class CostReportFetch(models.Model):
     """Each attempt to fetch the Cost Report, so the page says how fresh the comparison is."""
 

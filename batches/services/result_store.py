@@ -191,6 +191,7 @@ def finish(batch: Batch) -> str:
         batch.incomplete_count = incomplete
         # In the same transaction (an outbox): the end is announced if and only if it is recorded.
         events.batch_settled(batch, "kept")
+        events.prices_missing(batch)  # an alarm, not a footnote: totals leave these requests out
         events.budgets_crossed(workspace_id=batch.workspace_id)
     return ""
 

@@ -80,3 +80,87 @@ def test_a_batch_before_a_price_cut_keeps_the_old_price(october, december):
     pricing.roll_up(december)
     sonnet55 = dict(UsageRollup.objects.filter(model="claude-sonnet-5-5").values_list("batch_id", "cost"))
     assert sonnet55 == {october.pk: Decimal("0.25"), december.pk: Decimal("0.20")}
+
+
+# --- through ingest, the pages, the CSV and the events ---------------------------------------------
+def _ingested(name: str, ended, lines: list[golden.Line]):
+    """The lines written by the ingest's own writer from API-shaped JSON, then finished as ingest does."""
+    from batches.models import Batch
+    from batches.services import result_store
+
+    batch = ended_batch(name, ended)
+    by_type = {t: sum(1 for line in lines if line.result_type == t) for t in ("succeeded", "errored", "canceled",
+                                                                               "expired")}  # fmt: skip
+    Batch.objects.filter(pk=batch.pk).update(notify_end=True, results_ingested_at=None,
+                                             **{f"{t}_count": n for t, n in by_type.items()})  # fmt: skip
+    batch.refresh_from_db()
+    result_store.store(batch, [golden.result_line(line) for line in lines], result_store.Counts(), resuming=False,
+                       renew=lambda: None)  # fmt: skip
+    assert result_store.finish(batch) == ""
+    return batch
+
+
+@pytest.fixture
+def ingested():
+    return _ingested("golden_dec", golden.DEC, golden.DECEMBER), _ingested("golden_oct", golden.OCT, golden.OCTOBER)
+
+
+def test_ingest_prices_every_line_to_the_hand_total(ingested):
+    dec, oct_ = ingested
+    dec_rows = UsageRollup.objects.filter(batch=dec)
+    assert sum(r.cost for r in dec_rows if r.cost is not None) == golden.DECEMBER_TOTAL
+    assert sum(r.cost for r in UsageRollup.objects.filter(batch=oct_)) == golden.OCTOBER_TOTAL
+    kept = Result.objects.get(batch=dec, custom_id="opus46-us")
+    assert (kept.inference_geo, kept.speed) == ("us", "standard")  # read from usage, as the API sent it
+
+
+def test_the_batch_ended_payload_says_the_cost_and_what_is_unpriced(ingested):
+    from batches.models import NotificationEvent
+
+    ended = NotificationEvent.objects.get(kind="batch.ended", batch_id=ingested[0].pk)
+    assert ended.data["cost_usd"] == "15.6115"  # rounded to 4 places: golden.DECEMBER_TOTAL exactly
+    assert ended.data["unpriced_requests"] == 1 and ended.data["unpriced_models"] == ["claude-opus-9"]
+    oct_ended = NotificationEvent.objects.get(kind="batch.ended", batch_id=ingested[1].pk)
+    assert oct_ended.data["cost_usd"] == "1.4125" and oct_ended.data["unpriced_models"] == []
+
+
+def test_a_model_without_a_price_fires_price_missing_once(ingested):
+    from batches.models import NotificationEvent
+
+    (missing,) = NotificationEvent.objects.filter(kind="price.missing")
+    assert missing.data["model"] == "claude-opus-9" and missing.data["unpriced_requests"] == 1
+    assert missing.data["add_price_url"].endswith("/admin/batches/price/add/?family=claude-opus-9")
+    _ingested("again", golden.DEC, [golden.Line("again", "claude-opus-9", None, {"input_tokens": 5})])
+    assert NotificationEvent.objects.filter(kind="price.missing").count() == 1  # once per model, not per batch
+
+
+def test_the_batch_page_shows_the_hand_total(ingested, client, make_user):
+    from tests.html import element, text
+
+    client.force_login(make_user("ops", "Auditor"))
+    page = client.get(f"/batches/{ingested[0].pk}/").content.decode()
+    spend = text(element(page, "dl", **{"class": "spend"}))
+    assert "Cost$15.61at batch prices" in spend  # golden.DECEMBER_TOTAL 15.6115, to the cent
+    assert "At standard prices$31.19" in spend  # (15.6115 - 0.03 of searches) x 2 + 0.03 = 31.193
+    assert "Unpriced1 request of claude-opus-9" in spend  # named, never $0
+
+
+def test_the_spend_page_and_csv_show_the_hand_totals_and_name_the_unpriced_model(ingested, client, make_user):
+    import csv
+    import io
+
+    from tests.html import cells, element, elements, text
+
+    client.force_login(make_user("lead", "Auditor"))
+    query = "from=2026-10-01&to=2026-12-31&group=none&period=month"
+    page = client.get(f"/spend/?{query}").content.decode()
+    assert "claude-opus-9" in text(element(page, "p", **{"data-unpriced-banner": ""}))
+    body = b"".join(client.get(f"/spend/export.csv?{query}").streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    cost = rows[0].index("Cost at batch prices (USD)")
+    by_period = {row[0]: row for row in rows[1:]}
+    # To the cent: 1.4125 -> 1.41; 15.6115 -> 15.61; together 17.024 -> 17.02.
+    assert [by_period[p][cost] for p in ("2026-10", "2026-12", "Total")] == ["1.41", "15.61", "17.02"]
+    assert by_period["Total"][rows[0].index("Unpriced requests")] == "1"
+    total = cells(list(elements(element(page, "table", **{"class": "spend"}), "tr"))[-1])
+    assert total[0] == "Total" and total[6] == "$17.02"  # the page's Cost (batch) column

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from batches.models import CostReportFetch, ReportedCost
-from batches.services import reconcile, sync
+from batches.models import CostReportFetch, Price, ReportedCost
+from batches.services import pricing, reconcile, sync
 
 ADMIN_KEY = "sk-ant-admin-test-0000000000000000000000"
 
@@ -49,6 +49,17 @@ def test_a_drift_over_one_percent_is_flagged(usage, admin_key, emulator):
     haiku, sonnet = lines["claude-haiku-4-5"], lines["claude-sonnet-4-5"]
     assert haiku.flagged and haiku.drift_percent == "-4.76%"  # ours is 1/1.05 of theirs
     assert not sonnet.flagged
+
+
+def test_a_wrong_local_rule_is_caught_and_named(usage, admin_key):
+    # The emulator prices by its own rate cards; ours now reads Haiku 4.5's cache at $0.20 instead of $0.10.
+    Price.objects.filter(family="claude-haiku-4-5").update(cache_read=Decimal("0.2"))
+    pricing.reprice()
+    reconcile.fetch()
+    lines = {line.model: line for line in reconcile.compare(*_range())}
+    haiku, sonnet = lines["claude-haiku-4-5"], lines["claude-sonnet-4-5"]
+    assert haiku.flagged and haiku.rule.startswith("cache reads: ours $"), haiku.rule
+    assert not sonnet.flagged and sonnet.rule == ""
 
 
 def test_a_drift_of_half_a_percent_is_not_flagged(usage, admin_key, emulator):

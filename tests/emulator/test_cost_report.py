@@ -16,6 +16,7 @@ import anthropic
 import pytest
 
 from emulator import Emulator, costs, pricing
+from emulator.results import succeeded_usage
 
 from .conftest import KEY, OTHER_KEY, request
 
@@ -24,29 +25,35 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TODAY = datetime(2026, 11, 20, tzinfo=UTC)
 DAY = timedelta(days=1)
 
-# USD per million tokens, standard tier (an independent copy: the test must not read emulator/pricing.py).
+# USD per million tokens, standard tier: input, output, 5-min write, 1-hour write, cache read (an
+# independent copy from the pricing page: the test must not read emulator/pricing.py). Families by an
+# explicit map, never by prefix: claude-opus-4-8 is $5 / $25, not claude-opus-4's $15 / $75.
 PRICES = {
-    "claude-opus-4-7": ("5", "25"),
-    "claude-opus-4-1": ("15", "75"),
-    "claude-opus-4": ("15", "75"),
-    "claude-sonnet-4-6": ("3", "15"),
-    "claude-sonnet-4-5": ("3", "15"),
-    "claude-sonnet-4": ("3", "15"),
-    "claude-haiku-4-5": ("1", "5"),
-    "claude-3-5-haiku": ("0.8", "4"),
-    "claude-3-haiku": ("0.25", "1.25"),
+    "claude-opus-4-8": ("5", "25", "6.25", "10", "0.5"),
+    "claude-opus-4-7": ("5", "25", "6.25", "10", "0.5"),
+    "claude-opus-4-1": ("15", "75", "18.75", "30", "1.5"),
+    "claude-opus-4": ("15", "75", "18.75", "30", "1.5"),
+    "claude-sonnet-4-6": ("3", "15", "3.75", "6", "0.3"),
+    "claude-sonnet-4-5": ("3", "15", "3.75", "6", "0.3"),
+    "claude-haiku-4-5": ("1", "5", "1.25", "2", "0.1"),
+    "claude-opus-5-5": ("4", "20", "5", "8", "0.2"),
 }
+MODELS = {
+    "claude-haiku-4-5-20251001": "claude-haiku-4-5", "claude-sonnet-4-5-20250929": "claude-sonnet-4-5",
+    "claude-opus-4-1-20250805": "claude-opus-4-1",
+}  # fmt: skip
 HAIKU, SONNET, OPUS = "claude-haiku-4-5-20251001", "claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805"
 
 
 def family(model: str) -> str | None:
-    matches = [f for f in PRICES if model == f or model.startswith(f + "-")]
-    return max(matches, key=len) if matches else None
+    name = MODELS.get(model, model)
+    return name if name in PRICES else None
 
 
 def line_cents(model: str, usage: dict) -> Decimal:
-    """One succeeded line's batch cost in cents, from its usage as the results file reports it."""
-    price_in, price_out = (Decimal(p) for p in PRICES[family(model)])
+    """One succeeded line's batch cost in cents, from its usage as the results file reports it (prompts
+    here are short: no long-context tier; US-only inference 1.1x; $10 per 1,000 web searches, undiscounted)."""
+    price_in, price_out, price_5m, price_1h, price_read = (Decimal(p) for p in PRICES[family(model)])
     split = usage.get("cache_creation")
     if split:
         write_5m, write_1h = split["ephemeral_5m_input_tokens"], split["ephemeral_1h_input_tokens"]
@@ -55,11 +62,14 @@ def line_cents(model: str, usage: dict) -> Decimal:
     usd_per_mtok = (
         usage["input_tokens"] * price_in
         + usage["output_tokens"] * price_out
-        + write_5m * price_in * Decimal("1.25")
-        + write_1h * price_in * 2
-        + (usage.get("cache_read_input_tokens") or 0) * price_in * Decimal("0.1")
+        + write_5m * price_5m
+        + write_1h * price_1h
+        + (usage.get("cache_read_input_tokens") or 0) * price_read
     )
-    return usd_per_mtok / 2 * 100 / 1_000_000  # batch tier = 50%; USD -> cents; per million
+    geo = Decimal("1.1") if usage.get("inference_geo") == "us" else 1
+    searches = (usage.get("server_tool_use") or {}).get("web_search_requests") or 0
+    # batch tier = 50% of tokens; USD -> cents; per million. A search is 1 cent ($10 / 1,000).
+    return usd_per_mtok * geo / 2 * 100 / 1_000_000 + searches
 
 
 def cents(value: Decimal) -> str:
@@ -119,7 +129,7 @@ def test_hand_checkable_batch_matches_its_results_file_to_the_fraction_of_a_cent
         request("bad", "[emulate:errored:overloaded_error] x", model="claude-sonnet-4-6"),
         request("gone", "[emulate:expired] x", model="claude-sonnet-4-6"),
         request("stop", "[emulate:canceled] x", model=HAIKU),
-        request("nope", "[emulate:succeeded] unpriced", model="claude-opus-4-8"),  # served, not in the price table
+        request("o48", "[emulate:succeeded] own price", model="claude-opus-4-8"),  # $5 / $25, never Opus 4's
         request("old", "[emulate:succeeded] retired", model=SONNET),  # not served any more: errored
     ]
     batch_id = emu.create_batch(KEY, requests, created_at=NOW - 2 * DAY, duration=600)
@@ -136,7 +146,7 @@ def test_hand_checkable_batch_matches_its_results_file_to_the_fraction_of_a_cent
     amounts.update(more)
     counts.update(more_counts)
     got = {(r.group.model, r.starting_at): r for r in rows}
-    assert set(got) == set(amounts)  # errored/expired/canceled lines and the unpriced model give no row
+    assert set(got) == set(amounts)  # errored/expired/canceled lines give no row
     for key, amount in amounts.items():
         assert got[key].cost.amount == cents(amount)
         assert got[key].cost.list_amount == cents(amount)
@@ -160,6 +170,8 @@ def test_price_formula_by_hand():
     assert pricing.family("claude-opus-4-1-20250805") == "claude-opus-4-1"
     assert pricing.family("claude-opus-4-20250514") == "claude-opus-4"
     assert pricing.family("claude-opus-4-7") == "claude-opus-4-7"
+    assert pricing.family("claude-opus-4-8") == "claude-opus-4-8"  # explicit: never claude-opus-4 by prefix
+    assert pricing.family("claude-opus-4-8-20990101") is None
     assert pricing.family("claude-3-5-haiku-20241022") == "claude-3-5-haiku"
     assert pricing.family("claude-3-haiku-20240307") == "claude-3-haiku"
     assert pricing.family("claude-instant-1.2") is None
@@ -335,8 +347,8 @@ def test_bad_requests_are_400(admin, kwargs, message):
 def test_ended_batches_are_aggregated_once(emu, admin, monkeypatch):
     emu.seed_batches(KEY, 5, n_requests=50, created_at=NOW - DAY, model=SONNET)
     built = []
-    real = costs.succeeded_tokens
-    monkeypatch.setattr(costs, "succeeded_tokens", lambda store, batch: built.append(batch.id) or real(store, batch))
+    real = costs.succeeded_usage
+    monkeypatch.setattr(costs, "succeeded_usage", lambda store, batch: built.append(batch.id) or real(store, batch))
     first = report(admin, group_by=["model"])
     second = report(admin, group_by=["model"])
     assert first == second and len(built) == 5 and len(set(built)) == 5
@@ -355,4 +367,60 @@ def test_priced_tokens_are_the_results_files_tokens(emu, client):
             values = (1, usage.input_tokens, split.ephemeral_5m_input_tokens, split.ephemeral_1h_input_tokens,
                       usage.cache_read_input_tokens, usage.output_tokens)  # fmt: skip
             totals = [a + b for a, b in zip(totals, values, strict=True)]
-    assert tuple(emu.cost_aggregates.get(emu.store.batches[batch_id])[1][SONNET]) == tuple(totals)
+    items = succeeded_usage(emu.store, emu.store.batches[batch_id])
+    assert tuple(sum((item.tokens for item in items), pricing.NO_TOKENS)) == tuple(totals)
+    assert {item.inference_geo for item in items} == {"global"} and {item.model for item in items} == {SONNET}
+
+
+def test_each_request_is_priced_by_its_own_rules_and_the_report_breaks_them_out(emu, admin, client):
+    # Worked out by hand (batch tier = half of every token price; a web search is $0.01, not halved):
+    # US-only inference on Opus 4.6 is 1.1x; a Haiku 5.5 prompt over 100,000 tokens puts every token of that
+    # request at $0.50 / $2.50 (the "200k-1M" context-window row), a short one at $0.10 / $0.50.
+    long_text = "[emulate:succeeded] " + "x" * (110_000 * 4)  # 4 characters a token: over 100,000 tokens
+    requests = [
+        request("us", "[emulate:succeeded] a", model="claude-opus-4-6", inference_geo="us"),
+        request("global", "[emulate:succeeded] b", model="claude-opus-4-6"),
+        request("web", "[emulate:succeeded] c", model="claude-sonnet-4-6",
+                tools=[{"type": "web_search_20250305", "name": "web_search"}]),
+        request("short", "[emulate:succeeded] d", model="claude-haiku-5-5"),
+        request("long", long_text, model="claude-haiku-5-5"),
+    ]  # fmt: skip
+    batch_id = emu.create_batch(KEY, requests, created_at=NOW - DAY, duration=600)
+    lines = {line.custom_id: line.result.message for line in client.messages.batches.results(batch_id)}
+    usage = {cid: message.usage.model_dump() for cid, message in lines.items()}
+
+    def tokens_usd(u, rates):  # USD at the standard tier
+        i, o, w5, w1, r = (Decimal(x) for x in rates)
+        split = u["cache_creation"]
+        return (u["input_tokens"] * i + u["output_tokens"] * o + split["ephemeral_5m_input_tokens"] * w5
+                + split["ephemeral_1h_input_tokens"] * w1 + u["cache_read_input_tokens"] * r) / 1_000_000  # fmt: skip
+
+    opus46 = ("5", "25", "6.25", "10", "0.5")
+    us_cents = tokens_usd(usage["us"], opus46) * Decimal("1.1") / 2 * 100
+    global_cents = tokens_usd(usage["global"], opus46) / 2 * 100
+    searches = usage["web"]["server_tool_use"]["web_search_requests"]
+    assert searches >= 1
+    web_tokens_cents = tokens_usd(usage["web"], ("3", "15", "3.75", "6", "0.3")) / 2 * 100
+    short_cents = tokens_usd(usage["short"], ("0.1", "0.5", "0.125", "0.2", "0.01")) / 2 * 100
+    long_cents = tokens_usd(usage["long"], ("0.5", "2.5", "0.625", "1", "0.05")) / 2 * 100
+
+    by_geo = {(r.group.model, r.group.inference_geo): r.cost
+              for r in report(admin, group_by=["model", "inference_geo"])}  # fmt: skip
+    assert by_geo[("claude-opus-4-6", "us")].amount == cents(us_cents)
+    assert by_geo[("claude-opus-4-6", "global")].amount == cents(global_cents)
+    assert by_geo[("claude-opus-4-6", "us")].requests == 1
+
+    by_type = {(r.group.model, r.group.cost_type): r.cost for r in report(admin, group_by=["model", "cost_type"])}
+    assert by_type[("claude-sonnet-4-6", "web_search")].amount == cents(Decimal(searches))  # 1 cent each
+    assert by_type[("claude-sonnet-4-6", "tokens")].amount == cents(web_tokens_cents)
+    assert by_type[("claude-sonnet-4-6", "tokens")].requests is None  # no per-part request count
+
+    by_window = {(r.group.model, r.group.context_window): r.cost
+                 for r in report(admin, group_by=["model", "context_window"])}  # fmt: skip
+    assert by_window[("claude-haiku-5-5", "200k-1M")].amount == cents(long_cents)
+    assert by_window[("claude-haiku-5-5", "0-200k")].amount == cents(short_cents)
+
+    by_token = {(r.group.model, r.group.token_type): r.cost.amount
+                for r in report(admin, group_by=["model", "token_type"])}  # fmt: skip
+    out = Decimal(usage["global"]["output_tokens"] * 25 + usage["us"]["output_tokens"] * 25 * Decimal("1.1"))
+    assert by_token[("claude-opus-4-6", "output_tokens")] == cents(out / 1_000_000 / 2 * 100)

@@ -81,6 +81,21 @@ def batch_settled(batch: Batch, results: str) -> None:
         emit(EventKind.BATCH_ERRORS_HIGH, f"batch.errors_high:{batch.pk}", data=data, **common)
 
 
+def prices_missing(batch: Batch) -> None:
+    """price.missing for each model of the batch that has no price: once per model, ever (its key)."""
+    rows = (
+        UsageRollup.objects.filter(batch=batch, cost__isnull=True)
+        .values("model").annotate(n=Sum("requests")).order_by("model")
+    )  # fmt: skip
+    for row in rows:
+        model = row["model"]
+        add = link(reverse("admin:batches_price_add")) + "?" + urlencode({"family": model})
+        day = batch.ended_at.date().isoformat() if batch.ended_at else None
+        data = {"model": model, "unpriced_requests": row["n"], "day": day, "add_price_url": add}
+        emit(EventKind.PRICE_MISSING, f"price.missing:{model}"[:200], workspace_id=batch.workspace_id,
+             batch_id=batch.pk, data=data, url=link(reverse("batch_detail", args=[batch.pk])))  # fmt: skip
+
+
 def lowest_errors_threshold() -> Decimal:
     """The global errors threshold, or a channel's own if lower (that channel still wants the event)."""
     own = NotificationChannel.objects.filter(is_active=True, errors_high_share__isnull=False)
@@ -91,9 +106,9 @@ def _ended_data(batch: Batch, results: str) -> dict:
     total = batch.request_total
     share = Decimal(batch.errored_count) / total if total else Decimal(0)
     errors = ErrorCount.objects.filter(batch=batch).order_by("-count", "error_type")[:TOP_ERRORS]
-    cost = UsageRollup.objects.filter(batch=batch).aggregate(
-        total=Sum("cost"), unpriced=Sum("requests", filter=Q(cost__isnull=True))
-    )
+    usage = UsageRollup.objects.filter(batch=batch)
+    cost = usage.aggregate(total=Sum("cost"), unpriced=Sum("requests", filter=Q(cost__isnull=True)))
+    unpriced_models = sorted(set(usage.filter(cost__isnull=True).values_list("model", flat=True)))
     ended = batch.ended_at
     return {
         "label": batch.label,
@@ -107,6 +122,7 @@ def _ended_data(batch: Batch, results: str) -> dict:
         "incomplete_by_stop_reason": _incomplete_by_stop_reason(batch),
         "cost_usd": None if cost["total"] is None else str(round(cost["total"], 4)),
         "unpriced_requests": cost["unpriced"] or 0,
+        "unpriced_models": unpriced_models,  # not in cost_usd: no price (a price.missing was sent for each)
         "created_at": batch.created_at.isoformat(),
         "ended_at": ended.isoformat() if ended else None,
         "duration_seconds": int((ended - batch.created_at).total_seconds()) if ended else None,

@@ -19,6 +19,7 @@ TITLES = {
     EventKind.BUDGET_WARNING: "Budget warning",
     EventKind.BUDGET_EXCEEDED: "Budget exceeded",
     EventKind.SUBMISSION_FAILED: "Submission failed",
+    EventKind.PRICE_MISSING: "Price missing",
 }
 
 
@@ -80,6 +81,12 @@ def _summary(event: NotificationEvent) -> str:
         case EventKind.BUDGET_WARNING | EventKind.BUDGET_EXCEEDED:
             used = float(d["used"])
             return f"{ws}: ${d['spent_usd']} of ${d['budget_usd']} spent in {d['month']} ({used:.0%})"
+        case EventKind.PRICE_MISSING:
+            n = d["unpriced_requests"]
+            return (
+                f"{d['model']} has no price: {n:,} request{'s' if n != 1 else ''} of {target} left out of every "
+                "total until an Admin adds one"
+            )
         case EventKind.SUBMISSION_FAILED:
             return (
                 f"{ws}: part {d['part'] + 1} of submission {d['submission']} could not be created: {d['error'][:200]}"

@@ -7,9 +7,9 @@ rollup.py  usage summed per batch, model and price key at ingest; repricing
 
 from batches.services.pricing.book import PriceBook
 from batches.services.pricing.rollup import item_cost, reprice, result_tokens, roll_up, usage_day
-from batches.services.pricing.rules import Cost, PriceKey, Tokens, price_cost, prompt_band
+from batches.services.pricing.rules import Cost, PriceKey, Tokens, cost_parts, price_cost, prompt_band
 
 __all__ = [
-    "Cost", "PriceBook", "PriceKey", "Tokens", "item_cost", "price_cost", "prompt_band", "reprice", "result_tokens",
-    "roll_up", "usage_day",
+    "Cost", "PriceBook", "PriceKey", "Tokens", "cost_parts", "item_cost", "price_cost", "prompt_band", "reprice",
+    "result_tokens", "roll_up", "usage_day",
 ]  # fmt: skip

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db.models import Q
+
 from batches.models import Price, PricedModel
 
 
@@ -19,6 +21,14 @@ class PriceBook:
         self.by_family: dict[str, list[Price]] = {}
         for price in sorted(rows, key=lambda p: p.effective_from, reverse=True):  # latest first
             self.by_family.setdefault(price.family, []).append(price)
+
+    @classmethod
+    def for_model(cls, model: str) -> PriceBook:
+        """Only what prices one model, in one query (a result's page)."""
+        mapped = PricedModel.objects.filter(model=model).values("family")
+        rows = list(Price.objects.filter(Q(family=model) | Q(family__in=mapped)))
+        families = {p.family for p in rows} - {model}
+        return cls(rows, {model: families.pop()} if families else {})
 
     def family(self, model: str) -> str | None:
         family = self.models.get(model, model)

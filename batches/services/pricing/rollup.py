@@ -53,7 +53,7 @@ def item_cost(result: Result, book: PriceBook | None = None) -> Cost | None:
     """What one result cost (None: unpriced). Only succeeded results cost anything."""
     if result.result_type != Result.Type.SUCCEEDED:
         return FREE
-    price = (book or PriceBook()).find(result.model, usage_day(result.batch))
+    price = (book or PriceBook.for_model(result.model)).find(result.model, usage_day(result.batch))
     if price is None:
         return None
     tokens = result_tokens(result)

@@ -119,3 +119,26 @@ def price_cost(tokens: Tokens, price: Price, key: PriceKey = PriceKey()) -> Cost
         standard=token_standard + searches,
         uncached=uncached_tokens * price.batch_factor + searches,
     )
+
+
+# The Cost Report's names for the parts of a cost (its `token_type`; web search is a `cost_type`).
+TOKEN_TYPES = (
+    ("input", "uncached_input_tokens"), ("output", "output_tokens"),
+    ("cache_write_5m", "cache_creation.ephemeral_5m_input_tokens"),
+    ("cache_write_1h", "cache_creation.ephemeral_1h_input_tokens"), ("cache_read", "cache_read_input_tokens"),
+)  # fmt: skip
+WEB_SEARCH = "web_search"
+
+
+def cost_parts(tokens: Tokens, price: Price, key: PriceKey = PriceKey()) -> dict[str, Decimal] | None:
+    """`price_cost(...).cost` split by the Cost Report's token types (and "web_search"): its parts sum to it."""
+    r = rates(price, key.prompt_band)
+    factor = multiplier(price, key)
+    if r is None or factor is None:
+        return None
+    parts = {
+        token_type: getattr(tokens, field) * getattr(r, field) / MILLION * factor * price.batch_factor
+        for field, token_type in TOKEN_TYPES
+    }
+    parts[WEB_SEARCH] = tokens.web_searches * price.web_search_per_1000 / THOUSAND
+    return parts
