@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from kombu.exceptions import OperationalError
 
 from batches import tasks
-from batches.models import AuditEvent, Batch, Budget, RequestInput, Submission, SubmissionPart, UsageRollup
+from batches.models import AuditEvent, Batch, Budget, Price, RequestInput, Submission, SubmissionPart, UsageRollup
 from batches.services import estimates
 from config.celery import app
 from tests.builders import batch_request, ended_batch, jsonl
@@ -241,6 +241,7 @@ def test_a_large_file_says_how_much_of_it_was_counted(upload, emulator):
 
 
 def test_an_unpriced_model_is_flagged_not_counted_as_zero(upload):
+    Price.objects.filter(family="claude-sonnet-5").delete()  # served by the emulator, its price removed
     body = upload([batch_request("a"), batch_request("b", model="claude-sonnet-5")]).content.decode()
 
     row = element(element(body, "table", class_="estimate"), "tr", **{"data-model": "claude-sonnet-5"})

@@ -17,7 +17,7 @@ from batches.models import Price, PricedModel
 class PriceBook:
     def __init__(self, prices: list[Price] | None = None, models: dict[str, str] | None = None) -> None:
         rows = prices if prices is not None else list(Price.objects.all())
-        self.models = models if models is not None else dict(PricedModel.objects.values_list("model", "family"))
+        self._models = models  # loaded on the first id that is not a family's own name
         self.by_family: dict[str, list[Price]] = {}
         for price in sorted(rows, key=lambda p: p.effective_from, reverse=True):  # latest first
             self.by_family.setdefault(price.family, []).append(price)
@@ -30,8 +30,16 @@ class PriceBook:
         families = {p.family for p in rows} - {model}
         return cls(rows, {model: families.pop()} if families else {})
 
+    @property
+    def models(self) -> dict[str, str]:
+        if self._models is None:
+            self._models = dict(PricedModel.objects.values_list("model", "family"))
+        return self._models
+
     def family(self, model: str) -> str | None:
-        family = self.models.get(model, model)
+        if model in self.by_family:
+            return model
+        family = self.models.get(model)
         return family if family in self.by_family else None
 
     def find(self, model: str, day: date) -> Price | None:
