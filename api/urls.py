@@ -5,7 +5,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import passthrough
-from api.views import batches, submissions
+from api.views import batches, reports, submissions
 
 app_name = "api"
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     path("api/v1/batches/<str:batch_id>/cancel", batches.batch_cancel, name="batch_cancel"),
     path("api/v1/batches/<str:batch_id>/refresh", batches.batch_refresh, name="batch_refresh"),
     path("api/v1/errors", batches.errors_summary, name="errors"),
+    path("api/v1/retry", reports.retry_items, name="retry"),
+    path("api/v1/spend", reports.spend, name="spend"),
+    path("api/v1/audit", reports.audit_log, name="audit"),
     path("api/v1/submissions", submissions.submission_create, name="submission_create"),
     path("api/v1/submissions/<int:submission_id>", submissions.submission_detail, name="submission_detail"),
     path("api/v1/submissions/<int:submission_id>/send", submissions.submission_send, name="submission_send"),

@@ -19,6 +19,10 @@ class Cursor(pagination.CursorPagination):
     max_page_size = 1000
 
 
+class AuditCursor(Cursor):
+    ordering = ("-at", "-id")
+
+
 def batch_for(request, batch_id: str, need: str = VIEW, *related: str) -> Batch:
     """The batch, if this caller sees its workspace (else 404: another workspace's ids are not confirmed), and
     may do `need` there (else 403, saying which role would)."""

@@ -1,0 +1,66 @@
+"""Retry, spend and audit through the REST API: the pages' own rules and figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.test import Client
+
+from batches.models import AuditEvent
+from batches.services import submit, sync, uploads
+from tests.api.conftest import auth
+from tests.builders import batch_request, jsonl
+
+
+def test_the_spend_json_has_the_figures_of_the_csv(client, make_user, mirrored, make_token):
+    auditor = make_user("aude", "Auditor")
+    raw = make_token(auditor, [mirrored["workspace"]], "Auditor")
+    query = "group=model&from=2000-01-01&to=2100-01-01"
+    report = client.get(f"/api/v1/spend?{query}", **auth(raw))
+    assert report.status_code == 200, report.content
+    page = Client()
+    page.force_login(auditor)
+    rows = list(csv.reader(io.StringIO(b"".join(page.get(f"/spend/export.csv?{query}").streaming_content).decode())))
+    data = report.json()
+    assert data["columns"] == rows[0]
+    assert [[("" if v is None else str(v)) for v in row] for row in [*data["rows"], data["total"]]] == rows[1:]
+    assert client.get(f"/api/v1/spend?{query}", **auth(make_token(auditor, [mirrored["workspace"]]))).status_code == 403
+
+
+def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace, make_token, emulator):
+    olga = make_user("olga", "Operator")
+    raw = make_token(olga, [workspace], "Operator")
+    body = io.BytesIO(jsonl([batch_request("ok", "hi [emulate:succeeded]"),
+                             batch_request("bad", "x [emulate:errored:overloaded_error]")]))  # fmt: skip
+    validation = uploads.validate(body)
+    draft = submit.prepare_upload(workspace, olga, body, validation, label="n", filename="f.jsonl").submission
+    submit.confirm(draft, olga)
+    submit.submit(draft.pk)
+    batch_id = draft.parts.get().batch_id
+    emulator.advance(3600)
+    sync.catch_up(workspace.pk)
+    url = f"/api/v1/retry?batch={batch_id}&result_type=errored"
+    plan = client.get(url, **auth(raw)).json()
+    assert plan["selected"] == 1 and plan["ready"] == 1 and plan["problem"] == ""
+    first = client.post(url, {"max_tokens": 32}, content_type="application/json", **auth(raw))
+    again = client.post(url, {"max_tokens": 32}, content_type="application/json", **auth(raw))
+    assert first.status_code == 201 and again.status_code == 200 and first.json()["id"] == again.json()["id"]
+    assert first.json()["parent_batch"] == batch_id and first.json()["request_count"] == 1
+    viewer = make_token(olga, [workspace], "Viewer")
+    assert client.post(url, **auth(viewer)).status_code == 403
+
+
+def test_the_audit_log_pages_by_cursor_and_keeps_to_the_tokens_workspaces(client, make_user, make_workspace,
+                                                                          make_token):  # fmt: skip
+    main, other = make_workspace("main"), make_workspace("other")
+    ada = make_user("ada", "Admin")
+    for i in range(3):
+        AuditEvent.objects.create(actor_name="x", action="cancel", target=f"main-{i}", workspace=main)
+    AuditEvent.objects.create(actor_name="x", action="cancel", target="other-0", workspace=other)
+    raw = make_token(ada, [main], "Auditor")
+    first = client.get("/api/v1/audit?action=cancel&limit=2", **auth(raw)).json()
+    rest = client.get(first["next"], **auth(raw)).json()
+    targets = [e["target"] for e in first["results"] + rest["results"]]
+    assert targets == ["main-2", "main-1", "main-0"]
+    assert client.get("/api/v1/audit", **auth(make_token(ada, [main], "Operator"))).status_code == 403
