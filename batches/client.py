@@ -26,10 +26,12 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import anthropic
 import httpx2
+from anthropic.types.anthropic_beta_param import AnthropicBetaParam
+from anthropic.types.beta.message_create_params import MessageCreateParamsNonStreaming as BetaParams
 from anthropic.types.message_count_tokens_params import MessageCountTokensParams
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from anthropic.types.messages.batch_create_params import Request as _BatchRequest
@@ -74,6 +76,12 @@ REQUEST_FIELDS = frozenset(_BatchRequest.__required_keys__ | _BatchRequest.__opt
 PARAMS_FIELDS = frozenset(
     MessageCreateParamsNonStreaming.__required_keys__ | MessageCreateParamsNonStreaming.__optional_keys__
 )
+# The beta params type (what the beta batches endpoint takes, under the `anthropic-beta` values they need), less
+# `betas` itself, which is a header; the fields only it takes (context_management, mcp_servers, fallbacks...).
+BETA_PARAMS_FIELDS = frozenset((BetaParams.__required_keys__ | BetaParams.__optional_keys__) - {"betas"})
+BETA_ONLY_FIELDS = BETA_PARAMS_FIELDS - PARAMS_FIELDS
+# The `anthropic-beta` values the pinned SDK names (its `AnthropicBetaParam` literal; the API may take newer ones).
+KNOWN_BETAS = frozenset(code for arg in get_args(AnthropicBetaParam) for code in get_args(arg) if isinstance(code, str))
 # What token counting takes of a request's params: the API refuses the rest, max_tokens included.
 COUNT_TOKENS_FIELDS = frozenset(MessageCountTokensParams.__required_keys__ | MessageCountTokensParams.__optional_keys__)
 
@@ -119,14 +127,23 @@ def cancel_batch(creds: Credentials, batch_id: str) -> RemoteBatch:
     return _remote_batch(_call(lambda: _client(creds).messages.batches.cancel(batch_id), endpoint="batches.cancel"))
 
 
-def create_batch(creds: Credentials, requests: list[dict[str, Any]]) -> RemoteBatch:
+def create_batch(
+    creds: Credentials, requests: list[dict[str, Any]], *, betas: list[str] | tuple[str, ...] = (),
+    user_profile_id: str = "",
+) -> RemoteBatch:  # fmt: skip
+    """A batch of these requests; with `betas`, through the beta batches endpoint under those `anthropic-beta`
+    values (beta-only params need them); with `user_profile_id`, attributed to that user profile."""
     # No retry here: the API takes no idempotency key, so a retried create can make two batches.
     # Callers that retry must first look for the batch they may already have made.
     # Up to 256 MB goes up in one request: allow it longer than an ordinary call.
-    create = _client(creds).messages.batches.create
-    return _remote_batch(
-        _call(lambda: create(requests=requests, timeout=CREATE_TIMEOUT_SECONDS), endpoint="batches.create", retries=0)
-    )
+    kwargs: dict[str, Any] = {"requests": requests, "timeout": CREATE_TIMEOUT_SECONDS}
+    if user_profile_id:
+        kwargs["user_profile_id"] = user_profile_id
+    if betas:
+        create = functools.partial(_client(creds).beta.messages.batches.create, betas=list(betas))
+    else:
+        create = _client(creds).messages.batches.create
+    return _remote_batch(_call(lambda: create(**kwargs), endpoint="batches.create", retries=0))
 
 
 def count_tokens(creds: Credentials, params: dict[str, Any]) -> int:

@@ -259,9 +259,12 @@ class EmulatorCore:
             raise not_found(batch_id)  # emulates the propagation delay seen right after create
         return batch, now
 
-    def api_create(self, api_key: str | None, requests: Any, *, created_at=None, duration=None) -> dict[str, Any]:
+    def api_create(
+        self, api_key: str | None, requests: Any, *, created_at=None, duration=None, betas: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """`betas`: the create's `anthropic-beta` values; beta-only params are refused without one, as the API does."""
         workspace = self._workspace(api_key)
-        items = validate_requests(requests)
+        items = validate_requests(requests, beta=bool(betas))
         with self.store.lock:
             now = self._sync()
             created = to_ts(created_at) if created_at is not None else now

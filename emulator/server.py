@@ -239,13 +239,18 @@ class Handler(BaseHTTPRequestHandler):
         self._check_headers()
         self.server.emulator.check_workspace(self._api_key(), self._requested_workspace())
 
+    def _betas(self) -> tuple[str, ...]:
+        """The request's `anthropic-beta` values (checked by `_check_request` before any operation)."""
+        values = self.headers.get_all("anthropic-beta") or []
+        return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+
     def _apply(self, op: str, batch_id: str | None, body: bytes) -> None:
         """Carry out a state-changing operation without answering (for `after` faults)."""
         self._check_request()
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
             emulator._workspace(key)
-            emulator.api_create(key, validate_create_body(parse_body(body)))
+            emulator.api_create(key, validate_create_body(parse_body(body)), betas=self._betas())
         elif op == "cancel":
             emulator.api_cancel(key, batch_id)
         elif op == "delete":
@@ -266,7 +271,7 @@ class Handler(BaseHTTPRequestHandler):
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
             emulator._workspace(key)  # 401 before any body validation, like the real API
-            self.send_json(200, emulator.api_create(key, validate_create_body(parse_body(body))))
+            self.send_json(200, emulator.api_create(key, validate_create_body(parse_body(body)), betas=self._betas()))
         elif op == "count_tokens":
             emulator._workspace(key)
             self.send_json(200, emulator.api_count_tokens(key, parse_body(body)))

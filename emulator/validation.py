@@ -45,6 +45,11 @@ PARAMS_FIELDS = (
     "workspace_id",
     "stream",
 )
+# The fields only the beta params type takes (`anthropic/types/beta/message_create_params.py` of SDK 2.17, less
+# `betas`, a header): accepted only in a create sent with an `anthropic-beta` header, as the API does.
+BETA_ONLY_FIELDS = (
+    "billing_policy", "compaction", "context_management", "fallback_credit_token", "fallbacks", "mcp_servers", "thread",
+)  # fmt: skip
 # A count_tokens body: exactly the fields of `MessageCountTokensParams` in SDK 2.15.0
 # (`anthropic/types/message_count_tokens_params.py`). No max_tokens: it is neither required nor allowed.
 COUNT_TOKENS_FIELDS = (
@@ -88,7 +93,7 @@ def validate_create_body(body: dict[str, Any]) -> Any:
     return body.get("requests")
 
 
-def validate_requests(requests: Any) -> list[RequestItem]:
+def validate_requests(requests: Any, *, beta: bool = False) -> list[RequestItem]:
     if requests is None:
         raise invalid("requests: Field required")
     if not isinstance(requests, list):
@@ -100,7 +105,7 @@ def validate_requests(requests: Any) -> list[RequestItem]:
     seen: set[str] = set()
     items = []
     for index, request in enumerate(requests):
-        item = _validate_request(index, request)
+        item = _validate_request(index, request, beta)
         if item.custom_id in seen:
             raise invalid(
                 f"requests.{index}.custom_id: Duplicate custom_id {item.custom_id!r}; "
@@ -111,7 +116,7 @@ def validate_requests(requests: Any) -> list[RequestItem]:
     return items
 
 
-def _validate_request(index: int, request: Any) -> RequestItem:
+def _validate_request(index: int, request: Any, beta: bool = False) -> RequestItem:
     where = f"requests.{index}"
     if not isinstance(request, dict):
         raise invalid(f"{where}: Input should be a valid dictionary")
@@ -131,7 +136,7 @@ def _validate_request(index: int, request: Any) -> RequestItem:
         raise invalid(f"{where}.params: Field required")
     if not isinstance(params, dict):
         raise invalid(f"{where}.params: Input should be a valid dictionary")
-    item = _validate_params(f"{where}.params", custom_id, params)
+    item = _validate_params(f"{where}.params", custom_id, params, beta)
     _no_extras(where, request, REQUEST_FIELDS)  # like pydantic: declared fields first, then extra ones
     return item
 
@@ -160,7 +165,7 @@ def input_chars(params: dict[str, Any]) -> int:
     return len(json.dumps(params["messages"])) + len(json.dumps(params.get("system") or ""))
 
 
-def _validate_params(where: str, custom_id: str, params: dict[str, Any]) -> RequestItem:
+def _validate_params(where: str, custom_id: str, params: dict[str, Any], beta: bool = False) -> RequestItem:
     model = _check_model(where, params)
     max_tokens = params.get("max_tokens")
     if max_tokens is None:
@@ -175,7 +180,7 @@ def _validate_params(where: str, custom_id: str, params: dict[str, Any]) -> Requ
     geo = params.get("inference_geo")
     if geo is not None and not isinstance(geo, str):
         raise invalid(f"{where}.inference_geo: Input should be a valid string")
-    _no_extras(where, params, PARAMS_FIELDS)
+    _no_extras(where, params, PARAMS_FIELDS + BETA_ONLY_FIELDS if beta else PARAMS_FIELDS)
     tools = params.get("tools") or []
     web_search = any(isinstance(t, dict) and str(t.get("type", "")).startswith("web_search") for t in tools)
     resolved = resolve_model(model)

@@ -105,6 +105,9 @@ def create(
     key = fingerprint("retry", sorted(r.pk for r, _ in items), json.dumps(overrides, sort_keys=True),
                       json.dumps(edits, sort_keys=True))  # fmt: skip
     workspace = items[0][0].batch.workspace
+    # A retry goes as its parents went: their betas (beta-only params need them) and their user profile.
+    betas = sorted({beta for r, _ in items for beta in r.batch.betas or []})
+    profile = next((r.batch.user_profile_id for r, _ in items if r.batch.user_profile_id), "")
     label = f"Retry of {parents[0]}" if len(parents) == 1 else f"Retry of {len(parents)} batches"
 
     def build() -> Submission:
@@ -112,6 +115,7 @@ def create(
             workspace=workspace, kind=Submission.Kind.RETRY, label=label, created_by=user, fingerprint=key,
             request_count=len(items), parent_batch_id=parents[0] if len(parents) == 1 else None,
             confirmed_at=timezone.now(),  # the retry plan was its confirmation: sent at once
+            betas=betas, user_profile_id=profile,
         )  # fmt: skip
         _store(submission, items, overrides, edits)
         return submission

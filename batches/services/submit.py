@@ -82,18 +82,21 @@ def create_once(key: str, build: Callable[[], Submission]) -> Made:
 
 def prepare_upload(
     workspace: Workspace, user, f: BinaryIO, validation: uploads.Validation, *, label: str, filename: str,
-    again: bool = False,
+    again: bool = False, betas: list[str] | tuple[str, ...] = (), user_profile_id: str = "",
 ) -> Made:  # fmt: skip
     """Record a validated upload and its requests as a draft, and have the worker estimate it: nothing
     is sent until `confirm`. The same file for the same workspace gives the existing submission unless
     `again` is asked for on purpose. `queued` False: no worker could be told, so no estimate is coming
     (the draft says so, and can still be sent)."""
-    key = fingerprint("upload", workspace.pk, validation.sha256, uuid.uuid4().hex if again else "")
+    # The same file sent with other betas or another user profile is another submission; without, the key is as before.
+    extra = [",".join(betas) + "|" + user_profile_id] if betas or user_profile_id else []
+    key = fingerprint("upload", workspace.pk, validation.sha256, uuid.uuid4().hex if again else "", *extra)
 
     def build() -> Submission:
         submission = Submission.objects.create(
             workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
             request_count=validation.request_count, filename=filename[:255], estimate_asked_at=timezone.now(),
+            betas=list(betas), user_profile_id=user_profile_id,
         )  # fmt: skip
         parts = SubmissionPart.objects.bulk_create(
             [SubmissionPart(submission=submission, index=i, request_count=p.request_count)
@@ -197,7 +200,12 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
     part.refresh_from_db()
     requests = [{"custom_id": i.custom_id, "params": i.unpack()} for i in part.inputs.order_by("line")]
     try:
-        remote = client.create_batch(submission.workspace.credentials, requests)
+        remote = client.create_batch(
+            submission.workspace.credentials,
+            requests,
+            betas=submission.betas,
+            user_profile_id=submission.user_profile_id,
+        )
     except RetryableAPIError as exc:
         return _resolve_unknown(submission, part, str(exc))
     except APIError as exc:
@@ -281,7 +289,10 @@ def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBat
         if refused:
             raise mirror_rules.MirrorRefused(refused[0][1])
         replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
-        Batch.objects.filter(pk=remote.id).update(label=label, submitted_by=submission.created_by, model=model)
+        Batch.objects.filter(pk=remote.id).update(
+            label=label, submitted_by=submission.created_by, model=model, betas=submission.betas,
+            user_profile_id=submission.user_profile_id,
+        )  # fmt: skip
         versions.bump(submission.workspace_id)
         SubmissionPart.objects.filter(pk=part.pk).update(
             status=SubmissionPart.Status.CREATED, batch_id=remote.id, error="",

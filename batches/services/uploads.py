@@ -86,13 +86,19 @@ def validate(
     max_bytes: int | None = None,
     split: bool = True,
     max_upload_bytes: int | None = None,
+    betas: list[str] | tuple[str, ...] = (),
+    user_profile_id: str = "",
 ) -> Validation:
     """Check every line of a binary file (or an iterable of bytes lines) and plan its split into parts.
 
     The limits default to the settings'. `split=False` checks the lines only: for a file matched to a
     batch that exists (attached inputs), which is never sent, so no batch limit applies and it has no parts.
     A file of more than `max_upload_bytes` (decompressed) is refused as a whole, as is a corrupt gzip file.
+    With `betas` (the `anthropic-beta` values it will be sent under), params are checked against the SDK's beta params
+    type; without, a beta-only field is refused with what to do. A request's own `user_profile_id` must match the
+    batch-level one (`user_profile_id`) if both are set: the API errors it otherwise.
     """
+    rules = _Rules(beta=bool(betas) or not split, user_profile_id=user_profile_id)
     default_requests, default_bytes = limits()
     max_requests = max_requests or default_requests
     max_bytes = (max_bytes or default_bytes) if split else None
@@ -110,7 +116,7 @@ def validate(
         lines = _lines(f, digest, max_line=max_bytes, max_total=max_upload_bytes, deadline=deadline)
         for line_no, body in lines:
             request_count += 1
-            problems = _line_problems(body, line_no, seen, max_bytes)
+            problems = _line_problems(body, line_no, seen, max_bytes, rules)
             if not problems and splitter:
                 splitter.add(line_no, len(body))
             error_count += len(problems)
@@ -275,7 +281,16 @@ def _gunzipped_lines(f: Any, max_line: int) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _line_problems(body: bytes | _Overlong, line_no: int, seen: dict[str, int], max_bytes: int | None) -> list[str]:
+@dataclass(frozen=True)
+class _Rules:
+    beta: bool  # sent through the beta endpoint: its params type applies
+    user_profile_id: str  # the batch-level `anthropic-user-profile-id`, if any
+
+
+def _line_problems(
+    body: bytes | _Overlong, line_no: int, seen: dict[str, int], max_bytes: int | None,
+    rules: _Rules = _Rules(False, ""),
+) -> list[str]:  # fmt: skip
     if isinstance(body, _Overlong):
         return [f"this request alone is {body.size:,} bytes; the most one line may be is {_size(body.limit)}"]
     alone = WRAPPER_BYTES + len(body)
@@ -307,7 +322,7 @@ def _line_problems(body: bytes | _Overlong, line_no: int, seen: dict[str, int], 
         if key not in client.REQUEST_FIELDS
     ]
     problems += _custom_id_problems(request, line_no, seen)
-    problems += _params_problems(request)
+    problems += _params_problems(request, rules)
     return problems
 
 
@@ -354,7 +369,7 @@ def _bad_custom_id(custom_id: str) -> list[str]:
     return problems
 
 
-def _params_problems(request: dict[str, Any]) -> list[str]:
+def _params_problems(request: dict[str, Any], rules: _Rules) -> list[str]:
     if "params" not in request:
         return ["params is missing; expected an object with model, max_tokens and messages"]
     params = request["params"]
@@ -376,11 +391,20 @@ def _params_problems(request: dict[str, Any]) -> list[str]:
     if params.get("stream"):
         problems.append("params.stream must not be true: a batch's requests are not streamed")
     # The API refuses the whole batch over one field it does not take ("Extra inputs are not permitted").
-    problems += [
-        f"params has an unknown field {_quote(key)}: the API takes only the Messages API's fields"
-        for key in params
-        if key not in client.PARAMS_FIELDS
-    ]
+    for key in params:
+        if key in client.BETA_ONLY_FIELDS and not rules.beta:
+            problems.append(f"params.{key} is a beta feature: name the anthropic-beta value it needs under Betas, and "
+                            f"the batch is created through the beta endpoint")  # fmt: skip
+        elif key not in client.PARAMS_FIELDS and key not in client.BETA_ONLY_FIELDS:
+            problems.append(f"params has an unknown field {_quote(key)}: the API takes only the Messages API's fields")
+    own = params.get("user_profile_id")
+    if rules.user_profile_id and own and own != rules.user_profile_id:
+        problems.append(f"params.user_profile_id {_quote(str(own))} conflicts with the batch's user profile "
+                        f"{_quote(rules.user_profile_id)}: the API errors such a request")  # fmt: skip
+    policy = params.get("billing_policy")
+    if isinstance(policy, dict) and policy.get("bill_to") == "user_profile":
+        problems.append('params.billing_policy.bill_to "user_profile" is not supported in a batch: the API errors '
+                        'the request (send "self" or leave it out)')  # fmt: skip
     return problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.db.models import QuerySet
@@ -26,12 +27,34 @@ class UploadForm(forms.Form):
     label = forms.CharField(max_length=200, required=False)
     file = forms.FileField(help_text='One request per line: {"custom_id": …, "params": {…}}')
     again = forms.BooleanField(required=False, label="Submit again, even if this exact file was submitted before")
+    betas = forms.CharField(
+        required=False, max_length=500, label="Betas",
+        help_text="anthropic-beta values, comma-separated (e.g. output-300k-2026-03-24): the batch is then created "
+        "through the beta endpoint, and its requests may use beta-only fields",
+    )  # fmt: skip
+    user_profile_id = forms.CharField(
+        required=False, max_length=128, label="User profile",
+        help_text="anthropic-user-profile-id: every request of the batch is attributed to it",
+    )  # fmt: skip
 
     def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if workspaces is not None:  # those in which this user may do it
             self.fields["workspace"].queryset = workspaces.filter(is_active=True)
         _choose_the_only_workspace(self.fields["workspace"])
+
+    def clean_betas(self) -> list[str]:
+        betas = sorted({b.strip() for b in self.cleaned_data["betas"].split(",") if b.strip()})
+        for beta in betas:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", beta):
+                raise forms.ValidationError(f"{beta!r} is not an anthropic-beta value (lowercase words and dates)")
+        return betas
+
+    def clean_user_profile_id(self) -> str:
+        value = self.cleaned_data["user_profile_id"].strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise forms.ValidationError("A user profile id has only letters, digits, _ and -.")
+        return value
 
 
 class AttachForm(forms.Form):

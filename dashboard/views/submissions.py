@@ -35,12 +35,12 @@ def submit_upload(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, "submit.html", {"form": form}, status=400)
     upload, data = form.cleaned_data["file"], form.cleaned_data
     # Streams the file (Django keeps large uploads on disk); nothing is sent while a line is wrong.
-    validation = uploads.validate(upload)
+    validation = uploads.validate(upload, betas=data["betas"], user_profile_id=data["user_profile_id"])
     if not validation.ok:
         return render(request, "submit.html", {"form": form, "validation": validation}, status=400)
     made = submit.prepare_upload(
         data["workspace"], request.user, upload, validation, label=data["label"], filename=upload.name,
-        again=data["again"],
+        again=data["again"], betas=data["betas"], user_profile_id=data["user_profile_id"],
     )  # fmt: skip
     n = validation.request_count
     return show_submission(

@@ -54,3 +54,12 @@ def test_every_block_type_in_one_message(emu: Emulator, strict: anthropic.Anthro
     message = results["all"].result.message
     assert [b.type for b in message.content] == list(content.CONTENT_BLOCK_TYPES)
     assert message.container.id.startswith("container_") and message.stop_reason == "end_turn"
+
+
+def test_beta_fields_only_under_a_beta_header(emu: Emulator, client: anthropic.Anthropic):
+    beta = request("b", context_management={"edits": []})
+    with pytest.raises(anthropic.BadRequestError) as excinfo:
+        client.messages.batches.create(requests=[beta])
+    assert "context_management" in str(excinfo.value) and "Extra inputs are not permitted" in str(excinfo.value)
+    made = client.beta.messages.batches.create(requests=[beta], betas=["context-management-2025-06-27"])
+    assert made.processing_status == "in_progress"
