@@ -11,8 +11,9 @@ class DashboardConfig(AppConfig):
 
         from dashboard.middleware import session_refreshed_at_login
         from dashboard.security import record_lockout
-        from dashboard.sso.signals import on_sso_login
+        from dashboard.sso.signals import check_role_rules, on_sso_login
 
         user_locked_out.connect(record_lockout, dispatch_uid="dashboard.record_lockout")
         user_logged_in.connect(session_refreshed_at_login, dispatch_uid="dashboard.session_refreshed_at_login")
         allauth_logged_in.connect(on_sso_login, dispatch_uid="dashboard.sso.on_sso_login")
+        check_role_rules()

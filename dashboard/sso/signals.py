@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from batches.services import audit, sign_ins, sso_roles
 from dashboard.security import client_ip
@@ -26,3 +27,11 @@ def on_sso_login(sender, request, user, sociallogin=None, **kwargs) -> None:
                     session_key=request.session.session_key, idp_session=idp_session)  # fmt: skip
     audit.record(user, "sso_sign_in", user.get_username(),
                  params={"provider": provider, "roles": sorted(map(str, grants)), **changes})  # fmt: skip
+
+
+def check_role_rules() -> None:
+    """A malformed SSO_ROLE_RULES stops every process at start, saying which rule: never a sign-in refused later."""
+    try:
+        sso_roles.parse_rules(settings.SSO_ROLE_RULES)
+    except sso_roles.RuleError as error:
+        raise ImproperlyConfigured(str(error)) from None

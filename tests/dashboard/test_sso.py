@@ -201,3 +201,23 @@ def test_the_admin_shows_the_redirect_uri_to_register(admin_client, db, settings
     page = admin_client.get(f"/admin/socialaccount/socialapp/{app.pk}/change/").content.decode()
     assert "Redirect URI to register at the IdP" in page and "https://batches.example.com/sso/okta/callback/" in page
     assert "Sign in with Okta" in admin_client.get("/login/").content.decode()  # an IdP added in the admin
+
+
+def test_an_sso_users_api_token_loses_its_rights_with_the_users_groups(client, idp):
+    from batches.services import tokens
+
+    workspace = Workspace(name="workspace-a")
+    workspace.set_api_key("sk-ant-test-0002-xxxxxxxxxxxxxxxxxxxx")
+    workspace.save()
+    idp.user("bob", groups=["team-a"])
+    sign_in(client, idp, "bob")
+    bob = User.objects.get(username="bob")
+    token, raw = tokens.issue(bob, name="pipeline", workspaces=[workspace], role="Operator")
+    api = client.__class__()
+    assert api.get("/api/v1/batches", headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    client.post("/logout/")
+
+    idp.user("bob", groups=[])  # out of team-a at the IdP
+    assert sign_in(client, idp, "bob").status_code == 403
+    assert tokens.rights(type(token).objects.get(pk=token.pk)) == {}  # read afresh, as each API request does
+    assert api.get("/api/v1/batches", headers={"Authorization": f"Bearer {raw}"}).status_code in (401, 403)
