@@ -38,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from common import BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
@@ -392,8 +392,9 @@ def _report(args, n: int, phases: dict) -> dict:
               f"{_ratio(_pct(values, 50), ref50):>8.2f} {_ratio(_pct(values, 95), ref95):>8.2f}")  # fmt: skip
     polls = [v for page in ("list poll", "batch poll", "health") for v in stats.latency.get(page, [])]
     for name, s, t in (("dashboard", stats, elapsed), ("reference", ref, ref_elapsed)):
+        kinds = Counter(error.split(": ", 1)[1].split(":")[0] for error in s.errors)  # "HTTP 500", "TimeoutError"
         print(f"{name}: {s.requests / t:.1f} polls/s; {len(s.errors)} errors"
-              + (f" (first: {s.errors[0]})" if s.errors else "")
+              + (f" ({', '.join(f'{n} {kind}' for kind, n in kinds.most_common())})" if s.errors else "")
               + f"; {s.reconnects} kept-alive connections closed by the server were opened again")  # fmt: skip
     sys.stdout.flush()
     return {
