@@ -30,6 +30,16 @@ def prepare_var_dir(**kwargs) -> None:
     call_command("prepare", verbosity=0)
 
 
+@signals.beat_init.connect
+def first_sync_now(**kwargs) -> None:
+    """Beat runs a schedule's first tick only after a whole interval: a new user looked at an empty list for
+    35 s. Send the sync once as beat starts, with the schedule's own options (its expiry)."""
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sync-all-workspaces"]
+    app.send_task(entry["task"], **entry.get("options", {}))
+
+
 @signals.after_task_publish.connect(sender="batches.tasks.heartbeat")
 def record_beat(**kwargs) -> None:
     """Only beat sends the heartbeat task: having sent it is beat's heartbeat."""

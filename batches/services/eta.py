@@ -68,7 +68,9 @@ def size_class(requests: int) -> tuple[int, int]:
 def etas(batches: list[Batch], now: datetime | None = None) -> dict[str, Eta]:
     """The ETA of each running batch of `batches`: one query per (workspace, size class) among them."""
     now = now or timezone.now()
-    running = [b for b in batches if not b.is_terminal]
+    # Only a batch that will run to its end: one being canceled ends when the API has stopped it, and one
+    # deleted in the API never ends here; an ETA beside either would contradict its status.
+    running = [b for b in batches if b.shown_status == Batch.Status.IN_PROGRESS and b.gone_from_api_at is None]
     histories: dict[tuple[int, tuple[int, int]], list[tuple[str, timedelta]]] = {}
     for batch in running:
         key = (batch.workspace_id, size_class(batch.request_total))

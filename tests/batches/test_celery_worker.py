@@ -112,3 +112,14 @@ def test_two_workers_deliver_a_batch_end_to_a_webhook_exactly_once(
     event = NotificationEvent.objects.get(kind="batch.ended", batch_id=running)
     assert receiver.event_ids() == [event.id, event.id] and receiver.requests[1].signed_by("s3cret")
     assert Delivery.objects.get().attempts == 2
+
+
+def test_beat_syncs_once_as_it_starts_without_waiting_a_whole_interval(emulator, make_workspace, tmp_path, processes):
+    workspace = make_workspace("first-sync")
+    emulator.seed_batches(workspace.test_api_key, 1, status="in_progress", n_requests=5)
+    env = worker_env(tmp_path, SYNC_INTERVAL_SECONDS="3600")  # the schedule's own first tick is an hour away
+    command = celery("worker", "--pool=solo", "--loglevel=INFO", "--beat", f"--schedule={tmp_path / 'beat-schedule'}")
+    log_path = processes.start("first-sync", command, env=env).log
+    _wait_for(lambda: Batch.objects.filter(workspace=workspace).exists(), 60, log_path)
+    workspace.refresh_from_db()
+    assert workspace.last_synced_at is not None

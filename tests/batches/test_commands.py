@@ -48,3 +48,24 @@ def test_add_workspace_refuses_an_empty_key(db, monkeypatch):
     monkeypatch.setenv("EMPTY", "")
     with pytest.raises(CommandError, match="empty"):
         call_command("add_workspace", "x", "--key-env", "EMPTY")
+
+
+def test_ensure_admin_prints_the_new_password_in_a_block_of_its_own(db, settings, tmp_path):
+    from io import StringIO
+
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    settings.VAR_DIR, settings.DASHBOARD_URL = tmp_path, "http://127.0.0.1:8100"
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    password = (tmp_path / "admin-password.txt").read_text().strip()
+    lines = out.getvalue().strip("\n").splitlines()
+    assert lines[0] == lines[-1] and set(lines[0]) == {"+", "-"}  # ruled above and below
+    assert all(line.startswith("| ") and line.endswith(" |") and len(line) == len(lines[0]) for line in lines[1:-1])
+    assert f"| Password: {password} " in out.getvalue() and "http://127.0.0.1:8100/" in out.getvalue()
+    assert User.objects.get(username="admin").check_password(password)
+
+    again = StringIO()
+    call_command("ensure_admin", stdout=again)  # a later start: where the password is, never the password
+    assert password not in again.getvalue() and "admin-password.txt" in again.getvalue()

@@ -59,6 +59,7 @@ def test_one_line_per_batch_and_nothing_cut_on_a_desktop(make_page, full_list, w
     page.goto("/")
     shoot(page, f"list-{width}.png")
     m = measure(page)
+    print(f"{width}x{height}: {m['onScreen']} rows on screen, {max(m['heights']):.1f} px each")
     assert len(m["heights"]) == 24
     assert max(m["heights"]) <= ONE_LINE_PX, m["heights"]
     assert m["tableWidth"] <= m["wrapWidth"], m  # no sideways scroll: every column inside its box

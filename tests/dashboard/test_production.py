@@ -36,7 +36,7 @@ class Server:
         finally:
             conn.close()
 
-    def wait_for(self, path: str, status: int, timeout: float = 120, headers: dict | None = None) -> str:
+    def wait_for(self, path: str, status: int, timeout: float = 240, headers: dict | None = None) -> str:
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -97,6 +97,12 @@ def test_the_start_command_with_nothing_set_serves_the_dashboard_in_production_m
     status, headers, _ = server.request("GET", "/login/")
     assert status == 200 and headers["Server"].startswith("gunicorn")
     password = (server.var_dir / "admin-password.txt").read_text().strip()
+    # The first password stands apart from the logs, in a ruled block with the address on the PORT given
+    # (DASHBOARD_URL follows PORT: links in notifications point at this server, not at 8000).
+    block = re.search(r"\n(\+-+\+)\n((?:\|.*\|\n)+)\1\n", server.log.read_text())
+    assert block, server.log.read_text()[-3000:]
+    assert f"| Dashboard: http://127.0.0.1:{server.port}/ " in block.group(2)
+    assert f"| Password: {password} " in block.group(2)
     status, headers, _ = _log_in(server, {"Origin": f"http://127.0.0.1:{server.port}"}, password)
     assert status == 302 and headers["Location"] == "/"
     session = _cookies(headers)["sessionid"]

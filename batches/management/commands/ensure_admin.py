@@ -5,21 +5,30 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 
+def framed(lines: list[str]) -> str:
+    """A block that stands apart from the log lines around it (./bin/start prints both to one terminal)."""
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join(["", rule, *(f"| {line.ljust(width)} |" for line in lines), rule, ""])
+
+
 class Command(BaseCommand):
     help = "Create the first admin user if there is none, and say how to log in."
 
     def handle(self, *args, **options):
         User = get_user_model()
         password_file = settings.VAR_DIR / "admin-password.txt"
+        where = f"Dashboard: {settings.DASHBOARD_URL.rstrip('/')}/"
         if User.objects.filter(is_superuser=True).exists():
             if password_file.exists():
-                self.stdout.write(f"Log in as admin with the password in {password_file}")
+                self.stdout.write(framed([where, f"Log in as admin with the password kept in {password_file}"]))
             else:
-                self.stdout.write("Log in with your admin account.")
+                self.stdout.write(framed([where, "Log in with your admin account."]))
             return
         password = secrets.token_urlsafe(12)
         User.objects.create_superuser("admin", "", password)
         password_file.parent.mkdir(parents=True, exist_ok=True)
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
-        self.stdout.write(f"Created user admin with password {password} (also kept in {password_file})")
+        lines = [where, "Created the first user: admin", f"Password: {password}", f"(also kept in {password_file})"]
+        self.stdout.write(framed(lines))
