@@ -21,6 +21,9 @@ ROLES: dict[str, list[str]] = {
         "add_workspaceaccess", "change_workspaceaccess", "delete_workspaceaccess", "view_workspaceaccess",
         # django-axes: see who is locked out, and unlock them by deleting their failed attempts.
         "view_accessattempt", "delete_accessattempt", "view_accesslog",
+        # Single sign-on: role rules, the roles SSO gave, the sign-in history (the IdPs' secrets: superusers only).
+        "add_ssorolerule", "change_ssorolerule", "delete_ssorolerule", "view_ssorolerule",
+        "view_ssogrant", "view_signin",
     ],
 }  # fmt: skip
 APP_LABELS = ("batches", "auth", "axes")  # where the permissions above are defined

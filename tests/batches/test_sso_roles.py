@@ -76,3 +76,17 @@ def test_a_rule_naming_a_missing_workspace_gives_nothing_there():
     user = User.objects.create_user("gina")
     assert sso_roles.apply(user, {Grant("Viewer"), Grant("Operator", "no-such-ws")}) == {"given": ["Viewer"]}
     assert list(user.groups.all()) == [Group.objects.get(name="Viewer")]
+
+
+@pytest.mark.django_db
+def test_the_admin_role_keeps_the_rules_and_reads_the_sign_ins_but_not_the_idps_secrets(client, make_user):
+    admin = make_user("lead-admin", "Admin")
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    assert client.get("/admin/batches/signin/").status_code == 200
+    assert client.get("/admin/batches/ssorolerule/add/").status_code == 200
+    response = client.post("/admin/batches/ssorolerule/add/", {"value": "leads", "role": "Auditor"})
+    assert response.status_code == 302 and SsoRoleRule.objects.get().value == "leads"
+    assert AuditEvent.objects.get(action="access_change").params["sso_rule"] == "leads = Auditor"
+    assert client.get("/admin/socialaccount/socialapp/").status_code == 403  # client secrets: superusers only
