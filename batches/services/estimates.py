@@ -12,10 +12,16 @@ Input tokens come from the API's own token counting (`POST /v1/messages/count_to
   with a 95% range from the sample's spread.
 The estimate keeps tokens only. `preview()` prices them (batch prices in force today) and weighs them
 against the workspace's budget when a page shows them, so a price or budget edited since still counts.
+It prices by the same rules as ingest (batches/services/pricing/rules.py): requests asking for US-only
+inference at the family's geo multiplier; the largest requests (LARGEST kept per model, with their size)
+in the long-prompt band when their estimated prompt (size x the model's tokens per character) is over the
+family's threshold, every token of them at the long rates. Requests with server tools (web search...)
+are counted: their output can exceed max_tokens, so the ceiling is then not a bound.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
@@ -32,12 +38,13 @@ from batches import client
 from batches.errors import APIError
 from batches.models import RequestInput, Submission
 from batches.services import budgets, handoff
-from batches.services.pricing import PriceBook, Tokens, price_cost
+from batches.services.pricing import PriceBook, PriceKey, Tokens, price_cost
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 50  # requests counted when a file has more; a file of at most this many is counted whole
 MIN_PER_MODEL = 5  # each model in a file gets at least this many of them (or all its requests)
+LARGEST = 1000  # per model, the largest requests kept with their size: a long-prompt band is priced on these
 READ_CHUNK = 2000
 # Two-sided 95% quantiles of Student's t by degrees of freedom (a sample of 5 has 4): its range is honest
 # about a small sample. Beyond 30, the normal 1.96.
@@ -54,6 +61,9 @@ class _Model:
     max_tokens: int = 0
     size: int = 0  # characters of what token counting counts (as JSON), over all its requests
     reservoir: list[tuple[int, int]] = field(default_factory=list)  # (input pk, size): a uniform sample
+    us: list[int] = field(default_factory=lambda: [0, 0, 0])  # inference_geo "us": requests, size, max_tokens
+    server_tools: int = 0  # requests with a server tool (web search, web fetch, code execution...)
+    largest: list[tuple[int, int, int]] = field(default_factory=list)  # heap of (size, max_tokens, us)
 
 
 # --- making the estimate (the worker) ------------------------------------------------------------------
@@ -70,7 +80,9 @@ def estimate(submission_id: int) -> None:
     result: dict[str, Any] = {"requests": total, "exact": exact, "sample_size": SAMPLE_SIZE, "models": {}}
     error = ""
     for name, tally in sorted(models.items()):
-        entry = {"requests": tally.requests, "max_tokens": tally.max_tokens, "counted": 0, "error": ""}
+        entry = {"requests": tally.requests, "max_tokens": tally.max_tokens, "counted": 0, "error": "",
+                 "size": tally.size, "us": tally.us, "server_tools": tally.server_tools,
+                 "largest": sorted(tally.largest, reverse=True)}  # fmt: skip
         result["models"][name] = entry
         if error:  # the API refused token counting altogether: the other models are not tried
             continue
@@ -118,15 +130,31 @@ def _tally(submission: Submission, rng: random.Random) -> dict[str, _Model]:
     for pk, params in _inputs(submission):
         tally = models.setdefault(str(params.get("model", "")), _Model())
         size = _size(params)
+        max_tokens = int(params.get("max_tokens") or 0)
         tally.requests += 1
-        tally.max_tokens += int(params.get("max_tokens") or 0)
+        tally.max_tokens += max_tokens
         tally.size += size
+        us = int(params.get("inference_geo") == "us")
+        if us:
+            tally.us = [tally.us[0] + 1, tally.us[1] + size, tally.us[2] + max_tokens]
+        if any(_server_tool(tool) for tool in params.get("tools") or ()):
+            tally.server_tools += 1
+        if len(tally.largest) < LARGEST:
+            heapq.heappush(tally.largest, (size, max_tokens, us))
+        elif size > tally.largest[0][0]:
+            heapq.heapreplace(tally.largest, (size, max_tokens, us))
         # Reservoir sampling (Algorithm R), up to SAMPLE_SIZE a model: one pass, memory of the sample only.
         if len(tally.reservoir) < SAMPLE_SIZE:
             tally.reservoir.append((pk, size))
         elif (j := rng.randrange(tally.requests)) < SAMPLE_SIZE:
             tally.reservoir[j] = (pk, size)
     return models
+
+
+def _server_tool(tool: Any) -> bool:
+    """A tool the API runs itself (its type names a version: web_search_20250305...), not one of the client's."""
+    kind = tool.get("type", "") if isinstance(tool, dict) else ""
+    return bool(kind) and kind != "custom" and any(ch.isdigit() for ch in kind)
 
 
 def _inputs(submission: Submission) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -242,6 +270,7 @@ class ModelLine:
     input_cost: Decimal | None = None
     input_high: Decimal | None = None
     output_ceiling: Decimal | None = None  # every request writing its full max_tokens, at batch prices
+    server_tools: int = 0  # requests with server tools: their output can exceed max_tokens (no bound)
 
     @property
     def ceiling(self) -> Decimal | None:
@@ -365,15 +394,49 @@ def _line(model: str, entry: dict[str, Any], book: PriceBook, today: date) -> Mo
         model=model, requests=entry["requests"], counted=entry.get("counted", 0),
         scaled_by=entry.get("scaled_by", ""), input_tokens=entry.get("input_tokens"), low=entry.get("low"),
         high=entry.get("high"), max_tokens=entry["max_tokens"], error=entry.get("error", ""), priced=price is not None,
+        server_tools=entry.get("server_tools", 0),
     )  # fmt: skip
     if price is None:
         return line
+    groups = _groups(entry, price)
 
     def cost(input_tokens: int | None = 0, output: int = 0) -> Decimal:
-        return price_cost(Tokens(input=input_tokens or 0, output=output), price).cost
+        """`input_tokens` and `output` spread over the requests' price keys in their estimated shares."""
+        total = Decimal(0)
+        for key, (input_share, output_share) in groups.items():
+            tokens = Tokens(input=round((input_tokens or 0) * input_share), output=round(output * output_share))
+            priced = price_cost(tokens, price, key)
+            total += priced.cost if priced else price_cost(tokens, price).cost  # a key it lacks: standard
+        return total
 
     ceiling = cost(output=line.max_tokens)
     if line.input_tokens is None:  # not counted: only the output's ceiling is known
         return replace(line, output_ceiling=ceiling)
     return replace(line, input_low=cost(line.low), input_cost=cost(line.input_tokens), input_high=cost(line.high),
                    output_ceiling=ceiling)  # fmt: skip
+
+
+def _groups(entry: dict[str, Any], price: Any) -> dict[PriceKey, tuple[Decimal, Decimal]]:
+    """Each price key's share of the model's input (by size) and of its max_tokens: US-only inference, and
+    the largest requests whose estimated prompt is over the family's long-prompt threshold."""
+    size, max_tokens = entry.get("size") or 0, entry["max_tokens"] or 0
+    if not size:
+        return {PriceKey(): (Decimal(1), Decimal(1))}
+    per_char = Decimal(entry.get("input_tokens") or 0) / size  # the model's tokens per character
+    us_size, us_max = (entry.get("us") or [0, 0, 0])[1:]
+    sizes = {PriceKey(): Decimal(size - us_size), PriceKey(inference_geo="us"): Decimal(us_size)}
+    outs = {PriceKey(): Decimal(max_tokens - us_max), PriceKey(inference_geo="us"): Decimal(us_max)}
+    over = price.long_prompt_over
+    for req_size, req_max, us in entry.get("largest") or ():
+        if over is None or req_size * per_char <= over:
+            break  # largest first: the rest are shorter
+        short, long = PriceKey(inference_geo="us" if us else ""), PriceKey("long", "us" if us else "")
+        sizes[short] -= req_size
+        outs[short] -= req_max
+        sizes[long] = sizes.get(long, Decimal(0)) + req_size
+        outs[long] = outs.get(long, Decimal(0)) + req_max
+    return {
+        key: (sizes[key] / size, outs[key] / max_tokens if max_tokens else Decimal(0))
+        for key in sizes
+        if sizes[key] or outs[key]
+    }

@@ -150,6 +150,28 @@ def test_the_cost_range_is_the_input_at_batch_prices_up_to_the_max_tokens_ceilin
     assert all(isinstance(v, Decimal) for v in (preview.cost_low, preview.cost_high))
 
 
+def test_the_estimate_prices_each_request_by_the_rules_ingest_uses(estimated):
+    long = batch_request("long", "x" * 440_000, model="claude-haiku-5-5", max_tokens=1000)  # ~110,000 tokens
+    short = batch_request("short", "hello", model="claude-haiku-5-5", max_tokens=1000)
+    us = batch_request("us", "hello " * 50, model="claude-opus-4-6", max_tokens=1000, inference_geo="us")
+    plain = batch_request("plain", "hello " * 50, model="claude-opus-4-6", max_tokens=1000)
+    web = batch_request("web", "look it up", model=SONNET, max_tokens=1000,
+                        tools=[{"type": "web_search_20250305", "name": "web_search"}])  # fmt: skip
+
+    by_model = {line.model: line for line in estimated([long, short, us, plain, web]).lines}
+
+    # Haiku 5.5: the long request's 1,000 tokens at $2.50 ($0.00125 at batch prices), the short one's at
+    # $0.50 ($0.00025): the band is decided per request, not for the model's sum.
+    assert by_model["claude-haiku-5-5"].output_ceiling == Decimal("0.0015")
+    long_in, short_in = counted(long), counted(short)
+    expected_in = (long_in * Decimal("0.5") + short_in * Decimal("0.1")) / M / 2  # each at its band's rate
+    assert abs(by_model["claude-haiku-5-5"].input_cost - expected_in) < Decimal("0.0001")  # split by size
+    # Opus 4.6: US-only inference at 1.1x: 1,000 x $27.50 and 1,000 x $25 per million, halved.
+    assert by_model["claude-opus-4-6"].output_ceiling == Decimal("0.02625")
+    # A server tool's output can exceed max_tokens: the page says the ceiling is not a bound.
+    assert by_model[SONNET].server_tools == 1 and by_model["claude-opus-4-6"].server_tools == 0
+
+
 def test_a_model_without_a_price_is_flagged_unpriced_and_left_out_never_counted_as_zero(estimated):
     Price.objects.filter(family=UNPRICED).delete()
     preview = estimated([batch_request("a", model=HAIKU), batch_request("b", model=UNPRICED)])
