@@ -240,6 +240,13 @@ def test_a_large_file_says_how_much_of_it_was_counted(upload, emulator):
     assert "95% range" in method and emulator.calls["count_tokens"] == 50
 
 
+def test_requests_with_server_tools_are_said_to_have_no_output_bound(upload):
+    web = batch_request("w", "look it up", tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    body = upload([web, batch_request("plain")]).content.decode()
+    note = text(element(body, **{"data-server-tools": web["params"]["model"]}))
+    assert note.startswith("1 request of") and "the ceiling is not a bound" in note
+
+
 def test_an_unpriced_model_is_flagged_not_counted_as_zero(upload):
     Price.objects.filter(family="claude-sonnet-5").delete()  # served by the emulator, its price removed
     body = upload([batch_request("a"), batch_request("b", model="claude-sonnet-5")]).content.decode()
