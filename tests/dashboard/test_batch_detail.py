@@ -105,13 +105,13 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     assert len(queries) == 9
 
 
-@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 12), ("over-1", 10), ("exp-1", 10)])
+@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 11), ("over-1", 10), ("exp-1", 10)])
 def test_one_result_costs_a_fixed_number_of_queries(viewer_client, mirrored, custom_id, expected):
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/results/{custom_id}/").status_code == 200
     # session, user, its permissions (2), its workspace roles, the result with its batch and chunk, its
     # attempts (3: its kept input, the retries of it, their results), sync health; a succeeded item also
-    # reads the price table and the table of priced model names.
+    # reads its model's prices (one query: the rows of its family, found by name or through the model map).
     assert len(queries) == expected
 
 
