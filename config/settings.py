@@ -405,6 +405,9 @@ NOTIFY_RETRY_MAX_SECONDS = envfloat("NOTIFY_RETRY_MAX_SECONDS", "3600")
 NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", "8")
 # Webhooks need https except to a loopback address; this allows plain http to any host (a private network).
 NOTIFY_ALLOW_HTTP = envbool("NOTIFY_ALLOW_HTTP", "false")
+# Notifications to loopback, private and link-local addresses (batches/services/notify/outbound.py): off, so a
+# channel's URL cannot reach cloud metadata or a service inside the network.
+NOTIFY_ALLOW_PRIVATE = envbool("NOTIFY_ALLOW_PRIVATE", "false")
 # Email through Django's framework: SMTP from EMAIL_URL (config/email_url.py), the console when unset.
 DEFAULT_FROM_EMAIL = env("NOTIFY_EMAIL_FROM", "batch-dashboard@localhost")
 globals().update(email_settings(env("EMAIL_URL")))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_USE_TLS...

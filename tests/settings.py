@@ -25,3 +25,7 @@ SECRET_KEY = SECRET_KEY or "tests-only-" + "k3y" * 20
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = False
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# The suite's receivers (webhooks, Slack and Apprise stand-ins) listen on loopback; tests of the outbound rule turn
+# this off (tests/batches/test_outbound.py).
+NOTIFY_ALLOW_PRIVATE = True

@@ -69,8 +69,8 @@ class ChannelForm(forms.ModelForm):
             if not has_secret:
                 self.add_error("secret", "Enter the service's URL.")
             elif secret:
-                check = deliver.url_problem if kind == Kind.SLACK else deliver.apprise_problem
-                if problem := check(secret):
+                slack = kind == Kind.SLACK
+                if problem := deliver.url_problem(secret, "slack") if slack else deliver.apprise_problem(secret):
                     self.add_error("secret", f"The URL is refused: {problem}.")
         return data
 

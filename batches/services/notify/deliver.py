@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import smtplib
 import time
@@ -20,6 +19,8 @@ import apprise
 import httpx2
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+
+from batches.services.notify import outbound
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +42,16 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def url_problem(url: str) -> str:
-    """Why a webhook URL is refused, or "". HTTPS is required, except to a loopback address (a receiver on
-    this host, or the tests') or everywhere when NOTIFY_ALLOW_HTTP is on."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "not an http(s) URL"
-    if parts.scheme == "http" and not settings.NOTIFY_ALLOW_HTTP and not _loopback(parts.hostname):
-        return "plain http is allowed only to a loopback address: use https (or set NOTIFY_ALLOW_HTTP)"
-    return ""
+def url_problem(url: str, kind: str = "webhook") -> str:
+    """Why a webhook or Slack URL is refused, or "" (outbound.py: the one rule; checked again at every send)."""
+    return outbound.problem(url, kind=kind)
 
 
 def apprise_problem(url: str) -> str:
-    """Why Apprise cannot take this URL, or "" (checked when a channel is saved, without sending)."""
-    return "" if apprise.Apprise.instantiate(url) else "Apprise does not recognise this URL"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """Why an Apprise URL is refused, or "" (checked when a channel is saved, and again at every send)."""
+    if not apprise.Apprise.instantiate(url):
+        return "Apprise does not recognise this URL"
+    return outbound.problem(url, kind="apprise")
 
 
 def webhook(url: str, body: bytes, *, secret: str, event_id: str, kind: str) -> Outcome:
@@ -76,11 +64,11 @@ def webhook(url: str, body: bytes, *, secret: str, event_id: str, kind: str) -> 
 
 def slack(url: str, body: bytes) -> Outcome:
     """POST Slack's `{"text": ...}` (the URL carries its own token, so nothing is signed)."""
-    return post(url, body, {"Content-Type": "application/json"})
+    return post(url, body, {"Content-Type": "application/json"}, kind="slack")
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-    problem = url_problem(url)
+def post(url: str, body: bytes, headers: dict[str, str], *, kind: str = "webhook") -> Outcome:
+    problem = url_problem(url, kind)
     if problem:
         return Outcome(ok=False, error=f"refused: {problem}", retryable=False)
     started = time.monotonic()
@@ -119,11 +107,15 @@ def apprise_notify(url: str, title: str, body: str) -> Outcome:
     started = time.monotonic()
     client = apprise.Apprise()
     timeout = settings.NOTIFY_TIMEOUT_SECONDS
+    if problem := outbound.problem(url, kind="apprise"):
+        return Outcome(ok=False, error=f"refused: {problem}", retryable=False)
     joined = url + ("&" if "?" in url else "?") + f"cto={min(5.0, timeout)}&rto={timeout}"
     if not client.add(joined):
         return Outcome(ok=False, error="refused: Apprise does not recognise this URL", retryable=False)
     try:
-        result = client.notify(body=body, title=title, timeout=timeout * 2)
+        # As plain text: each service's plugin escapes it for its own markup (no <!channel> or <url|label> in Slack,
+        # no HTML in an HTML service), whatever the API's error text or an upload put in it.
+        result = client.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=timeout * 2)
     except Exception as exc:  # noqa: BLE001 - a plugin's own failure is this channel's, recorded, never raised
         return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:500], duration_ms=_ms(started))
     if result:

@@ -96,8 +96,15 @@ def _summary(event: NotificationEvent) -> str:
 
 def slack_body(event: NotificationEvent) -> bytes:
     """Slack's incoming-webhook format (also taken by Mattermost, Rocket.Chat, Discord's /slack URL...)."""
-    text = f"*{title(event)}*: {summary(event)}" + (f" <{event.url}|Open>" if event.url else "")
+    # Slack's markup: &, < and > escaped in everything but our own link, so text from the API or an upload cannot
+    # post <!channel>, mention someone, or show a link of its own.
+    text = f"*{slack_escape(title(event))}*: {slack_escape(summary(event))}"
+    text += f" <{slack_escape(event.url)}|Open>" if event.url else ""
     return json.dumps({"text": text}).encode()
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def email(events: list[NotificationEvent], digest: str = "") -> tuple[str, str, str]:
