@@ -129,6 +129,13 @@ def family(model: str) -> str | None:
     return name if name in CARDS else None
 
 
+def takes_inference_geo(model: str) -> bool:
+    """Whether the model takes `inference_geo` at all: the families whose card offers US-only inference (Opus 4.6,
+    Sonnet 4.6 and later). The API refuses the param on the others: in a batch, an errored request."""
+    name = family(model)
+    return name is not None and any(c.us is not None for c in CARDS[name])
+
+
 def card(family_name: str, day: date) -> Card | None:
     """The family's card in force on `day` (None before its first)."""
     found = None

@@ -42,7 +42,10 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     detail = _detail(req)
     forced_stop = detail is not None and detail not in ("max_tokens", ALL_BLOCKS)
     if req and (detail == "max_tokens" or (not forced_stop and output_tokens >= req.max_tokens)):
-        output_tokens, stop_reason = req.max_tokens, "max_tokens"
+        # The limit applies to each call to the model; a server-tool request calls it more than once, so its
+        # output_tokens can exceed max_tokens (SDK 2.17, `max_tokens`): left as drawn, the last call cut off.
+        over = req.web_search and not detail
+        output_tokens, stop_reason = (output_tokens if over else req.max_tokens), "max_tokens"
     elif req and forced_stop:
         # A forced stop reason (content.py); a context window reached stops short of max_tokens.
         output_tokens, stop_reason = min(output_tokens, max(req.max_tokens - 1, 1)), detail

@@ -10,6 +10,7 @@ from typing import Any
 from .errors import EmulatorError, invalid
 from .models import resolve_model
 from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, RequestItem, forced_outcome
+from .pricing import takes_inference_geo
 
 MAX_REQUESTS = 100_000
 MAX_BODY_BYTES = 256 * 1024 * 1024  # above this Cloudflare answers 413 before the API sees the request
@@ -186,6 +187,8 @@ def _validate_params(where: str, custom_id: str, params: dict[str, Any], beta: b
     resolved = resolve_model(model)
     # A model the API does not serve: accepted at create, the request then ends errored (models.py).
     forced = forced_outcome(params) if resolved is not None else ("errored", "not_found_error")
+    if geo is not None and resolved is not None and not takes_inference_geo(resolved):
+        forced = ("errored", "invalid_request_error")  # below Opus 4.6 / Sonnet 4.6: the API refuses the param
     geo_json = DEFAULT_GEO_JSON if geo is None else json.dumps(geo)  # ASCII: keeps line_bytes exact
     stops = params.get("stop_sequences")
     stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else ""

@@ -63,3 +63,24 @@ def test_beta_fields_only_under_a_beta_header(emu: Emulator, client: anthropic.A
     assert "context_management" in str(excinfo.value) and "Extra inputs are not permitted" in str(excinfo.value)
     made = client.beta.messages.batches.create(requests=[beta], betas=["context-management-2025-06-27"])
     assert made.processing_status == "in_progress"
+
+
+def test_inference_geo_is_refused_on_models_below_4_6_as_an_errored_request(emu: Emulator, strict: anthropic.Anthropic):
+    requests = [request("old", "[emulate:succeeded] hi", model="claude-haiku-4-5", inference_geo="us"),
+                request("new", "[emulate:succeeded] hi", model="claude-opus-4-6", inference_geo="us"),
+                request("plain", "[emulate:succeeded] hi", model="claude-haiku-4-5")]  # fmt: skip
+    results = _results(emu, strict, requests)
+    assert results["old"].result.type == "errored"
+    assert results["old"].result.error.error.type == "invalid_request_error"
+    assert results["new"].result.type == "succeeded" and results["plain"].result.type == "succeeded"
+
+
+def test_a_server_tool_request_can_report_output_over_max_tokens(emu: Emulator, strict: anthropic.Anthropic):
+    tools = [{"type": "web_search_20250305", "name": "web_search"}]
+    requests = [request(f"s{i}", "[emulate:succeeded] hi", max_tokens=16, tools=tools) for i in range(5)]
+    requests += [request("plain", "[emulate:succeeded] hi", max_tokens=16)]
+    results = _results(emu, strict, requests)
+    searched = [results[f"s{i}"].result.message for i in range(5)]
+    assert all(m.usage.server_tool_use.web_search_requests >= 1 for m in searched)
+    assert all(m.usage.output_tokens > 16 and m.stop_reason == "max_tokens" for m in searched)
+    assert results["plain"].result.message.usage.output_tokens == 16  # no server tool: capped
