@@ -2,7 +2,8 @@
 
 From the API docs: an `invalid_request_error` needs the request fixed; overloaded, API, rate-limit
 and timeout errors are transient, and expired or canceled requests never ran. Anything else (an
-unknown model is a `not_found_error`, a key without access a `permission_error`) would fail again.
+unknown model is a `not_found_error`) would fail again. Billing, authentication and permission errors are the
+account's: fixed there, the same request goes again unchanged.
 
 Of the incomplete answers (succeeded at the API, `models.INCOMPLETE`): a `pause_turn` is continued as the API
 documents (the request sent again with the paused assistant content appended), so it goes without a human
@@ -11,6 +12,9 @@ decision; `max_tokens` and `model_context_window_exceeded` need a higher max_tok
 """
 
 RETRY_AS_IS_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
+# Problems of the account, not of the request: once billing, the key or its access is fixed, the request is
+# sent again as it was. Not retried on their own (they would fail again until someone fixes the account).
+ACCOUNT_ERRORS = frozenset({"billing_error", "authentication_error", "permission_error"})
 RETRY_AS_IS_RESULTS = frozenset({"expired", "canceled"})
 CONTINUE_STOP_REASONS = frozenset({"pause_turn"})
 
@@ -21,6 +25,15 @@ def retry_as_is(result_type: str, error_type: str = "", stop_reason: str = "") -
         or (result_type == "errored" and error_type in RETRY_AS_IS_ERRORS)
         or continues(result_type, stop_reason)
     )
+
+
+def advice(error_type: str) -> tuple[str, str]:
+    """What to do about an errored result of this type: (kind, words) for a badge. Kinds: retry, account, fix."""
+    if error_type in RETRY_AS_IS_ERRORS:
+        return "retry", "can be retried as is"
+    if error_type in ACCOUNT_ERRORS:
+        return "account", "an account problem: fix billing, the key or its access, then retry as is"
+    return "fix", "fix the request before retrying"
 
 
 def continues(result_type: str, stop_reason: str) -> bool:

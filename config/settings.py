@@ -430,6 +430,7 @@ LOGGING = {
     "filters": {
         "context": {"()": "config.logs.ContextFilter"},
         "no_bodies": {"()": "config.logs.DropRequestBodies"},
+        "forbidden_one_line": {"()": "config.logs.ForbiddenInOneLine"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(context_id)s] %(message)s"},
@@ -443,6 +444,7 @@ LOGGING = {
         # On the logger too, so no handler (a test's, an error tracker's) ever receives a body.
         "anthropic": {"filters": ["no_bodies"]},
         "anthropic._base_client": {"filters": ["no_bodies"]},
+        "django.request": {"filters": ["forbidden_one_line"]},
         # httpx2 logs every request URL at INFO; URLs never carry keys, but the noise is not useful.
         "httpx2": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},

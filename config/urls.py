@@ -1,10 +1,14 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from dashboard.views import metrics, probes
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's): the dashboard's own, not a 404.
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("dashboard/favicon.svg")), name="favicon"),
     # No login: probes and Prometheus (token-guarded) reach these.
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),

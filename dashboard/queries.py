@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
 from batches.models import INCOMPLETE_STOP_REASONS, Batch, ErrorCount, IncompleteCount, Result, Workspace
-from batches.triage import retry_as_is, retry_as_is_q
+from batches.triage import advice, retry_as_is_q
 from dashboard.forms import ItemFilterForm, start_of
 from dashboard.spend.figures import spend_of_batches
 
@@ -71,7 +71,7 @@ def error_groups(
         error_type = row["error_type"]
         group = groups.setdefault(error_type, {
             "error_type": error_type, "total": 0, "batches": 0, "workspaces": [], "top": [],
-            "fix_first": not retry_as_is("errored", error_type),
+            "advice": advice(error_type),
         })  # fmt: skip
         group["total"] += row["total"]
         group["batches"] += row["batches"]

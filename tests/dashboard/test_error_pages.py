@@ -42,3 +42,10 @@ def test_a_500_is_in_the_layout_and_says_nothing_was_lost(viewer, failing_view):
     body = response.content.decode()
     _in_layout(body)
     assert "Nothing you sent was lost" in body
+
+
+def test_favicon_ico_leads_to_the_dashboards_icon_not_a_404(client):
+    """The admin's pages name no icon, so browsers ask for /favicon.ico (issue 21, point 19)."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("dashboard/favicon.svg")
+    assert client.get(response["Location"]).status_code == 200

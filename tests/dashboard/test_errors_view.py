@@ -60,3 +60,13 @@ def test_a_date_range_leaves_out_the_errors_of_batches_created_outside_it(viewer
     later = (mirrored["ended"].created_at.date() + timedelta(days=1)).isoformat()
     body = viewer_client.get(f"/errors/?created_from={later}").content.decode()
     assert "overloaded_error" not in body and "No errored results" in body
+
+
+def test_account_errors_say_fix_the_account_then_retry_as_is(viewer_client, mirrored):
+    """billing, authentication and permission errors are not the request's fault (issue 21, point 17)."""
+    ended = mirrored["ended"]
+    ErrorCount.objects.create(batch=ended, workspace_id=ended.workspace_id, error_type="billing_error", count=2)
+    body = viewer_client.get("/errors/").content.decode()
+    badges = {text(b).strip() for b in elements(body, "span", class_="badge account")}
+    assert badges == {"an account problem: fix billing, the key or its access, then retry as is"}
+    assert len(list(elements(body, "span", class_="badge fix"))) == 1  # invalid_request_error alone

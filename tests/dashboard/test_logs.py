@@ -106,3 +106,11 @@ def test_a_workers_task_logs_are_json_lines_carrying_the_task_id(tmp_path, proce
     done = next(line for line in lines if re.match(r"Task batches\.tasks\.heartbeat\[.*succeeded", line["message"]))
     task_id = re.search(r"heartbeat\[([0-9a-f-]+)\]", done["message"]).group(1)
     assert done["task_id"] == task_id and "request_id" not in done
+
+
+def test_a_403_is_one_log_line_without_a_traceback(viewer_client, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert viewer_client.get("/spend/").status_code == 403  # a Viewer may not read spend
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.levelname == "WARNING" and "/spend/" in record.getMessage()
+    assert record.exc_info is None and "Traceback" not in caplog.text

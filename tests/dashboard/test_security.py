@@ -12,7 +12,7 @@ from batches.models import Batch, Result, Workspace
 # (tests/dashboard/test_health.py, test_metrics.py); the SSO sign-in's start and return are the login itself
 # (tests/dashboard/test_sso.py); the IdP posts its signed logout tokens to the back-channel logout
 PUBLIC = {
-    "login", "logout", "healthz", "readyz", "metrics",
+    "login", "logout", "healthz", "readyz", "metrics", "favicon",
     "openid_connect_login", "openid_connect_callback", "sso_backchannel_logout",
 }  # fmt: skip
 HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
