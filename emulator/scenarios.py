@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from .content import ALL_BLOCKS, STOP_REASONS
 from .plan import ERROR_TYPES, outcome_table
 from .state import DAY, EXPIRES_AFTER
 from .util import digest
@@ -86,7 +87,8 @@ def _demo(emu: EmulatorCore) -> None:
 
 
 def _every_error_type(emu: EmulatorCore, created: float) -> None:
-    """One batch whose results include each of the nine error types (forced with markers)."""
+    """One batch whose results include each of the nine error types, each stop reason of the pinned SDK and one answer
+    of every content block type (forced with markers)."""
     requests = [
         {
             "custom_id": f"{kind}-{i}",
@@ -97,7 +99,9 @@ def _every_error_type(emu: EmulatorCore, created: float) -> None:
             },
         }
         for i, (kind, marker) in enumerate(
-            [("succeeded", "succeeded")] * 6 + [(e.replace("_", "-"), f"errored:{e}") for e in ERROR_TYPES]
+            [("succeeded", "succeeded")] * 6
+            + [(e.replace("_", "-"), f"errored:{e}") for e in ERROR_TYPES]
+            + [(s.replace("_", "-"), f"succeeded:{s}") for s in (*STOP_REASONS, ALL_BLOCKS)]
         )
     ]
     emu.create_batch(DEMO_API_KEY, requests, created_at=created, duration=HOUR)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import anthropic
 import pytest
 
-from emulator import DEMO_ADMIN_KEY, DEMO_API_KEY, Emulator
+from emulator import DEMO_ADMIN_KEY, DEMO_API_KEY, Emulator, content
 from emulator.plan import ERROR_TYPES
 from tests.processes import wait_for
 
@@ -85,13 +85,18 @@ def test_demo_scenario_has_every_state():
         assert any(b.request_counts.expired for b in batches)
         assert len({b.id for b in batches}) == len(batches) >= 30
 
-        error_types = set()
+        error_types, stop_reasons, block_types = set(), set(), set()
         for batch in batches:
             if batch.processing_status == "ended" and not batch.archived_at and batch.request_counts.errored:
                 for line in client.messages.batches.results(batch.id):
                     if line.result.type == "errored":
                         error_types.add(line.result.error.error.type)
+                    elif line.result.type == "succeeded":
+                        stop_reasons.add(line.result.message.stop_reason)
+                        block_types.update(b.type for b in line.result.message.content)
         assert error_types == set(ERROR_TYPES)
+        # The demo shows every stop reason and content block type the pinned SDK knows (emulator/content.py).
+        assert stop_reasons == set(content.STOP_REASONS) and block_types == set(content.CONTENT_BLOCK_TYPES)
 
         emu.advance(30 * 60)  # new batches appear as the demo runs
         assert len(list(client.messages.batches.list(limit=100))) > len(batches)
