@@ -154,23 +154,28 @@ def load(n_batches: int, n_items: int) -> str:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from batches.models import Batch, Result
+
     rng, now = random.Random(20251122), timezone.now()
     rebuild_schema()
     with transaction.atomic(), connection.cursor() as cursor:
         plan, big = plan_batches(n_batches, n_items, rng, now)
         chunks: list[tuple] = []
         counts: dict[tuple[str, str], int] = {}
-        with cursor.cursor.copy(f"COPY batches_result ({', '.join(RESULT_COLUMNS)}) FROM STDIN") as copy:
+        result_extra, result_defaults = model_defaults(Result, RESULT_COLUMNS)
+        with cursor.cursor.copy(f"COPY batches_result ({', '.join(RESULT_COLUMNS + result_extra)}) FROM STDIN") as copy:
             for b in plan:
                 if b["results_ingested_at"]:
                     for row in result_rows(b, rng, b is big, chunks, chunks[-1][0] if chunks else 0, counts):
-                        copy.write_row(row)
+                        copy.write_row((*row, *result_defaults))
                     b["items_ingested"] = b["size"]
         copy_rows(cursor, "batches_resultchunk", ["id", "batch_id", "data", "line_count", "raw_bytes"], chunks)
         for b in plan:
             b["request_total"] = sum(b[f"{k}_count"] for k in ("processing", "succeeded", "errored", "canceled",
                                                                "expired"))  # fmt: skip
-        copy_rows(cursor, "batches_batch", BATCH_COLUMNS, [[b[c] for c in BATCH_COLUMNS] for b in plan])
+        batch_extra, batch_defaults = model_defaults(Batch, BATCH_COLUMNS)
+        copy_rows(cursor, "batches_batch", BATCH_COLUMNS + batch_extra,
+                  [[*(b[c] for c in BATCH_COLUMNS), *batch_defaults] for b in plan])  # fmt: skip
         workspace_of = {b["id"]: b["workspace_id"] for b in plan}
         error_counts = [
             (batch_id, workspace_of[batch_id], error_type, n) for (batch_id, error_type), n in counts.items()
@@ -180,6 +185,17 @@ def load(n_batches: int, n_items: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return big["id"]
+
+
+def model_defaults(model, columns: list[str]) -> tuple[list[str], list]:
+    """The model's other required columns and their defaults: columns added since this loader was written
+    (prices, results and SDK fields of other changes) take the value a new row gets, so the load keeps working."""
+    from psycopg.types.json import Jsonb
+
+    fields = model._meta.concrete_fields
+    extra = [f for f in fields if f.column not in columns and not f.null and f is not model._meta.pk]
+    values = [Jsonb(f.get_default()) if f.get_internal_type() == "JSONField" else f.get_default() for f in extra]
+    return [f.column for f in extra], values
 
 
 def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
