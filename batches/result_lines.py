@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from typing import Any
 
@@ -16,6 +17,7 @@ RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 # Not an API type: a line that could not be parsed, kept with its raw text.
 MALFORMED = "malformed"
 CUSTOM_ID_MAX_STORED = 128  # the Result column; the API's own limit is 64
+CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the API's pattern; any other is a malformed line, kept raw
 
 # The Result columns a line fills, in order, with the value a line without that field gets.
 # parse() returns dicts with exactly these keys in this order, so a row is `fields.values()`.
@@ -39,7 +41,8 @@ def parse(line: bytes) -> dict[str, Any]:
         custom_id = data["custom_id"]
         result = data["result"]
         result_type = result["type"]
-        valid_id = isinstance(custom_id, str) and 1 <= len(custom_id) <= CUSTOM_ID_MAX_STORED
+        # The API's documented pattern, nothing looser: a custom_id reaches URLs, logs, CSV cells and file names.
+        valid_id = isinstance(custom_id, str) and CUSTOM_ID.fullmatch(custom_id) is not None
         if not valid_id or result_type not in RESULT_TYPES:
             raise ValueError
     except (ValueError, KeyError, TypeError):

@@ -84,3 +84,13 @@ def test_null_stop_details_and_missing_newer_fields_read_as_empty():
     fields = result_lines.parse(json.dumps({"custom_id": "r", "result": {"type": "succeeded", "message": message}}))
     assert fields["result_type"] == "succeeded"
     assert (fields["inference_geo"], fields["speed"], fields["stop_details_category"]) == ("", "", "")
+
+
+@pytest.mark.parametrize("custom_id", ["a\nb", "../../admin", "a/b", "x" * 65, "", "<script>", "é", "a b", 7])
+def test_a_custom_id_outside_the_apis_pattern_makes_the_line_malformed_kept_raw(custom_id):
+    line = json.dumps({"custom_id": custom_id, "result": {"type": "expired"}}).encode()
+
+    fields = result_lines.parse(line)
+
+    assert fields["result_type"] == "malformed" and fields["custom_id"].startswith("malformed:")
+    assert fields["custom_id"] == result_lines.parse(line)["custom_id"]  # stable: a resumed ingest skips it
