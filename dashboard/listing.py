@@ -58,7 +58,8 @@ def tabs(form: BatchFilterForm, batches: QuerySet[Batch], params: QueryDict) -> 
         .aggregate(all=Count("id"), retryable=Count("id", filter=RETRYABLE), **per_tab)
     )
     base = query_without(params, "status", "page")
-    current = form.cleaned_data.get("status", "") if form.is_valid() else ""
+    form.is_valid()
+    current = form.cleaned_data.get("status") or ""
     shown = [("", "All", counts["all"])] + [(k, label, counts[k]) for k, (label, _) in BatchFilterForm.TABS.items()]
     tab_list = [
         Tab(key, label, n or 0, _join(base, f"status={key}" if key else ""), key == current) for key, label, n in shown

@@ -76,9 +76,10 @@ class BatchFilterForm(forms.Form):
 
     def filter(self, batches: QuerySet[Batch], *, tab: bool = True) -> QuerySet[Batch]:
         """The batches these filters select, sorted; `tab=False` leaves the status tab out (for its counts)."""
-        if not self.is_valid():
-            return batches.none()
-        data = self.cleaned_data
+        # A filter that cannot be read (a bad date, an unknown sort) is left out and the page names it
+        # (`ignored`); the others still apply, rather than an empty list that looks like "no batches".
+        self.is_valid()
+        data = {name: self.cleaned_data.get(name) for name in self.fields}
         if data["workspace"]:
             batches = batches.filter(workspace=data["workspace"])
         if tab and data["status"]:
@@ -102,7 +103,7 @@ class BatchFilterForm(forms.Form):
         return self._sorted(batches)
 
     def _sorted(self, batches: QuerySet[Batch]) -> QuerySet[Batch]:
-        sort = self.cleaned_data["sort"] or "-created"
+        sort = self.cleaned_data.get("sort") or "-created"
         name = sort.lstrip("-")
         if name == "duration":
             batches = batches.annotate(duration=F("ended_at") - F("created_at"))
@@ -119,7 +120,18 @@ class BatchFilterForm(forms.Form):
 
     @property
     def sort_in_force(self) -> str:
-        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "-created"
+        self.is_valid()
+        return self.cleaned_data.get("sort") or "-created"
+
+    @property
+    def ignored(self) -> list[str]:
+        """What the URL asked that could not be read, said plainly: "sort=bogus: not a choice"."""
+        self.is_valid()
+        said = []
+        for name, errors in self.errors.items():
+            value = self.data.get(name, "")
+            said.append(f"{name}={value}: {' '.join(str(e).rstrip('.') for e in errors).lower()}")
+        return said
 
 
 def _search(q: str) -> Q:

@@ -69,7 +69,10 @@ def _selection(request: HtmxHttpRequest) -> tuple[list[str], int]:
     the list's filter run again here, on the server. Capped: a larger selection is refused, not cut."""
     action = request.POST["action"]
     if request.POST.get("all_matching") == "1":
-        batches = BatchFilterForm(request.GET).filter(visible_batches(request))  # the filter, run again here
+        form = BatchFilterForm(request.GET)  # the filter, run again here
+        # The list leaves out a filter it cannot read and says so; an action on "all matching" never widens
+        # that way: with any filter unreadable it takes nothing.
+        batches = form.filter(visible_batches(request)) if form.is_valid() else visible_batches(request).none()
     else:
         batches = visible_batches(request).filter(pk__in=request.POST.getlist("batch")[: BULK_MAX + 1])
     selected = batches.count()

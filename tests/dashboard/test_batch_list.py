@@ -85,7 +85,17 @@ def test_results_past_the_limit_say_expired(viewer_client, mirrored):
 def test_a_bad_filter_value_says_so_instead_of_failing(viewer_client, mirrored):
     response = viewer_client.get("/?created_from=yesterday&status=bogus")
     assert response.status_code == 200
-    assert "Some filters are not valid" in response.content.decode()
+    body = response.content.decode()
+    assert "could not be read" in body and "created_from=yesterday" in body and "status=bogus" in body
+
+
+@pytest.mark.parametrize("bad", ["sort=bogus", "created_from=2026-13-45"])
+def test_a_bad_parameter_is_named_and_ignored_not_an_empty_list(viewer_client, mirrored, bad):
+    """Issue 21, point 18: `?sort=bogus` showed an empty list without a word."""
+    body = viewer_client.get(f"/?{bad}&status=in_progress").content.decode()
+    assert _row_ids(body) == [mirrored["running"].id]  # the filters that could be read still apply
+    warning = text(element(body, "p", class_="message warning"))
+    assert bad in warning and "not filtered by it" in warning
 
 
 def test_the_list_paginates(viewer_client, mirrored, emulator):

@@ -64,6 +64,13 @@ def test_all_matching_the_filter_is_re_run_on_the_server(operator_client, runnin
     assert sorted(posted) == sorted([*running, mirrored["running"].id])
 
 
+def test_all_matching_a_filter_with_an_unreadable_part_takes_nothing(operator_client, running, mirrored, emulator):
+    """The list leaves out a filter it cannot read (and says so); a bulk action never widens that way."""
+    ask = _post(operator_client, {"action": "cancel", "all_matching": "1"}, query="status=in_progress&created_from=x")
+    names = [dict(i.attributes).get("name") for i in elements(ask.content.decode(), "input")]
+    assert "batch" not in names and emulator.calls["cancel"] == 0
+
+
 def test_a_selection_over_the_cap_is_refused_not_cut(operator_client, running, mirrored, monkeypatch):
     monkeypatch.setattr("dashboard.views.bulk.BULK_MAX", 2)
     response = _post(operator_client, {"action": "cancel", "all_matching": "1"})
