@@ -89,3 +89,16 @@ def test_a_missing_discovery_document_is_said_as_unreachable(client, mock_idp, s
     settings.SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"][0]["settings"]["server_url"] = mock_idp.issuer + "/other"
     response = client.post("/sso/idp/login/")  # discovery of .../other answers 404
     assert response.status_code == 503 and "reach the sign-in service" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [("access_denied", "cancelled at the identity provider"), ("server_error", "identity provider refused")],
+)
+def test_an_idp_that_answers_with_an_error_is_said_so(client, mock_idp, error, words):
+    from urllib.parse import parse_qs, urlsplit
+
+    start = client.post("/sso/idp/login/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+    refused(client.get(f"/sso/idp/callback/?error={error}&state={state}"), words)
+    assert no_session(client)
