@@ -65,8 +65,11 @@ def _key(user_id) -> str | None:
     return None if generation is None else f"auth:{generation}:{user_id}"
 
 
-def forget_everyone(**kwargs) -> None:
-    """Once the change is committed: every user is loaded afresh on their next request."""
+def forget_everyone(update_fields=None, **kwargs) -> None:
+    """Once the change is committed: every user is loaded afresh on their next request. Not for a login's
+    stamp of `last_login` alone: a morning of logins would otherwise empty the cache at each one."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
     if settings.SHARED_CACHE:
         transaction.on_commit(_move_generation, robust=True)
 

@@ -141,3 +141,18 @@ def test_an_unreachable_cache_is_answered_from_the_database(settings, client, vi
     assert again.status_code == 304 and queries  # today's queries: session, user, permissions, versions
     assert client.get("/").status_code == 200
     assert "the cache is unreachable (ConnectionError)" in caplog.text
+
+
+def test_someone_else_logging_in_leaves_the_cached_users_alone(
+    shared, client, viewer, make_user, mirrored, django_capture_on_commit_callbacks
+):
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    _poll(client, "/", ROWS, tag)
+    other = make_user("other", "Viewer")
+    with django_capture_on_commit_callbacks(execute=True):
+        client_b = client.__class__()
+        client_b.force_login(other)  # stamps other.last_login
+
+    again, queries = _queries(lambda: _poll(client, "/", ROWS, tag))
+    assert again.status_code == 304 and queries == [], queries
