@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -62,25 +64,26 @@ def _summary(event: NotificationEvent) -> str:
             counts = ", ".join(f"{n:,} {k}" for k, n in d["request_counts"].items() if n)
             if d.get("incomplete"):
                 counts += f" ({d['incomplete']:,} incomplete: cut off, paused or refused)"
-            cost = f", ${d['cost_usd']}" if d.get("cost_usd") else ""
+            cost = f", {_usd(d['cost_usd'])}" if d.get("cost_usd") else ""
             kept = "" if d["results"] == "kept" else f" (results {d['results']})"
-            return f"{target} ended: {counts or 'no requests'}{cost}{kept}"
+            return f"{target}: {counts or 'no requests'}{cost}{kept}"  # the title says "ended"
         case EventKind.BATCH_ERRORS_HIGH:
             top = ", ".join(f"{e['error_type']} {e['count']:,}" for e in d["top_errors"])
             share, errored = float(d["errored_share"]), d["request_counts"]["errored"]
             return f"{target}: {share:.1%} of requests errored ({errored:,}){': ' + top if top else ''}"
         case EventKind.BATCH_EXPIRING:
-            return f"{target} is still in progress and expires at {d['expires_at']}"
+            return f"{target} is still in progress and expires at {_when(d['expires_at'])}"
         case EventKind.RESULTS_AT_RISK:
             why = f" (ingest failing: {d['ingest_error_type']})" if d.get("ingest_failures") else ""
-            return f"{target}: results not kept yet and deleted by the API at {d['results_available_until']}{why}"
+            until = _when(d["results_available_until"])
+            return f"{target}: results not kept yet and deleted by the API at {until}{why}"
         case EventKind.SYNC_FAILING:
-            return f"{ws}: sync failing since {d['failing_since']}: {d['error_type']} — {d['message'][:200]}"
+            return f"{ws}: sync failing since {_when(d['failing_since'])}: {d['error_type']} — {d['message'][:200]}"
         case EventKind.SYNC_RECOVERED:
             return f"{ws}: sync recovered after {d['failed_for_seconds'] // 60} min failing"
         case EventKind.BUDGET_WARNING | EventKind.BUDGET_EXCEEDED:
             used = float(d["used"])
-            return f"{ws}: ${d['spent_usd']} of ${d['budget_usd']} spent in {d['month']} ({used:.0%})"
+            return f"{ws}: {_usd(d['spent_usd'])} of {_usd(d['budget_usd'])} spent in {d['month']} ({used:.0%})"
         case EventKind.PRICE_MISSING:
             n = d["unpriced_requests"]
             return (
@@ -92,6 +95,24 @@ def _summary(event: NotificationEvent) -> str:
                 f"{ws}: part {d['part'] + 1} of submission {d['submission']} could not be created: {d['error'][:200]}"
             )
     return f"{event.kind}: {target}"
+
+
+def _usd(amount) -> str:
+    """Cents, as pages show money; the payload keeps the exact figure."""
+    return f"${Decimal(str(amount)):,.2f}"
+
+
+def _when(iso: str) -> str:
+    """ "2026-12-04 17:05 UTC": an ISO timestamp from an event's data, as people read it."""
+    return f"{datetime.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word and marked, never mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,:;—-")
+    return cut + "…"
 
 
 def slack_body(event: NotificationEvent) -> bytes:
@@ -115,7 +136,7 @@ def email(events: list[NotificationEvent], digest: str = "") -> tuple[str, str, 
             f"[Batch dashboard] {digest.capitalize()} digest: {len(events)} event{'s' if len(events) != 1 else ''}"
         )
     else:
-        subject = f"[Batch dashboard] {items[0]['title']}: {items[0]['summary']}"[:200]
+        subject = clip(f"[Batch dashboard] {items[0]['title']}: {items[0]['summary']}", 200)
     context = {"items": items, "digest": digest, "subject": subject}
     return (
         subject,
