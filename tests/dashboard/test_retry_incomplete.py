@@ -130,3 +130,10 @@ def test_batch_ended_counts_them_and_metrics_export_them(parent, settings):
     settings.METRICS_TOKEN = "t" * 32
     scraped = Client().get("/metrics", headers={"Authorization": "Bearer " + "t" * 32}).content.decode()
     assert f'batch_dashboard_results_incomplete_total{{workspace="{parent.workspace.name}"}} 4.0' in scraped
+
+
+def test_the_item_table_marks_them_and_lets_them_be_chosen_for_retry(operator_client, parent):
+    body = operator_client.get(f"/batches/{parent.id}/").content.decode()
+    boxes = {attribute(b, "value") for b in elements(body, "input", type="checkbox", name="custom_id")}
+    assert boxes == set(STOPS)  # the whole answer has none
+    assert len(list(elements(body, "span", class_="rt incomplete"))) >= 4
