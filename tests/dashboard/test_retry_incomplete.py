@@ -102,7 +102,7 @@ def test_the_batch_page_shows_them_apart_and_counts_them_as_not_done(operator_cl
     bar = attribute(element(body, "svg", class_="progress"), "aria-label")
     assert bar.startswith("1 succeeded, 4 incomplete, 0 errored")
     listed = prose(operator_client.get(f"/batches/{parent.id}/?stop_reason=refusal").content.decode())
-    assert "refusal succeeded refusal" in listed and "whole" not in listed
+    assert "refusal succeeded incomplete refusal" in listed and "whole" not in listed
     outcome = retry.outcome(parent)
     assert (outcome["succeeded"], outcome["still_failing"]) == (1, 4)
 
