@@ -94,6 +94,20 @@ class ForbiddenInOneLine(logging.Filter):
         return True
 
 
+# Every control character (and the Unicode line breaks) as a visible escape: a path with %0a, or an id from the API
+# with a newline, cannot start a forged line of its own in the text log.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, 0x85)} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+_CONTROLS |= {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+class TextFormatter(logging.Formatter):
+    """The text format: one line per record whatever its message holds (a traceback still follows it)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's API
+        record.message = record.message.translate(_CONTROLS)
+        return super().formatMessage(record)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id or task_id, and any extras
     a caller passed (method, path, status, duration_ms)."""

@@ -433,7 +433,10 @@ LOGGING = {
         "forbidden_one_line": {"()": "config.logs.ForbiddenInOneLine"},
     },
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(context_id)s] %(message)s"},
+        "text": {
+            "()": "config.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(context_id)s] %(message)s",
+        },
         "json": {"()": "config.logs.JsonFormatter"},
     },
     "handlers": {

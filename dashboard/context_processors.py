@@ -44,7 +44,9 @@ class Health:
             return []
         fields = ("id", "label", "ended_at", "workspace_id", "succeeded_count", "errored_count", "canceled_count",
                   "expired_count", "processing_count", "processing_status")  # fmt: skip
-        return list(Batch.objects.filter(pk__in=self.watched, processing_status=Batch.Status.ENDED).only(*fields))
+        ended = Batch.objects.filter(pk__in=self.watched, processing_status=Batch.Status.ENDED).only(*fields)
+        # A batch watched before this user's access to its workspace was taken away is not shown any more.
+        return list(in_visible_workspaces(self.request, ended))
 
 
 def sync_health(request):

@@ -9,6 +9,8 @@ from django.shortcuts import redirect
 from batches.services.submit import Made
 
 WORKER_UNREACHABLE = "The worker is unreachable right now: it will run this when it is back."
+# A refresh lives only in its task: with the broker down nothing is kept to run later, so say only that.
+REFRESH_UNREACHABLE = "Not refreshed: the worker is unreachable right now. Try again in a moment."
 
 
 def show_submission(

@@ -122,3 +122,8 @@ def request_refresh(batch: Batch) -> tuple[datetime, bool]:
         return now, True
     asked = Batch.objects.filter(pk=batch.pk).values_list("refresh_requested_at", flat=True).first()
     return asked or now, False
+
+
+def forget_refresh(batch: Batch) -> None:
+    """A refresh that could not be queued: the next click asks again rather than waiting for it."""
+    Batch.objects.filter(pk=batch.pk).update(refresh_requested_at=None)

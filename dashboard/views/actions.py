@@ -16,7 +16,7 @@ from batches.services import actions
 from batches.services.handoff import enqueue
 from batches.tasks import refresh_batch
 from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, role_required
-from dashboard.outcomes import WORKER_UNREACHABLE
+from dashboard.outcomes import REFRESH_UNREACHABLE
 
 GIVE_UP_AFTER = timedelta(seconds=60)
 
@@ -29,14 +29,16 @@ def batch_refresh(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
         since, asked = actions.request_refresh(batch)
         # A refresh asked for a moment ago is joined: its answer is what this one would get.
         queued = enqueue(refresh_batch, batch.pk) if asked else True
+        if not queued:
+            actions.forget_refresh(batch)  # nothing was queued: the next click must ask again, not join it
         if not request.htmx:
             if queued:
                 messages.info(request, "Refresh queued: the page shows the result once the worker has run it.")
             else:
-                messages.warning(request, f"Not refreshed. {WORKER_UNREACHABLE}")
+                messages.warning(request, REFRESH_UNREACHABLE)
             return redirect("batch_detail", batch.pk)
         if not queued:
-            return render(request, "batches/detail.html#refresh", {"batch": batch, "unreachable": WORKER_UNREACHABLE})
+            return render(request, "batches/detail.html#refresh", {"batch": batch, "unreachable": REFRESH_UNREACHABLE})
     else:
         since = _parse(request.GET.get("since")) or timezone.now()
     landed = batch.refreshed_at >= since

@@ -69,3 +69,24 @@ def test_ensure_admin_prints_the_new_password_in_a_block_of_its_own(db, settings
     again = StringIO()
     call_command("ensure_admin", stdout=again)  # a later start: where the password is, never the password
     assert password not in again.getvalue() and "admin-password.txt" in again.getvalue()
+
+
+def test_the_generated_password_file_is_0600_and_goes_once_the_password_is_changed(db, settings, tmp_path):
+    from io import StringIO
+
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    call_command("ensure_admin", stdout=StringIO())
+    password_file = tmp_path / "admin-password.txt"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+
+    call_command("ensure_admin", stdout=StringIO())  # still the admin's password: kept
+    assert password_file.exists()
+    admin = User.objects.get(username="admin")
+    admin.set_password("a-new-password-of-their-own")
+    admin.save()
+    call_command("ensure_admin", stdout=StringIO())  # the next start
+
+    assert not password_file.exists()

@@ -15,7 +15,7 @@ from batches import tasks
 from batches.models import AuditEvent, Batch, Submission
 from batches.services.actions import NOT_QUEUED as CANCEL_NOT_QUEUED
 from config.celery import app as celery_app
-from dashboard.outcomes import WORKER_UNREACHABLE
+from dashboard.outcomes import REFRESH_UNREACHABLE, WORKER_UNREACHABLE
 from tests.builders import batch_request, jsonl
 from tests.processes import celery, free_port, worker_env
 
@@ -83,14 +83,16 @@ def test_refresh_says_the_worker_is_unreachable(operator_client, mirrored, broke
     broker.stop()
     url = f"/batches/{mirrored['running'].id}/refresh/"
     page = _timed_post(operator_client, url, {})
-    assert f"Not refreshed. {WORKER_UNREACHABLE}" in _said(page)
+    said = _said(page)
+    assert REFRESH_UNREACHABLE in said and "when it is back" not in said  # nothing was kept to run later
 
 
 def test_an_htmx_refresh_says_the_worker_is_unreachable(operator_client, mirrored, broker):
     broker.stop()
     # A refresh asked a moment ago is joined rather than queued again: this one is the first.
     fragment = operator_client.post(f"/batches/{mirrored['ended'].id}/refresh/", headers={"HX-Request": "true"})
-    assert fragment.status_code == 200 and WORKER_UNREACHABLE in _said(fragment)
+    assert fragment.status_code == 200 and REFRESH_UNREACHABLE in _said(fragment)
+    assert "when it is back" not in _said(fragment)
 
 
 def test_a_cancel_says_try_again_and_cancels_nothing(operator_client, mirrored, broker, emulator):

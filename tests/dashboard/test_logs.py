@@ -114,3 +114,19 @@ def test_a_403_is_one_log_line_without_a_traceback(viewer_client, caplog):
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert record.levelname == "WARNING" and "/spend/" in record.getMessage()
     assert record.exc_info is None and "Traceback" not in caplog.text
+
+
+def test_the_text_log_cannot_be_forged_through_a_path_or_an_id(tmp_path):
+    code = """
+import logging
+from django.test import Client
+Client().get("/healthz%0a2026-01-01 00:00:00,000 INFO forged [-] admin logged in", HTTP_HOST="localhost")
+logging.getLogger("dashboard.test").warning("batch %s ended", "msgbatch_x\\r\\n2026-01-01 INFO forged\\u2028too")
+"""
+    result = _python(code, {"LOG_FORMAT": "text", "LOG_LEVEL": "INFO"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in result.stderr.splitlines() if " forged" in line.split("[")[0] or
+                line.startswith("2026-01-01")]  # fmt: skip
+    assert "msgbatch_x\\r\\n2026-01-01 INFO forged\\u2028too" in result.stderr  # shown, escaped, on its own line
+    assert "\\n2026-01-01 00:00:00,000 INFO forged" in result.stderr

@@ -209,3 +209,15 @@ def test_a_grant_written_the_old_way_with_one_role_still_works(make_user, two):
     access = WorkspaceAccess.objects.create(user=make_user("old"), workspace=two["mine"], role="Auditor")
     access.refresh_from_db()
     assert access.roles == ["Auditor"] and access.role == "Auditor"
+
+
+def test_a_batch_watched_before_access_was_taken_away_leaves_the_health_bar(lead, two):
+    from dashboard.context_processors import WATCHED
+
+    session = lead.session
+    session[WATCHED] = [two["own"].id, two["ended"].id]  # B's batch watched while the user could still see B
+    session.save()
+
+    bar = lead.get("/health/").content.decode()
+
+    assert two["own"].id in bar and two["ended"].id not in bar and "bravo-team" not in bar
