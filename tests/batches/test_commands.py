@@ -44,6 +44,23 @@ def test_add_workspace_reads_the_key_from_stdin(db, monkeypatch):
     assert Workspace.objects.get(name="piped").credentials.api_key == "sk-ant-piped-key-5555"
 
 
+def test_add_workspace_is_on_the_audit_log_without_the_key(db, monkeypatch):
+    from batches.models import AuditEvent
+
+    monkeypatch.setenv("TEAM_KEY", "sk-ant-team-key-7777")
+    call_command("add_workspace", "team", "--key-env", "TEAM_KEY", stdout=io.StringIO())
+    call_command("add_workspace", "team", "--key-env", "TEAM_KEY", "--base-url", "https://proxy.example.com",
+                 stdout=io.StringIO())  # fmt: skip
+    rows = list(AuditEvent.objects.order_by("id").values_list("action", "target", "actor_name", "params"))
+    assert [(a, t, who) for a, t, who, _ in rows] == [
+        ("key_change", "team", "system"), ("workspace_change", "team", "system"),
+        ("key_change", "team", "system"), ("workspace_change", "team", "system"),
+    ]  # fmt: skip
+    assert rows[1][3]["created"] is True and rows[1][3]["via"].startswith("manage.py add_workspace")
+    assert rows[3][3]["base_url"] == {"from": "", "to": "https://proxy.example.com"}
+    assert "sk-ant-team-key" not in str(rows) and "7777" in rows[0][3]["key"]
+
+
 def test_add_workspace_refuses_an_empty_key(db, monkeypatch):
     monkeypatch.setenv("EMPTY", "")
     with pytest.raises(CommandError, match="empty"):

@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from batches.models import Workspace
+from batches.services import audit
 
 
 class Command(BaseCommand):
@@ -31,10 +32,18 @@ class Command(BaseCommand):
         if not api_key:
             raise CommandError("no API key given")
         workspace = Workspace.objects.filter(name=name).first() or Workspace(name=name)
-        created = workspace.pk is None
+        created, old_base_url = workspace.pk is None, workspace.base_url
         workspace.set_api_key(api_key)
         workspace.base_url = base_url
         workspace.full_clean()
         workspace.save()
+        # On the audit log as the admin's own changes are (batches/admin.py), without the key: its masked hint.
+        via = {"via": f"manage.py add_workspace, as {getpass.getuser()}"}
+        audit.record(None, "key_change", name, params={"key": workspace.api_key_hint, "created": created, **via})
+        if created or old_base_url != base_url:
+            params = {"fields": ["name", "base_url"] if created else ["base_url"], "created": created, **via}
+            if not created:
+                params["base_url"] = {"from": old_base_url, "to": base_url}
+            audit.record(None, "workspace_change", name, params=params)
         verb = "Added" if created else "Updated"
         self.stdout.write(f"{verb} workspace {name} (key {workspace.api_key_hint})")
