@@ -93,6 +93,20 @@ def test_deleting_prices_from_the_list_reprices_their_usage_and_is_audited(
     assert event.action == "price_change" and event.params["price"] == "deleted"
 
 
+def test_the_price_book_actions_show_the_diff_then_apply_it(admin_client):
+    Price.objects.filter(family="claude-fable-5-2").delete()
+    any_row = list(Price.objects.values_list("pk", flat=True)[:1])
+
+    shown = admin_client.post("/admin/batches/price/", {"action": "show_price_book", "index": 0,
+                                                        "_selected_action": any_row}, follow=True)  # fmt: skip
+    assert "+ claude-fable-5-2 from 2026-11-09: $8 / $40" in shown.content.decode()
+    assert not Price.objects.filter(family="claude-fable-5-2").exists()  # shown, not applied
+
+    admin_client.post("/admin/batches/price/", {"action": "apply_price_book", "index": 0, "_selected_action": any_row})
+    assert Price.objects.get(family="claude-fable-5-2").input == Decimal(8)
+    assert AuditEvent.objects.get(target="price book").params["changes"] == 1
+
+
 def test_a_budget_change_is_audited(admin_client):
     workspace = Workspace.objects.create(name="acme", api_key_encrypted="x")
     response = admin_client.post("/admin/batches/budget/add/", {"workspace": workspace.pk, "monthly_amount": "250.00"})
