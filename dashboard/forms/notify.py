@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from batches.models import (
     Workspace,
 )
 from batches.services.notify import deliver
+from batches.services.notify.send import needed
 
 
 # --- notifications -------------------------------------------------------------------------------
@@ -100,10 +102,15 @@ class MyNotificationsForm(forms.Form):
     )  # fmt: skip
     digest = forms.ChoiceField(choices=NotificationChannel.Digest.choices, required=False)
 
-    def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
+    def __init__(
+        self, *args, workspaces: QuerySet[Workspace] | None = None, may: Callable[[str], bool] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         if workspaces is not None:  # only those this user may see
             self.fields["workspaces"].queryset = workspaces.filter(is_active=True)
+        if may is not None:  # only events whose page this user may open (a budget's: the spend report)
+            events = self.fields["events"]
+            events.choices = [(kind, label) for kind, label in events.choices if may(needed(kind))]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -30,7 +30,8 @@ def my_notifications(request: HtmxHttpRequest) -> HttpResponse:
     initial = {"enabled": bool(mine and mine.is_active), "email": mine.address if mine else request.user.email,
                "events": mine.events if mine else [], "digest": mine.digest if mine else "",
                "workspaces": list(mine.workspaces.all()) if mine else []}  # fmt: skip
-    form = MyNotificationsForm(request.POST or None, initial=initial, workspaces=visible_workspaces(request))
+    may = lambda codename: request.user.has_perm(f"batches.{codename}")  # noqa: E731 - in any workspace
+    form = MyNotificationsForm(request.POST or None, initial=initial, workspaces=visible_workspaces(request), may=may)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         channel = mine or NotificationChannel(owner=request.user, kind=NotificationChannel.Kind.EMAIL)

@@ -127,6 +127,24 @@ def test_a_user_who_loses_their_role_gets_no_more_email(db, make_user, smtp):
     assert smtp.messages == [] and not Delivery.objects.exists()
 
 
+def test_budget_events_reach_only_those_who_may_read_spend(client, make_user, workspace):
+    """Operators could subscribe to budget.* and the email's link answered 403 (issue 21, point 12)."""
+    operator, auditor = make_user("olga", "Operator"), make_user("aldo", "Auditor")
+    client.force_login(operator)
+    offered = {attribute(i, "value") for i in elements(client.get("/notifications/").content.decode(), "input",
+                                                         name="events")}  # fmt: skip
+    assert "batch.ended" in offered and not offered & {"budget.warning", "budget.exceeded"}
+    refused = client.post("/notifications/", {"enabled": "on", "email": "o@example.com", "events": ["budget.warning"]})
+    assert refused.status_code == 200 and not NotificationChannel.objects.filter(owner=operator).exists()
+
+    for user in (operator, auditor):  # "every event": each gets what they may open
+        NotificationChannel.objects.create(owner=user, name=user.username, kind="email", address=f"{user}@x.org")
+    data = {"spent_usd": "90", "budget_usd": "100", "month": "2026-12", "used": "0.9"}
+    events.emit("budget.warning", "b:1", workspace_id=workspace.pk, url="http://127.0.0.1:8000/spend/", data=data)
+    send.dispatch()
+    assert list(Delivery.objects.values_list("channel__owner__username", flat=True)) == ["aldo"]
+
+
 # --- the delivery log --------------------------------------------------------------------------------
 def test_the_delivery_log_shows_each_attempt_and_an_admin_resends(admin_client, make_receiver):
     receiver = make_receiver(503)

@@ -81,6 +81,15 @@ def dispatch(now: datetime | None = None) -> int:
     return len(made)
 
 
+# What a person must be allowed in the event's workspace to be sent it: its link leads to a page of that
+# permission (a budget's to the spend report). Every other event needs only to see batches there.
+NEEDED = {EventKind.BUDGET_WARNING: "view_spend", EventKind.BUDGET_EXCEEDED: "view_spend"}
+
+
+def needed(kind: str) -> str:
+    return NEEDED.get(kind, "view_batch")
+
+
 def _takes(channel: NotificationChannel, event: NotificationEvent, workspace_ids: set[int], threshold: Decimal) -> bool:
     if not channel.wants(event.kind, event.workspace_id, workspace_ids):
         return False
@@ -89,8 +98,8 @@ def _takes(channel: NotificationChannel, event: NotificationEvent, workspace_ids
         if Decimal(event.data["errored_share"]) <= own:
             return False
     owner = channel.owner
-    # A person's own subscription: only while they may still see batches, and this event's workspace.
-    return owner is None or (owner.is_active and access.may(owner, "view_batch", event.workspace_id))
+    # A person's own subscription: only while they may still see this event's workspace, and what it links to.
+    return owner is None or (owner.is_active and access.may(owner, needed(event.kind), event.workspace_id))
 
 
 def _due(channel: NotificationChannel, now: datetime) -> datetime:
