@@ -36,14 +36,22 @@ class ChannelForm(forms.ModelForm):
     )  # fmt: skip
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False), required=False, strip=True,
-        help_text="Webhook: the signing secret. Slack or Apprise: the whole URL (it holds the service's token). "
-        "Leave empty to keep the current one.",
+        help_text="Webhook: the signing secret. Slack or Apprise: the whole URL (it holds the service's token).",
     )  # fmt: skip
 
     class Meta:
         model = NotificationChannel
         fields = ["name", "kind", "address", "events", "workspaces", "errors_high_share", "digest", "is_active"]
-        labels = {"address": "Email addresses or webhook URL", "errors_high_share": "Errors threshold"}
+        labels = {"address": "Email addresses or webhook URL", "errors_high_share": "Errors threshold (a share)"}
+        help_texts = {
+            "errors_high_share": "batch.errors_high when more than this share of a batch's requests errored, as a "
+            "fraction: 0.1 is 10%. Empty: the global threshold."
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.secret_encrypted:  # only an existing secret can be kept
+            self.fields["secret"].help_text += " Leave empty to keep the current one."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -59,6 +59,19 @@ def test_editing_a_channel_without_a_secret_keeps_the_old_one(admin_client, make
     assert channel.name == "renamed" and channel.secret == SECRET
 
 
+def test_the_channel_form_says_only_what_holds_for_this_channel(admin_client, make_receiver):
+    """Issue 21, point 16: "keep the current one" on a new channel; a threshold that did not say 0.1 or 10%."""
+    new = admin_client.get("/notifications/channels/new/").content.decode()
+    assert "keep the current one" not in new and "0.1 is 10%" in new
+    channel = NotificationChannel(name="hook", kind="webhook", address=make_receiver().url)
+    channel.set_secret(SECRET)
+    channel.save()
+    assert (
+        "Leave empty to keep the current one"
+        in admin_client.get(f"/notifications/channels/{channel.pk}/").content.decode()
+    )
+
+
 @pytest.mark.parametrize(
     ("form", "problem"),
     [
