@@ -67,6 +67,9 @@ CSRF_TRUSTED_ORIGINS = envlist(
 # How many proxies append to X-Forwarded-For in front of the server: the login lockout counts failures
 # per client address, which is then the one the last proxy saw (0: the connection's own address).
 TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "1" if DASHBOARD_HTTPS else "0")
+# ...and only when the connection comes from one of these (addresses or networks): a client that reaches the server
+# directly cannot choose its own address by sending X-Forwarded-For.
+TRUSTED_PROXIES = envlist("TRUSTED_PROXIES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -190,11 +193,14 @@ AUTH_PASSWORD_VALIDATORS = [
 # LOGIN_LOCKOUT_MINUTES, even with the right password. An Admin unlocks it in /admin/axes/.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Before the password is checked: LOGIN_ADDRESS_FAILURE_LIMIT, against spraying many usernames from one address.
+    "dashboard.security.AddressLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
     # A user given chosen workspaces holds each one's role there (batches/services/workspace_roles.py).
     "batches.services.workspace_roles.WorkspaceRoleBackend",
 ]
 AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "10")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "50")
 AXES_COOLOFF_TIME = timedelta(minutes=envfloat("LOGIN_LOCKOUT_MINUTES", "15"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
 from batches.services import audit
@@ -26,10 +31,38 @@ def client_ip(request) -> str | None:
     proxies the one the outermost of them saw (each appends to X-Forwarded-For; earlier entries are the
     client's own word, and could be anything)."""
     count = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR")
+    # Only a proxy's word counts: X-Forwarded-For sent straight to the server by a client is ignored.
+    if not count or not _trusted_proxy(remote):
+        return remote
     hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-    if count and len(hops) >= count:
-        return hops[-count]
-    return request.META.get("REMOTE_ADDR")
+    return hops[-count] if len(hops) >= count else remote
+
+
+def _trusted_proxy(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.TRUSTED_PROXIES)
+
+
+class AddressLimitBackend:
+    """Against password spraying: beside axes' lockout of one username from one address, refuse every login from
+    an address with LOGIN_ADDRESS_FAILURE_LIMIT failures (over any usernames) within LOGIN_LOCKOUT_MINUTES.
+    Before ModelBackend in AUTHENTICATION_BACKENDS: its PermissionDenied stops the password check."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        address = client_ip(request)
+        since = timezone.now() - settings.AXES_COOLOFF_TIME
+        failures = AccessAttempt.objects.filter(ip_address=address, attempt_time__gte=since).aggregate(
+            n=Sum("failures_since_start")
+        )["n"]
+        if (failures or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
+            raise PermissionDenied("too many failed logins from this address")
+        return None  # no get_user: never the backend a session is stored under (nor force_login's choice)
 
 
 def lockout_response(request, original_response=None, credentials=None):

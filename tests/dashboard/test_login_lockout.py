@@ -116,3 +116,21 @@ def test_the_admin_role_holds_the_unlock_permissions(db):
 def test_passwords_are_validated_by_djangos_four_validators(viewer, password, reason):
     with pytest.raises(ValidationError, match=reason):
         password_validation.validate_password(password, viewer)
+
+
+def test_spraying_many_usernames_from_one_address_is_refused(viewer, settings, limit_3):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 5
+    for name in ("ann", "bob", "cy", "dee", "eve", "fay"):  # one try each: no username reaches its own limit
+        Client().post("/login/", {"username": name, "password": "Winter2026!"}, REMOTE_ADDR="10.7.7.7")
+
+    assert _log_in(PASSWORD, REMOTE_ADDR="10.7.7.7").status_code != 302  # the right password, the same address
+    assert _log_in(PASSWORD, REMOTE_ADDR="10.7.7.8").status_code == 302  # another address is not held back
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy(viewer, settings, limit_3):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    # Straight from the internet, a client's own X-Forwarded-For is ignored: a new value each try changes nothing.
+    for n in range(3):
+        _log_in("wrong", REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert _log_in(PASSWORD, REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
