@@ -63,6 +63,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             refuse("nonce")
         if userinfo and userinfo.get("sub") != id_token.get("sub"):
             refuse("subject")
+        if existing is not None and not existing.is_active:
+            refuse("inactive")
         try:
             grants = sso_roles.grants_for({**id_token, **userinfo})
         except sso_roles.RuleError:

@@ -29,6 +29,8 @@ TEXT = {
     "subject": "The identity provider's answers named two different people, so the sign-in was refused.",
     "no_access": "You signed in, but none of your groups gives access to this dashboard. Ask your administrator "
     "to add you to a group that does.",
+    "inactive": "This account has been disabled in the dashboard by an administrator, whatever the identity "
+    "provider says. Ask an administrator.",
     "cancelled": "The sign-in was cancelled at the identity provider.",
     "idp_error": "The identity provider refused the sign-in.",
     "rules": "The dashboard's role rules are misconfigured (SSO_ROLE_RULES), so no one can sign in with SSO until "

@@ -102,3 +102,19 @@ def test_an_idp_that_answers_with_an_error_is_said_so(client, mock_idp, error, w
     state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
     refused(client.get(f"/sso/idp/callback/?error={error}&state={state}"), words)
     assert no_session(client)
+
+
+def test_a_user_an_admin_disabled_is_refused_whatever_the_idp_says(client, mock_idp):
+    assert callback(client, mock_idp, "code-1").status_code == 302
+    client.post("/logout/")
+    User.objects.filter(username="mallory").update(is_active=False)
+    refused(callback(client, mock_idp, "code-2"), "disabled in the dashboard by an administrator")
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_idp_user_named_like_a_local_superuser_never_becomes_them(client, mock_idp):
+    local = User.objects.create_superuser("mallory", "mallory@example.com", "pw-local-12345")
+    assert callback(client, mock_idp).status_code == 302
+    signed_in_as = User.objects.get(pk=client.session["_auth_user_id"])
+    assert signed_in_as != local and not signed_in_as.is_superuser
+    assert signed_in_as.username != "mallory"  # a name of its own: never linked to the local account
