@@ -33,11 +33,13 @@ def prepare_var_dir(**kwargs) -> None:
 @signals.beat_init.connect
 def first_sync_now(**kwargs) -> None:
     """Beat runs a schedule's first tick only after a whole interval: a new user looked at an empty list for
-    35 s. Send the sync once as beat starts, with the schedule's own options (its expiry)."""
+    35 s, and at a reconciliation "not fetched yet" for an hour. Send those once as beat starts, with the
+    schedule's own options (its expiry)."""
     from django.conf import settings
 
-    entry = settings.CELERY_BEAT_SCHEDULE["sync-all-workspaces"]
-    app.send_task(entry["task"], **entry.get("options", {}))
+    for name in ("sync-all-workspaces", "fetch-cost-report"):
+        entry = settings.CELERY_BEAT_SCHEDULE[name]
+        app.send_task(entry["task"], **entry.get("options", {}))
 
 
 @signals.after_task_publish.connect(sender="batches.tasks.heartbeat")

@@ -85,6 +85,9 @@ class Line:
     reported: Decimal | None
     unpriced_requests: int = 0
     rule: str = ""  # which part drifts most, when the line is flagged and the breakdown says
+    # Whether Anthropic's report has ever been fetched: before that, a local cost with nothing beside it is
+    # not a drift, only nothing to compare with yet.
+    report_fetched: bool = True
 
     @property
     def difference(self) -> Decimal:
@@ -106,11 +109,11 @@ class Line:
         if self.unpriced_requests:
             return True
         if self.drift is None:
-            return bool(self.local)
+            return bool(self.local) and self.report_fetched
         return abs(self.drift) > DRIFT_THRESHOLD
 
 
-def compare(start: date, end: date) -> list[Line]:
+def compare(start: date, end: date, *, report_fetched: bool = True) -> list[Line]:
     """One line per (day, model family) seen on either side in [start, end), oldest first.
 
     Results name dated models ("claude-sonnet-4-5-20250929") and the Cost Report may name the
@@ -132,6 +135,8 @@ def compare(start: date, end: date) -> list[Line]:
     for reported in ReportedCost.objects.filter(day__gte=start, day__lt=end):
         line = _line(lines, reported.day, _family(book, reported.model, reported.day))
         line.reported = (line.reported or Decimal(0)) + reported.amount
+    for line in lines.values():
+        line.report_fetched = report_fetched
     flagged = [line for line in lines.values() if line.flagged and line.reported is not None]
     if flagged:
         _name_rules(book, flagged)

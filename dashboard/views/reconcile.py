@@ -40,7 +40,8 @@ def reconciliation(request: HtmxHttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     end = (data.get("end") or today) + timedelta(days=1)
     start = data.get("start") or end - timedelta(days=31)
-    lines = reconcile.compare(start, end)
+    fetched = CostReportFetch.objects.filter(ok=True).exists()
+    lines = reconcile.compare(start, end, report_fetched=fetched)
     context = {
         "form": form,
         "lines": lines,

@@ -95,6 +95,18 @@ def test_the_page_shows_the_comparison_and_highlights_drift(client, make_user, u
     assert "<strong>1</strong> flagged" in body
 
 
+def test_before_the_first_fetch_nothing_is_flagged_as_drift(client, make_user, usage, admin_key, emulator):
+    """Issue 21, point 13: every row read as drift before Anthropic's report had been fetched at all."""
+    client.force_login(make_user("lead", "Auditor"))
+    body = client.get("/spend/reconcile/").content.decode()
+    assert "claude-haiku-4-5" in body and "Not fetched yet" in body
+    assert 'class="flagged"' not in body and "<strong>0</strong> flagged" in body
+
+    emulator.cost_drift = {"claude-haiku-4-5": Decimal("1.05")}
+    reconcile.fetch()  # now there is something to compare with: the drift shows
+    assert 'class="flagged"' in client.get("/spend/reconcile/").content.decode()
+
+
 def test_viewers_cannot_see_reconciliation(viewer_client):
     assert viewer_client.get("/spend/reconcile/").status_code == 403
 
