@@ -18,7 +18,7 @@ def handler(exc, context):
     detail = exc.detail if isinstance(exc, exceptions.APIException) else response.data
     response.data = {"type": "error", "error": {"type": TYPES.get(response.status_code, "api_error"),
                                                 "message": message(detail)}}  # fmt: skip
-    if isinstance(detail, dict | list) and response.status_code == 400:
+    if isinstance(detail, dict) and response.status_code == 400:
         response.data["error"]["fields"] = detail
     return response
 

@@ -19,7 +19,7 @@ class RequestCounts(serializers.Serializer):
 
 class BatchSerializer(serializers.ModelSerializer):
     workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     request_counts = RequestCounts(read_only=True)
     shown_status = serializers.CharField(read_only=True, help_text="As the list page shows it (e.g. canceling…)")
     results_available_until = serializers.DateTimeField(read_only=True)
@@ -100,7 +100,7 @@ class Estimate(serializers.Serializer):
 
 class SubmissionSerializer(serializers.ModelSerializer):
     workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     parts = PartSerializer(many=True, read_only=True)
     is_draft = serializers.BooleanField(read_only=True)
     estimating = serializers.BooleanField(read_only=True)
@@ -127,7 +127,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    workspace = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent
@@ -136,3 +136,24 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class Message(serializers.Serializer):
     message = serializers.CharField()
+
+
+class ErrorDetail(serializers.Serializer):
+    type = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(required=False, help_text="Each wrong field and what is wrong with it")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: the Anthropic API's own shape."""
+
+    type = serializers.CharField()
+    error = ErrorDetail()
+
+
+def paged(item: type[serializers.Serializer], name: str) -> serializers.Serializer:
+    """A cursor page of `item`: `next` and `previous` are the URLs of the neighbouring pages (null at the ends)."""
+    return type(name, (serializers.Serializer,), {
+        "next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    })()  # fmt: skip

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from api import passthrough
 from api.views import batches, reports, submissions
+from api.views.common import not_found
 
 app_name = "api"
 urlpatterns = [
@@ -28,6 +29,8 @@ urlpatterns = [
     path("anthropic/v1/messages/batches/<str:batch_id>/results", passthrough.results, name="anthropic_results"),
     path("anthropic/v1/messages/batches/<str:batch_id>/cancel", passthrough.cancel, name="anthropic_cancel"),
     path("anthropic/v1/messages/count_tokens", passthrough.count_tokens, name="anthropic_count_tokens"),
+    path("api/v1/<path:rest>", not_found),
+    path("anthropic/<path:rest>", not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: the login page first, as every page (the schema it reads needs the same session).
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api.auth import needs
-from api.views.common import Cursor, batch_for, valid
+from api.views.common import Cursor, answers, batch_for, form_parameters, valid
 from batches.models import RequestInput, Result, SubmissionPart
 from batches.services import actions, audit, handoff, retry
 from batches.tasks import refresh_batch
@@ -21,20 +21,11 @@ from dashboard.forms import BatchFilterForm, ErrorFilterForm, ItemFilterForm
 from dashboard.queries import error_groups
 from dashboard.spend.figures import spend_of_batch
 
-FILTERS = [
-    OpenApiParameter("workspace", str), OpenApiParameter("status", str, enum=list(BatchFilterForm.TABS)),
-    OpenApiParameter("created_from", OpenApiTypes.DATE), OpenApiParameter("created_to", OpenApiTypes.DATE),
-    OpenApiParameter("has_errors", bool), OpenApiParameter("expiring", bool), OpenApiParameter("q", str),
-    OpenApiParameter("limit", int),
-]  # fmt: skip
-ITEM_FILTERS = [
-    OpenApiParameter("result_type", str, enum=list(Result.Type.values)), OpenApiParameter("error_type", str),
-    OpenApiParameter("q", str, description="custom_id prefix"),
-]  # fmt: skip
 CONTENT_TYPES = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 
-@extend_schema(parameters=FILTERS, responses=s.BatchSerializer(many=True))
+@extend_schema(operation_id="batches_list", parameters=form_parameters(BatchFilterForm, cursor=True),
+               responses=answers(s.paged(s.BatchSerializer, "PagedBatches"), 400, 404))  # fmt: skip
 @api_view(["GET"])
 @permission_classes([needs("view_batch")])
 def batch_list(request: Request) -> Response:
@@ -46,7 +37,7 @@ def batch_list(request: Request) -> Response:
     return pager.get_paginated_response(s.BatchSerializer(page, many=True).data)
 
 
-@extend_schema(responses=s.BatchDetailSerializer)
+@extend_schema(responses=answers(s.BatchDetailSerializer, 404))
 @api_view(["GET"])
 @permission_classes([needs("view_batch")])
 def batch_detail(request: Request, batch_id: str) -> Response:
@@ -68,12 +59,11 @@ def batch_detail(request: Request, batch_id: str) -> Response:
 
 
 @extend_schema(
-    parameters=[*ITEM_FILTERS, OpenApiParameter("format", str, enum=list(CONTENT_TYPES))],
+    parameters=[*form_parameters(ItemFilterForm), OpenApiParameter("format", str, enum=list(CONTENT_TYPES))],
     responses={
         (200, "application/jsonl"): OpenApiTypes.BINARY,
         (200, "text/csv"): OpenApiTypes.BINARY,
-        409: s.Message,
-        410: s.Message,
+        **answers(None, 400, 404, 409, 410),
     },  # fmt: skip
 )
 @api_view(["GET"])
@@ -101,12 +91,8 @@ def batch_results(request: Request, batch_id: str) -> Response | StreamingHttpRe
 
 
 @extend_schema(
-    parameters=[
-        OpenApiParameter("workspace", str),
-        OpenApiParameter("created_from", OpenApiTypes.DATE),
-        OpenApiParameter("created_to", OpenApiTypes.DATE),
-    ],  # fmt: skip
-    responses=OpenApiTypes.OBJECT,
+    parameters=form_parameters(ErrorFilterForm),
+    responses=answers(OpenApiTypes.OBJECT, 400),
 )
 @api_view(["GET"])
 @permission_classes([needs("view_batch")])
@@ -123,7 +109,7 @@ def errors_summary(request: Request) -> Response:
     } for g in groups]})  # fmt: skip
 
 
-@extend_schema(request=None, responses={202: s.Message, 409: s.Message, 503: s.Message})
+@extend_schema(request=None, responses=answers(None, 404, 409, 503, more={202: s.Message}))
 @api_view(["POST"])
 @permission_classes([needs("cancel_batch")])
 def batch_cancel(request: Request, batch_id: str) -> Response:
@@ -136,7 +122,7 @@ def batch_cancel(request: Request, batch_id: str) -> Response:
     return _error(status, "overloaded_error" if status == 503 else "conflict_error", outcome.message)
 
 
-@extend_schema(request=None, responses={202: s.Message, 503: s.Message})
+@extend_schema(request=None, responses=answers(None, 404, 503, more={202: s.Message}))
 @api_view(["POST"])
 @permission_classes([needs("view_batch")])
 def batch_refresh(request: Request, batch_id: str) -> Response:

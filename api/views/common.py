@@ -3,12 +3,19 @@ short of the action a 403), filters that are refused out loud, and cursor pages.
 
 from __future__ import annotations
 
+from django import forms
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
+from api.auth import UNKNOWN, token_text
+from api.serializers import ErrorSerializer
 from batches.models import Batch, Submission
 from batches.roles import VIEW
+from batches.services import tokens
 from dashboard import access
 
 
@@ -43,3 +50,37 @@ def valid(form):
     if not form.is_valid():
         raise ValidationError({name: [str(e) for e in errors] for name, errors in form.errors.items()})
     return form
+
+
+_TYPES = {forms.DateField: OpenApiTypes.DATE, forms.BooleanField: OpenApiTypes.BOOL,
+          forms.IntegerField: OpenApiTypes.INT}  # fmt: skip
+
+
+def form_parameters(form_class, *, cursor: bool = False) -> list[OpenApiParameter]:
+    """A filter form's fields as the schema's query parameters, typed as the form reads them."""
+    found = []
+    for name, field in form_class.base_fields.items():
+        kind = next((t for cls, t in _TYPES.items() if isinstance(field, cls)), OpenApiTypes.STR)
+        choices = None  # a model's choices are read from the database at request time, not at import
+        if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.ModelChoiceField):
+            choices = [str(value) for value, _ in field.choices if value] or None
+        found.append(OpenApiParameter(name, kind, enum=choices, description=str(field.label or "")))
+    if cursor:
+        found += [OpenApiParameter("cursor", str), OpenApiParameter("limit", int)]
+    return found
+
+
+def answers(ok, *statuses: int, more: dict | None = None) -> dict:
+    """`ok` as the 200 answer (None: no 200), and the error shape for each status listed (401, 403 always)."""
+    errors = {status: ErrorSerializer for status in sorted({401, 403, *statuses})}
+    return ({200: ok} if ok is not None else {}) | errors | (more or {})
+
+
+def not_found(request, rest: str = "") -> JsonResponse:
+    """Any other path under /api/v1/ or /anthropic/: a JSON 404 in the API's shape, not the site's HTML page; a
+    401 first without a token or a login, as on every other path."""
+    if not request.user.is_authenticated and tokens.authenticate(token_text(request.META)) is None:
+        error, status = {"type": "authentication_error", "message": UNKNOWN}, 401
+    else:
+        error, status = {"type": "not_found_error", "message": "No such endpoint."}, 404
+    return JsonResponse({"type": "error", "error": error}, status=status)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api.auth import needs
-from api.views.common import AuditCursor, batch_for, valid
+from api.views.common import AuditCursor, answers, batch_for, form_parameters, valid
 from batches.models import AuditEvent
 from batches.services import audit, retry
 from dashboard import access
@@ -42,7 +42,7 @@ OPTIONS = inline_serializer("RetryOptions", {
 
 
 @extend_schema(parameters=SELECTION, request=OPTIONS,
-               responses={200: PLAN, 201: s.SubmissionSerializer, 400: s.Message})  # fmt: skip
+               responses=answers(PLAN, 400, 404, more={201: s.SubmissionSerializer}))  # fmt: skip
 @api_view(["GET", "POST"])
 @permission_classes([needs("retry_results")])
 def retry_items(request: Request) -> Response:
@@ -75,12 +75,12 @@ def retry_items(request: Request) -> Response:
 
 
 @extend_schema(
-    parameters=[OpenApiParameter(name, str) for name in SpendFilterForm.base_fields],
-    responses=inline_serializer("Spend", {
+    parameters=form_parameters(SpendFilterForm),
+    responses=answers(inline_serializer("Spend", {
         "columns": serializers.ListField(child=serializers.CharField()),
-        "rows": serializers.ListField(child=serializers.ListField(child=serializers.CharField(allow_null=True))),
-        "total": serializers.ListField(child=serializers.CharField(allow_null=True)),
-    }),
+        "rows": serializers.ListField(child=serializers.ListField(child=serializers.JSONField())),
+        "total": serializers.ListField(child=serializers.JSONField()),
+    }), 400),
 )  # fmt: skip
 @api_view(["GET"])
 @permission_classes([needs("view_spend")])
@@ -93,8 +93,8 @@ def spend(request: Request) -> Response:
     return Response({"columns": report.csv_header, "rows": rows[:-1], "total": rows[-1]})
 
 
-@extend_schema(parameters=[OpenApiParameter(name, str) for name in AuditFilterForm.base_fields],
-               responses=s.AuditEventSerializer(many=True))  # fmt: skip
+@extend_schema(operation_id="audit_list", parameters=form_parameters(AuditFilterForm, cursor=True),
+               responses=answers(s.paged(s.AuditEventSerializer, "PagedAuditEvents"), 400, 404))  # fmt: skip
 @api_view(["GET"])
 @permission_classes([needs("view_audit_log")])
 def audit_log(request: Request) -> Response:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from api import serializers as s
 from api.auth import needs
-from api.views.common import submission_for
+from api.views.common import answers, submission_for
 from batches.models import Submission
 from batches.services import submit, uploads
 from dashboard import access
@@ -25,8 +25,8 @@ UPLOAD = inline_serializer("Upload", {
 })  # fmt: skip
 
 
-@extend_schema(request={"multipart/form-data": UPLOAD}, responses={201: s.SubmissionSerializer,
-                                                                  200: s.SubmissionSerializer})  # fmt: skip
+@extend_schema(request={"multipart/form-data": UPLOAD},
+               responses=answers(s.SubmissionSerializer, 400, more={201: s.SubmissionSerializer}))  # fmt: skip
 @api_view(["POST"])
 @parser_classes([MultiPartParser])
 @permission_classes([needs("submit_batch")])
@@ -46,7 +46,7 @@ def submission_create(request: Request) -> Response:
     return Response(_shown(made.submission), status=201 if made.created else 200)
 
 
-@extend_schema(responses=s.SubmissionSerializer)
+@extend_schema(responses=answers(s.SubmissionSerializer, 404))
 @api_view(["GET"])
 @permission_classes([needs("view_batch")])
 def submission_detail(request: Request, submission_id: int) -> Response:
@@ -54,7 +54,7 @@ def submission_detail(request: Request, submission_id: int) -> Response:
     return Response(_shown(submission_for(request, submission_id)))
 
 
-@extend_schema(request=None, responses={202: s.SubmissionSerializer, 409: s.Message})
+@extend_schema(request=None, responses=answers(None, 404, 409, more={202: s.SubmissionSerializer}))
 @api_view(["POST"])
 @permission_classes([needs("submit_batch")])
 def submission_send(request: Request, submission_id: int) -> Response:
@@ -67,7 +67,7 @@ def submission_send(request: Request, submission_id: int) -> Response:
     return Response(_shown(submission), status=202)
 
 
-@extend_schema(request=None, responses={200: s.SubmissionSerializer, 409: s.Message})
+@extend_schema(request=None, responses=answers(s.SubmissionSerializer, 404, 409))
 @api_view(["POST"])
 @permission_classes([needs("submit_batch")])
 def submission_discard(request: Request, submission_id: int) -> Response:
