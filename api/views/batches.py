@@ -102,7 +102,8 @@ def errors_summary(request: Request) -> Response:
     start, end = form.range()
     groups = error_groups(form.cleaned_data["workspace"], start, end, visible=access.visible_workspace_ids(request))
     return Response({"error_types": [{
-        "error_type": g["error_type"], "total": g["total"], "batches": g["batches"], "fix_first": g["fix_first"],
+        "error_type": g["error_type"], "total": g["total"], "batches": g["batches"], "advice": g["advice"][1],
+        "retry_as_is": g["advice"][0] == "retry",
         "workspaces": [{"workspace": w["workspace__name"], "total": w["total"], "batches": w["batches"]}
                        for w in g["workspaces"]],
         "top_batches": [{"batch": e.batch_id, "count": e.count} for e in g["top"]],
