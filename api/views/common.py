@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import pagination
@@ -76,6 +77,7 @@ def answers(ok, *statuses: int, more: dict | None = None) -> dict:
     return ({200: ok} if ok is not None else {}) | errors | (more or {})
 
 
+@csrf_exempt  # no cookie is trusted here: a token or a 401, on any method
 def not_found(request, rest: str = "") -> JsonResponse:
     """Any other path under /api/v1/ or /anthropic/: a JSON 404 in the API's shape, not the site's HTML page; a
     401 first without a token or a login, as on every other path."""
