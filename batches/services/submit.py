@@ -178,7 +178,15 @@ def submit(submission_id: int) -> bool:
         return False
     again = False
     for part in submission.parts.exclude(status=SubmissionPart.Status.CREATED).order_by("index"):
-        again |= submit_part(submission, part)
+        try:
+            again |= submit_part(submission, part)
+        except Exception as exc:
+            if durable.connection_lost(exc):
+                raise  # left as it was: the task retries, or the beat's sweep resumes it
+            # No task dies leaving a part "creating" forever: failed on its page, audited, submission.failed.
+            log.exception("part %s of submission %s failed", part.pk, submission.pk)
+            fail_part(submission, part, f"the worker failed while sending this part ({type(exc).__name__}: {exc}); "
+                                        "if a batch was made it shows in the batch list")  # fmt: skip
     return again
 
 

@@ -254,3 +254,25 @@ def test_the_kind_of_an_environment_url_follows_its_scheme(url, kind):
     from batches.services.notify.defaults import classify
 
     assert classify(url)[0] == kind
+
+
+def test_a_delivery_whose_sending_dies_is_recorded_not_lost(db, make_receiver, monkeypatch):
+    from batches.services.notify import render
+
+    receiver = make_receiver()
+    channel = NotificationChannel(name="hook", kind=Kind.WEBHOOK, address=receiver.url)
+    channel.set_secret("s3cret")
+    channel.save()
+    first, second = an_event(1), an_event(2)
+    real = render.body_bytes
+    monkeypatch.setattr(render, "body_bytes", lambda e: (_ for _ in ()).throw(RuntimeError("injected")) if e.pk ==
+                        first.pk else real(e))  # fmt: skip
+
+    report = send.send_due()  # the task goes on: the channel's other delivery is backed off with it, recorded
+
+    assert (report.retrying, report.deferred) == (1, 1)
+    failed = Delivery.objects.get(event=first)
+    assert failed.status == "pending" and failed.attempts == 1 and failed.next_attempt_at  # tried again later
+    assert "the worker failed: RuntimeError: injected" in failed.last_error
+    assert failed.lease_token == ""  # not held by a dead task
+    assert Delivery.objects.get(event=second).status == "pending" and receiver.requests == []

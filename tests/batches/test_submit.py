@@ -245,3 +245,22 @@ def test_a_retry_is_confirmed_as_it_is_made(queue, workspace, emulator):
 
     assert made.created and made.submission.confirmed_at and not made.submission.is_draft
     assert made.submission.estimate_asked_at is None  # its confirmation page was the retry plan
+
+
+def test_a_part_whose_task_dies_fails_visibly_with_its_audit_row_and_event(queue, emulator, monkeypatch):
+    from batches.models import NotificationEvent
+
+    submission = queue([batch_request("a"), batch_request("b")])
+
+    def boom(self):
+        raise RuntimeError("injected: the stored request could not be read")
+
+    monkeypatch.setattr(RequestInput, "unpack", boom)
+
+    assert submit.submit(submission.pk) is False
+
+    part = SubmissionPart.objects.get(submission=submission)
+    assert part.status == "failed" and "injected" in part.error  # not "creating" forever
+    assert AuditEvent.objects.filter(outcome="error", target=f"submission {submission.pk} part 0").exists()
+    assert NotificationEvent.objects.filter(kind="submission.failed").exists()
+    assert emulator.calls["create"] == 0

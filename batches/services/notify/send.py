@@ -135,7 +135,11 @@ def send_due(now: datetime | None = None, *, limit: int = 200) -> SendReport:
             continue
         claimed = _claim(Delivery.objects.filter(pk=delivery_id), now)
         if claimed:
-            outcome = _attempt(claimed[0])
+            try:
+                outcome = _attempt(claimed[0])
+            except Exception as exc:  # noqa: BLE001 - one delivery's own failure: recorded on it, the rest go on
+                log.exception("delivery %s failed", delivery_id)
+                outcome = deliver.Outcome(ok=False, error=f"the worker failed: {type(exc).__name__}: {exc}"[:500])
             _record(claimed, outcome, now, report)
             if not outcome.ok and outcome.retryable:
                 failed_channels[channel_id] = outcome
