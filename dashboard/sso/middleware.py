@@ -7,6 +7,7 @@ import time
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
 
 from dashboard.sso.signals import SSO_UNTIL
 
@@ -20,5 +21,8 @@ class SsoSessionMiddleware:
         if until is not None and time.time() > until:
             logout(request)
             messages.info(request, "Your single sign-on session has ended: sign in again.")
-            return redirect_to_login(request.get_full_path())
+            response = redirect_to_login(request.get_full_path())
+            if request.headers.get("HX-Request"):  # a poll: the whole page goes to the login, not the fragment
+                response = HttpResponse(status=204, headers={"HX-Redirect": response["Location"]})
+            return response
         return self.get_response(request)

@@ -166,6 +166,12 @@ def test_an_sso_session_ends_after_sso_session_hours_and_the_next_sign_in_reads_
     session = client.session
     session["sso_until"] = time.time() - 1  # eight hours on
     session.save()
+    poll = client.get("/health/", headers={"HX-Request": "true"})  # an open page's poll takes it whole to the login
+    assert poll.status_code == 204 and poll["HX-Redirect"].startswith("/login/") and not signed_in(client)
+    sign_in(client, idp, "alice")
+    session = client.session
+    session["sso_until"] = time.time() - 1
+    session.save()
     response = client.get("/spend/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert not signed_in(client)
