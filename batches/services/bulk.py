@@ -28,6 +28,12 @@ def cancel_many(batch_ids: list[str], user) -> Counter:
     return outcomes
 
 
+def retry_preview(batch_ids: list[str]) -> retry.RetryPlan:
+    """What retry_many would do with these batches, for the confirmation to say before anything is sent: how
+    many items go, and how many cannot because their inputs were never kept (or were retried already)."""
+    return retry.plan(Result.objects.filter(batch_id__in=batch_ids).filter(retry_as_is_q()))
+
+
 def retry_many(batch_ids: list[str], user) -> list[Made]:
     """One child batch per workspace for the items of these batches that can be sent again as they are."""
     results = Result.objects.filter(batch_id__in=batch_ids).filter(retry_as_is_q())

@@ -40,6 +40,8 @@ def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
     if selected > BULK_MAX:
         return render(request, "batches/bulk_confirm.html", context, status=400)
     if request.POST.get("confirmed") != "yes":
+        if action == "retry" and chosen:  # say how many go, and why any cannot, before anything is sent
+            context["preview"] = bulk.retry_preview(chosen)
         return render(request, "batches/bulk_confirm.html", context)
     if not chosen:
         messages.info(request, "None of the selected batches can take this action: nothing was done.")
@@ -56,6 +58,9 @@ def batch_bulk(request: HtmxHttpRequest) -> HttpResponse:
         made = bulk.retry_many(chosen, request.user)
         items = sum(m.submission.request_count for m in made)
         text = f"{counted(items, 'failed item')} queued again in {counted(len(made), 'child batch', 'child batches')}."
+        if not made:
+            text = ("Nothing was sent: none of their retryable items has its inputs kept. Attach each batch's "
+                    "request file on its page, then retry.")  # fmt: skip
         # The children are kept before they are queued: the beat's sweep sends them once the broker is back.
         if any(m.created and not m.queued for m in made):
             messages.warning(request, f"{text} {WORKER_UNREACHABLE}")

@@ -110,6 +110,11 @@ def test_retryable_items_of_many_batches_go_again_in_one_child_per_workspace(
     for workspace_name in ("alpha", "beta"):
         sync.catch_up(Batch.objects.get(label=workspace_name).workspace_id)
 
+    ask = _post(operator_client, {"action": "retry", "batch": parents})  # the confirmation counts first
+    preview = text(element(ask.content.decode(), "ul", id="retry-preview"))
+    assert preview.startswith("2 items") and "will be sent again" in preview and "cannot" not in preview
+    assert "Yes, retry 2 items" in [text(b).strip() for b in elements(ask.content.decode(), "button")]
+
     done = _post(operator_client, {"action": "retry", "batch": parents, "confirmed": "yes"},
                  capture=django_capture_on_commit_callbacks)  # fmt: skip
 
@@ -117,3 +122,19 @@ def test_retryable_items_of_many_batches_go_again_in_one_child_per_workspace(
     children = Submission.objects.filter(kind="retry")
     assert children.count() == 2 and all(c.request_count == 1 for c in children)  # "over" only: "bad" needs a fix
     assert AuditEvent.objects.get(params__bulk=True).params["count"] == 2
+
+
+def test_a_bulk_retry_of_batches_without_kept_inputs_says_so_before_and_after(operator_client, mirrored):
+    """Issue 21, point 6: no count, then "0 failed items queued again in 0 child batches" with no reason."""
+    ended = mirrored["ended"].id  # made outside the dashboard: its inputs were never kept
+    ask = _post(operator_client, {"action": "retry", "batch": [ended]}).content.decode()
+    preview = text(element(ask, "ul", id="retry-preview"))
+    # 3 overloaded_error and 1 expired item: retryable as they are, were their inputs kept
+    assert preview.startswith("0 items") and "4 items cannot" in preview and "not kept" in preview
+    assert f"/batches/{ended}/inputs/" in ask and "Nothing can be sent as it is" in ask
+    assert not [b for b in elements(ask, "button") if "Yes, retry" in text(b)]
+
+    done = _post(operator_client, {"action": "retry", "batch": [ended], "confirmed": "yes"}, query="")
+    page = operator_client.get(done["Location"]).content.decode()
+    assert "Nothing was sent: none of their retryable items has its inputs kept" in page
+    assert not Submission.objects.filter(kind="retry").exists()
