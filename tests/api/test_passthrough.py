@@ -146,3 +146,12 @@ def test_a_tokens_scope_is_enforced(live_server, make_user, make_workspace, make
     token_service.revoke(token_service.authenticate(both), by=olga)
     with pytest.raises(anthropic.AuthenticationError):
         chosen.messages.batches.list()
+
+
+def test_a_body_over_the_apis_256_mb_gets_its_413_unread(client, workspace, olga, make_token):
+    raw = make_token(olga, [workspace], "Operator")
+    response = client.post("/anthropic/v1/messages/batches", data=b"{}", content_type="application/json",
+                           HTTP_X_API_KEY=raw, CONTENT_LENGTH=str(256 * 1024 * 1024 + 1))  # fmt: skip
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert not Submission.objects.exists()

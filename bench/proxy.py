@@ -1,0 +1,120 @@
+"""The pass-through's overhead: the official SDK creating a batch of 10,000 requests, and streaming 100,000 results,
+through the dashboard's /anthropic vs straight to the emulator, in the same run (a ratio; goal <= 1.2 for both),
+and the server's peak RSS before and after (flat memory: the body is spooled to disk, the results streamed).
+
+    .venv/bin/python bench/proxy.py [--requests 10000] [--results 100000] [--runs 3]
+
+The dashboard runs under gunicorn (one worker, four threads) on PostgreSQL (BENCH_DATABASE_URL), the emulator in its
+own process. Under load the figures move; the ratios are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from common import BENCH_DATABASE_URL, BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
+
+DATABASE_URL = BENCH_DATABASE_URL.rsplit("/", 1)[0] + "/batch_dashboard_proxy"
+SECRET_KEY = "bench-" + "x7Qp2" * 12  # the server and this script share it: the workspace key is encrypted with it
+
+
+def server_rss_mb(master: int) -> tuple[float, float]:
+    """(current, peak) resident memory of the gunicorn worker (the master's one child), MB."""
+    pid = int(open(f"/proc/{master}/task/{master}/children").read().split()[0])
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def start_server(var_dir: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false",
+           "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DASHBOARD_VAR_DIR": var_dir,
+           "LOG_LEVEL": "WARNING"}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
+                             "--threads", "4", "--timeout", "600"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--results", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    os.environ["SECRET_KEY"] = SECRET_KEY
+    setup_django(DATABASE_URL)
+    import anthropic
+    from django.contrib.auth.models import User
+
+    from batches.models import Batch, RequestInput, Submission, Workspace
+    from batches.services import tokens
+
+    with emulator_process() as emu, tempfile.TemporaryDirectory() as var_dir:
+        RequestInput.objects.all().delete()
+        Submission.objects.all().delete()
+        Batch.objects.all().delete()
+        Workspace.objects.filter(name="bench").delete()
+        ws = Workspace(name="bench", base_url=emu)
+        ws.set_api_key(BENCH_KEY)
+        ws.save()
+        user, _ = User.objects.get_or_create(username="bench-proxy", defaults={"is_superuser": True})
+        _, token = tokens.issue(user, name="bench", workspaces=[ws], role="Operator")
+        proc, url = start_server(var_dir)
+        try:
+            direct = anthropic.Anthropic(base_url=emu, api_key=BENCH_KEY, max_retries=0, timeout=600)
+            proxied = anthropic.Anthropic(base_url=f"{url}/anthropic", api_key=token, max_retries=0, timeout=600)
+            rss_before = server_rss_mb(proc.pid)
+            create = {"direct": [], "proxy": []}
+            for run in range(args.runs):
+                requests = [{"custom_id": f"r{run}-{i}", "params": {"model": "claude-sonnet-4-5", "max_tokens": 64,
+                             "messages": [{"role": "user", "content": f"question {i} of run {run}"}]}}
+                            for i in range(args.requests)]  # fmt: skip
+                for name, client in (("direct", direct), ("proxy", proxied)):
+                    start = time.perf_counter()
+                    client.messages.batches.create(requests=requests)
+                    create[name].append(time.perf_counter() - start)
+                    for r in requests:  # a different body each time: never a retry of the same one
+                        r["custom_id"] += "x"
+            rss_after_create = server_rss_mb(proc.pid)
+            batch_id = control(emu, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.results,
+                                                           "status": "ended", "line_bytes": 1200})["id"]  # fmt: skip
+            stream = {"direct": [], "proxy": []}
+            size = 0
+            for _ in range(args.runs):
+                for name, client in (("direct", direct), ("proxy", proxied)):
+                    start = time.perf_counter()
+                    with client.messages.batches.with_streaming_response.results(batch_id) as response:
+                        size = sum(len(chunk) for chunk in response.iter_bytes())
+                    stream[name].append(time.perf_counter() - start)
+            rss_after_stream = server_rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; medians of {args.runs}")
+    for label, figures in ((f"create {args.requests:,} requests", create),
+                           (f"stream {args.results:,} results ({size / 1e6:.0f} MB)", stream)):  # fmt: skip
+        d, p = statistics.median(figures["direct"]), statistics.median(figures["proxy"])
+        print(f"{label}: direct {d:.2f} s, through the pass-through {p:.2f} s, ratio {p / d:.2f} (goal <= 1.2)")
+    print(f"server RSS MB (current, peak): start {rss_before[0]:.0f}, {rss_before[1]:.0f}; after creates "
+          f"{rss_after_create[0]:.0f}, {rss_after_create[1]:.0f}; after streams {rss_after_stream[0]:.0f}, "
+          f"{rss_after_stream[1]:.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
