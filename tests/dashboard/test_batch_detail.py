@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -151,3 +152,18 @@ def test_a_batch_backing_off_says_what_failed_and_when_it_tries_again(viewer_cli
     assert "1 attempt failed" in state and "connection_error" in state and "Next attempt" in state
     when = datetime.fromisoformat(attribute(element(element(body, id="ingest-state"), "time"), "datetime"))
     assert abs(when - Batch.objects.get(pk=batch_id).ingest_not_before) < timedelta(seconds=1)
+
+
+def test_an_archived_batch_offers_no_refresh_and_no_watch(viewer_client, mirrored):
+    """Issue 21, point 10: "Watch" and "Refresh now" were offered on archived batches."""
+    from django.utils import timezone
+
+    ended = mirrored["ended"]
+    buttons = lambda: [b.strip() for b in re.findall(r"<button[^>]*>([^<]*)</button>", _page(viewer_client, ended))]  # noqa: E731
+    assert "Refresh now" in buttons() and "Watch" in buttons()
+    Batch.objects.filter(pk=ended.pk).update(archived_at=timezone.now())
+    assert "Refresh now" not in buttons() and "Watch" not in buttons()
+
+
+def _page(client, batch) -> str:
+    return client.get(f"/batches/{batch.id}/").content.decode()
