@@ -388,6 +388,8 @@ def _params_problems(request: dict[str, Any], rules: _Rules) -> list[str]:
         problems.append("params.messages is missing; expected a non-empty list of messages")
     elif not isinstance(params["messages"], list) or not params["messages"]:
         problems.append(f"params.messages must be a non-empty list of messages, got {_kind(params['messages'])}")
+    else:
+        problems += _messages_problems(params["messages"])
     if params.get("stream"):
         problems.append("params.stream must not be true: a batch's requests are not streamed")
     # The API refuses the whole batch over one field it does not take ("Extra inputs are not permitted").
@@ -405,6 +407,31 @@ def _params_problems(request: dict[str, Any], rules: _Rules) -> list[str]:
     if isinstance(policy, dict) and policy.get("bill_to") == "user_profile":
         problems.append('params.billing_policy.bill_to "user_profile" is not supported in a batch: the API errors '
                         'the request (send "self" or leave it out)')  # fmt: skip
+    return problems
+
+
+def _messages_problems(messages: list[Any]) -> list[str]:
+    """What the API refuses in each message, item by item: a role other than user or assistant, and empty text
+    ("messages: text content blocks must be non-empty", the demo's most common invalid_request_error). A final
+    assistant message may be empty: the API takes it as a prefill."""
+    problems = []
+    for n, message in enumerate(messages):
+        where = f"params.messages.{n}"
+        if not isinstance(message, dict):
+            problems.append(f"{where} must be an object with role and content, got {_kind(message)}")
+            continue
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            problems.append(f'{where}.role must be "user" or "assistant", got {_quote(str(role))}')
+        content = message.get("content")
+        prefill = role == "assistant" and n == len(messages) - 1
+        if isinstance(content, str):
+            if not content and not prefill:
+                problems.append(f"{where}.content is empty: the API refuses it (text content blocks must be non-empty)")
+        elif isinstance(content, list):
+            for k, block in enumerate(content):
+                if isinstance(block, dict) and block.get("type") == "text" and block.get("text") == "":
+                    problems.append(f"{where}.content.{k}.text is empty: text content blocks must be non-empty")
     return problems
 
 

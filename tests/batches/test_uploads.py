@@ -314,7 +314,8 @@ def test_the_too_large_message_gives_a_limit_of_whole_megabytes_in_mb():
 
 def test_a_100001_line_file_splits_into_100000_and_1(tmp_path):
     path = tmp_path / "big.jsonl"
-    request = '{"custom_id": "r%d", "params": {"model": "m", "max_tokens": 1, "messages": [1]}}\n'
+    message = '{"role": "user", "content": "x"}'
+    request = '{"custom_id": "r%d", "params": {"model": "m", "max_tokens": 1, "messages": [' + message + "]}}\n"
     path.write_text("".join(request % i for i in range(100_001)))
 
     with path.open("rb") as f:
@@ -570,3 +571,22 @@ def test_a_request_nested_too_deep_is_one_error_not_a_recursion_in_the_worker():
     v = validate(io.BytesIO(jsonl([deep])))
 
     assert [(e.line, e.message) for e in v.errors] == [(1, "the request is nested more than 64 levels deep")]
+
+
+@pytest.mark.parametrize(
+    ("messages", "said"),
+    [
+        ([{"role": "bot", "content": "Hi"}], 'params.messages.0.role must be "user" or "assistant", got "bot"'),
+        ([{"role": "user", "content": ""}], "params.messages.0.content is empty"),
+        ([{"role": "user", "content": [{"type": "text", "text": ""}]}], "params.messages.0.content.0.text is empty"),
+    ],
+)
+def test_messages_the_api_refuses_are_caught_before_sending(messages, said):
+    """Issue 21, point 7: "text content blocks must be non-empty" was the demo's most common error (744 items)."""
+    [(line_no, message)] = errors_of(params_line(model="claude-sonnet-4-5", max_tokens=16, messages=messages))
+    assert line_no == 1 and said in message
+
+
+def test_an_empty_final_assistant_message_is_a_prefill_and_fine():
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]
+    assert errors_of(params_line(model="claude-sonnet-4-5", max_tokens=16, messages=messages)) == []
