@@ -42,7 +42,7 @@ def eager_celery() -> Iterator[None]:
 def parent(emulator, workspace, user) -> Batch:
     """An ended, ingested batch of 8 requests submitted through the dashboard (so its inputs are kept):
     3 overloaded, 1 invalid request, 4 succeeded."""
-    requests = [batch_request(c) for c in SUCCEEDED]
+    requests = [batch_request(c, max_tokens=4096) for c in SUCCEEDED]  # whole answers, none cut off
     requests += [batch_request(c, "hi [emulate:errored:overloaded_error]") for c in OVERLOADED]
     requests.append(batch_request(INVALID, "hi [emulate:errored:invalid_request_error]"))
     f = io.BytesIO("".join(json.dumps(r) + "\n" for r in requests).encode())
