@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from batches.models import Batch, Budget, Price, Workspace
+from batches.models import Batch, Budget, Price, PricedModel, Workspace
 from batches.services import pricing
 from tests.browser.conftest import LIVE_TIMEOUT_MS, log_in, wait_until
 from tests.builders import MODEL, batch_request
@@ -82,6 +82,8 @@ def priced(several_batches, workspace) -> Batch:
                   "cache_write_1h": Decimal("2"), "cache_read": Decimal("0.1"), "source": "test"},
     )  # fmt: skip
     assert MODEL.startswith("claude-haiku-4-5")
+    # The price book's id map is migration data, which a browser test's flush between tests removes.
+    PricedModel.objects.get_or_create(model=MODEL, defaults={"family": "claude-haiku-4-5"})
     pricing.roll_up(several_batches)
     Budget.objects.create(workspace=workspace, monthly_amount=Decimal("0.01"))
     return several_batches
