@@ -48,6 +48,29 @@ def pytest_configure(config) -> None:
         call_command("prepare", verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def price_book(request) -> None:
+    """The price book every deployed database holds (loaded by migration 0026). The flush after each
+    transactional test (a browser's, a worker's) empties it, and every later test would then see each model
+    unpriced: pricing, events and pages would depend on the order the tests ran in."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in names or "live_server" in names or (marker and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker:
+        request.getfixturevalue("db")
+    else:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    from batches.models import PricedModel
+
+    if not PricedModel.objects.exists():
+        importlib.import_module("batches.migrations.0026_i18_price_book").load(apps, None)
+
+
 @pytest.fixture
 def emulator():
     emu = Emulator(seed=1, speed=0.0)
