@@ -20,6 +20,7 @@ from dashboard.views import (
     submissions,
     tokens,
     totp,
+    two_step,
     watch,
 )
 
@@ -58,6 +59,7 @@ urlpatterns = [
     path("notifications/deliveries/resend/", notifications.delivery_resend, name="delivery_resend"),
     path("login/", login.LoginView.as_view(), name="login"),
     path("login/code/", totp.login_totp, name="login_totp"),
+    path("account/two-step/", two_step.two_step, name="two_step"),
     # The names allauth's OpenID Connect provider reverses; its own routes (which skip our checks) are not served.
     path("sso/<str:provider_id>/login/", sso.sso_login, name="openid_connect_login"),
     path("sso/<str:provider_id>/callback/", sso.sso_callback, name="openid_connect_callback"),

@@ -82,3 +82,33 @@ def test_five_wrong_codes_send_the_user_back_to_the_password(client, root, setti
 def test_without_the_requirement_a_superuser_with_no_code_signs_in_with_the_password(client, root):
     response = client.post("/login/", {"username": "root", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_a_local_user_turns_on_two_step_sign_in_from_the_page_and_is_asked_for_a_code(client, db):
+    client.force_login(User.objects.create_user("ana", password=PASSWORD))
+    assert 'href="/account/two-step/"' in client.get("/tokens/").content.decode()
+    page = client.get("/account/two-step/").content.decode()
+    secret = re.search(r"<code data-totp-secret>([A-Z2-7=]+)</code>", page).group(1)
+    assert client.get("/account/two-step/").content.decode().count(secret) >= 1  # the same key until it is confirmed
+    wrong = client.post("/account/two-step/", {"code": "000000" if totp(secret) != "000000" else "111111"})
+    assert "not right" in wrong.content.decode()
+    assert client.post("/account/two-step/", {"code": totp(secret)}).status_code == 302
+    assert "Two-step sign-in is on" in client.get("/account/two-step/").content.decode()
+
+    client.post("/logout/")
+    response = client.post("/login/", {"username": "ana", "password": PASSWORD})
+    assert response["Location"] == "/login/code/" and "_auth_user_id" not in client.session
+    later = time.time() + 30  # the code just used at enrolment is spent; the next one signs in
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("allauth.mfa.totp.internal.auth.time", type("Clock", (), {"time": staticmethod(lambda: later)}))
+        assert client.post("/login/code/", {"code": totp(secret, later)}).status_code == 302
+    assert "_auth_user_id" in client.session
+
+
+def test_an_sso_account_is_sent_to_its_idp_for_a_second_step(client, db):
+    user = User.objects.create_user("sso-ana")
+    user.set_unusable_password()
+    user.save()
+    client.force_login(user)
+    page = client.get("/account/two-step/").content.decode()
+    assert "company's sign-in service" in page and "data-totp-secret" not in page
