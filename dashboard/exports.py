@@ -1,25 +1,33 @@
 """A batch's kept results as downloads: generators for streaming responses, never the whole file in memory.
 
-At most one chunk's lines are decompressed at a time; rows are read from a cursor in batches.
+At most one chunk's lines are decompressed at a time; rows are read from a cursor in batches. The CSV is sorted
+by custom_id, read a window of rows at a time.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from itertools import islice
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import QuerySet
 
 from batches import result_lines
 from batches.models import Batch, Result, ResultChunk
+from batches.services import pricing
 
 CSV_COLUMNS = [
-    "custom_id", "result_type", "error_type", "error_message", "stop_reason", "model", "input_tokens",
+    "custom_id", "result_type", "error_type", "error_message", "request_id", "stop_reason", "model", "input_tokens",
     "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens", "cache_read_input_tokens", "text",
+    "cache_creation_1h_input_tokens", "cache_read_input_tokens", "web_search_requests", "cost_usd", "text",
 ]  # fmt: skip
-_ROW_FIELDS = CSV_COLUMNS[:-1]  # every column but text, which comes from the raw line
+# Every column read from the row (cost and text are worked out), and what pricing a row needs besides.
+_ROW_FIELDS = [name for name in CSV_COLUMNS if name not in ("cost_usd", "text")]
+_PRICED_BY = ["inference_geo", "speed"]
+CSV_WINDOW = 5000  # rows sorted by custom_id read at a time: the chunks they need are read once per window
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -49,13 +57,42 @@ def _grouped(pieces: Iterator, size: int = 1 << 16) -> Iterator:
         yield buffer[0][:0].join(buffer)
 
 
-def csv_rows(results: QuerySet[Result]) -> Iterator[str]:
-    """The header, then one row per result: its columns and the message text, in full."""
-    rows = (
-        (*row, result_lines.text_of(line) if row[1] == Result.Type.SUCCEEDED else "")
-        for row, line in _rows_with_lines(results, _ROW_FIELDS)
-    )
-    return csv_stream(CSV_COLUMNS, rows)
+def csv_rows(batch: Batch, results: QuerySet[Result]) -> Iterator[str]:
+    """The header, then one row per result sorted by custom_id (as the item table is): its columns, what it
+    cost (exact, in dollars; empty when its model has no price) and the message text, in full."""
+    book, day = pricing.PriceBook(), pricing.usage_day(batch)
+    fields = [*_ROW_FIELDS, *_PRICED_BY]
+
+    def row(values: tuple, line: bytes) -> tuple:
+        item = SimpleNamespace(**dict(zip(fields, values, strict=True)))
+        cost = pricing.usage_cost(item, day, book)
+        succeeded = item.result_type == Result.Type.SUCCEEDED
+        return (*values[: len(_ROW_FIELDS)], "" if cost is None else _dollars(cost.cost),
+                result_lines.text_of(line) if succeeded else "")  # fmt: skip
+
+    return csv_stream(CSV_COLUMNS, (row(values, line) for values, line in _sorted_rows_with_lines(results, fields)))
+
+
+def _dollars(value: Decimal) -> str:
+    """Exact: a column of them sums to the batch's cost, where rounding each to the cent would not."""
+    return f"{value.normalize():f}" if value else "0"
+
+
+def _sorted_rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Iterator[tuple[tuple, bytes]]:
+    """(the fields' values, the raw line) per result, sorted by custom_id. The API sends results in any order,
+    so a window of rows may point into every chunk: each window reads each chunk it needs once, and keeps only
+    its own rows' lines."""
+    rows = results.order_by("custom_id").values_list("chunk_id", "line_index", *fields).iterator(chunk_size=2000)
+    while window := list(islice(rows, CSV_WINDOW)):
+        wanted: dict[int, set[int]] = {}
+        for chunk_id, line_index, *_ in window:
+            wanted.setdefault(chunk_id, set()).add(line_index)
+        lines = {}
+        for chunk_id, indexes in wanted.items():
+            chunk_lines = _chunk_lines(chunk_id)
+            lines.update(((chunk_id, i), chunk_lines[i]) for i in indexes)
+        for chunk_id, line_index, *values in window:
+            yield tuple(values), lines[chunk_id, line_index]
 
 
 def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:

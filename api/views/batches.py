@@ -83,7 +83,7 @@ def batch_results(request: Request, batch_id: str) -> Response | StreamingHttpRe
     form = valid(ItemFilterForm(request.query_params))
     results = form.filter(Result.objects.filter(batch=batch))
     if fmt == "csv":
-        content = exports.csv_rows(results)
+        content = exports.csv_rows(batch, results)
     else:
         content = exports.jsonl_filtered(results) if form.filtered else exports.jsonl_all(batch)
     audit.record(request.user, "download", batch.id, params={"format": fmt, "via": "api", **form.active})

@@ -30,7 +30,7 @@ def batch_download(request: HtmxHttpRequest, batch_id: str, fmt: str) -> HttpRes
         return render(request, "batches/download_unavailable.html", {"batch": batch, "state": "bad_filter"}, status=400)
     results = form.filter(Result.objects.filter(batch=batch))
     if fmt == "csv":
-        content = exports.csv_rows(results)
+        content = exports.csv_rows(batch, results)
     else:
         content = exports.jsonl_filtered(results) if filtered else exports.jsonl_all(batch)
     audit.record(request.user, "download", batch.id, params={"format": fmt, **form.active})

@@ -181,6 +181,54 @@ def test_csv_round_trips_quotes_commas_and_newlines(viewer_client, workspace):
     assert rows["plain"]["error_message"] == 'Bad, "quoted"\r\nmessage'
 
 
+def test_csv_rows_are_sorted_by_custom_id_as_the_item_table_is(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    api_order = list(
+        Result.objects.filter(batch=batch).order_by("chunk_id", "line_index").values_list("custom_id", flat=True)
+    )
+    assert api_order != sorted(api_order)  # the emulator shuffles results, as the API may
+    assert [r["custom_id"] for r in csv_table(viewer_client.get(url(batch, "csv")))] == sorted(api_order)
+
+
+def test_csv_sorted_across_windows_reads_each_chunk_once_per_window(viewer_client, mirrored, monkeypatch):
+    monkeypatch.setattr("dashboard.exports.CSV_WINDOW", 40)  # 125 rows: four windows, over three chunks
+    batch = mirrored["ended"]
+    response = viewer_client.get(url(batch, "csv"))
+    with CaptureQueriesContext(connection) as queries:
+        rows = csv_table(response)
+    assert [r["custom_id"] for r in rows] == sorted(
+        Result.objects.filter(batch=batch).values_list("custom_id", flat=True)
+    )
+    assert all(r["text"] for r in rows if r["result_type"] == "succeeded")
+    assert sum("resultchunk" in q["sql"] for q in queries.captured_queries) <= 4 * batch.chunks.count()
+
+
+def test_csv_carries_the_request_id_of_each_errored_item(viewer_client, workspace):
+    line = errored("bad", "text content blocks must be non-empty")
+    line["result"]["error"]["request_id"] = "req_011CSHoEeqs5C35K2UUqR7Fy"
+    rows = {r["custom_id"]: r for r in csv_table(viewer_client.get(url(kept_batch(workspace, [line]), "csv")))}
+    assert rows["bad"]["request_id"] == "req_011CSHoEeqs5C35K2UUqR7Fy"
+
+
+def test_csv_cost_of_each_item_is_its_batch_price_worked_out_by_hand(viewer_client, workspace):
+    # Haiku 4.5: $1 in, $5 out per million tokens, half at batch prices: 3 in + 5 out = $28 / 10^6 / 2 = $0.000014.
+    big = succeeded("big", "x")
+    big["result"]["message"]["usage"] = {"input_tokens": 2000, "output_tokens": 1000, "cache_read_input_tokens": 10000}
+    batch = kept_batch(workspace, [succeeded("small", "hi"), big, errored("bad", "no")])
+    rows = {r["custom_id"]: r for r in csv_table(viewer_client.get(url(batch, "csv")))}
+    assert rows["small"]["cost_usd"] == "0.000014"
+    # 2,000 in × $1 + 1,000 out × $5 + 10,000 cache reads × $0.10 = $8,000 per million = $0.008; half: $0.004.
+    assert rows["big"]["cost_usd"] == "0.004"
+    assert rows["bad"]["cost_usd"] == "0"  # an errored item costs nothing
+
+
+def test_csv_leaves_the_cost_of_an_unpriced_model_empty(viewer_client, workspace):
+    line = succeeded("new", "hi")
+    line["result"]["message"]["model"] = "claude-opus-9-9"
+    rows = csv_table(viewer_client.get(url(kept_batch(workspace, [line]), "csv")))
+    assert rows[0]["cost_usd"] == ""  # unpriced, never $0
+
+
 def test_csv_neutralises_formula_looking_cells(viewer_client, workspace):
     # Of the formula signs, a custom_id may only start with "-" (the API's pattern); texts may start with any.
     batch = kept_batch(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, CharField, Count, F, IntegerField, Q, Sum, Value, When
@@ -29,7 +30,7 @@ def usage_day(batch: Batch) -> date:
 
 
 # --- one result ----------------------------------------------------------------------------------------
-def result_tokens(result: Result) -> Tokens:
+def result_tokens(result: Any) -> Tokens:
     return Tokens(
         input=result.input_tokens,
         output=result.output_tokens,
@@ -51,9 +52,14 @@ def _five_minute(total: int, five: int, hour: int) -> int:
 
 def item_cost(result: Result, book: PriceBook | None = None) -> Cost | None:
     """What one result cost (None: unpriced). Only succeeded results cost anything."""
+    return usage_cost(result, usage_day(result.batch), book or PriceBook.for_model(result.model))
+
+
+def usage_cost(result: Any, day: date, book: PriceBook) -> Cost | None:
+    """`item_cost` of anything with a Result's type, model and usage fields (a row read as values, for an export)."""
     if result.result_type != Result.Type.SUCCEEDED:
         return FREE
-    price = (book or PriceBook.for_model(result.model)).find(result.model, usage_day(result.batch))
+    price = book.find(result.model, day)
     if price is None:
         return None
     tokens = result_tokens(result)
