@@ -101,9 +101,11 @@ class EmulatorCore:
         *,
         created_at: datetime | None = None,
         duration: float | None = None,
+        betas: tuple[str, ...] = (),
     ) -> str:
-        """Same validation as POST /v1/messages/batches; raises EmulatorError like the API would answer."""
-        return self.api_create(api_key, requests, created_at=created_at, duration=duration)["id"]
+        """Same validation as POST /v1/messages/batches (`betas`: its `anthropic-beta` values); raises
+        EmulatorError like the API would answer."""
+        return self.api_create(api_key, requests, created_at=created_at, duration=duration, betas=betas)["id"]
 
     def seed_batch(self, api_key: str, n_requests: int, **options: Any) -> str:
         """One batch of `n_requests` generated requests (custom_ids req-000000...), already in `status`;
@@ -264,7 +266,7 @@ class EmulatorCore:
     ) -> dict[str, Any]:
         """`betas`: the create's `anthropic-beta` values; beta-only params are refused without one, as the API does."""
         workspace = self._workspace(api_key)
-        items = validate_requests(requests, beta=bool(betas))
+        items = validate_requests(requests, betas=tuple(betas))
         with self.store.lock:
             now = self._sync()
             created = to_ts(created_at) if created_at is not None else now

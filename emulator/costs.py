@@ -1,10 +1,11 @@
 """The cost report: `GET /v1/organizations/analytics/cost` (SDK: `client.beta.organization.analytics.cost.list`).
 
 What it charges: the succeeded items of ended batches, each priced on its own by `pricing.py` (its context
-window tier, inference_geo, speed, web searches) at the batch tier, on the UTC day its batch's processing
-ended. An ended batch never changes, so its cost parts per model are computed once and kept
-(`CostAggregates`). Rows group by model, workspace_id, service_tier, context_window, inference_geo, speed,
-cost_type and token_type, as the API's do; `requests` is null when grouped by cost_type or token_type.
+window tier, inference_geo, speed, web searches, the `usage.iterations` billed apart) at the batch tier, on
+the UTC day its batch's processing ended. An ended batch never changes, so its cost parts per model are
+computed once and kept (`CostAggregates`). Rows group by model, workspace_id, service_tier, context_window,
+inference_geo, speed, cost_type and token_type, as the API's do; `requests` is null when grouped by cost_type
+or token_type. A call billed apart (an advisor's) adds to its model's cost, not to its requests.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def _priced(items: list[pricing.Item], ended_at: float) -> dict[str, ModelCost]:
         window = parts[0].context_window if parts else pricing.SHORT
         req_key = (window, item.inference_geo, item.speed)
         requests[req_key] = requests.get(req_key, 0) + 1
+        for model, tokens in item.apart:  # billed at the model that ran it; not a request of that model
+            apart = pricing.item_parts(pricing.Item(model, tokens, item.inference_geo, item.speed), day)
+            model_cents, _ = per_model.setdefault(model, ({}, {}))
+            for part in apart or ():  # no price: costs nothing, like any unpriced model
+                model_cents[part[:5]] = model_cents.get(part[:5], Decimal(0)) + part.cents
     return per_model
 
 

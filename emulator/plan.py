@@ -56,6 +56,9 @@ class RequestItem(NamedTuple):
     web_search: bool
     geo_json: str = DEFAULT_GEO_JSON  # usage.inference_geo as JSON text (the request's, or the default)
     stop_sequence: str = ""  # the request's first stop_sequences entry: what a forced `stop_sequence` reports
+    # Beta features whose sampling is reported in `usage.iterations` (iterations.py), each only under its header:
+    compact_over: int | None = None  # compact_20260112's input-token trigger: the prompt compacted at or over it
+    advisor: str = ""  # the advisor tool's model (advisor_20260301): consulted once, billed at its own rates
 
 
 class ItemPlan(NamedTuple):

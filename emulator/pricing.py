@@ -14,7 +14,10 @@ Each request is priced on its own:
 - inference_geo "us": every token x 1.1 on the families that offer it (Opus 4.6, Sonnet 4.6 and later);
 - speed "fast": every token x the card's fast factor;
 - web search: $10 per 1,000 searches, a fee per use (cost_type web_search), not halved by the batch tier;
-- the batch service tier: 50% of every token price.
+- the batch service tier: 50% of every token price;
+- `usage.iterations` outside the top-level usage (a compaction, an advisor's call): each call priced as a
+  request of its own (its own context window) at the model that ran it: the compaction at the request's
+  model, the advisor at the advisor model's card, in the request's inference_geo and speed.
 All arithmetic is `decimal.Decimal`, exact: amounts are reported in fractional cents as strings.
 """
 
@@ -184,6 +187,8 @@ class Item(NamedTuple):
     inference_geo: str = "global"
     speed: str = "standard"
     web_searches: int = 0
+    # `usage.iterations` billed apart from the top level (iterations.py): (the model that bills it, its tokens).
+    apart: tuple[tuple[str, Tokens], ...] = ()
 
 
 class Part(NamedTuple):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from .content import ALL_BLOCKS, message_parts
 from .errors import DEFAULT_MESSAGES
+from .iterations import APART, Usage, iterations
 from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, DEFAULT_INFERENCE_GEO, ItemPlan, RequestItem
 from .pricing import Item, Tokens
 from .state import Batch, Store
@@ -32,8 +33,9 @@ _SUCCEEDED = (
 )
 
 
-def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int, str, str]:
-    """Token counts, stop_reason and extra usage JSON for a succeeded item, from its hash bits."""
+def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int, str, str, list[dict]]:
+    """Token counts, stop_reason, extra usage JSON and `usage.iterations` entries ([] for none) for a succeeded
+    item, from its hash bits."""
     r = bits >> 100  # bits above the ones most used by the message id
     # count_tokens answers input_chars // CHARS_PER_TOKEN for the same request: this is 1..64 more.
     input_tokens = (req.input_chars // CHARS_PER_TOKEN + (r & 63) + 1) if req else 200 + (r & 0xFFF) % 3000
@@ -59,7 +61,13 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     extra = ""
     if searches := _searches(bits, req):
         extra = f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
-    return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra
+    entries: list[dict] = []
+    if req and (req.compact_over is not None or req.advisor):
+        top, entries = iterations(
+            bits, req.compact_over, req.advisor, Usage(input_tokens, created, read, one_hour, output_tokens)
+        )
+        input_tokens, created, read, one_hour = top.input, top.cache_write, top.cache_read, top.one_hour
+    return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries
 
 
 def _detail(req: RequestItem | None) -> str | None:
@@ -73,9 +81,9 @@ def _searches(bits: int, req: RequestItem | None) -> int:
 
 
 def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
-    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra = _usage(item.bits, req)
+    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries = _usage(item.bits, req)
     text = f"Emulated reply to {item.custom_id}."
-    if _detail(req):
+    if _detail(req) or entries:
         return _succeeded_in_full(item, json.loads(model_json), req, text)
     values = [
         item.custom_id,
@@ -98,8 +106,8 @@ def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_by
 
 
 def _succeeded_in_full(item: ItemPlan, model: str, req: RequestItem, text: str) -> bytes:
-    """A succeeded line with a forced stop reason or every block type: written by the JSON encoder (rare)."""
-    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra = _usage(item.bits, req)
+    """A succeeded line with a forced stop reason, every block type or `usage.iterations`: by the JSON encoder."""
+    input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries = _usage(item.bits, req)
     parts = message_parts(
         _detail(req) or "end_turn", item.bits, text, [req.stop_sequence] if req.stop_sequence else None
     )
@@ -110,6 +118,8 @@ def _succeeded_in_full(item: ItemPlan, model: str, req: RequestItem, text: str) 
     }  # fmt: skip
     if extra:
         usage.update(json.loads("{" + extra.lstrip(",") + "}"))
+    if entries:
+        usage["iterations"] = entries
     message = {"id": "msg_" + base62(item.bits, 24), "type": "message", "role": "assistant", "model": model,
                **parts, "stop_reason": "max_tokens" if stop_reason == "max_tokens" else parts["stop_reason"],
                "usage": usage}  # fmt: skip
@@ -142,11 +152,21 @@ def succeeded_usage(store: Store, batch: Batch) -> list[Item]:
     for item, req, model, result_type in settled_items(store, batch):
         if result_type != "succeeded":
             continue
-        input_tokens, created, read, one_hour, output_tokens, _, _ = _usage(item.bits, req)
+        input_tokens, created, read, one_hour, output_tokens, _, _, entries = _usage(item.bits, req)
         tokens = Tokens(1, input_tokens, created - one_hour, one_hour, read, output_tokens)
         geo = json.loads(req.geo_json) if req else DEFAULT_INFERENCE_GEO
-        items.append(Item(model, tokens, geo, "standard", _searches(item.bits, req)))
+        # Billed apart from the top level: the compaction at the request's model, the advisor at its own.
+        apart = tuple((e.get("model", model), _entry_tokens(e)) for e in entries if e["type"] in APART)
+        items.append(Item(model, tokens, geo, "standard", _searches(item.bits, req), apart))
     return items
+
+
+def _entry_tokens(entry: dict) -> Tokens:
+    split = entry["cache_creation"]
+    return Tokens(
+        0, entry["input_tokens"], split["ephemeral_5m_input_tokens"], split["ephemeral_1h_input_tokens"],
+        entry["cache_read_input_tokens"], entry["output_tokens"],
+    )  # fmt: skip
 
 
 def build_results(store: Store, batch: Batch) -> bytes:

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from . import iterations
 from .errors import EmulatorError, invalid
 from .models import resolve_model
 from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, RequestItem, forced_outcome
@@ -94,7 +95,7 @@ def validate_create_body(body: dict[str, Any]) -> Any:
     return body.get("requests")
 
 
-def validate_requests(requests: Any, *, beta: bool = False) -> list[RequestItem]:
+def validate_requests(requests: Any, *, beta: bool = False, betas: tuple[str, ...] = ()) -> list[RequestItem]:
     if requests is None:
         raise invalid("requests: Field required")
     if not isinstance(requests, list):
@@ -106,7 +107,7 @@ def validate_requests(requests: Any, *, beta: bool = False) -> list[RequestItem]
     seen: set[str] = set()
     items = []
     for index, request in enumerate(requests):
-        item = _validate_request(index, request, beta)
+        item = _validate_request(index, request, beta or bool(betas), betas)
         if item.custom_id in seen:
             raise invalid(
                 f"requests.{index}.custom_id: Duplicate custom_id {item.custom_id!r}; "
@@ -117,7 +118,7 @@ def validate_requests(requests: Any, *, beta: bool = False) -> list[RequestItem]
     return items
 
 
-def _validate_request(index: int, request: Any, beta: bool = False) -> RequestItem:
+def _validate_request(index: int, request: Any, beta: bool = False, betas: tuple[str, ...] = ()) -> RequestItem:
     where = f"requests.{index}"
     if not isinstance(request, dict):
         raise invalid(f"{where}: Input should be a valid dictionary")
@@ -137,7 +138,7 @@ def _validate_request(index: int, request: Any, beta: bool = False) -> RequestIt
         raise invalid(f"{where}.params: Field required")
     if not isinstance(params, dict):
         raise invalid(f"{where}.params: Input should be a valid dictionary")
-    item = _validate_params(f"{where}.params", custom_id, params, beta)
+    item = _validate_params(f"{where}.params", custom_id, params, beta, betas)
     _no_extras(where, request, REQUEST_FIELDS)  # like pydantic: declared fields first, then extra ones
     return item
 
@@ -166,7 +167,9 @@ def input_chars(params: dict[str, Any]) -> int:
     return len(json.dumps(params["messages"])) + len(json.dumps(params.get("system") or ""))
 
 
-def _validate_params(where: str, custom_id: str, params: dict[str, Any], beta: bool = False) -> RequestItem:
+def _validate_params(
+    where: str, custom_id: str, params: dict[str, Any], beta: bool = False, betas: tuple[str, ...] = ()
+) -> RequestItem:
     model = _check_model(where, params)
     max_tokens = params.get("max_tokens")
     if max_tokens is None:
@@ -192,9 +195,13 @@ def _validate_params(where: str, custom_id: str, params: dict[str, Any], beta: b
     geo_json = DEFAULT_GEO_JSON if geo is None else json.dumps(geo)  # ASCII: keeps line_bytes exact
     stops = params.get("stop_sequences")
     stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else ""
+    compact_over, advisor, refused = iterations.features(where, params, tools, betas)
+    if refused and resolved is not None:
+        forced = ("errored", "invalid_request_error")  # a beta tool or edit without its header, or a bad advisor
     return RequestItem(
-        custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json, stop
-    )
+        custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json, stop,
+        compact_over, advisor,
+    )  # fmt: skip
 
 
 def count_tokens(body: dict[str, Any]) -> int:
