@@ -13,6 +13,8 @@ import re
 import zlib
 from typing import Any
 
+import orjson
+
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 # Not an API type: a line that could not be parsed, kept with its raw text.
 MALFORMED = "malformed"
@@ -37,7 +39,7 @@ _EMPTY = dict(FIELD_DEFAULTS)
 def parse(line: bytes) -> dict[str, Any]:
     """The `Result` fields of one line; a line that is not a valid result is `malformed`."""
     try:
-        data = json.loads(line)
+        data = _loads(line)
         custom_id = data["custom_id"]
         result = data["result"]
         result_type = result["type"]
@@ -56,6 +58,15 @@ def parse(line: bytes) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError):
         return _malformed(line, custom_id)
     return fields
+
+
+def _loads(line: bytes) -> Any:
+    """orjson: a third of the ingest's parsing time. What it refuses and the standard parser takes (a lone
+    surrogate escape, NaN) is read as before, never turned into a malformed line."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 def load(line: bytes | str) -> dict[str, Any] | None:

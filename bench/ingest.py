@@ -1,10 +1,12 @@
-"""Ingest of one ended batch (100,000 results of ~1.2 KB) from the emulator into PostgreSQL,
-beside the time the official SDK takes merely to iterate `results()` over the same batch.
+"""Ingest of one ended batch (100,000 results of ~1.2 KB) from the emulator into PostgreSQL, beside two
+references measured in the same run: the time the official SDK takes merely to iterate `results()` over the
+same batch, and one bare COPY of the same rows into the same table (no HTTP, parsing, compression).
 
-    .venv/bin/python bench/ingest.py [--items 100000] [--small 10000]
+    .venv/bin/python bench/ingest.py [--items 100000] [--small 10000] [--line-bytes 1200]
 
-Prints wall time, items/s and peak RSS of each, the ratio ingest/SDK (target <= 1.0), the peak RSS
-at --small items for comparison, and the bytes kept per item.
+Prints wall time, items/s and peak RSS of each, the ratios ingest/SDK (target <= 0.5) and ingest/COPY
+(target <= 1.5), the peak RSS at --small items for comparison, the bytes kept per item, and the disk per
+result against the gzip of the raw JSONL (the results as the API sent them, gzip level 6).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 
 from common import BENCH_KEY, control, emulator_process, peak_rss_mb, run_child, setup_django
 
@@ -50,12 +53,39 @@ def child(mode: str, url: str, batch_id: str) -> dict:
         # earlier run's batch too.
         cursor.execute("SELECT pg_total_relation_size('batches_result'), pg_total_relation_size('batches_resultchunk')")
         table_bytes, chunk_bytes = cursor.fetchone()
+        # The raw JSONL as the API sent it, gzipped: what a download of the results would weigh.
+        cursor.execute("SELECT data FROM batches_resultchunk WHERE batch_id = %s ORDER BY id", [batch_id])
+        packer, gzipped = zlib.compressobj(6, zlib.DEFLATED, 31), 0  # 31: the gzip format
+        for (data,) in cursor.fetchall():
+            gzipped += len(packer.compress(zlib.decompress(data) + b"\n"))
+        gzipped += len(packer.flush())
     stored = Result.objects.count()
+    items = Result.objects.filter(batch=batch).count()
     return {
-        "items": Result.objects.filter(batch=batch).count(), "seconds": seconds, "rss_mb": rss_mb,
+        "items": items, "seconds": seconds, "rss_mb": rss_mb, "copy_seconds": _bare_copy(batch_id),
         "raw_bytes_per_item": kept / report.new_items, "row_bytes_per_item": table_bytes / stored,
         "disk_mb_per_million": (table_bytes + chunk_bytes) / stored,  # bytes per item = MB per million items
+        "gzip_bytes_per_item": gzipped / items,
     }  # fmt: skip
+
+
+def _bare_copy(batch_id: str) -> float:
+    """Seconds to load the batch's stored rows back into the same table by one bare COPY."""
+    from django.db import connection
+
+    from batches.models import Result
+
+    columns = ", ".join(f.column for f in Result._meta.concrete_fields if f.column != "id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM batches_result WHERE batch_id = %s", [batch_id])
+        rows = cursor.fetchall()
+        cursor.execute("DELETE FROM batches_result WHERE batch_id = %s", [batch_id])
+        cursor.execute("VACUUM batches_result")  # the deleted rows' space is free again, as for the ingest
+    start = time.perf_counter()
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY batches_result ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -79,14 +109,16 @@ def main() -> None:
             ingest = run_child(__file__, "ingest", url, batch_id)
             assert sdk["items"] == ingest["items"] == n, (sdk, ingest)
             rows[n] = (sdk, ingest)
-    print(f"{'items':>8} {'SDK iterate s':>14} {'ingest s':>9} {'ratio':>6} {'ingest items/s':>15} "
-          f"{'SDK RSS MB':>11} {'ingest RSS MB':>14} {'raw B/item':>11} {'row B/item':>11} "
-          f"{'disk MB/million':>16}")  # fmt: skip
+    print(f"{'items':>8} {'SDK iterate s':>14} {'COPY s':>7} {'ingest s':>9} {'/SDK':>5} {'/COPY':>6} "
+          f"{'ingest items/s':>15} {'SDK RSS MB':>11} {'ingest RSS MB':>14} {'raw B/item':>11} {'row B/item':>11} "
+          f"{'disk MB/million':>16} {'gzip B/item':>12} {'disk/gzip':>10}")  # fmt: skip
     for n, (sdk, ing) in rows.items():
-        print(f"{n:>8} {sdk['seconds']:>14.2f} {ing['seconds']:>9.2f} {ing['seconds'] / sdk['seconds']:>6.2f} "
+        print(f"{n:>8} {sdk['seconds']:>14.2f} {ing['copy_seconds']:>7.2f} {ing['seconds']:>9.2f} "
+              f"{ing['seconds'] / sdk['seconds']:>5.2f} {ing['seconds'] / ing['copy_seconds']:>6.2f} "
               f"{n / ing['seconds']:>15,.0f} {sdk['rss_mb']:>11.0f} {ing['rss_mb']:>14.0f} "
               f"{ing['raw_bytes_per_item']:>11.0f} {ing['row_bytes_per_item']:>11.0f} "
-              f"{ing['disk_mb_per_million']:>16,.0f}")  # fmt: skip
+              f"{ing['disk_mb_per_million']:>16,.0f} {ing['gzip_bytes_per_item']:>12.0f} "
+              f"{ing['disk_mb_per_million'] / ing['gzip_bytes_per_item']:>10.1f}")  # fmt: skip
     sys.stdout.flush()
 
 

@@ -370,6 +370,8 @@ SYNC_LEASE_SECONDS = envint("SYNC_LEASE_SECONDS", "300")
 # A batch the API cannot find this soon after its creation is still propagating (SDK issue #1432).
 SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
+# ...or fewer, once a chunk holds this many bytes: an ingest holds a few chunks at a time, whatever the lines' size.
+INGEST_CHUNK_BYTES = envint("INGEST_CHUNK_BYTES", str(4 << 20))
 # Each ended batch's ingest is its own task (batches/services/ingest.py): its lease, renewed every chunk; how many
 # times one task opens a stream that was cut (or answered 5xx/529); its own back-off after that, from the
 # base doubling up to the max; and after how long a batch queued but never started is queued again.

@@ -190,6 +190,45 @@ def test_a_malformed_line_is_kept_counted_and_the_rest_goes_on(emulator, workspa
     assert all(m.raw_line() for m in malformed)
 
 
+def test_chunks_are_bounded_in_bytes_as_well_as_lines(emulator, workspace, settings):
+    # 50 lines a chunk in tests; lines of 5 KB: by lines alone a chunk would hold 250 KB.
+    settings.INGEST_CHUNK_BYTES = 20_000
+    batch = _ended_batch(emulator, workspace, 30, line_bytes=5_000)
+
+    assert ingest.ingest_batch(batch.id).complete
+
+    chunks = [c.lines() for c in ResultChunk.objects.filter(batch=batch).order_by("id")]
+    assert len(chunks) >= 6 and sum(map(len, chunks)) == 30  # by lines alone: one chunk
+    # Each chunk ends with the line that takes it to the bound (the last, with the stream).
+    for lines in chunks[:-1]:
+        sizes = [len(line) for line in lines]
+        assert sum(sizes) >= 20_000 > sum(sizes[:-1])
+    assert Result.objects.filter(batch=batch).values("custom_id").distinct().count() == 30
+
+
+def test_rows_a_concurrent_run_stored_first_are_skipped_not_doubled(emulator, workspace):
+    from batches import client
+    from batches.services import result_store
+
+    batch = _ended_batch(emulator, workspace, 120)
+    assert ingest.ingest_batch(batch.id).complete
+    kept = set(Result.objects.filter(batch=batch, custom_id__lt="req-000060").values_list("custom_id", "id"))
+    Result.objects.filter(batch=batch, custom_id__gte="req-000060").delete()
+    assert len(kept) == 60
+
+    # A run that did not see them (it started before they were stored): on PostgreSQL its COPY meets the
+    # unique constraint, and each chunk is written again by an INSERT that skips what is there.
+    counts = result_store.Counts()
+    with client.stream_results(batch.workspace.credentials, batch.id, results_url=batch.results_url) as lines:
+        result_store.store(batch, lines, counts, resuming=False, renew=lambda: None)
+
+    ids = list(Result.objects.filter(batch=batch).values_list("custom_id", flat=True))
+    assert len(ids) == len(set(ids)) == 120
+    # The rows stored first are untouched (same primary keys), the rest stored once each.
+    assert kept <= set(Result.objects.filter(batch=batch).values_list("custom_id", "id"))
+    assert all(r.raw_line().startswith('{"custom_id":"' + r.custom_id) for r in Result.objects.filter(batch=batch))
+
+
 def test_results_of_an_archived_batch_are_marked_unavailable(emulator, workspace):
     batch = _ended_batch(emulator, workspace, 3)
     Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(days=29, seconds=5))
