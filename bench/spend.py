@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from common import setup_django
-from pages import MODEL, arguments, load, report, superuser_client
+from pages import CHANGELIST, MODEL, arguments, load, report, superuser_client
 
 TARGET_MS = 100
 SUBMITTERS = 8
@@ -108,7 +108,7 @@ def main() -> None:
         ("CSV, 62 days, day x model", f"/spend/export.csv?period=day&group=model&{span}"),
         ("batch list (costs, budgets)", "/"),
     ]
-    report(client, pages, args.runs, TARGET_MS, rows=rows_shown)
+    report(client, pages, args.runs, TARGET_MS, rows=rows_shown, reference=CHANGELIST)
 
 
 if __name__ == "__main__":
