@@ -7,10 +7,18 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches.models import Batch, RequestInput, Result
-from batches.services import pricing, retry
+from batches.services import pricing, retry, versions
 from batches.services.eta import eta
 from dashboard import batch_rows, listing, polling
-from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, result_or_404, visible_batches, visible_workspaces
+from dashboard.access import (
+    HtmxHttpRequest,
+    batch_or_404,
+    can_view,
+    result_or_404,
+    visible_batches,
+    visible_workspace_ids,
+    visible_workspaces,
+)
 from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
 from dashboard.results import render_result
@@ -24,7 +32,8 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
     page, batches = batch_page(form.filter(visible), request.GET.get("page"))
-    tab_list, offers = listing.tabs(form, visible, request.GET)
+    shown_versions = versions.of(visible_workspace_ids(request))  # none with a shared cache; counts are kept under it
+    tab_list, offers = listing.tabs(form, visible, request.GET, shown_versions)
     context = {
         "form": form,
         "page": page,

@@ -120,8 +120,53 @@ def test_the_number_of_queries_does_not_grow_with_the_data(viewer_client, mirror
                           created_at=emulator.now() - timedelta(days=40))  # fmt: skip
     sync.catch_up(mirrored["workspace"].pk, full=True)
     # session, user, its permissions (2), its workspace roles, count, the page's ids, their rows (with workspace and
-    # submitter), their costs, the status tabs' counts, sync health, workspace filter
-    assert count() == before == 12
+    # submitter), their costs, the workspaces' versions, the status tabs' counts, sync health, workspace filter.
+    # The sync moved the workspace's version, so the second page counted its tabs afresh too.
+    assert count() == before == 13
+
+
+def _tab_counts(body: str) -> dict[str, int]:
+    tabs = {}
+    for link in elements(element(body, "nav", class_="tabs"), "a"):
+        count = text(element(link, "span")).strip()
+        tabs[text(link).strip().removesuffix(count).strip()] = int(count)
+    return tabs
+
+
+def test_the_tab_counts_are_kept_until_a_change_and_a_change_shows_at_once(viewer_client, mirrored, emulator):
+    def page() -> tuple[dict[str, int], list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            body = viewer_client.get("/").content.decode()
+        return _tab_counts(body), [q["sql"] for q in queries]
+
+    def counted(sql: list[str]) -> int:  # the scan of every batch the tabs count, "retryable" among them
+        return sum('AS "retryable"' in q for q in sql)
+
+    first, first_sql = page()
+    assert first == {"All": 3, "In progress": 1, "Canceling": 0, "Ended": 2, "Ended with errors": 1}
+    again, again_sql = page()
+    assert again == first and counted(first_sql) == 1 and counted(again_sql) == 0
+    assert len(again_sql) == len(first_sql) - 1
+
+    emulator.advance(3600)  # the running batch ends; the sync that sees it bumps the workspace's version
+    sync.catch_up(mirrored["workspace"].pk)
+    moved, moved_sql = page()
+    assert moved == {"All": 3, "In progress": 0, "Canceling": 0, "Ended": 3, "Ended with errors": 1}
+    assert counted(moved_sql) == 1
+
+
+def test_the_kept_tab_counts_follow_each_filter_and_each_users_workspaces(viewer_client, mirrored, client, make_user):
+    assert _tab_counts(viewer_client.get("/").content.decode())["All"] == 3
+    # Another filter is another count, not the one kept for the whole list.
+    assert _tab_counts(viewer_client.get("/?has_errors=on").content.decode())["All"] == 1
+    # Someone given another workspace only sees none of these, though the counts above are kept.
+    from batches.models import Workspace, WorkspaceAccess
+
+    other = Workspace.objects.create(name="elsewhere")
+    outsider = make_user("outsider", "Viewer")
+    WorkspaceAccess.objects.create(user=outsider, workspace=other, role="Viewer")
+    client.force_login(outsider)
+    assert _tab_counts(client.get("/").content.decode())["All"] == 0
 
 
 def _row_ids(body: str) -> list[str]:
@@ -134,11 +179,7 @@ def _row_ids(body: str) -> list[str]:
 
 def test_the_status_tabs_count_what_the_other_filters_leave(viewer_client, mirrored):
     body = viewer_client.get(f"/?workspace={mirrored['workspace'].name}").content.decode()
-    tabs = {}
-    for link in elements(element(body, "nav", class_="tabs"), "a"):
-        count = text(element(link, "span")).strip()
-        tabs[text(link).strip().removesuffix(count).strip()] = int(count)
-    assert tabs == {"All": 3, "In progress": 1, "Canceling": 0, "Ended": 2, "Ended with errors": 1}
+    assert _tab_counts(body) == {"All": 3, "In progress": 1, "Canceling": 0, "Ended": 2, "Ended with errors": 1}
     errors = viewer_client.get("/?status=errors").content.decode()
     assert _row_ids(errors) == [mirrored["ended"].id]
     assert attribute(element(element(errors, "nav", class_="tabs"), "a", **{"aria-current": "page"}), "href").endswith(
