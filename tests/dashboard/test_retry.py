@@ -6,9 +6,11 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
-from batches.services import submit, sync, uploads
+from batches.services import retry, submit, sync, uploads
 from config.celery import app
 from tests.builders import jsonl, outcome_request
 from tests.html import attribute, element, prose, text
@@ -189,3 +191,39 @@ def test_bare_retry_offers_a_choice_by_workspace_dates_and_kind(operator_client,
     assert chosen == workspace.name  # the only workspace, chosen already
     retryable = _said(operator_client.get(f"/retry/?workspace={workspace.name}&kind=retryable").content.decode())
     assert "4 failed items selected" in retryable and "4 items can be sent again" in retryable
+
+
+def test_the_page_counts_in_sql_what_the_full_plan_holds(operator_client, confirm, parent):
+    confirm(f"batch={parent.id}&custom_id=over-0")  # over-0 is already retried
+    RequestInput.objects.filter(batch=parent, custom_id="late-0").delete()  # late-0 has lost its inputs
+    results = Result.objects.filter(batch=parent)
+    full, shown = retry.plan(results), retry.preview(results)
+    # over-1 and over-2 ready; bad-0 needs a fix; late-0 missing; over-0 already retried
+    assert (shown.selected, shown.n_ready, shown.n_needs_fix, shown.n_missing, shown.n_already_retried) == (
+        5,
+        2,
+        1,
+        1,
+        1,
+    )
+    for name in ("selected", "n_ready", "n_needs_fix", "n_missing", "n_already_retried", "n_parents"):
+        assert getattr(shown, name) == getattr(full, name), name
+    assert shown.workspace_ids == full.workspace_ids and shown.missing_batches == full.missing_batches == [parent.id]
+    assert [(r.custom_id, kept.pk) for r, kept in shown.needs_fix] == [
+        (r.custom_id, kept.pk) for r, kept in full.needs_fix
+    ]
+    assert [r.custom_id for r in shown.missing] == ["late-0"]
+    assert retry.earlier_submission(shown) == retry.earlier_submission(full) is not None
+    with pytest.raises(ValueError, match="full plan"):
+        retry.create(shown, parent.submitted_by, overrides={}, edits={}, include_needs_fix=True)
+
+    name = parent.workspace.name
+    with CaptureQueriesContext(connection) as queries:
+        body = operator_client.get(f"/retry/?workspace={name}").content.decode()
+    said = _said(body)
+    assert "5 failed items selected in 1 batch." in said and "2 items can be sent again without a fix" in said
+    assert "1 item has no kept inputs" in said and "1 item was already retried" in said
+    # session, user, permissions (2), workspace roles; the counts, the workspaces, the first batches, the first
+    # missing and their batches, the first already retried, the first needing a fix and their inputs; the health
+    # bar: whatever the number of items (a full plan reads them all, 4 s for a workspace at 100,000 batches).
+    assert len(queries) == 14, "\n".join(q["sql"][:120] for q in queries)
