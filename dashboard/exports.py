@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from django.db.models import QuerySet
 from batches import result_lines
 from batches.models import Batch, Result, ResultChunk
 from batches.services import pricing
+from dashboard.spend.figures import spend_of_batches
 
 CSV_COLUMNS = [
     "custom_id", "result_type", "error_type", "error_message", "request_id", "stop_reason", "model", "input_tokens",
@@ -93,6 +95,40 @@ def _sorted_rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Ite
             lines.update(((chunk_id, i), chunk_lines[i]) for i in indexes)
         for chunk_id, line_index, *values in window:
             yield tuple(values), lines[chunk_id, line_index]
+
+
+BATCH_COLUMNS = [
+    "id", "workspace", "status", "created_at", "ended_at", "expires_at", "results_available_until",
+    "deleted_in_api_at", "request_total", "processing", "succeeded", "errored", "canceled", "expired", "cost_usd",
+    "unpriced_requests", "label", "submitted_by",
+]  # fmt: skip
+BATCH_WINDOW = 2000  # batches read (with their costs: one more query) at a time
+
+
+def batch_list_rows(batches: QuerySet[Batch]) -> Iterator[str]:
+    """Every batch the list's filters select, in the list's order: times in UTC (ISO 8601), the status as the
+    page shows it, cost exact in dollars (empty while nothing of it is priced; "" before its results are kept)."""
+
+    def rows() -> Iterator[tuple]:
+        selected = batches.select_related("workspace", "submitted_by").iterator(chunk_size=BATCH_WINDOW)
+        while window := list(islice(selected, BATCH_WINDOW)):
+            costs = spend_of_batches([batch.pk for batch in window])
+            for batch in window:
+                spend = costs.get(batch.pk)
+                yield (
+                    batch.id, batch.workspace.name, batch.shown_status, _utc(batch.created_at), _utc(batch.ended_at),
+                    _utc(batch.expires_at), _utc(batch.results_available_until), _utc(batch.gone_from_api_at),
+                    batch.request_total, *batch.request_counts.values(),
+                    "" if spend is None or spend.cost is None else _dollars(spend.cost),
+                    spend.unpriced if spend else 0, batch.label,
+                    batch.submitted_by.get_username() if batch.submitted_by else "",
+                )  # fmt: skip
+
+    return csv_stream(BATCH_COLUMNS, rows())
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
 
 def csv_stream(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:

@@ -27,6 +27,7 @@ from dashboard.views import (
 urlpatterns = [
     path("", batches.batch_list, name="batch_list"),
     path("batches/bulk/", bulk.batch_bulk, name="batch_bulk"),
+    path("batches/export.csv", downloads.batch_list_export, name="batch_list_export"),
     path("batches/<str:batch_id>/", batches.batch_detail, name="batch_detail"),
     # path: a custom_id from a malformed line may hold any character, "/" included.
     path("batches/<str:batch_id>/results/<path:custom_id>/", batches.result_detail, name="result_detail"),
@@ -42,6 +43,7 @@ urlpatterns = [
     path("spend/reconcile/", reconcile.reconciliation, name="reconciliation"),
     path("submit/", submissions.submit_upload, name="submit_upload"),
     path("retry/", retry.retry_plan, name="retry_plan"),
+    path("submissions/", submissions.submission_list, name="submission_list"),
     path("submissions/<int:submission_id>/", submissions.submission_detail, name="submission_detail"),
     path("submissions/<int:submission_id>/send/", submissions.submission_send, name="submission_send"),
     path("submissions/<int:submission_id>/discard/", submissions.submission_discard, name="submission_discard"),

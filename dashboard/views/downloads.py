@@ -1,8 +1,8 @@
-"""A batch's results as a file: always from the kept copy in the database, never from the API."""
+"""A batch's results as a file, always from the kept copy in the database, never from the API; the batch list as CSV."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 from batches.models import Batch, Result
 from batches.services import audit
 from dashboard import exports
-from dashboard.access import HtmxHttpRequest, batch_or_404, can_view
-from dashboard.forms import ItemFilterForm
+from dashboard.access import HtmxHttpRequest, batch_or_404, can_view, visible_batches, visible_workspaces
+from dashboard.forms import BatchFilterForm, ItemFilterForm
 
 CONTENT_TYPES = {"jsonl": "application/jsonl; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
@@ -53,3 +53,22 @@ def _unavailable(request: HtmxHttpRequest, batch: Batch) -> HttpResponse:
         state, status = "ingesting", 409
     context = {"batch": batch, "state": state, "expired_on": expired_on}
     return render(request, "batches/download_unavailable.html", context, status=status)
+
+
+@require_GET
+@can_view
+def batch_list_export(request: HtmxHttpRequest) -> HttpResponse:
+    """The batches the list shows for the same filters (every page of them, in its order), of this user's workspaces.
+
+    A filter the list would name and leave out refuses the file instead: a download carries no warning."""
+    form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
+    if form.ignored:
+        return HttpResponseBadRequest(
+            "Not exported: these filters could not be read: " + "; ".join(form.ignored) + "\n",
+            content_type="text/plain; charset=utf-8",
+        )
+    batches = form.filter(visible_batches(request))
+    audit.record(request.user, "export", "batch_list", params={k: v for k, v in request.GET.items() if v})
+    response = StreamingHttpResponse(exports.batch_list_rows(batches), content_type=CONTENT_TYPES["csv"])
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="batches.csv")
+    return response

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -255,3 +256,56 @@ def test_a_batch_deleted_in_the_api_says_so_beside_its_status_with_the_reason_on
     row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
     badge = element(element(row, "td", **{"data-label": "Status"}), "span", class_="badge gone")
     assert text(badge).strip() == "deleted in API" and "results are gone" in attribute(badge, "title")
+
+
+# --- the list as CSV --------------------------------------------------------------------------------
+def _csv(response) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="batches.csv"'
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
+
+
+def test_the_list_links_to_its_csv_with_its_filters(viewer_client, mirrored):
+    page = viewer_client.get("/?status=ended&sort=requests&page=1").content.decode()
+    link = next(attribute(a, "href") for a in elements(page, "a") if text(a) == "Export CSV")
+    assert link == "/batches/export.csv?status=ended&sort=requests"
+
+
+def test_the_csv_has_every_batch_the_filters_select_in_the_lists_order(viewer_client, mirrored):
+    rows = _csv(viewer_client.get("/batches/export.csv?status=ended&sort=-requests"))
+    assert [r["id"] for r in rows] == [mirrored["ended"].id, mirrored["old"].id]  # 125 requests, then 4
+    ended = rows[0]
+    assert (ended["workspace"], ended["status"], ended["request_total"]) == ("main", "ended", "125")
+    assert (ended["succeeded"], ended["errored"], ended["expired"], ended["processing"]) == ("120", "4", "1", "0")
+    assert ended["created_at"] == mirrored["ended"].created_at.astimezone(UTC).isoformat(timespec="seconds")
+    assert ended["created_at"].endswith("+00:00")
+    every = _csv(viewer_client.get("/batches/export.csv"))
+    assert {r["id"] for r in every} == {mirrored[name].id for name in ("ended", "running", "old")}
+
+
+def test_the_csv_costs_are_the_batch_pages(viewer_client, mirrored):
+    from batches.models import UsageRollup
+
+    ended = mirrored["ended"]
+    row = next(r for r in _csv(viewer_client.get("/batches/export.csv")) if r["id"] == ended.id)
+    # The exact sum of the batch's usage rows (the page shows it to the cent), never a rounded figure.
+    assert Decimal(row["cost_usd"]) == sum(r.cost for r in UsageRollup.objects.filter(batch=ended)) > 0
+    running = next(r for r in _csv(viewer_client.get("/batches/export.csv")) if r["id"] == mirrored["running"].id)
+    assert running["cost_usd"] == "" and running["status"] == "in_progress"
+
+
+def test_the_csv_refuses_a_filter_it_cannot_read(viewer_client, mirrored):
+    response = viewer_client.get("/batches/export.csv?sort=bogus")
+    assert response.status_code == 400 and not response.has_header("Content-Disposition")
+    assert "sort=bogus" in response.content.decode()
+
+
+def test_the_csv_is_on_the_record(viewer_client, mirrored):
+    from batches.models import AuditEvent
+
+    _csv(viewer_client.get("/batches/export.csv?status=ended"))
+    event = AuditEvent.objects.get(action="export", target="batch_list")
+    assert event.params == {"status": "ended"}
