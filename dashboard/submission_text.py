@@ -7,8 +7,10 @@ and token-range formats from dashboard/templatetags/estimate_tags.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -23,6 +25,57 @@ class Budget:
     css: str  # "message error", "message warning" or ""
     alert: bool
     sentence: str
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A submission as one line of the submissions list."""
+
+    submission: Submission
+    title: str
+    state: str  # a CSS class as well: draft, sending, sent, failed, discarded
+    state_text: str
+    batch_ids: list[str]
+
+
+def listed(submission: Submission) -> Listed:
+    parts = list(submission.parts.all())  # prefetched
+    batch_ids = [p.batch_id for p in sorted(parts, key=lambda p: p.index) if p.batch_id]
+    if submission.discarded_at:
+        state, said = "discarded", "Discarded"
+    elif submission.is_draft:
+        state, said = "draft", "Draft: not sent"
+    elif any(p.status == p.Status.FAILED or p.status == p.Status.AMBIGUOUS for p in parts):
+        stuck = sum(p.status in (p.Status.FAILED, p.Status.AMBIGUOUS) for p in parts)
+        state, said = "failed", f"{counted(stuck, 'part')} of {len(parts)} not sent: see why"
+    elif any(p.in_flight for p in parts):
+        state, said = "sending", f"Sending: {len(batch_ids)} of {counted(len(parts), 'batch', 'batches')} made"
+    else:
+        state, said = "sent", f"Sent as {counted(len(batch_ids), 'batch', 'batches')}"
+    return Listed(submission, title(submission), state, said, batch_ids)
+
+
+def state_tabs(form: Any, submissions: Any, params: Any) -> list[dict[str, Any]]:
+    """All, Drafts, Sent, Discarded, each with its count under the other filters: one query."""
+    counts = submissions.aggregate(
+        all=Count("pk"), **{key: Count("pk", filter=q) for key, (_, q) in form.STATES.items()}
+    )
+    current = params.get("state", "")
+    tabs = [("", "All")] + [(key, label) for key, (label, _) in form.STATES.items()]
+    return [
+        {"label": label, "count": counts[key or "all"], "current": key == current,
+         "query": _with(params, key)}
+        for key, label in tabs
+    ]  # fmt: skip
+
+
+def _with(params: Any, state: str) -> str:
+    query = params.copy()
+    query.pop("page", None)
+    query.pop("state", None)
+    if state:
+        query["state"] = state
+    return query.urlencode()
 
 
 def title(submission: Submission) -> str:

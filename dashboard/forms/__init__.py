@@ -10,6 +10,7 @@ from dashboard.forms.filters import (
     ItemFilterForm,
     RangeForm,
     SpendFilterForm,
+    SubmissionFilterForm,
     start_of,
 )
 from dashboard.forms.notify import ChannelForm, DeliveryFilterForm, MyNotificationsForm, ThresholdsForm
@@ -28,6 +29,7 @@ __all__ = [
     "RetryOptionsForm",
     "SPEND_DEFAULT_DAYS",
     "SpendFilterForm",
+    "SubmissionFilterForm",
     "ThresholdsForm",
     "UploadForm",
     "start_of",

@@ -21,6 +21,7 @@ from batches.models import (
     AuditEvent,
     Batch,
     Result,
+    Submission,
     Workspace,
 )
 
@@ -234,6 +235,43 @@ class AuditFilterForm(forms.Form):
         if data["until"]:
             events = events.filter(at__date__lte=data["until"])
         return events
+
+
+class SubmissionFilterForm(forms.Form):
+    """The submissions list's filters (GET): which state, which kind, which workspace, only mine."""
+
+    STATES = {
+        "draft": ("Drafts", Q(confirmed_at=None, discarded_at=None)),
+        "sent": ("Sent", Q(confirmed_at__isnull=False)),
+        "discarded": ("Discarded", Q(discarded_at__isnull=False)),
+    }
+    state = forms.ChoiceField(choices=[("", "Any"), *((k, label) for k, (label, _) in STATES.items())], required=False)
+    kind = forms.ChoiceField(choices=[("", "Uploads and retries"), *Submission.Kind.choices], required=False)
+    workspace = forms.ModelChoiceField(
+        queryset=Workspace.objects.all(), required=False, to_field_name="name", empty_label="All workspaces"
+    )
+    mine = forms.BooleanField(required=False, label="Only mine")
+
+    def __init__(self, *args, workspaces: QuerySet[Workspace], user: Any, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["workspace"].queryset = workspaces  # only those this user may see
+        self.user = user
+
+    def filter(self, submissions: QuerySet[Submission], *, state: bool = True) -> QuerySet[Submission]:
+        """Newest first; a filter that cannot be read selects nothing (the page names it). `state=False`: for the
+        tabs' counts."""
+        if not self.is_valid():
+            return submissions.none()
+        data = self.cleaned_data
+        if state and data["state"]:
+            submissions = submissions.filter(self.STATES[data["state"]][1])
+        if data["kind"]:
+            submissions = submissions.filter(kind=data["kind"])
+        if data["workspace"]:
+            submissions = submissions.filter(workspace=data["workspace"])
+        if data["mine"]:
+            submissions = submissions.filter(created_by=self.user)
+        return submissions.order_by("-created_at", "-pk")
 
 
 class SpendFilterForm(forms.Form):

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,14 +15,39 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from batches.models import Submission
 from batches.services import estimates, submit, uploads
 from dashboard import submission_text as text
-from dashboard.access import HtmxHttpRequest, can_view, may, role_required, submission_or_404, visible_workspaces
-from dashboard.forms import UploadForm
+from dashboard.access import (
+    HtmxHttpRequest,
+    can_view,
+    in_visible_workspaces,
+    may,
+    role_required,
+    submission_or_404,
+    visible_workspaces,
+)
+from dashboard.forms import SubmissionFilterForm, UploadForm
 from dashboard.outcomes import show_submission
+from dashboard.queries import query_without
 from dashboard.wording import counted
 
 # An estimate not made after this long is said to be late (the worker busy or down); the page keeps waiting.
 ESTIMATE_PATIENCE = timedelta(seconds=60)
 NO_ESTIMATE = "The worker is unreachable right now: no estimate could be made, but the draft can still be sent."
+
+
+@require_GET
+@can_view
+def submission_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Every upload and retry of this user's workspaces, drafts first to find: a draft left is found here again."""
+    form = SubmissionFilterForm(request.GET, workspaces=visible_workspaces(request), user=request.user)
+    visible = in_visible_workspaces(request, Submission.objects.all())
+    listed = form.filter(visible).select_related("workspace", "created_by")
+    page = Paginator(listed.prefetch_related("parts"), 50).get_page(request.GET.get("page"))
+    context = {
+        "form": form, "page": page, "rows": [text.listed(s) for s in page.object_list],
+        "tabs": text.state_tabs(form, form.filter(visible, state=False), request.GET),
+        "query": query_without(request.GET, "page"),
+    }  # fmt: skip
+    return render(request, "submissions.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -221,3 +221,22 @@ def test_a_batch_watched_before_access_was_taken_away_leaves_the_health_bar(lead
     bar = lead.get("/health/").content.decode()
 
     assert two["own"].id in bar and two["ended"].id not in bar and "bravo-team" not in bar
+
+
+def test_the_batch_list_csv_holds_only_workspace_a(lead, two):
+    export = b"".join(lead.get("/batches/export.csv").streaming_content).decode()
+    assert two["own"].id in export
+    assert all(two[name].id not in export for name in ("ended", "running", "old"))
+    # Asking for B by name is named as unreadable and refused, not answered with B's batches.
+    asked = lead.get(f"/batches/export.csv?workspace={two['other'].name}")
+    assert asked.status_code == 400 and two["ended"].id not in asked.content.decode()
+
+
+def test_the_submissions_list_holds_only_workspace_a(lead, two):
+    mine = Submission.objects.create(
+        workspace=two["mine"], fingerprint="a-draft", request_count=1, filename="ours.jsonl"
+    )
+    page = lead.get("/submissions/").content.decode()
+    assert f"/submissions/{mine.pk}/" in page and "ours.jsonl" in page
+    assert f"/submissions/{two['draft'].pk}/" not in page and "theirs.jsonl" not in page
+    assert "theirs.jsonl" not in lead.get(f"/submissions/?workspace={two['other'].name}").content.decode()
