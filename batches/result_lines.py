@@ -29,7 +29,7 @@ FIELD_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("cache_creation_input_tokens", 0), ("cache_creation_5m_input_tokens", 0), ("cache_creation_1h_input_tokens", 0),
     ("cache_read_input_tokens", 0), ("web_search_requests", 0), ("web_fetch_requests", 0), ("service_tier", ""),
     ("inference_geo", ""), ("speed", ""), ("thinking_tokens", 0), ("stop_details_type", ""),
-    ("stop_details_category", ""), ("stop_details_explanation", ""),
+    ("stop_details_category", ""), ("stop_details_explanation", ""), ("iterations", ""),
 )  # fmt: skip
 FIELDS = tuple(name for name, _ in FIELD_DEFAULTS)
 _EMPTY = dict(FIELD_DEFAULTS)
@@ -115,7 +115,26 @@ def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
         "speed": str(usage.get("speed") or "")[:16],
         "thinking_tokens": int((usage.get("output_tokens_details") or {}).get("thinking_tokens") or 0),
         **_stop_details(message.get("stop_details")),
+        "iterations": _iterations(usage.get("iterations")),
     }
+
+
+def _iterations(entries: Any) -> str:
+    """The beta `usage.iterations` as compact JSON: [type, model or "", input, output, 5-minute writes, 1-hour
+    writes, reads] per entry ("" when absent). Some are billed apart from the top-level usage (pricing rules)."""
+    if not isinstance(entries, list) or not entries:
+        return ""
+    rows = []
+    for entry in entries:
+        split = entry.get("cache_creation") or {}
+        five, hour = int(split.get("ephemeral_5m_input_tokens") or 0), int(split.get("ephemeral_1h_input_tokens") or 0)
+        if five + hour == 0:  # no split reported: the total is priced as 5-minute writes, as at the top level
+            five = int(entry.get("cache_creation_input_tokens") or 0)
+        rows.append([
+            str(entry["type"])[:32], str(entry.get("model") or "")[:128], int(entry["input_tokens"]),
+            int(entry["output_tokens"]), five, hour, int(entry.get("cache_read_input_tokens") or 0),
+        ])  # fmt: skip
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def _stop_details(details: Any) -> dict[str, str]:

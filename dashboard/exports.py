@@ -28,7 +28,7 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 # Every column read from the row (cost and text are worked out), and what pricing a row needs besides.
 _ROW_FIELDS = [name for name in CSV_COLUMNS if name not in ("cost_usd", "text")]
-_PRICED_BY = ["inference_geo", "speed"]
+_PRICED_BY = ["inference_geo", "speed", "iterations"]
 CSV_WINDOW = 5000  # rows sorted by custom_id read at a time: the chunks they need are read once per window
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").

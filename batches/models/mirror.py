@@ -350,6 +350,9 @@ class Result(models.Model):
     stop_details_type = models.CharField(max_length=32, blank=True)
     stop_details_category = models.CharField(max_length=64, blank=True)
     stop_details_explanation = models.TextField(blank=True)
+    # The beta usage.iterations, compact (result_lines._iterations): a compaction or an advisor's call is billed
+    # apart from the top-level usage, each at the model that ran it (pricing rules). Empty for most results.
+    iterations = models.TextField(blank=True, default="")
 
     # Deleted with their batch (above); a chunk is never deleted on its own.
     chunk = models.ForeignKey(

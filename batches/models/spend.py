@@ -88,7 +88,9 @@ class UsageRollup(models.Model):
 
     The price key is what makes one request's tokens cost more than another's of the same model: its
     prompt band ("long" when its prompt was over the family's threshold), `inference_geo` and `speed`.
-    Each request is put in its key before summing, so a per-request rule survives the sum.
+    Each request is put in its key before summing, so a per-request rule survives the sum. The beta
+    usage.iterations billed apart (a compaction, an advisor's call) are rows of the model that billed them,
+    with their `iteration` type: a report sums their cost, but counts requests only in `iteration=""` rows.
     Errored, canceled and expired results are not billed, so they are not here. Reports sum these
     rows (thousands), never the results (millions). Costs are recomputed when prices change.
     """
@@ -100,6 +102,10 @@ class UsageRollup(models.Model):
     prompt_band = models.CharField(max_length=8, blank=True, help_text='"long": billed at the long-prompt rates')
     inference_geo = models.CharField(max_length=32, blank=True)
     speed = models.CharField(max_length=16, blank=True)
+    iteration = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="Empty: the requests' own usage. Else the usage.iterations type of calls billed apart",
+    )  # fmt: skip
     day = models.DateField(help_text="UTC day the batch ended: when its usage was billed")
     requests = models.PositiveIntegerField()
     input_tokens = models.PositiveBigIntegerField()
@@ -117,7 +123,7 @@ class UsageRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["batch", "model", "prompt_band", "inference_geo", "speed"], name="usage_unique_key"
+                fields=["batch", "model", "prompt_band", "inference_geo", "speed", "iteration"], name="usage_unique_key"
             )
         ]
         indexes = [models.Index(fields=["day"]), models.Index(fields=["workspace", "day"])]

@@ -195,7 +195,7 @@ def finish(batch: Batch) -> str:
         incomplete = _roll_up_incomplete(batch)
         pricing.roll_up(batch)
         # The model most of its results name: what makes later batches "like this one" for an ETA.
-        main = batch.usage.order_by("-requests", "model").values_list("model", flat=True).first()
+        main = batch.usage.filter(iteration="").order_by("-requests", "model").values_list("model", flat=True).first()
         Batch.objects.filter(pk=batch.pk).update(
             items_ingested=stored, malformed_count=malformed, results_ingested_at=now, incomplete_count=incomplete,
             model=(main or batch.model)[:128],

@@ -14,7 +14,8 @@ from dashboard.spend.formatting import Cell, cents, fine_money, money, percent_v
 
 # Named apart from the model's fields ("requests", "cost"), which an annotation may not shadow.
 SUMS = {
-    "sum_requests": Sum("requests"),
+    # A call billed apart (usage.iterations: an advisor's) adds cost and tokens, not requests: counted once.
+    "sum_requests": Sum("requests", filter=Q(iteration="")),
     "sum_input": Sum("input_tokens"),
     "sum_output": Sum("output_tokens"),
     "sum_cache_writes": Sum(F("cache_write_5m_tokens") + F("cache_write_1h_tokens")),

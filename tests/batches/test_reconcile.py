@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from batches.models import CostReportFetch, Price, ReportedCost
+from batches.models import CostReportFetch, Price, ReportedCost, UsageRollup
 from batches.services import pricing, reconcile, sync
 
 ADMIN_KEY = "sk-ant-admin-test-0000000000000000000000"
@@ -118,3 +118,32 @@ def _range():
 
     today = timezone.now().date()
     return today - timedelta(days=31), today + timedelta(days=1)
+
+
+def test_calls_billed_apart_reconcile_and_leaving_them_out_is_caught(emulator, workspace, admin_key):
+    # Beta features through the emulator (its own rules, under their headers): an Opus 4.8 advisor consulted by
+    # a Sonnet 4.6 executor, and a Haiku 5.5 prompt compacted first. Each call is billed at the model that ran it.
+    advisor = {"type": "advisor_20260301", "name": "advisor", "model": "claude-opus-4-8"}
+    compact = {"edits": [{"type": "compact_20260112", "trigger": {"type": "input_tokens", "value": 50_000}}]}
+    requests = [
+        {"custom_id": "adv", "params": {"model": "claude-sonnet-4-6", "max_tokens": 512, "tools": [advisor],
+                                        "messages": [{"role": "user", "content": "plan"}]}},
+        {"custom_id": "cmp", "params": {"model": "claude-haiku-5-5", "max_tokens": 512, "context_management": compact,
+                                        "messages": [{"role": "user", "content": "word " * 41_000}]}},
+    ]  # fmt: skip
+    emulator.create_batch(
+        workspace.test_api_key, requests, duration=60, betas=("advisor-tool-2026-03-01", "compact-2026-01-12")
+    )
+    emulator.advance(3600)
+    sync.catch_up(workspace.pk)
+    assert reconcile.fetch().ok
+
+    lines = {line.model: line for line in reconcile.compare(*_range())}
+    assert set(lines) == {"claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-5-5"}
+    for line in lines.values():
+        assert line.local == line.reported and line.local > 0 and not line.flagged
+
+    UsageRollup.objects.exclude(iteration="").delete()  # a product that ignored usage.iterations
+    lines = {line.model: line for line in reconcile.compare(*_range())}
+    assert lines["claude-opus-4-8"].flagged and lines["claude-haiku-5-5"].flagged
+    assert not lines["claude-sonnet-4-6"].flagged  # the executor's own usage was right all along

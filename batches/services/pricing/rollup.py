@@ -3,11 +3,13 @@
 Each request is put in its price key (rules.py) before summing: the prompt band is decided per
 request in SQL, with each model's threshold of the batch's day, so a 150,000-token Haiku 5.5 request
 is billed at the long rates even when the batch's other requests are short. Only succeeded results
-are billed.
+are billed. The calls of `usage.iterations` billed apart (rules.billed_apart: a compaction, an advisor's
+call) are summed in Python, from the few results that have them, into rows of the model that billed them.
 """
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,17 @@ from django.db.models import Case, CharField, Count, F, IntegerField, Q, Sum, Va
 from batches.models import Batch, Result, UsageRollup, Workspace
 from batches.services import versions
 from batches.services.pricing.book import PriceBook
-from batches.services.pricing.rules import LONG, Cost, PriceKey, Tokens, price_cost, prompt_band
+from batches.services.pricing.rules import (
+    KNOWN_ITERATIONS,
+    LONG,
+    Cost,
+    PriceKey,
+    Tokens,
+    billed_apart,
+    less,
+    price_cost,
+    prompt_band,
+)  # fmt: skip
 
 FREE = Cost(Decimal(0), Decimal(0), Decimal(0))
 
@@ -52,19 +64,31 @@ def _five_minute(total: int, five: int, hour: int) -> int:
 
 def item_cost(result: Result, book: PriceBook | None = None) -> Cost | None:
     """What one result cost (None: unpriced). Only succeeded results cost anything."""
-    return usage_cost(result, usage_day(result.batch), book or PriceBook.for_model(result.model))
+    # Calls billed at other models (usage.iterations) need their prices too: then the whole book.
+    book = book or (PriceBook() if result.iterations else PriceBook.for_model(result.model))
+    return usage_cost(result, usage_day(result.batch), book)
 
 
 def usage_cost(result: Any, day: date, book: PriceBook) -> Cost | None:
     """`item_cost` of anything with a Result's type, model and usage fields (a row read as values, for an export)."""
     if result.result_type != Result.Type.SUCCEEDED:
         return FREE
-    price = book.find(result.model, day)
-    if price is None:
+    apart, moved = billed_apart(result.iterations, result.model)
+    calls = [(result.model, "", less(result_tokens(result), moved))]
+    calls += [(call.model, call.type, call.tokens) for call in apart]
+    total = FREE
+    for model, kind, tokens in calls:
+        cost = _call_cost(book.find(model, day), kind, tokens, result.inference_geo, result.speed)
+        if cost is None:  # any part unpriced: the whole request is, never a partial sum
+            return None
+        total = Cost(total.cost + cost.cost, total.standard + cost.standard, total.uncached + cost.uncached)
+    return total
+
+
+def _call_cost(price, kind: str, tokens: Tokens, geo: str, speed: str) -> Cost | None:
+    if price is None or (kind and kind not in KNOWN_ITERATIONS):
         return None
-    tokens = result_tokens(result)
-    key = PriceKey(prompt_band(price, tokens.prompt), result.inference_geo, result.speed)
-    return price_cost(tokens, price, key)
+    return price_cost(tokens, price, PriceKey(prompt_band(price, tokens.prompt), geo, speed))
 
 
 # --- rollups -------------------------------------------------------------------------------------------
@@ -103,14 +127,10 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
         .order_by()
     )  # fmt: skip
     rows = [
-        _priced(
-            UsageRollup(
-                batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id, day=day, **row
-            ),
-            book,
-        )  # fmt: skip
+        UsageRollup(batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id, day=day, **row)
         for row in sums
     ]
+    rows = [_priced(row, book) for row in _with_iterations(rows, succeeded, book, day)]
     keys = {_key(row) for row in rows}
     with transaction.atomic():
         stale = [row.pk for row in UsageRollup.objects.filter(batch=batch) if _key(row) not in keys]
@@ -121,7 +141,58 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
         )
 
 
-_KEY_FIELDS = ["batch", "model", "prompt_band", "inference_geo", "speed"]
+def _with_iterations(rows: list[UsageRollup], succeeded, book: PriceBook, day: date) -> list[UsageRollup]:
+    """The rows with the calls billed apart added, each in a row of the model that billed it (and its own
+    prompt band), and taken out of the request's own row when the top-level usage held them."""
+    by_key = {_key(row): row for row in rows}
+    counted: set[tuple] = set()
+    fields = ["pk", "model", "inference_geo", "speed", "iterations", *_TOKEN_COLUMNS]
+    for values in succeeded.exclude(iterations="").values(*fields).iterator():
+        result = _Values(values)
+        apart, moved = billed_apart(result.iterations, result.model)
+        if any(astuple(moved)):
+            own = result_tokens(result)
+            price = book.find(result.model, day)
+            band = prompt_band(price, own.prompt) if price else ""
+            row = by_key[(result.model, band, result.inference_geo, result.speed, "")]
+            _add(row, moved, -1)
+        for call in apart:
+            price = book.find(call.model, day)
+            band = prompt_band(price, call.tokens.prompt) if price else ""
+            key = (call.model, band, result.inference_geo, result.speed, call.type)
+            row = by_key.get(key)
+            if row is None:
+                row = by_key[key] = UsageRollup(
+                    batch=rows[0].batch, workspace_id=rows[0].workspace_id, submitter_id=rows[0].submitter_id,
+                    day=day, model=call.model, prompt_band=band, inference_geo=result.inference_geo,
+                    speed=result.speed, iteration=call.type, requests=0, **dict.fromkeys(_ROLLUP_TOKENS, 0),
+                )  # fmt: skip
+            if (key, result.pk) not in counted:  # requests: how many had such a call here
+                counted.add((key, result.pk))
+                row.requests += 1
+            _add(row, call.tokens, 1)
+    return list(by_key.values())
+
+
+class _Values:
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+
+_TOKEN_COLUMNS = [
+    "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_creation_5m_input_tokens",
+    "cache_creation_1h_input_tokens", "cache_read_input_tokens", "web_search_requests",
+]  # fmt: skip
+_ROLLUP_TOKENS = ["input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+                  "cache_read_tokens", "web_search_requests"]  # fmt: skip
+
+
+def _add(row: UsageRollup, tokens: Tokens, sign: int) -> None:
+    for name, n in zip(_ROLLUP_TOKENS, astuple(tokens), strict=True):
+        setattr(row, name, max(getattr(row, name) + sign * n, 0))
+
+
+_KEY_FIELDS = ["batch", "model", "prompt_band", "inference_geo", "speed", "iteration"]
 _ROLLUP_FIELDS = [
     "workspace", "submitter", "day", "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
     "cache_write_1h_tokens", "cache_read_tokens", "web_search_requests", "price", "cost", "standard_cost",
@@ -129,8 +200,8 @@ _ROLLUP_FIELDS = [
 ]  # fmt: skip
 
 
-def _key(row: UsageRollup) -> tuple[str, str, str, str]:
-    return (row.model, row.prompt_band, row.inference_geo, row.speed)
+def _key(row: UsageRollup) -> tuple[str, str, str, str, str]:
+    return (row.model, row.prompt_band, row.inference_geo, row.speed, row.iteration)
 
 
 def rollup_tokens(row: UsageRollup) -> Tokens:
@@ -139,7 +210,8 @@ def rollup_tokens(row: UsageRollup) -> Tokens:
 
 
 def _priced(row: UsageRollup, book: PriceBook) -> UsageRollup:
-    price = book.find(row.model, row.day)
+    known = not row.iteration or row.iteration in KNOWN_ITERATIONS  # an unknown call type: unpriced
+    price = book.find(row.model, row.day) if known else None
     cost = (
         price_cost(rollup_tokens(row), price, PriceKey(row.prompt_band, row.inference_geo, row.speed))
         if price

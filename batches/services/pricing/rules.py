@@ -16,11 +16,21 @@ of one key costs the sum of their costs:
     uncached = every input-side token at the input rate, output at the output rate, as `cost` is made
 A usage that reports only `cache_creation_input_tokens`, without the 5-minute / 1-hour split, is priced
 as 5-minute writes.
+
+The beta `usage.iterations` (SDK 2.17 `BetaIterationsUsage`) report each sampling call of a request. The
+top-level usage is the sum of its `message` calls; some calls are billed apart (`billed_apart`), each as a
+call of its own (its own prompt band) at the model that ran it, in the request's geo and speed:
+    compaction        not in the top-level usage (SDK `BetaUsage.iterations`): the request's own model
+    advisor_message   not in the top-level usage, which is the executor's: the advisor's `model` (advisor tool docs)
+    message, fallback_message naming another model than the request's (a declined hop before a fallback):
+                      part of the top-level sum, so moved out of it to the model it names
+    any other type    unpriced (never guessed): we cannot tell whether the top level holds it
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import astuple, dataclass
 from decimal import Decimal
 
 from batches.models import Price
@@ -119,6 +129,44 @@ def price_cost(tokens: Tokens, price: Price, key: PriceKey = PriceKey()) -> Cost
         standard=token_standard + searches,
         uncached=uncached_tokens * price.batch_factor + searches,
     )
+
+
+# --- usage.iterations ----------------------------------------------------------------------------------
+APART = ("compaction", "advisor_message")  # billed outside the top-level usage
+IN_TOP_LEVEL = ("message", "fallback_message")  # part of the top-level sum
+KNOWN_ITERATIONS = APART + IN_TOP_LEVEL
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One call of `usage.iterations` billed apart from its request's own model: its type, the model that
+    billed it, and its tokens."""
+
+    type: str
+    model: str
+    tokens: Tokens
+
+
+def billed_apart(iterations: str, model: str) -> tuple[list[Iteration], Tokens]:
+    """The calls of a result's stored iterations (result_lines) billed apart from its own model, and the
+    tokens to take out of its top-level usage (those of calls in it that another model billed)."""
+    if not iterations:
+        return [], Tokens()
+    apart, moved = [], Tokens()
+    for kind, named, *counts in json.loads(iterations):
+        tokens = Tokens(*counts[:5])
+        if kind in IN_TOP_LEVEL:
+            if named and named != model:
+                apart.append(Iteration(kind, named, tokens))
+                moved = Tokens(*(a + b for a, b in zip(astuple(moved), astuple(tokens), strict=True)))
+        else:  # a compaction is the request's own model; an unknown type stays unpriced (its `type`)
+            apart.append(Iteration(kind, named or model, tokens))
+    return apart, moved
+
+
+def less(top: Tokens, moved: Tokens) -> Tokens:
+    """The top-level tokens less those another model billed (never below zero)."""
+    return Tokens(*(max(a - b, 0) for a, b in zip(astuple(top), astuple(moved), strict=True)))
 
 
 # The Cost Report's names for the parts of a cost (its `token_type`; web search is a `cost_type`).
