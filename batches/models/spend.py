@@ -98,6 +98,9 @@ class UsageRollup(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="usage")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="usage")
     submitter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # The batch's `anthropic-user-profile-id` (the end customer its requests were for): a spend dimension beside
+    # the submitter. Profiles are not billed and change no price; empty for a batch created without one.
+    user_profile_id = models.CharField(max_length=128, blank=True)
     model = models.CharField(max_length=128)
     prompt_band = models.CharField(max_length=8, blank=True, help_text='"long": billed at the long-prompt rates')
     inference_geo = models.CharField(max_length=32, blank=True)

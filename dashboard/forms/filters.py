@@ -291,7 +291,13 @@ class SpendFilterForm(forms.Form):
 
     period = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week"), ("month", "Month")])
     group = forms.ChoiceField(
-        choices=[("workspace", "Workspace"), ("model", "Model"), ("submitter", "Submitter"), ("none", "Nothing")]
+        choices=[
+            ("workspace", "Workspace"),
+            ("model", "Model"),
+            ("submitter", "Submitter"),
+            ("user_profile", "User profile"),
+            ("none", "Nothing"),
+        ]  # fmt: skip
     )
     workspace = forms.ChoiceField(required=False)
 

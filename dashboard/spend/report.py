@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 
 # Rows are dated by day already: TruncDay would be the identity, and on SQLite a Python call per row.
 PERIODS = {"day": F, "week": TruncWeek, "month": TruncMonth}
-# group -> (the value to group by, its column heading)
+# group -> (the value to group by, its column heading, the label of usage without one)
 GROUPS = {
-    "workspace": ("workspace__name", "Workspace"),
-    "model": ("model", "Model"),
-    "submitter": ("submitter__username", "Submitter"),
-    "none": (None, ""),
+    "workspace": ("workspace__name", "Workspace", ""),
+    "model": ("model", "Model", ""),
+    "submitter": ("submitter__username", "Submitter", "(no submitter)"),
+    # The batch-level `anthropic-user-profile-id`: whose requests they were, beside who sent them.
+    "user_profile": ("user_profile_id", "User profile", "(no user profile)"),
+    "none": (None, "", ""),
 }
 COLUMNS = [
     "Requests", "Input tokens", "Output tokens", "Cache write tokens", "Cache read tokens", "Cost (batch)",
@@ -88,10 +90,12 @@ def usage(form: SpendFilterForm) -> QuerySet[UsageRollup]:
 def build_report(form: SpendFilterForm) -> Report:
     """The table, totals and chart of one filtered view: two queries whatever the data."""
     period, group = form.cleaned_data["period"], form.cleaned_data["group"]
-    key, heading = GROUPS[group]
+    key, heading, nameless = GROUPS[group]
     keys = [key] if key else []
     sums = usage(form).annotate(period=PERIODS[period]("day")).values("period", *keys).annotate(**SUMS)
-    grouped = [(row["period"], _group_label(row, key), Spend.of([row])) for row in sums.order_by("period", *keys)]
+    grouped = [
+        (row["period"], _group_label(row, key, nameless), Spend.of([row])) for row in sums.order_by("period", *keys)
+    ]
     unpriced = usage(form).filter(cost__isnull=True).values("model").annotate(n=Sum("requests"))
     total = Spend()
     for _, _, spend in grouped:
@@ -107,7 +111,7 @@ def build_report(form: SpendFilterForm) -> Report:
     )
 
 
-def _group_label(row: dict[str, Any], key: str | None) -> str:
+def _group_label(row: dict[str, Any], key: str | None, nameless: str) -> str:
     if key is None:
         return "All"
-    return row[key] or "(no submitter)"
+    return row[key] or nameless

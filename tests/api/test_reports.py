@@ -7,10 +7,10 @@ import io
 
 from django.test import Client
 
-from batches.models import AuditEvent
-from batches.services import submit, sync, uploads
+from batches.models import AuditEvent, Batch, Workspace
+from batches.services import pricing, submit, sync, uploads
 from tests.api.conftest import auth
-from tests.builders import batch_request, jsonl
+from tests.builders import batch_request, ended_batch, jsonl, stored_result
 
 
 def test_the_spend_json_has_the_figures_of_the_csv(client, make_user, mirrored, make_token):
@@ -26,6 +26,24 @@ def test_the_spend_json_has_the_figures_of_the_csv(client, make_user, mirrored, 
     assert data["columns"] == rows[0]
     assert [[("" if v is None else str(v)) for v in row] for row in [*data["rows"], data["total"]]] == rows[1:]
     assert client.get(f"/api/v1/spend?{query}", **auth(make_token(auditor, [mirrored["workspace"]]))).status_code == 403
+
+
+def test_the_spend_json_groups_by_user_profile(client, make_user, make_token):
+    # Haiku 4.5 at its published $1 / $5 per MTok, half in a batch: 1,000,000 input + 200,000 output = $1.00 for
+    # uprof_01acme; 2,000,000 output = $5.00 with no user profile.
+    for name, profile, tokens in [("p1", "uprof_01acme", (1_000_000, 200_000)), ("p2", "", (0, 2_000_000))]:
+        batch = ended_batch(name)
+        Batch.objects.filter(pk=batch.pk).update(user_profile_id=profile)
+        batch.refresh_from_db()
+        stored_result(batch, "a", "claude-haiku-4-5-20251001", input_tokens=tokens[0], output_tokens=tokens[1])
+        pricing.roll_up(batch)
+    auditor = make_user("aude", "Auditor")
+    raw = make_token(auditor, [Workspace.objects.get(name="acme")], "Auditor")
+    data = client.get("/api/v1/spend?group=user_profile&from=2026-05-01&to=2026-05-31", **auth(raw)).json()
+    cost = data["columns"].index("Cost at batch prices (USD)")
+    assert data["columns"][1] == "User profile"
+    assert [(row[1], row[cost]) for row in data["rows"]] == [("(no user profile)", "5.00"), ("uprof_01acme", "1.00")]
+    assert data["total"][cost] == "6.00"
 
 
 def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace, make_token, emulator):

@@ -181,6 +181,62 @@ def test_it_groups_by_workspace_and_submitter(auditor_client, three_batches):
     assert by_submitter["ann"][7] == "$1.00" and by_submitter["(no submitter)"][7] == "$8.65"
 
 
+@pytest.fixture
+def profiled(db, make_user):
+    """Three batches ended on 2026-05-31, priced at Haiku 4.5's published $1 / $5 per MTok, batch half of it:
+    - "p1" for user profile uprof_01acme, by ann: 1,000,000 input ($0.50) + 200,000 output ($0.50) = $1.00;
+    - "p2" for uprof_01acme, by bob: 400,000 input = $0.20;
+    - "p3" with no user profile, by ann: 2,000,000 output = $5.00.
+    So uprof_01acme $1.20 ($2.40 at standard prices), no profile $5.00, all $6.20."""
+    ann, bob = make_user("ann"), make_user("bob")
+    for name, profile, user, tokens in [("p1", "uprof_01acme", ann, (1_000_000, 200_000)),
+                                        ("p2", "uprof_01acme", bob, (400_000, 0)),
+                                        ("p3", "", ann, (0, 2_000_000))]:  # fmt: skip
+        batch = ended_batch(name)
+        Batch.objects.filter(pk=batch.pk).update(user_profile_id=profile, submitted_by=user)
+        batch.refresh_from_db()
+        stored_result(batch, "a", "claude-haiku-4-5-20251001", input_tokens=tokens[0], output_tokens=tokens[1])
+        pricing.roll_up(batch)
+
+
+def test_it_groups_by_user_profile_beside_the_submitter(auditor_client, profiled):
+    rows = _table(auditor_client, f"{MAY}&group=user_profile")
+    assert rows[0][:2] == ["Period", "User profile"]
+    cost, standard = _column(rows, "Cost (batch)"), _column(rows, "Standard cost")
+    by_profile = _by_group(rows)
+    assert set(by_profile) == {"uprof_01acme", "(no user profile)"}
+    assert [by_profile["uprof_01acme"][i] for i in (2, cost, standard)] == ["2", "$1.20", "$2.40"]
+    assert [by_profile["(no user profile)"][i] for i in (2, cost)] == ["1", "$5.00"]
+    assert rows[-1][cost] == "$6.20"
+    by_submitter = _by_group(_table(auditor_client, f"{MAY}&group=submitter"))
+    assert by_submitter["ann"][cost] == "$6.00" and by_submitter["bob"][cost] == "$0.20"
+
+
+def test_the_csv_groups_by_user_profile_in_plain_numbers(auditor_client, profiled):
+    rows = _csv(auditor_client, f"{MAY}&group=user_profile")
+    assert rows[0][:2] == ["Period", "User profile"]
+    cost = _column(rows, "Cost at batch prices (USD)")
+    assert [(r[1], r[cost]) for r in rows[1:]] == [
+        ("(no user profile)", "5.00"),
+        ("uprof_01acme", "1.20"),
+        ("", "6.20"),
+    ]
+
+
+def test_usage_rolled_up_before_the_column_takes_its_batchs_profile(profiled):
+    import importlib
+
+    from django.apps import apps
+
+    UsageRollup.objects.update(user_profile_id="")
+    importlib.import_module("batches.migrations.0034_i19_usage_user_profile").copy_profiles(apps, None)
+    assert dict(UsageRollup.objects.values_list("batch_id", "user_profile_id")) == {
+        "msgbatch_p1": "uprof_01acme",
+        "msgbatch_p2": "uprof_01acme",
+        "msgbatch_p3": "",
+    }
+
+
 def test_it_sums_by_week_and_by_month(auditor_client, three_batches):
     weeks = _table(auditor_client, f"{MAY}&period=week&group=none")
     assert [(r[0], r[6]) for r in weeks[1:]] == [

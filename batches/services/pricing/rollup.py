@@ -127,7 +127,10 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
         .order_by()
     )  # fmt: skip
     rows = [
-        UsageRollup(batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id, day=day, **row)
+        UsageRollup(
+            batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id,
+            user_profile_id=batch.user_profile_id, day=day, **row,
+        )  # fmt: skip
         for row in sums
     ]
     rows = [_priced(row, book) for row in _with_iterations(rows, succeeded, book, day)]
@@ -164,8 +167,9 @@ def _with_iterations(rows: list[UsageRollup], succeeded, book: PriceBook, day: d
             if row is None:
                 row = by_key[key] = UsageRollup(
                     batch=rows[0].batch, workspace_id=rows[0].workspace_id, submitter_id=rows[0].submitter_id,
-                    day=day, model=call.model, prompt_band=band, inference_geo=result.inference_geo,
-                    speed=result.speed, iteration=call.type, requests=0, **dict.fromkeys(_ROLLUP_TOKENS, 0),
+                    user_profile_id=rows[0].user_profile_id, day=day, model=call.model, prompt_band=band,
+                    inference_geo=result.inference_geo, speed=result.speed, iteration=call.type, requests=0,
+                    **dict.fromkeys(_ROLLUP_TOKENS, 0),
                 )  # fmt: skip
             if (key, result.pk) not in counted:  # requests: how many had such a call here
                 counted.add((key, result.pk))
@@ -194,9 +198,9 @@ def _add(row: UsageRollup, tokens: Tokens, sign: int) -> None:
 
 _KEY_FIELDS = ["batch", "model", "prompt_band", "inference_geo", "speed", "iteration"]
 _ROLLUP_FIELDS = [
-    "workspace", "submitter", "day", "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens",
-    "cache_write_1h_tokens", "cache_read_tokens", "web_search_requests", "price", "cost", "standard_cost",
-    "uncached_cost",
+    "workspace", "submitter", "user_profile_id", "day", "requests", "input_tokens", "output_tokens",
+    "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "web_search_requests", "price", "cost",
+    "standard_cost", "uncached_cost",
 ]  # fmt: skip
 
 
