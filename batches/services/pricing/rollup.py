@@ -128,8 +128,12 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
     )  # fmt: skip
     rows = [
         UsageRollup(
-            batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id,
-            user_profile_id=batch.user_profile_id, day=day, **row,
+            batch=batch,
+            workspace_id=batch.workspace_id,
+            submitter_id=batch.submitted_by_id,
+            user_profile_id=batch.user_profile_id,
+            day=day,
+            **row,
         )  # fmt: skip
         for row in sums
     ]
