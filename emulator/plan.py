@@ -59,6 +59,7 @@ class RequestItem(NamedTuple):
     # Beta features whose sampling is reported in `usage.iterations` (iterations.py), each only under its header:
     compact_over: int | None = None  # compact_20260112's input-token trigger: the prompt compacted at or over it
     advisor: str = ""  # the advisor tool's model (advisor_20260301): consulted once, billed at its own rates
+    fallback: str = ""  # the first `fallbacks` model: serves a request the requested model declines (a refusal)
 
 
 class ItemPlan(NamedTuple):

@@ -62,12 +62,20 @@ def _usage(bits: int, req: RequestItem | None) -> tuple[int, int, int, int, int,
     if searches := _searches(bits, req):
         extra = f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
     entries: list[dict] = []
-    if req and (req.compact_over is not None or req.advisor):
+    served = _served_by_fallback(req)
+    if req and (req.compact_over is not None or req.advisor or served):
         top, entries = iterations(
-            bits, req.compact_over, req.advisor, Usage(input_tokens, created, read, one_hour, output_tokens)
-        )
+            bits, req.compact_over, req.advisor, Usage(input_tokens, created, read, one_hour, output_tokens),
+            req.model if served else "", req.fallback if served else "",
+        )  # fmt: skip
         input_tokens, created, read, one_hour = top.input, top.cache_write, top.cache_read, top.one_hour
+        output_tokens, stop_reason = top.output, "end_turn" if served else stop_reason
     return input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries
+
+
+def _served_by_fallback(req: RequestItem | None) -> bool:
+    """A request its model declines (a refusal) that names a fallback model: served by that model."""
+    return bool(req and req.fallback and _detail(req) == "refusal")
 
 
 def _detail(req: RequestItem | None) -> str | None:
@@ -108,9 +116,16 @@ def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_by
 def _succeeded_in_full(item: ItemPlan, model: str, req: RequestItem, text: str) -> bytes:
     """A succeeded line with a forced stop reason, every block type or `usage.iterations`: by the JSON encoder."""
     input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries = _usage(item.bits, req)
+    served = _served_by_fallback(req)
     parts = message_parts(
-        _detail(req) or "end_turn", item.bits, text, [req.stop_sequence] if req.stop_sequence else None
-    )
+        "end_turn" if served else _detail(req) or "end_turn", item.bits, text,
+        [req.stop_sequence] if req.stop_sequence else None,
+    )  # fmt: skip
+    if served:  # the hop from the declining model to the one that served the answer
+        hop = {"type": "fallback", "from": {"model": model}, "to": {"model": req.fallback},
+               "trigger": {"type": "refusal", "category": "cyber"}}  # fmt: skip
+        parts["content"].insert(0, hop)
+        model = req.fallback
     usage: dict = {
         "input_tokens": input_tokens, "cache_creation_input_tokens": created, "cache_read_input_tokens": read,
         "cache_creation": {"ephemeral_5m_input_tokens": created - one_hour, "ephemeral_1h_input_tokens": one_hour},
@@ -157,6 +172,13 @@ def succeeded_usage(store: Store, batch: Batch) -> list[Item]:
         geo = json.loads(req.geo_json) if req else DEFAULT_INFERENCE_GEO
         # Billed apart from the top level: the compaction at the request's model, the advisor at its own.
         apart = tuple((e.get("model", model), _entry_tokens(e)) for e in entries if e["type"] in APART)
+        if _served_by_fallback(req):  # each hop at its own model: the response's model served the last one
+            declined, served = entries
+            model, tokens, apart = (
+                served["model"],
+                _entry_tokens(served)._replace(requests=1),
+                ((model, _entry_tokens(declined)),),
+            )
         items.append(Item(model, tokens, geo, "standard", _searches(item.bits, req), apart))
     return items
 

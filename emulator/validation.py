@@ -195,12 +195,12 @@ def _validate_params(
     geo_json = DEFAULT_GEO_JSON if geo is None else json.dumps(geo)  # ASCII: keeps line_bytes exact
     stops = params.get("stop_sequences")
     stop = stops[0] if isinstance(stops, list) and stops and isinstance(stops[0], str) else ""
-    compact_over, advisor, refused = iterations.features(where, params, tools, betas)
+    compact_over, advisor, fallback, refused = iterations.features(params, tools, betas)
     if refused and resolved is not None:
         forced = ("errored", "invalid_request_error")  # a beta tool or edit without its header, or a bad advisor
     return RequestItem(
         custom_id, forced, resolved or model, max_tokens, input_chars(params), web_search, geo_json, stop,
-        compact_over, advisor,
+        compact_over, advisor, fallback,
     )  # fmt: skip
 
 

@@ -122,7 +122,8 @@ def _range():
 
 def test_calls_billed_apart_reconcile_and_leaving_them_out_is_caught(emulator, workspace, admin_key):
     # Beta features through the emulator (its own rules, under their headers): an Opus 4.8 advisor consulted by
-    # a Sonnet 4.6 executor, and a Haiku 5.5 prompt compacted first. Each call is billed at the model that ran it.
+    # a Sonnet 4.6 executor, a Haiku 5.5 prompt compacted first, and a Fable 5 refusal served by Opus 4.8. Each
+    # call is billed at the model that ran it.
     advisor = {"type": "advisor_20260301", "name": "advisor", "model": "claude-opus-4-8"}
     compact = {"edits": [{"type": "compact_20260112", "trigger": {"type": "input_tokens", "value": 50_000}}]}
     requests = [
@@ -130,20 +131,23 @@ def test_calls_billed_apart_reconcile_and_leaving_them_out_is_caught(emulator, w
                                         "messages": [{"role": "user", "content": "plan"}]}},
         {"custom_id": "cmp", "params": {"model": "claude-haiku-5-5", "max_tokens": 512, "context_management": compact,
                                         "messages": [{"role": "user", "content": "word " * 41_000}]}},
+        {"custom_id": "fb", "params": {"model": "claude-fable-5", "max_tokens": 512,
+                                       "fallbacks": [{"model": "claude-opus-4-8"}],
+                                       "messages": [{"role": "user", "content": "[emulate:succeeded:refusal] x"}]}},
     ]  # fmt: skip
-    emulator.create_batch(
-        workspace.test_api_key, requests, duration=60, betas=("advisor-tool-2026-03-01", "compact-2026-01-12")
-    )
+    betas = ("advisor-tool-2026-03-01", "compact-2026-01-12", "server-side-fallback-2026-06-01")
+    emulator.create_batch(workspace.test_api_key, requests, duration=60, betas=betas)
     emulator.advance(3600)
     sync.catch_up(workspace.pk)
     assert reconcile.fetch().ok
 
     lines = {line.model: line for line in reconcile.compare(*_range())}
-    assert set(lines) == {"claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-5-5"}
+    assert set(lines) == {"claude-sonnet-4-6", "claude-opus-4-8", "claude-haiku-5-5", "claude-fable-5"}
     for line in lines.values():
         assert line.local == line.reported and line.local > 0 and not line.flagged
 
     UsageRollup.objects.exclude(iteration="").delete()  # a product that ignored usage.iterations
     lines = {line.model: line for line in reconcile.compare(*_range())}
     assert lines["claude-opus-4-8"].flagged and lines["claude-haiku-5-5"].flagged
+    assert lines["claude-fable-5"].flagged  # the declined hop, billed at Fable 5
     assert not lines["claude-sonnet-4-6"].flagged  # the executor's own usage was right all along

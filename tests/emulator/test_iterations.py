@@ -121,3 +121,46 @@ def test_the_cost_report_bills_each_call_at_the_model_that_ran_it(emu: Emulator,
     assert got["claude-sonnet-4-6"] == cents(SONNET_4_6, adv.usage)  # the executor, top level only
     assert got["claude-opus-4-8"] == cents(OPUS_4_8, adv.usage.iterations[1])  # the advisor's call
     assert got["claude-haiku-5-5"] == cents(HAIKU_5_5, cmp.usage) + cents(HAIKU_5_5, compaction)
+
+
+FALLBACK_BETA = "server-side-fallback-2026-06-01"
+
+
+def test_a_declined_request_is_served_by_its_fallback_and_each_hop_billed_at_its_model(
+    emu: Emulator, strict: anthropic.Anthropic
+):
+    declined = request("f", "[emulate:succeeded:refusal] x", model="claude-fable-5",
+                       fallbacks=[{"model": "claude-opus-4-8"}])  # fmt: skip
+    plain = request("p", "[emulate:succeeded:refusal] x", model="claude-fable-5")
+    created = NOW - 2 * DAY
+    batch_id = emu.create_batch(KEY, [declined, plain], created_at=created, duration=600, betas=(FALLBACK_BETA,))
+    lines = {
+        r.custom_id: r.result.message for r in strict.beta.messages.batches.results(batch_id, betas=[FALLBACK_BETA])
+    }
+
+    served = lines["f"]
+    assert served.model == "claude-opus-4-8" and served.stop_reason == "end_turn"
+    hop = served.content[0]
+    assert (hop.type, hop.from_.model, hop.to.model) == ("fallback", "claude-fable-5", "claude-opus-4-8")
+    first, last = served.usage.iterations
+    assert (first.type, first.model, last.type, last.model) == (
+        "message", "claude-fable-5", "fallback_message", "claude-opus-4-8"
+    )  # fmt: skip
+    assert served.usage.input_tokens == first.input_tokens + last.input_tokens
+    assert served.usage.output_tokens == first.output_tokens + last.output_tokens
+    assert lines["p"].stop_reason == "refusal" and lines["p"].usage.iterations is None  # no fallback named
+
+    admin = anthropic.Anthropic(api_key=ADMIN, base_url=emu.base_url, max_retries=0)
+    rows = admin.beta.organization.analytics.cost.list(
+        starting_at=NOW - 3 * DAY, ending_at=NOW + DAY, time_bucket_width="1d", group_by=["model"]
+    )
+    got = {r.group.model: Decimal(r.cost.amount) for r in rows}
+    fable_5 = ("10", "50", "12.5", "20", "1")
+    assert got["claude-opus-4-8"] == cents(OPUS_4_8, last)
+    assert got["claude-fable-5"] == cents(fable_5, first) + cents(fable_5, lines["p"].usage)
+
+
+def test_fallbacks_without_their_header_are_refused(emu: Emulator, strict: anthropic.Anthropic):
+    asked = request("f", "x", model="claude-fable-5", fallbacks=[{"model": "claude-opus-4-8"}])
+    results = _results(emu, strict, [asked], ["compact-2026-01-12"])
+    assert results["f"].type == "errored" and results["f"].error.error.type == "invalid_request_error"
