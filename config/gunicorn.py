@@ -12,11 +12,17 @@ bind = [env("BIND") or f"127.0.0.1:{envint('PORT', '8000')}"]
 # that holds the GIL, so one process per core is what runs pages in parallel; each request also waits on
 # the database and on the client, which threads overlap. 2 × 4 serves 8 requests at once and holds at most
 # 8 database connections. (gunicorn's usual 2 × cores + 1 processes would triple the memory for no CPU.)
-worker_class = "gthread"
+# gthread with a request watchdog (config/watchdog.py): gthread alone never times out a request running in a
+# thread, so one upload once held a thread for hours. A request that makes no progress for WEB_REQUEST_TIMEOUT
+# seconds (630, config/settings.py) has its connection closed; if its thread is still busy 5 s later, this process
+# finishes its other requests and is replaced. Every step is logged. Why this and not sync workers with gunicorn's
+# own timeout: docs/hardening.md.
+worker_class = "config.watchdog.WatchdogWorker"
 workers = envint("WEB_CONCURRENCY", "2")
 threads = envint("WEB_THREADS", "4")
 
-# gthread answers its heartbeat between requests, so a long upload (up to 256 MB) does not trip this.
+# The arbiter's heartbeat timeout. gthread answers it from its main loop, between requests, so it never bounds a
+# request (the watchdog above does); it catches a process whose main loop is stuck.
 timeout = 60
 graceful_timeout = 30
 # Longer than the 5 s between a tab's polls, so each open tab keeps its connection instead of opening one per

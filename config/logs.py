@@ -43,6 +43,8 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
+        # For the request watchdog (config/watchdog.py), which names a request it cuts by this id.
+        request.META["dashboard.request_id"] = rid
         started = time.monotonic()
         try:
             response = self.get_response(request)

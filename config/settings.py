@@ -398,6 +398,16 @@ SUBMIT_MAX_UPLOAD_BYTES = envint("SUBMIT_MAX_UPLOAD_BYTES", str(4 * 1024 * 1024 
 SUBMIT_MAX_LINE_BYTES = envint("SUBMIT_MAX_LINE_BYTES", str(256 * 1024 * 1024))
 SUBMIT_MAX_BLANK_LINES = envint("SUBMIT_MAX_BLANK_LINES", "100000")
 SUBMIT_VALIDATE_SECONDS = envfloat("SUBMIT_VALIDATE_SECONDS", "120")
+# The request watchdog (config/watchdog.py, under gunicorn): a request that makes no progress for this long has its
+# connection closed, and its process replaced if it still runs on. Longer than every wait the app makes on purpose
+# (the upload check just above, which stops with a clear message; a pass-through create's 600 s wait on the API),
+# so it cuts only what is stuck, or a client that stalled.
+WEB_REQUEST_TIMEOUT = envfloat("WEB_REQUEST_TIMEOUT", "630")
+if SUBMIT_VALIDATE_SECONDS >= WEB_REQUEST_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"SUBMIT_VALIDATE_SECONDS ({SUBMIT_VALIDATE_SECONDS:g}) must be less than WEB_REQUEST_TIMEOUT "
+        f"({WEB_REQUEST_TIMEOUT:g}): an upload's check must stop, with its message, before the watchdog cuts it."
+    )
 
 # --- Notifications (batches/services/notify/, docs/notifications.md) -------------------------------------------
 # Absolute links in payloads and emails point here.

@@ -32,6 +32,15 @@ def test_each_response_carries_a_new_request_id():
     assert first["X-Request-ID"] != second["X-Request-ID"]
 
 
+def test_the_request_watchdog_names_a_request_it_cuts_by_its_request_id():
+    from config.watchdog import Flight
+
+    response = Client().get("/healthz")
+    flight = Flight(sock=None, started=10.0, progress=10.0, label="GET /healthz",  # type: ignore[arg-type]
+                    environ=response.wsgi_request.META)  # fmt: skip
+    assert flight.name(now=13.0) == f"GET /healthz (request id {response['X-Request-ID']}, running 3 s)"
+
+
 def test_a_valid_incoming_request_id_is_kept_and_an_invalid_one_replaced():
     assert Client().get("/healthz", headers={"X-Request-ID": "lb-7d1e.42:a_b"})["X-Request-ID"] == "lb-7d1e.42:a_b"
     for bad in ("x" * 129, "<script>", "a b", ""):

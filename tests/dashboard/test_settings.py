@@ -164,3 +164,12 @@ def test_every_variable_the_settings_read_is_in_the_configuration_reference():
     read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+):-", (ROOT / "bin/start").read_text()))
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "docs/configuration.md").read_text()))
     assert len(read) > 60 and read - documented == set()
+
+
+def test_an_upload_check_longer_than_the_request_watchdog_is_refused(tmp_path):
+    # The check must stop with its line-numbered message before the watchdog cuts the request without one.
+    result = _django_setup({"SUBMIT_VALIDATE_SECONDS": "700", "DEBUG": "true"}, tmp_path)
+    assert result.returncode != 0
+    assert "SUBMIT_VALIDATE_SECONDS (700) must be less than WEB_REQUEST_TIMEOUT (630)" in result.stderr
+    assert _django_setup({"SUBMIT_VALIDATE_SECONDS": "700", "WEB_REQUEST_TIMEOUT": "900", "DEBUG": "true"},
+                         tmp_path).returncode == 0  # fmt: skip
