@@ -16,6 +16,7 @@ An unknown model is unpriced (never $0); errored, canceled and expired results c
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -102,3 +103,55 @@ def test_the_seeded_prices_record_their_source():
         Decimal(2),
         Decimal("0.1"),
     )
+
+
+def test_roll_up_spend_sums_every_batch_by_day_in_a_fixed_number_of_queries():
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    golden = ended_batch("golden")
+    golden_results(golden)
+    before, after = ended_batch("may31", ENDED), ended_batch("jun1", ENDED + timedelta(days=1))
+    for batch in (before, after):
+        stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+    # Sonnet 4.5 over 200,000 prompt tokens: the long rates, $6/MTok in, halved for a batch.
+    stored_result(after, "long", "claude-sonnet-4-5-20250929", input_tokens=200_001, output_tokens=0)
+    Price.objects.create(family="claude-haiku-4-5", effective_from=date(2026, 6, 1), input=Decimal(2),
+                         output=Decimal(10), cache_write_5m=Decimal("2.5"), cache_write_1h=Decimal(4),
+                         cache_read=Decimal("0.2"), source="test")  # fmt: skip
+    UsageRollup.objects.create(  # a row no result holds any more
+        batch=before,
+        workspace=before.workspace,
+        day=date(2026, 5, 31),
+        model="gone",
+        requests=1,
+        input_tokens=1,
+        output_tokens=0,
+        cache_write_5m_tokens=0,
+        cache_write_1h_tokens=0,
+        cache_read_tokens=0,
+        web_search_requests=0,
+    )
+
+    def run() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            call_command("roll_up_spend", stdout=io.StringIO())
+        return len(queries)
+
+    run()
+    cost = {(r.batch_id, r.model): r.cost for r in UsageRollup.objects.all()}
+    assert sum(c for (b, _), c in cost.items() if b == golden.pk and c is not None) == Decimal("8.65")
+    assert cost[before.pk, "claude-haiku-4-5"] == Decimal("0.50")  # $1/MTok on May 31st, halved
+    assert cost[after.pk, "claude-haiku-4-5"] == Decimal("1.00")  # $2/MTok from June 1st
+    assert cost[after.pk, "claude-sonnet-4-5-20250929"] == Decimal("0.600003")  # 200,001 x $6/MTok / 2
+    assert (before.pk, "gone") not in cost
+    first = sorted(UsageRollup.objects.values_list("batch_id", "model", "cost", "requests"))
+    queries = run()  # with no stale row to delete
+    # Three more batches on the days already there: the same queries, however many batches a day holds.
+    for name in ("more1", "more2", "more3"):
+        stored_result(ended_batch(name, ENDED), "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+    assert run() == queries
+    again = sorted(r for r in UsageRollup.objects.values_list("batch_id", "model", "cost", "requests")
+                   if not r[0].startswith("msgbatch_more"))  # fmt: skip
+    assert again == first  # idempotent

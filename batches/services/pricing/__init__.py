@@ -6,10 +6,18 @@ rollup.py  usage summed per batch, model and price key at ingest; repricing
 """
 
 from batches.services.pricing.book import PriceBook
-from batches.services.pricing.rollup import item_cost, reprice, result_tokens, roll_up, usage_cost, usage_day
+from batches.services.pricing.rollup import (
+    item_cost,
+    reprice,
+    result_tokens,
+    roll_up,
+    roll_up_all,
+    usage_cost,
+    usage_day,
+)
 from batches.services.pricing.rules import Cost, PriceKey, Tokens, cost_parts, price_cost, prompt_band
 
 __all__ = [
     "Cost", "PriceBook", "PriceKey", "Tokens", "cost_parts", "item_cost", "price_cost", "prompt_band", "reprice",
-    "result_tokens", "roll_up", "usage_cost", "usage_day",
+    "result_tokens", "roll_up", "roll_up_all", "usage_cost", "usage_day",
 ]  # fmt: skip
