@@ -46,6 +46,29 @@
     }
   });
 
+  // On a phone, a table.cards shows each row as a card (app.css), each value under its column's name: the names
+  // come from the header row, read here once rather than repeated in every template cell. A cell that names
+  // itself (data-label) keeps its own; rows swapped in by htmx are labelled as they settle.
+  function labelCells() {
+    document.querySelectorAll("table.cards").forEach(function (table) {
+      var names = [];
+      table.querySelectorAll("thead tr:first-child > th").forEach(function (th) {
+        for (var i = 0; i < (th.colSpan || 1); i++) names.push(th.textContent.replace(/[▲▼↕]/g, "").trim());
+      });
+      table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
+        var column = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (!cell.hasAttribute("data-label") && (cell.colSpan || 1) === 1) {
+            cell.setAttribute("data-label", names[column] || "");
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", labelCells);
+  document.addEventListener("htmx:afterSettle", labelCells);
+
   // "Select all on this page" and the Gmail-style "all N matching this filter".
   document.addEventListener("change", function (evt) {
     var all = evt.target.closest("[data-select-all]");

@@ -52,7 +52,7 @@ class _Table(HTMLParser):
         self.inside = self.cell = False
 
     def handle_starttag(self, tag, attrs):
-        if tag == "table" and ("class", "spend") in attrs:
+        if tag == "table" and "spend" in (dict(attrs).get("class") or "").split():
             self.inside = True
         elif self.inside and tag == "tr":
             self.rows.append([])
