@@ -61,7 +61,7 @@ OVERFLOW = """(() => {
   const hidden = el => { for (let p = el; p; p = p.parentElement) { if (getComputedStyle(p).clip.startsWith('rect(0'))
       return true; } return false; };
   const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-    + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+    + (typeof el.className === 'string' ? el.className.trim().split(/\\s+/).map(c => c && '.' + c).join('') : '');
   for (const el of document.body.querySelectorAll('*')) {
     if (el.closest('dialog:not([open]), [hidden], .sr-only, .skip, svg') || !el.getClientRects().length) continue;
     if (hidden(el)) continue;
