@@ -20,6 +20,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -137,13 +138,16 @@ def _run(batch: Batch, token: str, report: IngestReport) -> None:
     except APIError as exc:
         _record_failure(batch, report, exc)
         return
-    resuming = batch.items_ingested > 0 or batch.chunks.exists()
+    # `batch` was read before this task's claim: with no attempt before it, nothing can be stored yet.
+    resuming = batch.items_ingested > 0 or (batch.ingest_attempts > 0 and batch.chunks.exists())
+    fresh = not resuming  # then every stored row is one this task stored, and counted as it did
+    renew = _renewer(batch.pk, token)
     error: BaseException | str | None = None
     for attempt in range(settings.INGEST_STREAM_ATTEMPTS):
         try:
             with client.stream_results(creds, batch.id, results_url=batch.results_url) as lines:
                 report.streams += 1
-                result_store.store(batch, lines, report, resuming=resuming, renew=lambda: _renew(batch.pk, token))
+                result_store.store(batch, lines, report, resuming=resuming, renew=renew)
         except ResultsUnavailableError as exc:
             if batch.results_expired():
                 _mark_unavailable(batch, f"results no longer available: {exc.message}", report)
@@ -173,7 +177,7 @@ def _run(batch: Batch, token: str, report: IngestReport) -> None:
             error = exc
             break
         try:
-            error = result_store.finish(batch)
+            error = result_store.finish(batch, counted=report if fresh else None)
         except Exception as exc:  # noqa: BLE001 - as above: recorded on this batch, which tries again later
             log.exception("ingest %s failed to finish", batch.id)
             error = exc
@@ -217,9 +221,22 @@ def _release(batch_id: str, token: str) -> None:
     )
 
 
-def _renew(batch_id: str, token: str) -> None:
-    until = timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
-    Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(ingest_lease_until=until)
+def _renewer(batch_id: str, token: str) -> Callable[[], None]:
+    """Renew the lease after a chunk once an eighth of it has passed since the claim or the last renewal:
+    a lease is only lost to a chunk that takes seven eighths of it, and a small batch renews not at all
+    (an UPDATE per chunk was a query in 25 of a 100-result batch's ingest)."""
+    every = settings.INGEST_LEASE_SECONDS / 8
+    last = time.monotonic()
+
+    def renew() -> None:
+        nonlocal last
+        if time.monotonic() - last < every:
+            return
+        last = time.monotonic()
+        until = timezone.now() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+        Batch.objects.filter(pk=batch_id, ingest_lease_token=token).update(ingest_lease_until=until)
+
+    return renew
 
 
 def _record_success(batch: Batch, report: IngestReport) -> None:

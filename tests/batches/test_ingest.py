@@ -302,16 +302,21 @@ def test_a_database_connection_lost_mid_ingest_reconnects_and_completes(emulator
 
     workspace = make_workspace("reconnect")
     batch = _ended_batch(emulator, workspace, 200)
-    renew, calls = ingest._renew, []
+    renewer, calls = ingest._renewer, []
 
-    def renew_then_lose_the_connection(batch_id, token):
-        calls.append(1)
-        if len(calls) == 2:  # after the second chunk is stored
-            connection.close()
-            raise OperationalError("the connection is closed")
-        renew(batch_id, token)
+    def renewer_losing_the_connection(batch_id, token):
+        renew = renewer(batch_id, token)
 
-    monkeypatch.setattr(ingest, "_renew", renew_then_lose_the_connection)
+        def renew_then_lose_the_connection():
+            calls.append(1)
+            if len(calls) == 2:  # after the second chunk is stored
+                connection.close()
+                raise OperationalError("the connection is closed")
+            renew()
+
+        return renew_then_lose_the_connection
+
+    monkeypatch.setattr(ingest, "_renewer", renewer_losing_the_connection)
 
     report = ingest.ingest_batch(batch.id)
 
@@ -373,3 +378,31 @@ def test_storage_not_ready_during_ingest_is_tried_again_within_minutes_not_an_ho
     emulator.faults.clear()
     Batch.objects.filter(pk=batch.pk).update(ingest_not_before=None)
     assert ingest.ingest_batch(batch.id).complete
+
+
+def test_a_small_batchs_first_ingest_costs_a_fixed_number_of_queries(emulator, workspace, settings):
+    """The fixed cost of a batch bounds the first sync of many small ones (issue 24): read and claim it, its
+    chunk, the count that proves it whole, the rollups (errors and incomplete from what was counted as it
+    was stored; usage and cost by pricing), the batch marked kept with its events, the adoption check,
+    the release. Savepoints are left out: outside a test's transaction they are BEGIN and COMMIT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.INGEST_CHUNK_LINES = 2000
+    outcomes = {"succeeded": 0.8, "overloaded_error": 0.1, "expired": 0.1}
+    ids = [emulator.seed_batch(workspace.test_api_key, 100, status="ended", outcomes=outcomes) for _ in range(2)]
+    sync.sync_workspace(workspace.pk)
+    ingest.ingest_batch(ids[0])  # the first of a process reads what later ones have in memory (the client)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = ingest.ingest_batch(ids[1])
+
+    assert report.complete and report.new_items == 100
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # PostgreSQL's COPY goes by the raw cursor (not captured); SQLite's INSERT of the rows is one statement.
+    assert len(statements) == (20 if connection.vendor == "postgresql" else 21), statements
+    batch = Batch.objects.get(pk=ids[1])
+    # The rollups taken from the counts agree with the rows.
+    errors = dict(batch.error_counts.values_list("error_type", "count"))
+    assert errors == {"overloaded_error": Result.objects.filter(batch=batch, error_type="overloaded_error").count()}
+    assert errors["overloaded_error"] == batch.errored_count > 0

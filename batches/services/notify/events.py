@@ -202,9 +202,11 @@ def budgets_crossed(*, workspace_id: int | None = None, now: datetime | None = N
     """budget.warning and budget.exceeded for each budget this month's spend has reached: once per month each."""
     now = now or timezone.now()
     today = now.astimezone(UTC).date()
-    warning_share = NotifyThresholds.current().budget_warning_share
+    spends = budgets.month_spend(today, workspace_id=workspace_id)
+    # Read only when a budget is there to compare: this runs as every batch's results are kept.
+    warning_share = NotifyThresholds.current().budget_warning_share if spends else Decimal(1)
     written = 0
-    for spend in budgets.month_spend(today, workspace_id=workspace_id):
+    for spend in spends:
         levels = [(EventKind.BUDGET_WARNING, warning_share), (EventKind.BUDGET_EXCEEDED, Decimal(1))]
         for kind, share in levels:
             if spend.used < share:
