@@ -18,7 +18,7 @@ from .plan import DEFAULT_MODEL, outcome_table
 from .results import ResultsCache
 from .state import EXPIRES_AFTER, Batch, Clock, Store, reached
 from .util import digest, to_ts
-from .validation import MAX_REQUESTS, count_tokens, validate_requests
+from .validation import MAX_REQUESTS, attribute_profile, count_tokens, validate_requests
 
 SEED_STATUSES = ("in_progress", "canceling", "ended")
 
@@ -262,11 +262,19 @@ class EmulatorCore:
         return batch, now
 
     def api_create(
-        self, api_key: str | None, requests: Any, *, created_at=None, duration=None, betas: tuple[str, ...] = ()
+        self,
+        api_key: str | None,
+        requests: Any,
+        *,
+        created_at=None,
+        duration=None,
+        betas: tuple[str, ...] = (),
+        user_profile_id: str | None = None,
     ) -> dict[str, Any]:
-        """`betas`: the create's `anthropic-beta` values; beta-only params are refused without one, as the API does."""
+        """`betas`: the create's `anthropic-beta` values; beta-only params are refused without one, as the API does.
+        `user_profile_id`: its `anthropic-user-profile-id`; a request naming another profile ends errored."""
         workspace = self._workspace(api_key)
-        items = validate_requests(requests, betas=tuple(betas))
+        items = attribute_profile(requests, validate_requests(requests, betas=tuple(betas)), user_profile_id)
         with self.store.lock:
             now = self._sync()
             created = to_ts(created_at) if created_at is not None else now

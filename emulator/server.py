@@ -244,13 +244,18 @@ class Handler(BaseHTTPRequestHandler):
         values = self.headers.get_all("anthropic-beta") or []
         return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
+    def _create(self, key: str | None, body: bytes) -> dict[str, Any]:
+        profile = self.headers.get("anthropic-user-profile-id")
+        requests = validate_create_body(parse_body(body))
+        return self.server.emulator.api_create(key, requests, betas=self._betas(), user_profile_id=profile)
+
     def _apply(self, op: str, batch_id: str | None, body: bytes) -> None:
         """Carry out a state-changing operation without answering (for `after` faults)."""
         self._check_request()
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
             emulator._workspace(key)
-            emulator.api_create(key, validate_create_body(parse_body(body)), betas=self._betas())
+            self._create(key, body)
         elif op == "cancel":
             emulator.api_cancel(key, batch_id)
         elif op == "delete":
@@ -271,7 +276,7 @@ class Handler(BaseHTTPRequestHandler):
         emulator, key = self.server.emulator, self._api_key()
         if op == "create":
             emulator._workspace(key)  # 401 before any body validation, like the real API
-            self.send_json(200, emulator.api_create(key, validate_create_body(parse_body(body)), betas=self._betas()))
+            self.send_json(200, self._create(key, body))
         elif op == "count_tokens":
             emulator._workspace(key)
             self.send_json(200, emulator.api_count_tokens(key, parse_body(body)))

@@ -118,6 +118,22 @@ def validate_requests(requests: Any, *, beta: bool = False, betas: tuple[str, ..
     return items
 
 
+def attribute_profile(requests: list[Any], items: list[RequestItem], user_profile_id: str | None) -> list[RequestItem]:
+    """The batch's `anthropic-user-profile-id` applies to every request; one whose own `user_profile_id` names
+    another profile is errored, as the API documents ("an individual request whose `user_profile_id` body field
+    conflicts with this header is errored"). Accepted at create, like every per-request error."""
+    if not user_profile_id:
+        return items
+    return [
+        item._replace(forced=("errored", "invalid_request_error"))
+        if (own := request["params"].get("user_profile_id")) is not None
+        and own != user_profile_id
+        and (item.forced is None or item.forced[0] != "errored")  # an unserved model's error comes first
+        else item
+        for request, item in zip(requests, items, strict=True)
+    ]
+
+
 def _validate_request(index: int, request: Any, beta: bool = False, betas: tuple[str, ...] = ()) -> RequestItem:
     where = f"requests.{index}"
     if not isinstance(request, dict):

@@ -141,6 +141,25 @@ def test_every_param_the_sdk_knows_is_accepted(emu: Emulator, client: anthropic.
     assert results["all"].type == "succeeded"
 
 
+def test_a_request_naming_another_user_profile_than_the_batchs_ends_errored(emu: Emulator, client):
+    # Create a Message Batch: the header "applies to every request in the batch; an individual request whose
+    # `user_profile_id` body field conflicts with this header is errored".
+    ok = "[emulate:succeeded] hi"
+    requests = [
+        request("none", ok),
+        request("same", ok, user_profile_id="uprof_1"),
+        request("other", ok, user_profile_id="uprof_2"),
+    ]
+    made = client.messages.batches.create(requests=requests, user_profile_id="uprof_1")
+    unprofiled = client.messages.batches.create(requests=requests)
+    emu.advance(3600)
+    results = {line.custom_id: line.result for line in client.messages.batches.results(made.id)}
+    assert [results[c].type for c in ("none", "same", "other")] == ["succeeded", "succeeded", "errored"]
+    assert results["other"].error.error.type == "invalid_request_error"
+    # Without the header each request is its own profile's: nothing conflicts.
+    assert {line.result.type for line in client.messages.batches.results(unprofiled.id)} == {"succeeded"}
+
+
 def test_an_extra_top_level_field_is_refused(client: anthropic.Anthropic):
     with pytest.raises(anthropic.BadRequestError) as excinfo:
         client.messages.batches.create(requests=[request("a")], extra_body={"foo": 1})
