@@ -65,8 +65,10 @@ def _no_workspace(named: str, rights: dict) -> Answer:
 
 
 def _headers(request) -> dict[str, str]:
+    # `anthropic-user-profile-id` too: which end customer a create's requests are for (the SDK's user_profile_id).
     names = {"anthropic-version": "HTTP_ANTHROPIC_VERSION", "anthropic-beta": "HTTP_ANTHROPIC_BETA",
-             "content-type": "CONTENT_TYPE", "accept": "HTTP_ACCEPT"}  # fmt: skip
+             "anthropic-user-profile-id": "HTTP_ANTHROPIC_USER_PROFILE_ID", "content-type": "CONTENT_TYPE",
+             "accept": "HTTP_ACCEPT"}  # fmt: skip
     return {name: request.META[key] for name, key in names.items() if request.META.get(key)}
 
 

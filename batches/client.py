@@ -400,9 +400,16 @@ def _remote_batch(b: Any) -> RemoteBatch:
 
 # --- the pass-through (api/): raw HTTP to the workspace's API, the answer as it came -------------------------
 # What a caller's request may carry upstream, and what the API's answer carries back: the versions and betas the
-# code asked for; the request id, the retry advice and the rate-limit figures the SDK reads. Never the caller's
-# key (the workspace's own is sent), never anthropic-workspace-id (the dashboard's own choice of workspace).
-FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "content-type", "accept")
+# code asked for, and the end customer its requests are for (`anthropic-user-profile-id`); the request id, the
+# retry advice and the rate-limit figures the SDK reads. Never the caller's key (the workspace's own is sent), never
+# anthropic-workspace-id (the dashboard's own choice of workspace).
+FORWARDED_REQUEST_HEADERS = (
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-user-profile-id",
+    "content-type",
+    "accept",
+)
 RETURNED_HEADERS = ("content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry")
 RETURNED_PREFIXES = ("anthropic-ratelimit-",)
 

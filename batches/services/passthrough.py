@@ -79,7 +79,7 @@ def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str]
     if existing:
         return _again(existing, headers)
     try:
-        submission, part = _keep(workspace, user, spooled, key, label)
+        submission, part = _keep(workspace, user, spooled, key, label, headers)
     except BodyError as exc:
         return Answer.error(400, "invalid_request_error", f"The request body could not be read: {exc}.")
     except IntegrityError:  # the same body, a moment earlier, from a client retry racing this one
@@ -87,13 +87,19 @@ def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str]
     return _send(submission, part, spooled, headers)
 
 
-def _keep(workspace, user, spooled: Spooled, key: str, label: str) -> tuple[Submission, SubmissionPart]:
-    """The submission, its one part ("creating", this call's attempt) and every request, in one transaction."""
+def _keep(
+    workspace, user, spooled: Spooled, key: str, label: str, headers: dict[str, str]
+) -> tuple[Submission, SubmissionPart]:
+    """The submission, its one part ("creating", this call's attempt) and every request, in one transaction. It
+    keeps the create's betas and user profile, as an upload does: the batch is spent under that profile, and a
+    retry from the dashboard sends both again."""
     now = timezone.now()
+    betas = [name.strip() for name in headers.get("anthropic-beta", "").split(",") if name.strip()]
     with transaction.atomic():
         submission = Submission.objects.create(
             workspace=workspace, kind=Submission.Kind.UPLOAD, label=label, created_by=user, fingerprint=key,
-            request_count=0, filename="(pass-through)", confirmed_at=now,
+            request_count=0, filename="(pass-through)", confirmed_at=now, betas=betas,
+            user_profile_id=headers.get("anthropic-user-profile-id", "")[:128],
         )  # fmt: skip
         part = SubmissionPart.objects.create(
             submission=submission, index=0, request_count=0, status=SubmissionPart.Status.CREATING,

@@ -74,6 +74,20 @@ def test_a_failed_item_of_a_pass_through_batch_is_retried_from_its_kept_inputs(s
     assert child.parent_batch == batch and child.request_count == 1
 
 
+def test_a_creates_user_profile_and_betas_go_upstream_and_are_kept(sdk, emulator, workspace):
+    requests = [batch_request("mine", "hi [emulate:succeeded]", user_profile_id="uprof_1"),
+                batch_request("theirs", "hi [emulate:succeeded]", user_profile_id="uprof_2")]  # fmt: skip
+    made = sdk.messages.batches.create(requests=requests, user_profile_id="uprof_1",
+                                       extra_headers={"anthropic-beta": "output-300k-2026-03-24"})  # fmt: skip
+    kept = Batch.objects.get(pk=made.id)
+    assert kept.user_profile_id == "uprof_1" and kept.betas == ["output-300k-2026-03-24"]
+    emulator.advance(3600)
+    sync.catch_up(workspace.pk)
+    # The header reached the API: the request naming another profile was errored there, as the docs say.
+    assert dict(kept.results.values_list("custom_id", "result_type")) == {"mine": "succeeded", "theirs": "errored"}
+    assert set(kept.usage.values_list("user_profile_id", flat=True)) == {"uprof_1"}  # spent under its profile
+
+
 def test_cancel_and_delete_go_through_audited(sdk, direct, emulator):
     running = sdk.messages.batches.create(requests=[batch_request("a", "hi [emulate:succeeded]")])
     canceled = sdk.messages.batches.with_raw_response.cancel(running.id)
