@@ -65,6 +65,8 @@ def _five_minute(total: int, five: int, hour: int) -> int:
 
 def item_cost(result: Result, book: PriceBook | None = None) -> Cost | None:
     """What one result cost (None: unpriced). Only succeeded results cost anything."""
+    if result.result_type != Result.Type.SUCCEEDED:
+        return FREE  # without reading a price
     # Calls billed at other models (usage.iterations) need their prices too: then the whole book.
     book = book or (PriceBook() if result.iterations else PriceBook.for_model(result.model))
     return usage_cost(result, usage_day(result.batch), book)
