@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from .errors import invalid
 
 # The `anthropic-version` values the API accepts. 2023-01-01 and 2023-06-01 are the documented versions;
-# 2026-10-21 is what SDK 2.15.0 sends (`anthropic._constants.ANTHROPIC_API_VERSION`).
+# 2026-10-21 is what SDK 2.17.0 sends (`anthropic._constants.ANTHROPIC_API_VERSION`).
 API_VERSIONS = ("2023-01-01", "2023-06-01", "2026-10-21")
 
-# The `anthropic-beta` values the API accepts: the `Literal` of `AnthropicBetaParam` in SDK 2.15.0
+# The `anthropic-beta` values the API accepts: the `Literal` of `AnthropicBetaParam` in SDK 2.17.0
 # (`anthropic/types/anthropic_beta_param.py`, in its order). It holds every beta the SDK adds on its own
 # to the calls the emulator serves (`analytics-usage-cost-2026-08-24` on the cost report,
 # `token-counting-2024-11-01` on the beta count_tokens) and the old `message-batches-2024-09-24`.

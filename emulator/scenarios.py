@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DEMO_API_KEY = "sk-ant-demo-000000000000000000000000"
 DEMO_ADMIN_KEY = "sk-ant-admin-demo-00000000000000000000"  # reads the cost report
-# Current models only (SDK 2.15.0's list, none deprecated), aliases where there is one: results then show
+# Current models only (SDK 2.17.0's list, none deprecated), aliases where there is one: results then show
 # the dated id (claude-haiku-4-5 -> claude-haiku-4-5-20251001). All three are in pricing.py.
 DEMO_MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-7")
 OUTCOME_MIXES: tuple[dict[str, float] | None, ...] = (

@@ -19,11 +19,11 @@ CUSTOM_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 _CUSTOM_ID = re.compile(CUSTOM_ID_PATTERN)
 
 # Allowed fields, as the API's models forbid extra ones (`<path>: Extra inputs are not permitted`).
-# The create body: `BatchCreateParams` of SDK 2.15.0 (`types/messages/batch_create_params.py`) less its
+# The create body: `BatchCreateParams` of SDK 2.17.0 (`types/messages/batch_create_params.py`) less its
 # `workspace_id` and `user_profile_id`, which the SDK sends as headers: its create body is `{"requests"}`.
 CREATE_FIELDS = ("requests",)
 REQUEST_FIELDS = ("custom_id", "params")  # one request of it (ibid., `Request`)
-# A request's params: exactly the fields of `MessageCreateParamsNonStreaming` in SDK 2.15.0
+# A request's params: exactly the fields of `MessageCreateParamsNonStreaming` in SDK 2.17.0
 # (`anthropic/types/message_create_params.py`, with those of `MessageCreateParamsBase`). `workspace_id` and
 # `user_profile_id` are there because the SDK models those headers as params; they are accepted, unused.
 PARAMS_FIELDS = (
@@ -52,7 +52,7 @@ PARAMS_FIELDS = (
 BETA_ONLY_FIELDS = (
     "billing_policy", "compaction", "context_management", "fallback_credit_token", "fallbacks", "mcp_servers", "thread",
 )  # fmt: skip
-# A count_tokens body: exactly the fields of `MessageCountTokensParams` in SDK 2.15.0
+# A count_tokens body: exactly the fields of `MessageCountTokensParams` in SDK 2.17.0
 # (`anthropic/types/message_count_tokens_params.py`). No max_tokens: it is neither required nor allowed.
 COUNT_TOKENS_FIELDS = (
     "messages",

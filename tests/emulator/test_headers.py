@@ -7,13 +7,15 @@ import http.client
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import anthropic
 import pytest
 from anthropic._constants import ANTHROPIC_API_VERSION
+from anthropic.types import anthropic_beta_param
 
-from emulator import Emulator
+from emulator import Emulator, headers
 
 from .conftest import KEY, OTHER_KEY, request
 
@@ -208,3 +210,8 @@ def test_an_admin_key_may_name_any_workspace_of_the_organization_only(emu: Emula
     assert named.headers["anthropic-workspace-id"] == ws2
     with pytest.raises(anthropic.PermissionDeniedError):
         cost.list(starting_at=starting_at, extra_headers={"anthropic-workspace-id": "wrkspc_elsewhere"})
+
+
+def test_the_known_betas_are_exactly_the_pinned_sdks():
+    (literal,) = [a for a in get_args(anthropic_beta_param.AnthropicBetaParam) if get_origin(a) is Literal]
+    assert set(headers.KNOWN_BETAS) == set(get_args(literal))
