@@ -21,7 +21,11 @@ class BatchSerializer(serializers.ModelSerializer):
     workspace = serializers.SlugRelatedField(slug_field="name", read_only=True)
     submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     request_counts = RequestCounts(read_only=True)
-    shown_status = serializers.CharField(read_only=True, help_text="As the list page shows it (e.g. canceling…)")
+    shown_status = serializers.CharField(
+        read_only=True,
+        help_text="As the list page shows it: canceling once a cancel is asked; deleted for a batch deleted in the "
+        "API before it ended",
+    )
     results_available_until = serializers.DateTimeField(read_only=True)
 
     class Meta:

@@ -55,7 +55,7 @@ class Row:
 def row(batch: Batch, now=None) -> Row:
     now = now or timezone.now()
     notes = []
-    if batch.gone_from_api_at:
+    if batch.gone_from_api_at and batch.is_terminal:  # one deleted while running says so in its status
         notes.append(Note("deleted in API", "The API no longer lists this batch; its results are gone.", "gone"))
     if not batch.is_terminal and batch.workspace.is_failing:
         reason = f"{batch.workspace.last_error_type}: {batch.workspace.last_error_message}"[:200]

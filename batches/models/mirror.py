@@ -23,6 +23,8 @@ RESULTS_RETENTION = timedelta(days=29)
 # Within this of that limit, results not yet kept are at risk: the list flags them and can filter on it.
 RESULTS_EXPIRING_SOON = timedelta(days=3)
 # The API's `request_counts` keys, in its order: the client reads them, sync writes one column each.
+# Not an API status: what pages show for a batch the API stopped listing before it ended (its results are gone).
+DELETED_IN_API = "deleted"
 REQUEST_COUNTS = ("processing", "succeeded", "errored", "canceled", "expired")
 # Any of these set means the batch's results are settled: kept, unavailable for good, or the batch is gone.
 _RESULTS_SETTLED_BY = ("results_ingested_at", "results_unavailable_at", "gone_from_api_at")
@@ -245,14 +247,18 @@ class Batch(models.Model):
 
     @property
     def shown_status(self) -> str:
-        """What pages show: "canceling" from the moment a cancel is asked for, before the worker has told the API."""
+        """What pages show: "canceling" from the moment a cancel is asked for, before the worker has told the API;
+        "deleted" (DELETED_IN_API) for a batch deleted in the API before it ended, which will never end here."""
+        if self.gone_from_api_at and not self.is_terminal:
+            return DELETED_IN_API
         if self.processing_status == self.Status.IN_PROGRESS and self.cancel_requested_at:
             return self.Status.CANCELING
         return self.processing_status
 
     @property
     def shown_status_label(self) -> str:
-        return self.Status(self.shown_status).label
+        shown = self.shown_status
+        return "Deleted in the API" if shown == DELETED_IN_API else self.Status(shown).label
 
     @property
     def progress(self) -> float:

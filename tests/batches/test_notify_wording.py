@@ -24,6 +24,26 @@ def test_a_batch_end_says_ended_once_with_its_cost_in_cents():
     assert subject.count("ended") == 1
 
 
+def test_a_batch_deleted_in_the_api_while_running_is_not_said_to_have_ended():
+    event = _event(EventKind.BATCH_ENDED, {
+        "request_counts": {"processing": 200, "succeeded": 0}, "total_requests": 200, "results": "gone",
+    })  # fmt: skip
+    subject, _, _ = render.email([event])
+    assert subject == (
+        "[Batch dashboard] Batch deleted in the API: msgbatch_01abc in default: deleted before it ended, with 200 "
+        "requests; its results are gone"
+    )
+    assert "processing" not in subject and "ended:" not in subject
+
+
+def test_a_batch_deleted_after_it_ended_says_its_results_were_never_kept():
+    event = _event(EventKind.BATCH_ENDED, {"request_counts": {"succeeded": 4}, "results": "gone"})
+    assert render.title(event) == "Batch ended"
+    assert render.summary(event) == (
+        "msgbatch_01abc in default: 4 succeeded (deleted in the API before its results were kept)"
+    )
+
+
 def test_a_long_subject_is_cut_at_a_word_and_marked():
     event = _event(EventKind.BATCH_ERRORS_HIGH, {
         "errored_share": "0.5", "request_counts": {"errored": 100},

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from batches.models import Batch, Result
 from batches.services import ingest, sync
@@ -152,6 +153,17 @@ def test_a_batch_backing_off_says_what_failed_and_when_it_tries_again(viewer_cli
     assert "1 attempt failed" in state and "connection_error" in state and "Next attempt" in state
     when = datetime.fromisoformat(attribute(element(element(body, id="ingest-state"), "time"), "datetime"))
     assert abs(when - Batch.objects.get(pk=batch_id).ingest_not_before) < timedelta(seconds=1)
+
+
+def test_a_batch_deleted_in_the_api_while_running_says_so_with_no_eta_and_no_poll(viewer_client, mirrored):
+    batch = mirrored["running"]
+    Batch.objects.filter(pk=batch.pk).update(gone_from_api_at=timezone.now())
+    page = viewer_client.get(f"/batches/{batch.id}/").content.decode()
+    summary = element(page, "section", id="batch-summary")
+    assert text(element(summary, "span", class_="status deleted")).strip() == "Deleted in the API"
+    assert "In Progress" not in text(summary) and "Likely to end" not in text(summary)
+    assert "deleted before it ended" in text(element(summary, "p", id="deleted-in-api"))
+    assert attribute(summary, "hx-get") is None  # nothing left to wait for
 
 
 def test_an_archived_batch_offers_no_refresh_and_no_watch(viewer_client, mirrored):

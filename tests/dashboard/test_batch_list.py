@@ -252,10 +252,18 @@ def test_each_row_is_one_line_of_cells_with_the_id_cut_in_the_middle_and_whole_o
 
 
 def test_a_batch_deleted_in_the_api_says_so_beside_its_status_with_the_reason_on_hover(viewer_client, mirrored):
-    Batch.objects.filter(pk=mirrored["running"].pk).update(gone_from_api_at=timezone.now())
-    row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
+    Batch.objects.filter(pk=mirrored["ended"].pk).update(gone_from_api_at=timezone.now())
+    row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['ended'].id}")
     badge = element(element(row, "td", **{"data-label": "Status"}), "span", class_="badge gone")
     assert text(badge).strip() == "deleted in API" and "results are gone" in attribute(badge, "title")
+
+
+def test_a_batch_deleted_in_the_api_while_running_shows_it_as_its_status_not_in_progress(viewer_client, mirrored):
+    Batch.objects.filter(pk=mirrored["running"].pk).update(gone_from_api_at=timezone.now())
+    row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['running'].id}")
+    cell = element(row, "td", **{"data-label": "Status"})
+    assert text(element(cell, "span", class_="status deleted")).strip() == "Deleted in the API"
+    assert "In Progress" not in text(cell) and not list(elements(cell, "span", class_="badge gone"))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's query plan: CI's second run")

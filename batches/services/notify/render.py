@@ -44,7 +44,16 @@ def body_bytes(event: NotificationEvent) -> bytes:
 
 
 def title(event: NotificationEvent) -> str:
+    if _deleted_while_running(event):
+        return "Batch deleted in the API"
     return TITLES.get(event.kind, event.kind)
+
+
+def _deleted_while_running(event: NotificationEvent) -> bool:
+    """A batch.ended for a batch the API stopped listing while requests were still processing: it did not end."""
+    data = event.data if isinstance(event.data, dict) else {}
+    counts = data.get("request_counts") or {}
+    return event.kind == EventKind.BATCH_ENDED and data.get("results") == "gone" and bool(counts.get("processing"))
 
 
 def summary(event: NotificationEvent) -> str:
@@ -60,12 +69,16 @@ def _summary(event: NotificationEvent) -> str:
     d, ws = event.data, event.workspace.name if event.workspace_id else "-"
     target = f"{event.batch_id} in {ws}" if event.batch_id else ws
     match event.kind:
+        case EventKind.BATCH_ENDED if _deleted_while_running(event):
+            return f"{target}: deleted before it ended, with {d['total_requests']:,} requests; its results are gone"
         case EventKind.BATCH_ENDED:
             counts = ", ".join(f"{n:,} {k}" for k, n in d["request_counts"].items() if n)
             if d.get("incomplete"):
                 counts += f" ({d['incomplete']:,} incomplete: cut off, paused or refused)"
             cost = f", {_usd(d['cost_usd'])}" if d.get("cost_usd") else ""
-            kept = "" if d["results"] == "kept" else f" (results {d['results']})"
+            kept = {"kept": "", "gone": " (deleted in the API before its results were kept)"}.get(
+                d["results"], f" (results {d['results']})"
+            )
             return f"{target}: {counts or 'no requests'}{cost}{kept}"  # the title says "ended"
         case EventKind.BATCH_ERRORS_HIGH:
             top = ", ".join(f"{e['error_type']} {e['count']:,}" for e in d["top_errors"])
