@@ -119,9 +119,9 @@ def estimate_submission(submission_id: int) -> None:
     is recorded on the draft (which can still be sent, or estimated again), not retried here."""
     try:
         estimates.estimate(submission_id)
-    except Exception:
+    except Exception as exc:
         # Not an API error (those are recorded by the service): the page must not wait for it forever.
-        estimates.failed(submission_id, "The worker failed while estimating: its log says why.")
+        estimates.died(submission_id, exc)
         raise
 
 

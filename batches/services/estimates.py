@@ -37,7 +37,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError
 from batches.models import RequestInput, Submission
-from batches.services import budgets, handoff
+from batches.services import audit, budgets, handoff
 from batches.services.pricing import PriceBook, PriceKey, Tokens, price_cost
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,16 @@ NOT_QUEUED = "The worker could not be reached, so no estimate was made."
 def failed(submission_id: int, reason: str) -> None:
     """No estimate is coming (the worker could not be told, or failed): the page says why, and stops waiting."""
     Submission.objects.filter(pk=submission_id, estimated_at=None).update(estimate_error=reason)
+
+
+def died(submission_id: int, exc: BaseException) -> None:
+    """The estimate task died on something not the API's: the draft says so (and can be estimated again or sent),
+    and the audit log keeps it. Only the exception's type is written: its text may quote a request."""
+    failed(submission_id, "The worker failed while estimating: its log says why.")
+    submission = Submission.objects.filter(pk=submission_id).only("workspace_id").first()
+    audit.record(None, "submit", f"submission {submission_id}", outcome="error",
+                 detail=f"the estimate failed in the worker ({type(exc).__name__}); its log says why",
+                 workspace=submission.workspace_id if submission else None)  # fmt: skip
 
 
 class _ModelRefused(Exception):

@@ -209,6 +209,33 @@ def test_token_counting_refused_altogether_is_recorded_and_the_output_ceiling_is
     assert emulator.calls["count_tokens"] == 1  # refused once: not asked again for every request
 
 
+def test_an_estimate_task_that_dies_leaves_the_draft_saying_so_and_an_audit_row(workspace, make_user, monkeypatch):
+    from batches import tasks
+    from batches.models import AuditEvent
+
+    f = io.BytesIO(jsonl([batch_request("a", "a-secret-prompt")]))
+    made = submit.prepare_upload(workspace, make_user("o", "Operator"), f, uploads.validate(f), label="", filename="")
+
+    def broken(submission, rng):
+        raise RuntimeError("injected: a-secret-prompt")
+
+    monkeypatch.setattr(estimates, "_tally", broken)
+    with pytest.raises(RuntimeError):
+        tasks.estimate_submission(made.submission.pk)  # the task still fails, for the worker's log
+
+    submission = Submission.objects.get()
+    assert submission.estimated_at is None
+    assert submission.estimate_error == "The worker failed while estimating: its log says why."
+    (row,) = AuditEvent.objects.filter(outcome="error")
+    assert (row.action, row.target, row.workspace_id, row.actor_name) == (
+        "submit",
+        f"submission {submission.pk}",
+        workspace.pk,
+        "system",
+    )
+    assert "RuntimeError" in row.detail and "a-secret-prompt" not in row.detail
+
+
 # --- budgets ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("spent", "level_low", "level_high"),

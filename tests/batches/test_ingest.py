@@ -348,6 +348,21 @@ def test_failure_bookkeeping_reconnects_when_the_connection_is_gone(emulator, ma
     assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None  # nothing held by a dead task
 
 
+def test_an_ingest_that_dies_on_an_unexpected_error_is_recorded_on_its_batch(emulator, workspace, monkeypatch):
+    batch = _ended_batch(emulator, workspace, 20)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(ingest.result_store, "store", broken)
+
+    assert ingest.ingest_batch(batch.id).outcome == "failed"
+    batch.refresh_from_db()
+    assert (batch.ingest_error, batch.ingest_error_type, batch.ingest_failures) == ("injected", "RuntimeError", 1)
+    assert batch.ingest_not_before > timezone.now()  # backs off, then tries again by itself
+    assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None  # nothing held by a dead task
+
+
 def test_refresh_now_lets_a_backed_off_batch_try_again_at_once(emulator, workspace):
     from batches.services import actions
 
