@@ -23,6 +23,7 @@ from dashboard.forms import BatchFilterForm, ItemFilterForm
 from dashboard.queries import batch_page, keyset_page, query_without
 from dashboard.results import render_result
 from dashboard.spend.figures import Spend, spend_of_batch
+from dashboard.wording import sent_with
 
 
 @require_GET
@@ -63,7 +64,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     changed = poll and request.GET.get("seen") != batch.state
     context = {
         "batch": batch, "live": batch.awaiting_results, "state": batch.state, "changed": changed,
-        "spend": spend_of_batch(batch.pk), "eta": eta(batch),
+        "spend": spend_of_batch(batch.pk), "eta": eta(batch), "sent_with": sent_with(batch),
     }  # fmt: skip
     if poll and (batch.awaiting_results or not changed):
         return render(request, "batches/detail.html#summary", context)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from batches.models import Batch, Result
 from batches.services import ingest, sync
-from tests.html import attribute, element, prose, text
+from tests.html import attribute, element, elements, prose, text
 
 
 def test_an_ingested_batch_shows_its_timeline_errors_and_items(viewer_client, mirrored):
@@ -179,3 +179,16 @@ def test_an_archived_batch_offers_no_refresh_and_no_watch(viewer_client, mirrore
 
 def _page(client, batch) -> str:
     return client.get(f"/batches/{batch.id}/").content.decode()
+
+
+def test_a_batch_says_the_user_profile_and_betas_it_was_sent_with(viewer_client, mirrored):
+    ended = mirrored["ended"]
+    assert next(elements(_page(viewer_client, ended), "p", class_="sent-with"), None) is None  # neither: nothing
+    Batch.objects.filter(pk=ended.pk).update(user_profile_id="uprof_01acme", betas=["output-300k-2026-03-24"])
+    assert text(element(_page(viewer_client, ended), "p", class_="sent-with")) == (
+        "Sent for user profile uprof_01acme; beta output-300k-2026-03-24"
+    )
+    # The pass-through keeps the header as the caller sent it: shown as text, never as markup.
+    Batch.objects.filter(pk=ended.pk).update(user_profile_id="<b>x</b>", betas=[])
+    page = _page(viewer_client, ended)
+    assert "<b>x</b>" not in page and text(element(page, "p", class_="sent-with")) == "Sent for user profile <b>x</b>"
