@@ -38,6 +38,7 @@ class Receiver:
 
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
+    location: str = ""  # sent with a 3xx answer: where the receiver says it moved
 
     def start(self) -> Receiver:
         receiver = self
@@ -51,6 +52,8 @@ class Receiver:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
+                if 300 <= status < 400 and receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.end_headers()
                 self.wfile.write(b"ok" if status < 300 else b"receiver says no")
 

@@ -62,6 +62,18 @@ def test_the_rule_is_checked_again_at_every_send(db, settings, make_receiver):
     assert delivery.status == "failed" and "loopback, private or link-local" in delivery.last_error
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_never_followed(db, make_receiver, status):
+    elsewhere = make_receiver()
+    moved = make_receiver(status)
+    moved.location = elsewhere.url  # a receiver could name any inner address here
+
+    outcome = deliver.post(moved.url, b'{"signed": "body"}', {"Content-Type": "application/json"})
+
+    assert len(moved.requests) == 1 and elsewhere.requests == []
+    assert not outcome.ok and outcome.status_code == status and outcome.error.startswith(f"HTTP {status}")
+
+
 def test_slack_text_from_the_api_cannot_mention_anyone_or_link(db, make_receiver):
     receiver = make_receiver()
     channel = NotificationChannel(name="slack", kind=Kind.SLACK)
