@@ -64,7 +64,7 @@ def rows_shown(url: str, body: bytes) -> int | None:
     if url.startswith("/spend/export"):
         return body.count(b"\n") - 2  # less the header and the totals
     if url.startswith("/spend/"):
-        table = body.partition(b'<table class="spend">')[2].partition(b"</tbody>")[0]
+        table = body.partition(b'<table class="spend')[2].partition(b"</tbody>")[0]  # "spend cards" now
         return table.count(b"<tr>") - 1 - table.count(b'class="empty"')  # less the heading, or "No usage"
     return None
 
