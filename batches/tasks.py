@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
-from batches.services import bulk, estimates, ingest, pricing, reconcile, submit, sync
+from batches.services import bulk, estimates, ingest, kept_bodies, pricing, reconcile, submit, sync
 from batches.services.handoff import enqueue
 from batches.services.notify import checks, send
 from batches.services.workspaces import ensure_default_workspace
@@ -111,6 +111,13 @@ def resume_submissions() -> None:
     """Carry on submissions no task carries any more (retries spent, or the worker died mid-create)."""
     for submission_id in submit.unfinished():
         enqueue(submit_batches, submission_id)
+    kept_bodies.split_all()  # pass-through bodies whose split was never run (a dead worker, a broker that was down)
+
+
+@shared_task(ignore_result=True)
+def split_kept_body(part_id: int) -> None:
+    """A pass-through create's body, kept before it was forwarded, as a row per request now that it has an answer."""
+    kept_bodies.split(part_id)
 
 
 @shared_task(ignore_result=True)

@@ -1,6 +1,8 @@
 """The pass-through's overhead: the official SDK creating a batch of 10,000 requests, and streaming 100,000 results,
 through the dashboard's /anthropic vs straight to the emulator, in the same run (a ratio; goal <= 1.2 for both),
 and the server's peak RSS before and after (flat memory: the body is spooled to disk, the results streamed).
+A create keeps the body whole before forwarding it; its split into a row per request is the worker's, after the
+answer: no worker runs here, so this script splits each kept body itself and times that too (off the client's path).
 
     .venv/bin/python bench/proxy.py [--requests 10000] [--results 100000] [--runs 3]
 
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from common import BENCH_DATABASE_URL, BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
 
@@ -33,6 +36,8 @@ def server_rss_mb(master: int) -> tuple[float, float]:
 
 
 def start_server(var_dir: str) -> tuple[subprocess.Popen, str]:
+    for folder in ("queue", "processed", "control"):  # the embedded broker's, as `manage.py prepare` makes them
+        os.makedirs(os.path.join(var_dir, "broker", folder), exist_ok=True)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": DATABASE_URL, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false",
            "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "DASHBOARD_VAR_DIR": var_dir,
@@ -61,8 +66,8 @@ def main() -> None:
     import anthropic
     from django.contrib.auth.models import User
 
-    from batches.models import Batch, RequestInput, Submission, Workspace
-    from batches.services import tokens
+    from batches.models import Batch, KeptBody, RequestInput, Submission, Workspace
+    from batches.services import kept_bodies, tokens
 
     with emulator_process() as emu, tempfile.TemporaryDirectory() as var_dir:
         RequestInput.objects.all().delete()
@@ -78,6 +83,10 @@ def main() -> None:
         try:
             direct = anthropic.Anthropic(base_url=emu, api_key=BENCH_KEY, max_retries=0, timeout=600)
             proxied = anthropic.Anthropic(base_url=f"{url}/anthropic", api_key=token, max_retries=0, timeout=600)
+            # Warm as a running server is: each of the four threads with its database connection, the upstream
+            # connection pool; the first call of a cold thread otherwise pays for connecting, not for the proxy.
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda c: c.messages.batches.list(limit=1), [proxied] * 16 + [direct] * 4))
             rss_before = server_rss_mb(proc.pid)
             create = {"direct": [], "proxy": []}
             for run in range(args.runs):
@@ -91,6 +100,12 @@ def main() -> None:
                     for r in requests:  # a different body each time: never a retry of the same one
                         r["custom_id"] += "x"
             rss_after_create = server_rss_mb(proc.pid)
+            splits = []
+            for part_id in list(KeptBody.objects.values_list("part_id", flat=True).distinct()):
+                start = time.perf_counter()
+                kept_bodies.split(part_id)  # as the worker's split_kept_body task does
+                splits.append(time.perf_counter() - start)
+            kept_rows = RequestInput.objects.filter(part__submission__created_by=user).exclude(batch=None).count()
             batch_id = control(emu, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.results,
                                                            "status": "ended", "line_bytes": 1200})["id"]  # fmt: skip
             stream = {"direct": [], "proxy": []}
@@ -111,6 +126,10 @@ def main() -> None:
                            (f"stream {args.results:,} results ({size / 1e6:.0f} MB)", stream)):  # fmt: skip
         d, p = statistics.median(figures["direct"]), statistics.median(figures["proxy"])
         print(f"{label}: direct {d:.2f} s, through the pass-through {p:.2f} s, ratio {p / d:.2f} (goal <= 1.2)")
+    print(
+        f"then each kept body split into its rows (the worker's, after the answer): median "
+        f"{statistics.median(splits):.2f} s; {kept_rows:,} rows linked to their batches ({len(splits)} bodies)"
+    )
     print(f"server RSS MB (current, peak): start {rss_before[0]:.0f}, {rss_before[1]:.0f}; after creates "
           f"{rss_after_create[0]:.0f}, {rss_after_create[1]:.0f}; after streams {rss_after_stream[0]:.0f}, "
           f"{rss_after_stream[1]:.0f}")  # fmt: skip

@@ -14,7 +14,7 @@ from api import serializers as s
 from api.auth import needs
 from api.views.common import Cursor, answers, batch_for, form_parameters, valid
 from batches.models import RequestInput, Result, SubmissionPart
-from batches.services import actions, audit, handoff, retry
+from batches.services import actions, audit, handoff, kept_bodies, retry
 from batches.tasks import refresh_batch
 from dashboard import access, exports
 from dashboard.forms import BatchFilterForm, ErrorFilterForm, ItemFilterForm
@@ -53,7 +53,7 @@ def batch_detail(request: Request, batch_id: str) -> Response:
     }  # fmt: skip
     batch.lineage = {
         "retry_of": parent, "retried_by": sorted(filter(None, children)), **retry.outcome(batch),
-        "inputs_kept": RequestInput.objects.filter(batch=batch).count() >= batch.request_total > 0,
+        "inputs_kept": kept_bodies.inputs_kept(batch),
     }  # fmt: skip
     return Response(s.BatchDetailSerializer(batch).data)
 

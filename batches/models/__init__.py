@@ -24,7 +24,7 @@ from batches.models.notify import (
     NotificationEvent,
     NotifyThresholds,
 )
-from batches.models.operations import AuditEvent, RequestInput, Submission, SubmissionPart
+from batches.models.operations import AuditEvent, KeptBody, RequestInput, Submission, SubmissionPart
 from batches.models.spend import (
     Budget,
     CostReportFetch,
@@ -42,7 +42,7 @@ __all__ = [
     "ApiToken",
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
-    "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount", "MirrorRefusal",
+    "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount", "KeptBody", "MirrorRefusal",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "PricedModel", "ReportedCost",
     "ReportedCostPart",
     "RequestInput", "Result", "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart",

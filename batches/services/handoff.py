@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # Tasks a service hands on (tests/batches/test_handoff.py checks each is registered).
 SUBMIT_BATCHES = "batches.tasks.submit_batches"
 ESTIMATE_SUBMISSION = "batches.tasks.estimate_submission"
+SPLIT_KEPT_BODY = "batches.tasks.split_kept_body"
 
 
 def enqueue(task: Task | str, *args, expires: float | None = None) -> bool:

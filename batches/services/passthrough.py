@@ -1,7 +1,8 @@
 """Batches created through the Anthropic-compatible pass-through (api/passthrough.py), kept as if made here.
 
 A create's body is kept as the inputs of a confirmed one-part submission, with its submitter and a fingerprint,
-in one transaction *before* it is forwarded; the batch is linked when the API answers. So:
+in one transaction *before* it is forwarded (as it came; split into a row per request after the answer, by
+kept_bodies.py); the batch is linked when the API answers. So:
 - an answer that never comes (a 5xx, a cut connection, a dead process) leaves the part "creating" with the reason,
   and the create-once rules of submit.py resolve it (adopt the batch it made, or send it once), never twice;
 - the client's retry of the same body (the SDK retries a cut connection, a 5xx) within
@@ -15,7 +16,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -24,12 +24,11 @@ from django.utils import timezone
 
 from batches import client
 from batches.errors import RetryableAPIError
-from batches.models import RequestInput, Submission, SubmissionPart, Workspace
-from batches.services import submit
-from batches.services.request_stream import BodyError, iter_requests
+from batches.models import Submission, SubmissionPart, Workspace
+from batches.services import handoff, kept_bodies, submit
+from batches.services.request_stream import BodyError
 
 log = logging.getLogger(__name__)
-STORE_CHUNK = 2000
 # Refusals that create nothing: the request was not taken (rate limit, overload), or not acceptable.
 NOTHING_MADE = {400, 401, 403, 404, 413, 422, 429, 529}
 LABEL = "via API"
@@ -61,7 +60,7 @@ class Answer:
         return cls(status, {"content-type": "application/json", **headers}, body)
 
 
-def _file_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+def _file_chunks(path: Path, size: int = 1 << 18) -> Iterator[bytes]:
     with path.open("rb") as f:
         while chunk := f.read(size):
             yield chunk
@@ -79,20 +78,23 @@ def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str]
     if existing:
         return _again(existing, headers)
     try:
-        submission, part = _keep(workspace, user, spooled, key, label, headers)
+        submission, part, model = _keep(workspace, user, spooled, key, label, headers)
     except BodyError as exc:
         return Answer.error(400, "invalid_request_error", f"The request body could not be read: {exc}.")
     except IntegrityError:  # the same body, a moment earlier, from a client retry racing this one
         return _again(Submission.objects.get(fingerprint=key), headers)
-    return _send(submission, part, spooled, headers)
+    return _send(submission, part, spooled, headers, model)
 
 
 def _keep(
     workspace, user, spooled: Spooled, key: str, label: str, headers: dict[str, str]
-) -> tuple[Submission, SubmissionPart]:
-    """The submission, its one part ("creating", this call's attempt) and every request, in one transaction. It
-    keeps the create's betas and user profile, as an upload does: the batch is spent under that profile, and a
-    retry from the dashboard sends both again."""
+) -> tuple[Submission, SubmissionPart, str]:
+    """The submission, its one part ("creating", this call's attempt) and the body as it came, in one transaction;
+    and the model of its first request. It keeps the create's betas and user profile, as an upload does: the batch
+    is spent under that profile, and a retry from the dashboard sends both again. The body is split into a row per
+    request after the forward (kept_bodies.py says why that is safe): in series, that made a create 10x slower."""
+    params = (kept_bodies.first_request(spooled.path) or {}).get("params")  # BodyError: not a create body
+    model = str(params.get("model") or "")[:128] if isinstance(params, dict) else ""
     now = timezone.now()
     betas = [name.strip() for name in headers.get("anthropic-beta", "").split(",") if name.strip()]
     with transaction.atomic():
@@ -105,23 +107,13 @@ def _keep(
             submission=submission, index=0, request_count=0, status=SubmissionPart.Status.CREATING,
             attempted_at=now, attempts=1,
         )  # fmt: skip
-        count = 0
-        with spooled.path.open("rb") as f:
-            requests = enumerate(iter_requests(f), start=1)
-            while chunk := list(islice(requests, STORE_CHUNK)):
-                RequestInput.objects.bulk_create([
-                    RequestInput(part=part, custom_id=str(r.get("custom_id", ""))[:128], line=line,
-                                 params=RequestInput.pack(r.get("params") or {}))
-                    for line, r in chunk
-                ], ignore_conflicts=True)  # fmt: skip
-                count += len(chunk)
-        Submission.objects.filter(pk=submission.pk).update(request_count=count)
-        SubmissionPart.objects.filter(pk=part.pk).update(request_count=count)
-    submission.request_count = part.request_count = count
-    return submission, part
+        kept_bodies.keep(part, spooled.path)
+    return submission, part, model
 
 
-def _send(submission: Submission, part: SubmissionPart, spooled: Spooled, headers: dict[str, str]) -> Answer:
+def _send(
+    submission: Submission, part: SubmissionPart, spooled: Spooled, headers: dict[str, str], model: str
+) -> Answer:
     creds = submission.workspace.credentials
     try:
         answer = client.forward(creds, "POST", "/v1/messages/batches", headers=headers, endpoint="passthrough.create",
@@ -129,22 +121,33 @@ def _send(submission: Submission, part: SubmissionPart, spooled: Spooled, header
                                 timeout=client.CREATE_TIMEOUT_SECONDS)  # fmt: skip
     except RetryableAPIError as exc:
         _unknown(part, str(exc))
+        handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
         return Answer.error(502, "api_error", "The API could not be reached; retrying this same request is safe: it "
                             "never makes a second batch.", **{"x-should-retry": "true"})  # fmt: skip
     if answer.status == 200:
         try:
             body = answer.read()
-            submit.link(submission, part, client.parse_batch(body))
+            remote = client.parse_batch(body)
+            # One commit for the link, its audit and the count the API gave (each commit waits for the disk).
+            with transaction.atomic():
+                submit.link(submission, part, remote, model=model)
+                # The API counted the requests it took: the submission says so until the split counts them itself.
+                count = sum(remote.request_counts.values())
+                Submission.objects.filter(pk=submission.pk, request_count=0).update(request_count=count)
+                SubmissionPart.objects.filter(pk=part.pk, request_count=0).update(request_count=count)
         except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
             _unknown(part, f"the API's answer was lost: {exc}")
+            handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
             return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
                                 **{"x-should-retry": "true"})  # fmt: skip
+        handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
         return Answer(200, answer.headers, body)
     if answer.status in NOTHING_MADE:
         with transaction.atomic():  # nothing was made: nothing is kept (the inputs go with the submission)
             Submission.objects.filter(pk=submission.pk).delete()
     else:  # a 5xx: the API may have made the batch before failing
         _unknown(part, f"the API answered {answer.status}")
+        handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
     return Answer(answer.status, answer.headers, forwarded=answer)
 
 

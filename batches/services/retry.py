@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from batches import result_lines
 from batches.models import INCOMPLETE, INCOMPLETE_STOP_REASONS, Batch, RequestInput, Result, Submission, SubmissionPart
-from batches.services import audit, uploads
+from batches.services import audit, kept_bodies, uploads
 from batches.services.submit import Made, create_once, fingerprint
 from batches.triage import continues, retry_as_is, retry_as_is_q
 
@@ -115,6 +115,7 @@ def plan(results: QuerySet[Result]) -> RetryPlan:
     plan = RetryPlan(selected=results.count())
     if plan.selected > MAX_ITEMS:
         return plan
+    kept_bodies.split_batches(results.order_by().values("batch_id"))  # a pass-through body not split yet
     rows = results.iterator(chunk_size=LOOKUP_CHUNK)
     while chunk := list(islice(rows, LOOKUP_CHUNK)):
         inputs, retried = _inputs_and_retries(chunk)

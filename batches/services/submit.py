@@ -37,8 +37,9 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart, Workspace
-from batches.services import audit, durable, estimates, handoff, mirror_rules, uploads, versions
+from batches.services import audit, durable, estimates, handoff, kept_bodies, mirror_rules, uploads, versions
 from batches.services.notify import events
+from batches.services.request_stream import BodyError
 from batches.services.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,12 @@ def submit(submission_id: int) -> bool:
 
 
 def submit_part(submission: Submission, part: SubmissionPart) -> bool:
+    try:
+        if kept_bodies.split(part.pk):  # a pass-through body: its rows and count first, to send or match them
+            part.refresh_from_db()
+    except BodyError as exc:  # the API refuses a body that is not a create body: it made nothing
+        fail_part(submission, part, f"the request body is not a create-batch body: {exc}")
+        return False
     now = timezone.now()
     Status = SubmissionPart.Status
     claimed = SubmissionPart.objects.filter(pk=part.pk, status=Status.PENDING).update(
@@ -287,11 +294,15 @@ def _created_since(creds, since) -> list[client.RemoteBatch]:
         after_id = page.last_id
 
 
-def _link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False) -> None:
+def _link(
+    submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False,
+    model: str | None = None,
+) -> None:  # fmt: skip
     parts = submission.parts.count()
     label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
-    first = part.inputs.order_by("line").first()
-    model = str(first.unpack().get("model") or "")[:128] if first else ""  # for an ETA until its results say
+    if model is None:  # for an ETA until its results say
+        first = part.inputs.order_by("line").first()
+        model = str(first.unpack().get("model") or "")[:128] if first else ""
     with transaction.atomic():
         refused = upsert(submission.workspace, [remote])
         if refused:
@@ -317,6 +328,7 @@ def verify_adoption(batch: Batch) -> None:
     part = SubmissionPart.objects.filter(batch=batch, adoption="provisional").select_related("submission").first()
     if part is None:
         return
+    kept_bodies.split(part.pk)
     ours = RequestInput.objects.filter(part=part).values("custom_id")
     results = Result.objects.filter(batch=batch)
     if results.count() == part.request_count and not results.exclude(custom_id__in=ours).exists():
@@ -337,6 +349,7 @@ def verify_adoption(batch: Batch) -> None:
     handoff.enqueue(handoff.SUBMIT_BATCHES, part.submission_id)
 
 
-def link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch) -> None:
-    """Link a part to the batch its create made (the pass-through's own create call): as the worker's would."""
-    _link(submission, part, remote)
+def link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, model: str | None = None) -> None:
+    """Link a part to the batch its create made (the pass-through's own create call): as the worker's would.
+    `model`: its first request's, when its rows are not written yet."""
+    _link(submission, part, remote, model=model)

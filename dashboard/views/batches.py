@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches.models import Batch, RequestInput, Result
-from batches.services import pricing, retry, versions
+from batches.services import kept_bodies, pricing, retry, versions
 from batches.services.eta import eta
 from dashboard import batch_rows, listing, polling
 from dashboard.access import (
@@ -82,7 +82,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
         ),
         # Always computed (cheap without retries) so the page's query count does not depend on data.
         "outcome": retry.outcome(batch),
-        "inputs_kept": RequestInput.objects.filter(batch=batch).count() >= batch.request_total > 0,
+        "inputs_kept": kept_bodies.inputs_kept(batch),
     }
     if batch.results_ingested_at:
         results = form.filter(Result.objects.filter(batch=batch)).defer("chunk", "line_index")

@@ -7,10 +7,11 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from batches.models import AuditEvent, Batch, RequestInput, Submission
-from batches.services import retry, sync
+from batches import tasks
+from batches.models import AuditEvent, Batch, KeptBody, RequestInput, Submission, SubmissionPart
+from batches.services import kept_bodies, retry, sync
 from batches.services import tokens as token_service
-from tests.builders import batch_request
+from tests.builders import MODEL, batch_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +43,13 @@ def test_the_sdk_gets_the_same_bytes_and_the_batch_is_kept_with_its_inputs(sdk, 
     made = sdk.messages.batches.create(requests=requests)
     kept = Batch.objects.get(pk=made.id)  # on the dashboard at once, as made through the API by olga
     assert kept.submitted_by == olga and kept.label == "via API (test)" and kept.processing_status == "in_progress"
+    assert kept.model == MODEL  # read from the first request, for its ETA
+    part = SubmissionPart.objects.get(batch=kept)
+    assert part.submission.created_by == olga and part.submission.request_count == 4  # as the API counted them
+    # The body was kept whole before it was forwarded; the worker splits it into a row per request afterwards.
+    assert kept_bodies.inputs_kept(kept) and not RequestInput.objects.filter(part=part).exists()
+    tasks.split_kept_body(part.pk)  # the task the create handed the worker, run here
+    assert not KeptBody.objects.exists() and kept_bodies.inputs_kept(kept)  # as rows now, the body dropped
     assert sorted(RequestInput.objects.filter(batch=kept).values_list("custom_id", flat=True)) == [
         "bad", "q-0", "q-1", "q-2"]  # fmt: skip
     assert RequestInput.objects.get(batch=kept, custom_id="q-1").unpack() == requests[1]["params"]
@@ -128,6 +136,8 @@ def test_a_lost_answer_is_settled_by_the_create_once_rules_never_twice(sdk, emul
     assert emulator.calls["create"] == 1  # the SDK's retry found the batch the first call made
     assert list(Batch.objects.values_list("pk", flat=True)) == [made.id]
     assert Batch.objects.get().submitted_by.username == "olga"
+    # The retry split the kept body (to match the batch's size) before it linked it: each request is the batch's.
+    assert sorted(RequestInput.objects.filter(batch_id=made.id).values_list("custom_id", flat=True)) == ["a", "b"]
 
 
 def test_a_cut_connection_is_retried_by_the_sdk_to_one_batch(sdk, emulator, settings):
