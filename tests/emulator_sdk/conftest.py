@@ -56,7 +56,13 @@ def emu() -> Iterator[Emulator]:
     emulator.stop()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
+def _fast_retries():
+    """tests/conftest.py's fixture of the same name tunes Django's settings and clears its cache for each test;
+    these tests use neither (the SDK and the emulator only), so they skip that cost."""
+
+
+@pytest.fixture(scope="module")  # as the SDK's conftest has it (session); one per emulator here
 def client(request, emu: Emulator) -> Iterator[anthropic.Anthropic]:
     strict = getattr(request, "param", True)
     with anthropic.Anthropic(
