@@ -55,7 +55,7 @@ def parse(line: bytes) -> dict[str, Any]:
             fields.update(_message_fields(result["message"]))
         elif result_type == "errored":
             fields.update(_error_fields(result["error"]))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):  # AttributeError: a list or text where an object goes
         return _malformed(line, custom_id)
     return fields
 
@@ -98,25 +98,38 @@ def _message_fields(message: dict[str, Any]) -> dict[str, Any]:
     cache_creation = usage.get("cache_creation") or {}
     server_tool_use = usage.get("server_tool_use") or {}
     return {
-        "message_id": message.get("id") or "",
-        "model": message.get("model") or "",
-        "stop_reason": message.get("stop_reason") or "",
-        "input_tokens": int(usage["input_tokens"]),
-        "output_tokens": int(usage["output_tokens"]),
-        "cache_creation_input_tokens": int(usage.get("cache_creation_input_tokens") or 0),
-        "cache_creation_5m_input_tokens": int(cache_creation.get("ephemeral_5m_input_tokens") or 0),
-        "cache_creation_1h_input_tokens": int(cache_creation.get("ephemeral_1h_input_tokens") or 0),
-        "cache_read_input_tokens": int(usage.get("cache_read_input_tokens") or 0),
-        "web_search_requests": int(server_tool_use.get("web_search_requests") or 0),
-        "web_fetch_requests": int(server_tool_use.get("web_fetch_requests") or 0),
-        "service_tier": usage.get("service_tier") or "",
+        "message_id": str(message.get("id") or "")[:128],
+        "model": str(message.get("model") or "")[:128],
+        "stop_reason": str(message.get("stop_reason") or "")[:64],
+        "input_tokens": _count(usage["input_tokens"]),
+        "output_tokens": _count(usage["output_tokens"]),
+        "cache_creation_input_tokens": _count(usage.get("cache_creation_input_tokens") or 0),
+        "cache_creation_5m_input_tokens": _count(cache_creation.get("ephemeral_5m_input_tokens") or 0),
+        "cache_creation_1h_input_tokens": _count(cache_creation.get("ephemeral_1h_input_tokens") or 0),
+        "cache_read_input_tokens": _count(usage.get("cache_read_input_tokens") or 0),
+        "web_search_requests": _count(server_tool_use.get("web_search_requests") or 0),
+        "web_fetch_requests": _count(server_tool_use.get("web_fetch_requests") or 0),
+        "service_tier": str(usage.get("service_tier") or "")[:32],
         # Both change the price of the request (US-only inference, fast mode): kept for pricing.
         "inference_geo": str(usage.get("inference_geo") or "")[:32],
         "speed": str(usage.get("speed") or "")[:16],
-        "thinking_tokens": int((usage.get("output_tokens_details") or {}).get("thinking_tokens") or 0),
+        "thinking_tokens": _count((usage.get("output_tokens_details") or {}).get("thinking_tokens") or 0),
         **_stop_details(message.get("stop_details")),
         "iterations": _iterations(usage.get("iterations")),
     }
+
+
+# Every count is stored in a PositiveIntegerField; one request's count is far below this (a context window is a few
+# million tokens). A count outside 0..COUNT_MAX, or not a whole number, makes its line malformed (kept raw,
+# counted), never an ingest that fails on the database at every attempt.
+COUNT_MAX = 2**31 - 1
+
+
+def _count(value: Any) -> int:
+    number = int(value)
+    if number != value and str(number) != value or not 0 <= number <= COUNT_MAX:
+        raise ValueError(f"not a count: {value!r}")
+    return number
 
 
 def _iterations(entries: Any) -> str:
@@ -127,12 +140,13 @@ def _iterations(entries: Any) -> str:
     rows = []
     for entry in entries:
         split = entry.get("cache_creation") or {}
-        five, hour = int(split.get("ephemeral_5m_input_tokens") or 0), int(split.get("ephemeral_1h_input_tokens") or 0)
+        five = _count(split.get("ephemeral_5m_input_tokens") or 0)
+        hour = _count(split.get("ephemeral_1h_input_tokens") or 0)
         if five + hour == 0:  # no split reported: the total is priced as 5-minute writes, as at the top level
-            five = int(entry.get("cache_creation_input_tokens") or 0)
+            five = _count(entry.get("cache_creation_input_tokens") or 0)
         rows.append([
-            str(entry["type"])[:32], str(entry.get("model") or "")[:128], int(entry["input_tokens"]),
-            int(entry["output_tokens"]), five, hour, int(entry.get("cache_read_input_tokens") or 0),
+            str(entry["type"])[:32], str(entry.get("model") or "")[:128], _count(entry["input_tokens"]),
+            _count(entry["output_tokens"]), five, hour, _count(entry.get("cache_read_input_tokens") or 0),
         ])  # fmt: skip
     return json.dumps(rows, separators=(",", ":"))
 

@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 
 from batches.client import RemoteBatch
 from batches.models import AuditEvent, Batch, MirrorRefusal, NotificationEvent, Result, SubmissionPart, Workspace
+from batches.result_lines import CUSTOM_ID
 from batches.services import ingest, submit, sync, uploads
 from batches.services.upsert import upsert
 from emulator import Emulator
@@ -156,3 +157,63 @@ def test_refusals_are_counted_in_metrics(workspace, client, settings):
     body = client.get("/metrics", headers={"Authorization": "Bearer metrics-token"}).content.decode()
 
     assert f'batch_dashboard_mirror_refusals_total{{workspace="{workspace.name}"}} 2.0' in body
+
+
+HOSTILE_TEXT = ["<script>alert(1)</script>", "line\nINFO forged", '=HYPERLINK("http://evil")', "é\u2028\x00", ""]
+HOSTILE_CUSTOM_IDS = ["a/b", "../../admin", "x\ny", "<b>", "x" * 65, "=1+1", "é", " ", "ok_"]
+
+
+def _fuzzed_line(rng, n: int) -> bytes:
+    """One results line with hostile values where the API's own would be: ids, texts, numbers, types."""
+    import json as std_json
+
+    # Each line's own: results of one batch have distinct custom_ids (the same id twice is stored once).
+    custom_id = rng.choice([*(f"{hostile}{n}" for hostile in HOSTILE_CUSTOM_IDS), f"r{n}", f"r{n}", 7, None, ["r"]])
+    number = rng.choice([0, 12, -5, 10**30, 1.5, "12", None, True])
+    usage = {"input_tokens": number, "output_tokens": rng.choice([3, -1, "x", 10**20]),
+             "cache_read_input_tokens": rng.choice([0, None, {}]),
+             "service_tier": rng.choice(HOSTILE_TEXT)}  # fmt: skip
+    message = {"id": rng.choice(HOSTILE_TEXT), "model": rng.choice(["claude-haiku-4-5", *HOSTILE_TEXT]),
+               "stop_reason": rng.choice(["end_turn", *HOSTILE_TEXT]), "usage": usage,
+               "content": [{"type": "text", "text": rng.choice(HOSTILE_TEXT)}]}  # fmt: skip
+    error = {"type": "error", "error": {"type": rng.choice(["invalid_request_error", *HOSTILE_TEXT]),
+                                        "message": rng.choice(HOSTILE_TEXT)}}  # fmt: skip
+    other = {"type": rng.choice(["canceled", "expired", *HOSTILE_TEXT])}
+    result = rng.choice([{"type": "succeeded", "message": message}, {"type": "errored", "error": error}, other,
+                         {"type": "succeeded"}])  # fmt: skip
+    return std_json.dumps({"custom_id": custom_id, "result": result, "line": n}).encode()
+
+
+def test_fuzzed_hostile_results_are_stored_or_refused_and_no_page_or_download_fails(workspace, client):
+    import random
+
+    from batches.services import result_store
+
+    rng = random.Random(20)
+    lines = [_fuzzed_line(rng, n) for n in range(300)]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    batch = Batch.objects.create(id="msgbatch_fuzzed", workspace=workspace, processing_status="ended", created_at=now,
+                                 expires_at=now, ended_at=now, succeeded_count=len(lines))  # fmt: skip
+    result_store.store(batch, lines, result_store.Counts(), resuming=False, renew=lambda: None)
+    result_store.finish(batch)
+
+    stored = set(Result.objects.filter(batch=batch).values_list("custom_id", flat=True))
+    for custom_id in stored:  # a kept id is the API's pattern, or the mark of a malformed line
+        assert CUSTOM_ID.fullmatch(custom_id) or custom_id.startswith("malformed:"), custom_id
+    assert Result.objects.filter(batch=batch).count() == len(lines)  # nothing dropped: each line is a row
+    kinds = set(Result.objects.filter(batch=batch).values_list("result_type", flat=True))
+    assert {"succeeded", "errored", "malformed"} <= kinds  # the fuzz reaches every branch, not only the refusals
+
+    client.force_login(User.objects.create_superuser("root", "", "pw"))
+    pages = ["/", f"/batches/{batch.id}/", f"/batches/{batch.id}/?result_type=malformed", "/errors/", "/spend/",
+             f"/batches/{batch.id}/download.jsonl", f"/batches/{batch.id}/download.csv", "/health/"]  # fmt: skip
+    pages += [f"/batches/{batch.id}/results/{custom_id}/" for custom_id in sorted(stored)[:40]]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code in (200, 302), url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        if response["Content-Type"].startswith("text/html"):
+            assert b"<script>alert(1)" not in body, url
+        if url.endswith(".csv"):
+            cells = [cell for row in body.decode().splitlines() for cell in row.split(",")]
+            assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")], url

@@ -18,6 +18,24 @@ def test_a_line_that_is_not_a_result_is_malformed(line):
     assert result_lines.parse(line)["result_type"] == "malformed"
 
 
+@pytest.mark.parametrize(
+    "usage",
+    [{"input_tokens": -1, "output_tokens": 2}, {"input_tokens": 2**31, "output_tokens": 2},
+     {"input_tokens": 1.5, "output_tokens": 2}, {"input_tokens": "x", "output_tokens": 2}, [1, 2], "usage"],
+)  # fmt: skip
+def test_a_count_no_column_can_hold_makes_its_line_malformed_not_a_failed_ingest(usage):
+    message = {"id": "msg_1", "model": "claude-haiku-4-5", "stop_reason": "end_turn", "usage": usage}
+    line = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": message}}).encode()
+    fields = result_lines.parse(line)
+    assert (fields["custom_id"], fields["result_type"]) == ("a", "malformed")
+
+
+def test_the_largest_count_a_column_holds_is_read():
+    usage = {"input_tokens": 2**31 - 1, "output_tokens": "12"}  # a number as text was always read
+    line = json.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": {"usage": usage}}}).encode()
+    assert (result_lines.parse(line)["input_tokens"], result_lines.parse(line)["output_tokens"]) == (2**31 - 1, 12)
+
+
 def test_every_usage_field_is_read():
     line = (
         b'{"custom_id":"x","result":{"type":"succeeded","message":{"id":"msg_1","model":"claude-sonnet-4-5",'
