@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from batches.admin_sso import SsoGrantInline, end_sessions
 from batches.models import Batch, Budget, Price, PricedModel, Result, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
-from batches.services import audit, ingest
+from batches.services import audit, ingest, versions
 from batches.services.handoff import enqueue
 from batches.services.pricing import catalog
 from batches.tasks import reprice_usage
@@ -81,6 +81,21 @@ class BatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    # A label edited or a batch deleted here changes what the pages show (a search, the tabs' kept counts): the
+    # workspace's version moves with it, as every other write's does.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        versions.bump(obj.workspace_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        versions.bump(obj.workspace_id)
+
+    def delete_queryset(self, request, queryset):
+        workspaces = set(queryset.values_list("workspace_id", flat=True))
+        super().delete_queryset(request, queryset)
+        versions.bump_many(workspaces)
 
 
 @admin.register(Result)

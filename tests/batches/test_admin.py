@@ -212,3 +212,20 @@ def test_allowed_api_hosts_is_the_whole_list(db, settings):
     Workspace.objects.filter(name="acme").update(base_url="https://elsewhere.example")
     with pytest.raises(PermanentAPIError, match="ALLOWED_API_HOSTS"):
         _ = Workspace.objects.get(name="acme").credentials  # a key is never sent to a host not listed
+
+
+def test_a_batch_deleted_or_relabelled_in_the_admin_shows_on_the_list_at_once(admin_client):
+    from batches.models import Batch
+    from tests.html import element, elements, text
+
+    def listed(q: str) -> int:  # the All tab's count, kept in the cache until a workspace's version moves
+        body = admin_client.get(f"/?q={q}").content.decode()
+        return int(text(element(next(iter(elements(element(body, "nav", class_="tabs"), "a"))), "span")).strip())
+
+    kept, gone = ended_batch("kept"), ended_batch("gone")
+    assert listed("msgbatch_") == 2 and listed("renamed") == 0
+    admin_client.post(f"/admin/batches/batch/{gone.pk}/delete/", {"post": "yes"})
+    assert not Batch.objects.filter(pk=gone.pk).exists()
+    assert listed("msgbatch_") == 1
+    admin_client.post(f"/admin/batches/batch/{kept.pk}/change/", {"label": "renamed-nightly"})
+    assert listed("renamed") == 1
