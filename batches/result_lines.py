@@ -57,6 +57,11 @@ def parse(line: bytes) -> dict[str, Any]:
             fields.update(_error_fields(result["error"]))
     except (KeyError, TypeError, ValueError, AttributeError):  # AttributeError: a list or text where an object goes
         return _malformed(line, custom_id)
+    if (b"\\u0000" if isinstance(line, bytes) else "\\u0000") in line:  # JSON carries NUL only escaped
+        # PostgreSQL text cannot hold NUL: one in any text (a message, a model name) would fail the chunk's insert
+        # at every attempt. Shown as U+FFFD; the raw line, kept compressed, still has it.
+        fields = {name: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+                  for name, value in fields.items()}  # fmt: skip
     return fields
 
 

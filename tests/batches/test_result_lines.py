@@ -36,6 +36,13 @@ def test_the_largest_count_a_column_holds_is_read():
     assert (result_lines.parse(line)["input_tokens"], result_lines.parse(line)["output_tokens"]) == (2**31 - 1, 12)
 
 
+def test_a_nul_in_any_text_is_shown_as_a_replacement_character_postgresql_can_store():
+    error = {"type": "error", "error": {"type": "api\u0000error", "message": "bad \u0000 text"}}
+    line = b'{"custom_id": "a", "result": {"type": "errored", "error": ' + json.dumps(error).encode() + b"}}"
+    fields = result_lines.parse(line)
+    assert (fields["error_type"], fields["error_message"]) == ("api\ufffderror", "bad \ufffd text")
+
+
 def test_every_usage_field_is_read():
     line = (
         b'{"custom_id":"x","result":{"type":"succeeded","message":{"id":"msg_1","model":"claude-sonnet-4-5",'
