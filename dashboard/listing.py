@@ -130,3 +130,18 @@ def running_share(tab_list: list[Tab]) -> str:
 
 def _join(*parts: str) -> str:
     return "&".join(p for p in parts if p)
+
+
+def list_query(said: str) -> str:
+    """The list's filters a batch page was opened from (its `list` parameter), for the way back: only the list's
+    own parameters, so the link can say nothing else."""
+    from django.http import QueryDict
+
+    from dashboard.forms import BatchFilterForm
+
+    asked = QueryDict(said[:1000])
+    kept = QueryDict(mutable=True)
+    for name in [*BatchFilterForm.base_fields, "page"]:
+        if asked.get(name):
+            kept[name] = asked[name]
+    return kept.urlencode()

@@ -300,9 +300,20 @@ def _unique(custom_id: str, used: set[str]) -> str:
 
 
 # --- reading the outcome ---------------------------------------------------------------------------
-def attempts(result: Result) -> list[Result]:
-    """Every attempt of this result's logical item, first to last: three queries, however many."""
-    own = RequestInput.objects.filter(batch_id=result.batch_id, custom_id=result.custom_id).first()
+def kept_input(result: Result) -> RequestInput | None:
+    """The request this result answers, when its inputs were kept (uploaded, retried or attached)."""
+    return RequestInput.objects.filter(batch_id=result.batch_id, custom_id=result.custom_id).first()
+
+
+_UNREAD = object()
+
+
+def attempts(result: Result, own: RequestInput | None | object = _UNREAD) -> list[Result]:
+    """Every attempt of this result's logical item, first to last: three queries, however many (two when its
+    `kept_input` was read already)."""
+    if own is _UNREAD:
+        own = kept_input(result)
+    assert own is None or isinstance(own, RequestInput)
     root_id = (own.root_id if own and own.root_id else None) or result.pk
     tries = RequestInput.objects.filter(root_id=root_id).exclude(batch=None).values_list("batch_id", "custom_id")
     match = Q(pk=root_id)

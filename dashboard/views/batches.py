@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from batches.models import Batch, RequestInput, Result
+from batches.models import Batch, RequestInput, Result, Submission
 from batches.services import kept_bodies, pricing, retry, versions
 from batches.services.eta import eta
 from dashboard import batch_rows, listing, polling
@@ -14,6 +18,7 @@ from dashboard.access import (
     HtmxHttpRequest,
     batch_or_404,
     can_view,
+    may,
     result_or_404,
     visible_batches,
     visible_workspace_ids,
@@ -70,6 +75,11 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
         return render(request, "batches/detail.html#summary", context)
     form = ItemFilterForm(request.GET)
     context |= {
+        "list_query": listing.list_query(request.GET.get("list", "")),
+        # A retry's child batch names the batch it retried.
+        "parent_id": Submission.objects.filter(kind=Submission.Kind.RETRY, parts__batch_id=batch.pk)
+        .values_list("parent_batch_id", flat=True)
+        .first(),
         "form": form,
         "error_counts": list(batch.error_counts.order_by("-count")),
         # Read only when it has some: a batch of whole answers costs no query for them.
@@ -99,13 +109,37 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
 @require_GET
 @can_view
 def result_detail(request: HtmxHttpRequest, batch_id: str, custom_id: str) -> HttpResponse:
+    """One result in full, with the previous and next of the item table under the same filters (kept in the links)."""
     result = result_or_404(request, batch_id, custom_id)
+    own = retry.kept_input(result)
+    form = ItemFilterForm(request.GET)
+    listed = form.filter(Result.objects.filter(batch_id=result.batch_id)) if form.is_valid() else None
+    may_retry = may(request, "retry_results", result.batch.workspace_id)
     context = {
         "result": result,
         "batch": result.batch,
         "shown": render_result(result),
-        "attempts": retry.attempts(result),
+        "attempts": retry.attempts(result, own),
         "cost": Spend.of_item(pricing.item_cost(result)),
-    }
+        # An errored item has no model in its result line: its request says which it asked for.
+        "model": result.model or (own.unpack().get("model", "") if own else ""),
+        # The request is shown to those who may retry it (the retry page shows them the same, to edit).
+        "request_params": json.dumps(own.unpack(), indent=2, ensure_ascii=False) if own and may_retry else "",
+        "may_retry": may_retry and (result.result_type != Result.Type.SUCCEEDED or result.incomplete),
+        "previous": _neighbour(listed, result.custom_id, before=True),
+        "next": _neighbour(listed, result.custom_id, before=False),
+        "query": urlencode(form.active),
+    }  # fmt: skip
     template = "batches/result.html#full" if request.htmx else "batches/result.html"
     return render(request, template, context)
+
+
+def _neighbour(listed: QuerySet[Result] | None, custom_id: str, *, before: bool) -> str | None:
+    """The custom_id before or after this one in the item table's order (by custom_id), under its filters."""
+    if listed is None:
+        return None
+    if before:
+        listed = listed.filter(custom_id__lt=custom_id).order_by("-custom_id")
+    else:
+        listed = listed.filter(custom_id__gt=custom_id).order_by("custom_id")
+    return listed.values_list("custom_id", flat=True).first()

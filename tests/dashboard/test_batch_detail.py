@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from batches.models import Batch, Result
+from batches.models import Batch, RequestInput, Result, Submission, SubmissionPart
 from batches.services import ingest, sync
 from tests.html import attribute, element, elements, prose, text
 
@@ -91,10 +91,10 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, quer
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/{query}").status_code == 200
     # session, user, its permissions (2), its workspace roles, batch, its error counts, its child batches, how its items
-    # ended up, whether its inputs are kept, its cost, one page of items, sync health, and (as it has some) its
-    # incomplete answers by stop reason
+    # ended up, whether its inputs are kept, its cost, one page of items, sync health, the batch it retried (if a
+    # retry), and (as it has some) its incomplete answers by stop reason
     assert mirrored["ended"].incomplete_count > 0
-    assert len(queries) == 14
+    assert len(queries) == 15
 
 
 def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(viewer_client, mirrored):
@@ -107,12 +107,13 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     assert len(queries) == 9
 
 
-@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 11), ("over-1", 10), ("exp-1", 10)])
+@pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 13), ("over-1", 12), ("exp-1", 12)])
 def test_one_result_costs_a_fixed_number_of_queries(viewer_client, mirrored, custom_id, expected):
     with CaptureQueriesContext(connection) as queries:
         assert viewer_client.get(f"/batches/{mirrored['ended'].id}/results/{custom_id}/").status_code == 200
     # session, user, its permissions (2), its workspace roles, the result with its batch and chunk, its
-    # attempts (3: its kept input, the retries of it, their results), sync health; a succeeded item also
+    # attempts (3: its kept input, the retries of it, their results), the previous and next items (2), sync
+    # health; a succeeded item also
     # reads its model's prices (one query: the rows of its family, found by name or through the model map).
     assert len(queries) == expected
 
@@ -192,3 +193,75 @@ def test_a_batch_says_the_user_profile_and_betas_it_was_sent_with(viewer_client,
     Batch.objects.filter(pk=ended.pk).update(user_profile_id="<b>x</b>", betas=[])
     page = _page(viewer_client, ended)
     assert "<b>x</b>" not in page and text(element(page, "p", class_="sent-with")) == "Sent for user profile <b>x</b>"
+
+
+# --- a result's page: its model, its request, retry it, previous and next (issue 21, point 10) ----------------
+def _keep_input(batch, custom_id: str, params: dict) -> None:
+    RequestInput.objects.create(batch=batch, custom_id=custom_id, params=RequestInput.pack(params))
+
+
+def test_an_errored_result_names_the_model_its_kept_request_asked_for(viewer_client, mirrored):
+    _keep_input(mirrored["ended"], "over-1", {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": []})
+    page = viewer_client.get(f"/batches/{mirrored['ended'].id}/results/over-1/").content.decode()
+    assert "claude-haiku-4-5" in text(element(page, "article", class_="card result"))
+    # A viewer is not shown the request itself: only those who may retry it (as the retry page shows them).
+    assert "The request (kept)" not in page
+
+
+def test_an_operator_sees_the_kept_request_and_can_retry_this_item(operator_client, mirrored):
+    _keep_input(mirrored["ended"], "over-1", {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": []})
+    page = operator_client.get(f"/batches/{mirrored['ended'].id}/results/over-1/").content.decode()
+    kept = element(page, "details", class_="kept-request")
+    assert '"max_tokens": 64' in text(kept)
+    retry = next(a for a in elements(page, "a") if text(a) == "Retry this item…")
+    assert attribute(retry, "href") == f"/retry/?batch={mirrored['ended'].id}&selected=1&custom_id=over-1"
+    assert operator_client.get(attribute(retry, "href")).status_code == 200  # the plan of that one item
+
+
+def test_a_whole_answer_offers_no_retry(operator_client, mirrored):
+    result = Result.objects.filter(batch=mirrored["ended"], result_type="succeeded", stop_reason="end_turn").first()
+    page = operator_client.get(f"/batches/{mirrored['ended'].id}/results/{result.custom_id}/").content.decode()
+    assert "Retry this item" not in page
+
+
+def test_previous_and_next_follow_the_item_tables_filters_and_keep_them(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    page = viewer_client.get(f"/batches/{batch.id}/results/over-1/?result_type=errored").content.decode()
+    nav = element(page, "nav", class_="item-nav actions")
+    assert (
+        attribute(element(nav, "a", rel="prev"), "href") == f"/batches/{batch.id}/results/over-0/?result_type=errored"
+    )
+    assert (
+        attribute(element(nav, "a", rel="next"), "href") == f"/batches/{batch.id}/results/over-2/?result_type=errored"
+    )
+    crumbs = element(page, "p", class_="crumbs")
+    assert f"/batches/{batch.id}/?result_type=errored" in [attribute(a, "href") for a in elements(crumbs, "a")]
+    last = viewer_client.get(f"/batches/{batch.id}/results/over-2/?result_type=errored").content.decode()
+    assert not list(elements(element(last, "nav", class_="item-nav actions"), "a", rel="next"))  # the last errored
+
+
+def test_the_item_table_links_each_result_with_its_filters(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    page = viewer_client.get(f"/batches/{batch.id}/?result_type=errored").content.decode()
+    assert element(page, "a", href=f"/batches/{batch.id}/results/over-1/?result_type=errored")
+
+
+def test_a_child_batch_links_to_the_batch_it_retried(viewer_client, mirrored):
+    parent, child = mirrored["ended"], mirrored["running"]
+    retry = Submission.objects.create(workspace=parent.workspace, kind="retry", fingerprint="r", request_count=1,
+                                      parent_batch=parent)  # fmt: skip
+    SubmissionPart.objects.create(submission=retry, index=0, request_count=1, status="created", batch=child)
+    page = viewer_client.get(f"/batches/{child.id}/").content.decode()
+    assert attribute(element(element(page, "p", class_="parent"), "a"), "href") == f"/batches/{parent.id}/"
+    assert not list(elements(viewer_client.get(f"/batches/{parent.id}/").content.decode(), "p", class_="parent"))
+
+
+def test_the_way_back_to_the_list_keeps_its_filters_and_nothing_else(viewer_client, mirrored):
+    batch = mirrored["ended"]
+    listed = viewer_client.get("/?status=ended&sort=-requests").content.decode()
+    link = attribute(element(listed, "a", title=batch.id), "href")
+    assert link == f"/batches/{batch.id}/?list=status%3Dended%26sort%3D-requests"
+    crumbs = element(viewer_client.get(link).content.decode(), "p", class_="crumbs")
+    assert attribute(element(crumbs, "a"), "href") == "/?status=ended&sort=-requests"
+    sneaky = viewer_client.get(f"/batches/{batch.id}/?list=status%3Dended%26next%3Dhttp%3A%2F%2Fevil.example")
+    assert attribute(element(element(sneaky.content.decode(), "p", class_="crumbs"), "a"), "href") == "/?status=ended"
