@@ -253,7 +253,8 @@ def _record_failure(batch: Batch, report: IngestReport, error: BaseException | s
     if isinstance(error, RetryableAPIError) and error.retry_after:
         delay = max(delay, error.retry_after)
     error_type = error.error_type if isinstance(error, APIError) else "incomplete" if isinstance(error, str) else ""
-    report.outcome, report.error = "failed", str(error or "unknown error")
+    # PostgreSQL text cannot hold NUL (an API error's text may): the failure must be recorded whatever it says.
+    report.outcome, report.error = "failed", str(error or "unknown error").replace("\x00", "\ufffd")
 
     def record() -> None:
         with transaction.atomic():
@@ -262,7 +263,7 @@ def _record_failure(batch: Batch, report: IngestReport, error: BaseException | s
                 ingest_failures=failures,
                 ingest_not_before=timezone.now() + timedelta(seconds=delay),
                 ingest_error=report.error[:2000],
-                ingest_error_type=(error_type or type(error).__name__)[:64],
+                ingest_error_type=(error_type or type(error).__name__)[:64].replace("\x00", "\ufffd"),
                 ingest_error_permanent=permanent,
             )
 

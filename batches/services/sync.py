@@ -254,6 +254,8 @@ def _record_failure(workspace_id: int, exc: Exception) -> None:
         error_type, message = exc.error_type, exc.message
     else:
         error_type, message = "unexpected_response", f"{type(exc).__name__}: {exc}"
+    # Text from the API or a stand-in: PostgreSQL text and JSON cannot hold NUL, and the failure must be recorded.
+    error_type, message = error_type.replace("\x00", "\ufffd"), message.replace("\x00", "\ufffd")
     with transaction.atomic():
         Workspace.objects.filter(pk=workspace_id).update(
             failing_since=Coalesce(F("failing_since"), now),

@@ -319,3 +319,43 @@ def test_a_200_that_is_not_json_is_recorded_shown_and_announced(html_server, db)
     Workspace.objects.filter(pk=workspace.pk).update(failing_since=timezone.now() - timedelta(minutes=1))
     sync.sync_workspace(workspace.pk)
     assert NotificationEvent.objects.filter(kind="sync.failing", workspace_id=workspace.pk).count() == 1
+
+
+@pytest.fixture
+def nul_server():
+    """A base URL whose every answer is an API error whose text holds a NUL (escaped, as JSON carries it)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hostile(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"type": "error", "error": {"type": "invalid_request_error", "message": "bad\\u0000x"}}')
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_api_error_whose_text_holds_a_nul_is_still_recorded_and_announced(nul_server, db):
+    # PostgreSQL text and JSON refuse NUL: the failure's own bookkeeping failed, and nothing was recorded.
+    from batches.models import NotificationEvent, NotifyThresholds
+
+    workspace = Workspace(name="hostile", base_url=nul_server)
+    workspace.set_api_key("sk-ant-api03-hostile-abcd")
+    workspace.save()
+    NotifyThresholds.objects.create(pk=1, sync_failing_minutes=0)
+    Workspace.objects.filter(pk=workspace.pk).update(failing_since=timezone.now() - timedelta(minutes=1))
+
+    with pytest.raises(PermanentAPIError):  # recorded, then raised for the task's log
+        sync.sync_workspace(workspace.pk)
+
+    workspace.refresh_from_db()
+    assert workspace.is_failing and workspace.last_error_message == "bad\ufffdx"
+    assert NotificationEvent.objects.filter(kind="sync.failing", workspace_id=workspace.pk).count() == 1
