@@ -147,6 +147,12 @@ def main() -> None:
         f"\nWrite limit: {args.copy_items:,} results ingested in {ingest_s:.2f} s; the same rows by one bare COPY "
         f"in {copy_s:.2f} s; ingest / COPY = {ingest_s / copy_s:.2f}"
     )
+    # The goal (issue 24): batches of --items within 3x of one large batch's items/s, one worker.
+    large = args.copy_items / ingest_s
+    print(
+        f"One large batch: {large:,.0f} items/s; batches of {args.items} on one worker: "
+        f"{runs[0]['items'] / base:,.0f} items/s, {large / (runs[0]['items'] / base):.1f}x slower (goal: at most 3x)"
+    )
     sys.stdout.flush()
 
 
