@@ -139,10 +139,12 @@ def preview(results: QuerySet[Result]) -> RetryPlan:
     selected item in SQL (its inputs kept? already retried? sent as it is?) and streams four small columns, which
     are counted here; then the first SAMPLE items missing their inputs or needing a fix are read (with their
     inputs), none of those ready, and the first LOOKUP_CHUNK already retried (enough for `earlier_submission`).
-    At most four queries whatever the number. Not for `create`.
+    At most five queries whatever the number (the first: a pass-through body not split yet, split as `plan`
+    splits it, so the page counts what sending would). Not for `create`.
 
     One pass, because PostgreSQL cannot estimate how few of a workspace's results a kind selects (it guessed 32
     of 24,179) and so reads every result for each query asked of them: 250 ms each at 100,000 batches."""
+    kept_bodies.split_batches(results.exclude(_WHOLE).order_by().values("batch_id"))
     retried = Exists(RequestInput.objects.filter(retry_of=OuterRef("pk")))
     kept = Exists(RequestInput.objects.filter(batch_id=OuterRef("batch_id"), custom_id=OuterRef("custom_id")))
     kind = Case(

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Batch, RequestInput, Result, Submission
-from batches.services import retry, submit, sync, uploads
+from batches.services import kept_bodies, retry, submit, sync, uploads
 from config.celery import app
 from tests.builders import jsonl, outcome_request
 from tests.html import attribute, element, prose, text
@@ -223,7 +223,26 @@ def test_the_page_counts_in_sql_what_the_full_plan_holds(operator_client, confir
     said = _said(body)
     assert "5 failed items selected in 1 batch." in said and "2 items can be sent again without a fix" in said
     assert "1 item has no kept inputs" in said and "1 item was already retried" in said
-    # session, user, permissions (2), workspace roles; one pass classifying every item, the first missing, the first
-    # needing a fix and their inputs; the health bar: whatever the number of items (a full plan reads them all and
-    # looks up their inputs, 4 s for a workspace at 100,000 batches).
-    assert len(queries) == 10, "\n".join(q["sql"][:120] for q in queries)
+    # session, user, permissions (2), workspace roles; the pass-through bodies not split yet (none); one pass
+    # classifying every item, the first missing, the first needing a fix and their inputs; the health bar: whatever
+    # the number of items (a full plan reads them all and looks up their inputs, 4 s for a workspace at 100,000
+    # batches).
+    assert len(queries) == 11, "\n".join(q["sql"][:120] for q in queries)
+
+
+def test_the_page_counts_a_pass_through_body_not_split_yet_as_sending_would(parent, tmp_path):
+    """A pass-through create keeps its body whole until the worker splits it (kept_bodies.py): with the worker
+    down, the page must still say what sending would, which splits it first, not "no kept inputs"."""
+    part = parent.submission_part
+    rows = RequestInput.objects.filter(part=part).order_by("line")
+    body = {"requests": [{"custom_id": r.custom_id, "params": r.unpack()} for r in rows]}
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(body))
+    rows.delete()
+    kept_bodies.keep(part, path)
+    results = Result.objects.filter(batch=parent)
+
+    shown = retry.preview(results)
+    said = (shown.n_ready, shown.n_needs_fix, shown.n_missing)
+    full = retry.plan(results)
+    assert said == (full.n_ready, full.n_needs_fix, full.n_missing) == (4, 1, 0)
