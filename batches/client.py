@@ -422,7 +422,7 @@ class Forwarded:
     headers: dict[str, str]
     response: httpx2.Response
 
-    def iter_bytes(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         try:
             yield from self.response.iter_raw(chunk_size)
         except httpx2.TransportError as exc:
