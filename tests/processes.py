@@ -2,8 +2,8 @@
 
 Every test that starts one does it through the `processes` fixture (tests/conftest.py), which marks the test
 `processes`: `pytest -m "not processes"` leaves them out of a developer's quick loop. Each process runs in its
-own session with its output in a log file under the test's tmp_path, and is stopped (TERM, then KILL) when the
-test ends, whatever happened.
+own session with its output in a log file under the test's tmp_path, and is killed when the test ends, whatever
+happened.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ class Process:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 30) -> None:
-        """TERM to its whole session, KILL if it has not gone within `timeout`; then KILL anything its children
-        left behind in the session."""
-        if self.proc.poll() is None:
+        """TERM to its whole session, KILL if it has not gone within `timeout` (at once with 0); then KILL anything
+        its children left behind in the session."""
+        if self.proc.poll() is None and timeout > 0:
             self._signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
@@ -142,8 +142,12 @@ class Processes:
         return server, port
 
     def stop_all(self) -> None:
+        """Kill each at once, with whatever it started. The test is over: nothing is left to watch, and a graceful
+        stop cost 5 to 30 s a process (a Celery worker's warm shutdown, gunicorn's graceful timeout, the 30 s
+        wait for ./bin/start), a fifth of the suite's time. A test that checks how something stops calls
+        `stop()` itself."""
         for process in reversed(self.started):
-            process.stop()
+            process.stop(timeout=0)
 
 
 def listening(port: int) -> bool:
