@@ -144,3 +144,24 @@ def test_the_spend_csv_counts_each_request_once_and_bills_each_model(batch, clie
     assert by_model["claude-opus-4-8"][requests] == "2"  # the advisors' calls are not requests of it
     assert by_model["claude-fable-5"][cost] == "0.05" and by_model["claude-fable-5"][requests] == "0"
     assert rows[-1][cost] == "1.98" and rows[-1][requests] == "6"
+
+
+def test_a_fallback_bands_its_own_call_by_its_own_prompt_on_every_page():
+    """Haiku 5.5 served it after Fable 5 declined, each hop reading the same 60,000-token prompt; the top level
+    sums both hops (120,000 in, over Haiku 5.5's 100,000). By hand (batch tier 50%): the declined hop on Fable 5
+    $10: 60,000 in 0.60; Haiku 5.5's own call, 60,000 in, short ($0.10/$0.50): 0.006 + 2,000 out 0.001 = 0.007;
+    0.607 -> 0.3035. Banding its call by the top level's 120,000 (long, $0.50/$2.50) would make it 0.3175."""
+    made = ended_batch("iter_band", DEC)
+    Batch.objects.filter(pk=made.pk).update(results_ingested_at=None, succeeded_count=1, errored_count=0,
+                                            canceled_count=0, expired_count=0)  # fmt: skip
+    made.refresh_from_db()
+    hops = [call("message", "claude-fable-5", 60_000, 0), call("fallback_message", "claude-haiku-5-5", 60_000, 2_000)]
+    lines = [line("fallback-long", "claude-haiku-5-5", 120_000, 2_000, hops)]
+    result_store.store(made, lines, result_store.Counts(), resuming=False, renew=lambda: None)
+    assert result_store.finish(made) == ""
+
+    rolled = UsageRollup.objects.filter(batch=made).aggregate(c=Sum("cost"))["c"]
+    own = UsageRollup.objects.get(batch=made, model="claude-haiku-5-5")
+    item = pricing.item_cost(Result.objects.select_related("batch").get(batch=made)).cost
+    assert (own.prompt_band, own.input_tokens) == ("", 60_000)
+    assert rolled == item == Decimal("0.3035")

@@ -188,7 +188,24 @@ def _with_iterations(
             price = book.find(result.model, day)
             band = prompt_band(price, own.prompt) if price else ""
             row = by_key[(result.batch_id, result.model, band, result.inference_geo, result.speed, "")]
-            _add(row, moved, -1)
+            # Its own calls are banded by their own prompt (as item_cost does), not the top level's, which
+            # holds the other model's: the request may move to another band's row.
+            kept = less(own, moved)
+            kept_band = prompt_band(price, kept.prompt) if price else ""
+            if kept_band == band:
+                _add(row, moved, -1)
+            else:
+                _add(row, own, -1)
+                row.requests -= 1
+                key = (result.batch_id, result.model, kept_band, result.inference_geo, result.speed, "")
+                if key not in by_key:
+                    by_key[key] = _new_row(
+                        by_id[result.batch_id], day, model=result.model, prompt_band=kept_band,
+                        inference_geo=result.inference_geo, speed=result.speed, requests=0,
+                        **dict.fromkeys(_ROLLUP_TOKENS, 0),
+                    )  # fmt: skip
+                by_key[key].requests += 1
+                _add(by_key[key], kept, 1)
         for call in apart:
             price = book.find(call.model, day)
             band = prompt_band(price, call.tokens.prompt) if price else ""
@@ -203,7 +220,8 @@ def _with_iterations(
                 counted.add((key, result.pk))
                 row.requests += 1
             _add(row, call.tokens, 1)
-    return list(by_key.values())
+    # A request's own row left with none of its requests (each moved to the other band) is no row.
+    return [row for row in by_key.values() if row.requests or row.iteration]
 
 
 class _Values:
