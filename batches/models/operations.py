@@ -43,6 +43,7 @@ class AuditEvent(models.Model):
         TOKEN_CREATE = "token_create"
         TOKEN_REVOKE = "token_revoke"
         DELETE = "delete"  # a batch deleted through the pass-through
+        INGEST = "ingest"  # an ingest that died in the worker on something not the API's
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -32,7 +32,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import APIError, PermanentAPIError, ResultsUnavailableError, RetryableAPIError
 from batches.models import Batch, Workspace
-from batches.services import durable, result_store, submit, versions
+from batches.services import audit, durable, result_store, submit, versions
 from batches.services.notify import events
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,13 @@ def _record_failure(batch: Batch, report: IngestReport, error: BaseException | s
                 ingest_error_type=(error_type or type(error).__name__)[:64].replace("\x00", "\ufffd"),
                 ingest_error_permanent=permanent,
             )
+            if isinstance(error, BaseException) and not isinstance(error, APIError):
+                # The worker died on something not the API's (a bug, the database): an operator reading the
+                # audit log sees it beside the people's actions. The API's own refusals (a storm of 429s) are
+                # the batch's back-off alone, or the log would drown. Only the type: the text may quote a result.
+                audit.record(None, "ingest", batch.id, outcome="error", workspace=batch.workspace_id,
+                             detail=f"the ingest failed in the worker ({type(error).__name__}); the batch tries "
+                                    f"again by itself after {round(delay)} s")  # fmt: skip
 
     durable.reconnecting(record, f"ingest {batch.id}")  # a lost connection is a failure to record too
 

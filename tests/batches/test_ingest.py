@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from batches.models import Batch, Result, ResultChunk, Workspace
+from batches.models import AuditEvent, Batch, Result, ResultChunk, Workspace
 from batches.services import ingest, sync
 from tests.threads import at_once
 
@@ -361,6 +361,18 @@ def test_an_ingest_that_dies_on_an_unexpected_error_is_recorded_on_its_batch(emu
     assert (batch.ingest_error, batch.ingest_error_type, batch.ingest_failures) == ("injected", "RuntimeError", 1)
     assert batch.ingest_not_before > timezone.now()  # backs off, then tries again by itself
     assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None  # nothing held by a dead task
+    # ...and the audit log says so, beside the people's actions: no task dies without a trace.
+    event = AuditEvent.objects.get(action="ingest", target=batch.id)
+    assert (event.outcome, event.workspace_id, event.actor_name) == ("error", workspace.pk, "system")
+    assert "RuntimeError" in event.detail and "injected" not in event.detail
+
+
+def test_an_ingest_the_api_refuses_writes_no_audit_row(emulator, workspace):
+    # A key refused (or a storm of 429s) is the batch's own back-off: one row per attempt would drown the log.
+    batch = _ended_batch(emulator, workspace, 20)
+    emulator.faults.add(op="results", status=403, error_type="permission_error", message="no access")
+    assert ingest.ingest_batch(batch.id).outcome == "failed"
+    assert not AuditEvent.objects.filter(action="ingest").exists()
 
 
 def test_refresh_now_lets_a_backed_off_batch_try_again_at_once(emulator, workspace):
