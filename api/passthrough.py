@@ -75,6 +75,8 @@ def _headers(request) -> dict[str, str]:
 def _respond(answer: Answer, request=None, workspace: Workspace | None = None) -> HttpResponse:
     if answer.forwarded is not None and answer.body is None and request is None:
         response = StreamingHttpResponse(answer.forwarded.iter_bytes(), status=answer.status)
+        if answer.forwarded.length is not None:  # sent as it comes, not re-framed in chunks (nor held)
+            response["Content-Length"] = str(answer.forwarded.length)
     else:
         body = answer.body if answer.body is not None else answer.forwarded.read()
         if request is not None and workspace is not None:

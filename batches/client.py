@@ -421,6 +421,9 @@ class Forwarded:
     status: int
     headers: dict[str, str]
     response: httpx2.Response
+    # The body's length as the API declared it (None when chunked or encoded): passed on with a streamed answer,
+    # so the server in front sends it as it is instead of re-framing it in chunks.
+    length: int | None = None
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         try:
@@ -463,7 +466,9 @@ def forward(
     ApiRequestCount.tally(endpoint, "ok" if response.status_code < 400 else str(response.status_code))
     returned = {name: value for name, value in response.headers.items()
                 if name.lower() in RETURNED_HEADERS or name.lower().startswith(RETURNED_PREFIXES)}  # fmt: skip
-    return Forwarded(response.status_code, returned, response)
+    declared = response.headers.get("content-length", "")
+    plain = declared.isdigit() and response.headers.get("content-encoding", "identity") == "identity"
+    return Forwarded(response.status_code, returned, response, int(declared) if plain else None)
 
 
 def parse_batch(body: bytes) -> RemoteBatch:

@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import BENCH_DATABASE_URL, BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
 
-DATABASE_URL = BENCH_DATABASE_URL.rsplit("/", 1)[0] + "/batch_dashboard_proxy"
+# Its own database (this script empties it), unless BENCH_DATABASE_URL names one for this run.
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL") or BENCH_DATABASE_URL.rsplit("/", 1)[0] + "/batch_dashboard_proxy"
 SECRET_KEY = "bench-" + "x7Qp2" * 12  # the server and this script share it: the workspace key is encrypted with it
 
 

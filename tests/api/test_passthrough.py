@@ -70,6 +70,19 @@ def test_the_sdk_gets_the_same_bytes_and_the_batch_is_kept_with_its_inputs(sdk, 
     assert b"".join(sdk.messages.batches.with_raw_response.results(made.id).http_response.iter_bytes()) == expected
 
 
+def test_a_streamed_results_answer_keeps_the_apis_content_length(sdk, direct, emulator):
+    """Passed on with the stream, so the server in front sends the body as it is, not re-framed in chunks."""
+    made = sdk.messages.batches.create(requests=[batch_request(f"q-{i}", "hi [emulate:succeeded]") for i in range(3)])
+    emulator.advance(3600)
+    with direct.messages.batches.with_streaming_response.results(made.id) as upstream:
+        expected = upstream.http_response.read()
+        declared = upstream.headers["content-length"]
+    with sdk.messages.batches.with_streaming_response.results(made.id) as proxied:
+        assert proxied.headers.get("content-length") == declared == str(len(expected))
+        assert "transfer-encoding" not in proxied.headers
+        assert proxied.http_response.read() == expected
+
+
 def test_a_failed_item_of_a_pass_through_batch_is_retried_from_its_kept_inputs(sdk, emulator, workspace, olga):
     requests = [batch_request("ok", "hi [emulate:succeeded]"), batch_request("bad", "x [emulate:errored:api_error]")]
     made = sdk.messages.batches.create(requests=requests)
