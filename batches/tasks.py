@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
-from batches.services import bulk, estimates, ingest, kept_bodies, pricing, reconcile, submit, sync
+from batches.services import bulk, estimates, ingest, ingest_group, kept_bodies, pricing, reconcile, submit, sync
 from batches.services.handoff import enqueue
 from batches.services.notify import checks, send
 from batches.services.workspaces import ensure_default_workspace
@@ -78,9 +78,19 @@ def refresh_batch(batch_id: str) -> None:
     queue_ingests(batch.workspace_id, ids=[batch_id])
 
 
+@shared_task(ignore_result=True)
+def ingest_batches(batch_ids: list[str]) -> None:
+    """Small batches ingested together (ingest_group); one held by another task is left to its own task."""
+    for report in ingest_group.ingest_batches(batch_ids):
+        if report.outcome == "busy":
+            enqueue(ingest_batch, report.batch_id)
+
+
 def queue_ingests(workspace_id: int, ids: list[str] | None = None) -> None:
     due = ingest.claim_due(workspace_id, ids=ids)
-    unsent = [batch_id for batch_id in due if not enqueue(ingest_batch, batch_id)]
+    alone, groups = ingest_group.plan(due) if len(due) > 1 else (due, [])
+    unsent = [batch_id for batch_id in alone if not enqueue(ingest_batch, batch_id)]
+    unsent += [batch_id for group in groups if not enqueue(ingest_batches, group) for batch_id in group]
     ingest.unqueue(unsent)
 
 

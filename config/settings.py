@@ -320,6 +320,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # holds up a sync.
 CELERY_TASK_ROUTES = {
     "batches.tasks.ingest_batch": {"queue": "ingest"},
+    "batches.tasks.ingest_batches": {"queue": "ingest"},
     "batches.tasks.send_notifications": {"queue": "notify"},
 }
 

@@ -58,7 +58,7 @@ class IngestReport(result_store.Counts):
 
 
 # --- queueing --------------------------------------------------------------------------------------
-def _free(now: datetime) -> Q:
+def free(now: datetime) -> Q:
     """Not leased (or its lease has run out: a worker died holding it)."""
     return Q(ingest_lease_until=None) | Q(ingest_lease_until__lt=now)
 
@@ -80,7 +80,7 @@ def claim_due(workspace_id: int, *, ids: list[str] | None = None) -> list[str]:
     due = (
         Batch.objects.filter(workspace_id=workspace_id)
         .needing_ingest()
-        .filter(_free(now), Q(ingest_not_before=None) | Q(ingest_not_before__lte=now))
+        .filter(free(now), Q(ingest_not_before=None) | Q(ingest_not_before__lte=now))
         .filter(Q(ingest_queued_at=None) | Q(ingest_queued_at__lt=requeue))
     )
     if ids is not None:
@@ -126,6 +126,17 @@ def ingest_batch(batch_id: str, *, force: bool = False) -> IngestReport:
         durable.reconnecting(lambda: _release(batch_id, token), f"ingest {batch_id}")
     log.info("ingest %s: %s, %d new, %d skipped, %d streams%s", batch_id, report.outcome, report.new_items,
              report.skipped_items, report.streams, f": {report.error}" if report.error else "")  # fmt: skip
+    return report
+
+
+def run_claimed(batch: Batch, token: str) -> IngestReport:
+    """`ingest_batch`'s work on a batch the caller claimed with `token` (ingest_group's claim of several),
+    read after that claim. The caller releases it."""
+    report = IngestReport(batch_id=batch.pk)
+    if not batch.needs_ingest:
+        report.outcome = "not_needed"
+        return report
+    _run(batch, token, report)
     return report
 
 
@@ -205,7 +216,7 @@ def _claim(batch_id: str) -> str | None:
     claimed = (
         Batch.objects.filter(pk=batch_id)
         .needing_ingest()
-        .filter(_free(now))
+        .filter(free(now))
         .update(
             ingest_lease_token=token,
             ingest_lease_until=now + timedelta(seconds=settings.INGEST_LEASE_SECONDS),

@@ -30,6 +30,7 @@ from batches.models import (
     IncompleteCount,
     Result,
     ResultChunk,
+    UsageRollup,
 )
 from batches.services import pricing, versions
 from batches.services.notify import events
@@ -74,7 +75,7 @@ def _chunks(lines: Iterable[bytes], most_lines: int, most_bytes: int) -> Iterato
         yield chunk
 
 
-def _new_lines(batch: Batch, lines: list[bytes], resuming: bool, counts: Counts) -> list[tuple[bytes, dict]]:
+def _new_lines(batch: Batch | None, lines: list[bytes], resuming: bool, counts: Counts) -> list[tuple[bytes, dict]]:
     """The chunk's lines parsed, less those already stored (by an earlier, interrupted run)."""
     parsed = [(line, result_lines.parse(line)) for line in lines]
     seen: set[str] = set()
@@ -89,6 +90,31 @@ def _new_lines(batch: Batch, lines: list[bytes], resuming: bool, counts: Counts)
         seen.add(fields["custom_id"])  # a line repeated within one stream is stored once
         keep.append((line, fields))
     return keep
+
+
+def parse_new(lines: list[bytes], counts: Counts) -> list[tuple[bytes, dict]]:
+    """A first run's lines parsed, a line repeated within the stream kept once (nothing is stored yet)."""
+    return _new_lines(None, lines, False, counts)
+
+
+def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> None:
+    """Several batches' first runs, each one chunk, in the caller's transaction: their chunks by one INSERT,
+    their rows by one COPY (an INSERT elsewhere). A custom_id already stored fails it whole (IntegrityError)."""
+    chunks = ResultChunk.objects.bulk_create(
+        [
+            ResultChunk(batch=batch, data=result_lines.pack([line for line, _ in keep]), line_count=len(keep),
+                        raw_bytes=sum(len(line) for line, _ in keep) + len(keep) - 1)
+            for batch, keep, _ in runs
+        ]
+    )  # fmt: skip
+    rows = [
+        (batch.pk, chunk.pk, i, *fields.values())
+        for (batch, keep, _), chunk in zip(runs, chunks, strict=True)
+        for i, (_, fields) in enumerate(keep)
+    ]
+    _write_rows(rows, copy=connection.vendor == "postgresql", skip_stored=False)
+    for _, keep, counts in runs:
+        _count(keep, counts)
 
 
 def _store(batch: Batch, keep: list[tuple[bytes, dict]], counts: Counts) -> None:
@@ -109,6 +135,10 @@ def _store(batch: Batch, keep: list[tuple[bytes, dict]], counts: Counts) -> None
         with transaction.atomic():
             chunk = ResultChunk.objects.create(batch=batch, data=data, line_count=len(keep), raw_bytes=raw_bytes)
             _insert_rows(batch, chunk, keep, copy=False)
+    _count(keep, counts)
+
+
+def _count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
     counts.new_items += len(keep)
     counts.malformed += sum(1 for _, fields in keep if fields["result_type"] == Result.Type.MALFORMED)
     # As _roll_up_errors and _roll_up_incomplete count them in SQL (INCOMPLETE).
@@ -179,9 +209,13 @@ def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]
     PostgreSQL takes them by COPY, which raises IntegrityError on a custom_id already stored; otherwise an
     INSERT that skips those.
     """
+    rows = [(batch.pk, chunk.pk, i, *fields.values()) for i, (_, fields) in enumerate(keep)]
+    _write_rows(rows, copy=copy, skip_stored=True)
+
+
+def _write_rows(rows: list[tuple], *, copy: bool, skip_stored: bool) -> None:
     table = Result._meta.db_table
     columns = ", ".join(_COLUMNS)
-    rows = [(batch.pk, chunk.pk, i, *fields.values()) for i, (_, fields) in enumerate(keep)]
     if copy:
         # The raw psycopg cursor's errors are psycopg's own: wrap them so IntegrityError is caught.
         with connection.cursor() as cursor, connection.wrap_database_errors:
@@ -192,7 +226,8 @@ def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]
     placeholders = ", ".join(["%s"] * len(_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (batch_id, custom_id) DO NOTHING",
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+            + (" ON CONFLICT (batch_id, custom_id) DO NOTHING" if skip_stored else ""),
             rows,
         )
 
@@ -238,6 +273,57 @@ def finish(batch: Batch, *, counted: Counts | None = None) -> str:
         events.prices_missing(batch)  # an alarm, not a footnote: totals leave these requests out
         events.budgets_crossed(workspace_id=batch.workspace_id)
     return ""
+
+
+def finish_many(runs: list[tuple[Batch, Counts]]) -> None:
+    """`finish` of batches each stored whole by one run just now (store_many), in the caller's transaction and
+    in set-based queries: the rollups of all at once, then one UPDATE and the events of each."""
+    now = timezone.now()
+    versions.bump_many(batch.workspace_id for batch, _ in runs)
+    ErrorCount.objects.bulk_create(
+        [ErrorCount(batch=batch, workspace_id=batch.workspace_id, error_type=t, count=n)
+         for batch, counted in runs for t, n in counted.errors.items()],
+        update_conflicts=True, unique_fields=["batch", "error_type"], update_fields=["count", "workspace"],
+    )  # fmt: skip
+    IncompleteCount.objects.bulk_create(
+        [IncompleteCount(batch=batch, workspace_id=batch.workspace_id, stop_reason=r, category=c, count=n)
+         for batch, counted in runs for (r, c), n in counted.incomplete.items()],
+        update_conflicts=True, unique_fields=["batch", "stop_reason", "category"], update_fields=["count"],
+    )  # fmt: skip
+    batches = [batch for batch, _ in runs]
+    pricing.roll_up_many(batches)
+    main = _main_models(batches)
+    for batch, counted in runs:
+        incomplete = sum(counted.incomplete.values())
+        Batch.objects.filter(pk=batch.pk).update(
+            items_ingested=counted.new_items, malformed_count=counted.malformed, results_ingested_at=now,
+            incomplete_count=incomplete, model=(main.get(batch.pk) or batch.model)[:128],
+            ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
+            ingest_error_permanent=False,
+        )  # fmt: skip
+        batch.items_ingested, batch.malformed_count, batch.results_ingested_at = (
+            counted.new_items,
+            counted.malformed,
+            now,
+        )
+        batch.incomplete_count = incomplete
+        events.batch_settled(batch, "kept")
+    events.prices_missing_many(batches)
+    for workspace_id in sorted({batch.workspace_id for batch in batches}):
+        events.budgets_crossed(workspace_id=workspace_id)
+
+
+def _main_models(batches: list[Batch]) -> dict[str, str]:
+    """The model most of each batch's results name (its usage row of most requests), as `finish` picks it."""
+    rows = (
+        UsageRollup.objects.filter(batch__in=batches, iteration="")
+        .order_by("batch_id", "-requests", "model")
+        .values_list("batch_id", "model")
+    )
+    main: dict[str, str] = {}
+    for batch_id, model in rows:
+        main.setdefault(batch_id, model)
+    return main
 
 
 def _write_counts(batch: Batch, counted: Counts) -> int:

@@ -12,6 +12,7 @@ from batches.services.pricing.rollup import (
     result_tokens,
     roll_up,
     roll_up_all,
+    roll_up_many,
     usage_cost,
     usage_day,
 )
@@ -19,5 +20,5 @@ from batches.services.pricing.rules import Cost, PriceKey, Tokens, cost_parts, p
 
 __all__ = [
     "Cost", "PriceBook", "PriceKey", "Tokens", "cost_parts", "item_cost", "price_cost", "prompt_band", "reprice",
-    "result_tokens", "roll_up", "roll_up_all", "usage_cost", "usage_day",
+    "result_tokens", "roll_up", "roll_up_all", "roll_up_many", "usage_cost", "usage_day",
 ]  # fmt: skip

@@ -120,6 +120,17 @@ def roll_up(batch: Batch, book: PriceBook | None = None) -> None:
     _roll_up_together([batch], usage_day(batch), book or PriceBook())
 
 
+def roll_up_many(batches: list[Batch], book: PriceBook | None = None) -> None:
+    """`roll_up` of each of these batches, those billed on the same day summed together (as roll_up_all)."""
+    book = book or PriceBook()
+    by_day: dict[date, list[Batch]] = defaultdict(list)
+    for batch in batches:
+        by_day[usage_day(batch)].append(batch)
+    for day, group in sorted(by_day.items()):
+        for start in range(0, len(group), ROLL_UP_CHUNK):
+            _roll_up_together(group[start : start + ROLL_UP_CHUNK], day, book)
+
+
 def roll_up_all(batches: QuerySet[Batch], book: PriceBook | None = None) -> int:
     """`roll_up` of every batch in `batches`, in set-based queries: the batches billed on the same day share a
     prompt band rule, so up to ROLL_UP_CHUNK of them are summed by one query (six a chunk, where one batch
