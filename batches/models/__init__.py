@@ -6,6 +6,7 @@ from batches.models.mirror import (
     REQUEST_COUNTS,
     RESULTS_EXPIRING_SOON,
     RESULTS_RETENTION,
+    WHOLE,
     Batch,
     Credentials,
     ErrorCount,
@@ -28,6 +29,7 @@ from batches.models.operations import AuditEvent, KeptBody, RequestInput, Submis
 from batches.models.spend import (
     Budget,
     CostReportFetch,
+    DailyUsage,
     Price,
     PricedModel,
     ReportedCost,
@@ -41,11 +43,12 @@ from batches.models.workspace_access import WorkspaceAccess
 __all__ = [
     "ApiToken",
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
-    "CostReportFetch", "Credentials", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind", "Heartbeat",
+    "CostReportFetch", "Credentials", "DailyUsage", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind",
+    "Heartbeat",
     "INCOMPLETE", "INCOMPLETE_STOP_REASONS", "IncompleteCount", "KeptBody", "MirrorRefusal",
     "NotificationChannel", "NotificationEvent", "NotifyThresholds", "Price", "PricedModel", "ReportedCost",
     "ReportedCostPart",
     "RequestInput", "Result", "ResultChunk", "SignIn", "SsoGrant", "SsoRoleRule", "Submission", "SubmissionPart",
-    "UsageRollup", "Workspace",
+    "UsageRollup", "WHOLE", "Workspace",
     "WorkspaceAccess",
 ]  # fmt: skip

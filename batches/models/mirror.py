@@ -33,6 +33,8 @@ AWAITING_RESULTS = Q(**{name: None for name in _RESULTS_SETTLED_BY})
 # counts it apart (pages, triage, retry, notifications, /metrics), from this one rule.
 INCOMPLETE_STOP_REASONS = ("max_tokens", "model_context_window_exceeded", "pause_turn", "refusal")
 INCOMPLETE = Q(result_type="succeeded", stop_reason__in=INCOMPLETE_STOP_REASONS)
+# A whole answer: never retried. A retry reads the others (`exclude(WHOLE)`), which an index of their own holds.
+WHOLE = Q(result_type="succeeded") & ~Q(stop_reason__in=INCOMPLETE_STOP_REASONS)
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,15 @@ class Result(models.Model):
                 fields=["batch", "error_type", "custom_id"],
                 name="result_error_by_type",
                 condition=~models.Q(error_type=""),
+            ),
+            # What a retry reads (the failed and incomplete results, `exclude(WHOLE)`) with every column it
+            # classifies them by, so a workspace's retry plan reads this small index alone, not the table: 1M
+            # results hold 24,179 of these, which PostgreSQL estimated at 37 and so scanned every result.
+            models.Index(
+                fields=["batch", "custom_id"],
+                name="result_not_whole",
+                condition=~WHOLE,
+                include=["id", "result_type", "error_type", "stop_reason"],
             ),
             # No pattern-ops index for custom_id prefix search: it cost ingest ~15% (every COPY row
             # updates each index) to take the search page from 33 ms to 14 ms, both within target.

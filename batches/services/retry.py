@@ -17,7 +17,7 @@ from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from batches import result_lines
-from batches.models import INCOMPLETE, INCOMPLETE_STOP_REASONS, Batch, RequestInput, Result, Submission, SubmissionPart
+from batches.models import INCOMPLETE, WHOLE, Batch, RequestInput, Result, Submission, SubmissionPart
 from batches.services import audit, kept_bodies, uploads
 from batches.services.submit import Made, create_once, fingerprint
 from batches.triage import continues, retry_as_is, retry_as_is_q
@@ -105,12 +105,9 @@ class RetryPlan:
         return ""
 
 
-_WHOLE = Q(result_type=Result.Type.SUCCEEDED) & ~Q(stop_reason__in=INCOMPLETE_STOP_REASONS)
-
-
 def plan(results: QuerySet[Result]) -> RetryPlan:
     """Sort the selected failed (and incomplete) results by what a retry can do with each."""
-    results = results.exclude(_WHOLE).select_related("batch")
+    results = results.exclude(WHOLE).select_related("batch")
     results = results.order_by("batch_id", "custom_id")
     plan = RetryPlan(selected=results.count())
     if plan.selected > MAX_ITEMS:
@@ -144,7 +141,7 @@ def preview(results: QuerySet[Result]) -> RetryPlan:
 
     One pass, because PostgreSQL cannot estimate how few of a workspace's results a kind selects (it guessed 32
     of 24,179) and so reads every result for each query asked of them: 250 ms each at 100,000 batches."""
-    kept_bodies.split_batches(results.exclude(_WHOLE).order_by().values("batch_id"))
+    kept_bodies.split_batches(results.exclude(WHOLE).order_by().values("batch_id"))
     retried = Exists(RequestInput.objects.filter(retry_of=OuterRef("pk")))
     kept = Exists(RequestInput.objects.filter(batch_id=OuterRef("batch_id"), custom_id=OuterRef("custom_id")))
     kind = Case(
@@ -154,7 +151,7 @@ def preview(results: QuerySet[Result]) -> RetryPlan:
         default=Value("needs_fix"),
     )
     rows = (
-        results.exclude(_WHOLE).annotate(kind=kind).order_by("batch_id", "custom_id")
+        results.exclude(WHOLE).annotate(kind=kind).order_by("batch_id", "custom_id")
         .values_list("pk", "batch_id", "batch__workspace_id", "kind")
     )  # fmt: skip
     counts = dict.fromkeys(("ready", "needs_fix", "missing", "already_retried"), 0)

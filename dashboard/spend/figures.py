@@ -26,6 +26,18 @@ SUMS = {
     "sum_uncached": Sum("uncached_cost"),
     "sum_unpriced": Sum("requests", filter=Q(cost__isnull=True)),
 }
+# The same figures from the daily sums (DailyUsage), which count requests and unpriced requests already.
+DAILY_SUMS = {
+    "sum_requests": Sum("requests"),
+    "sum_input": Sum("input_tokens"),
+    "sum_output": Sum("output_tokens"),
+    "sum_cache_writes": Sum("cache_write_tokens"),
+    "sum_cache_reads": Sum("cache_read_tokens"),
+    "sum_cost": Sum("cost"),
+    "sum_standard": Sum("standard_cost"),
+    "sum_uncached": Sum("uncached_cost"),
+    "sum_unpriced": Sum("unpriced"),
+}
 COUNTS = ("requests", "input", "output", "cache_writes", "cache_reads", "unpriced")
 
 

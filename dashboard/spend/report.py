@@ -10,10 +10,10 @@ from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils.safestring import SafeString
 
-from batches.models import UsageRollup
+from batches.models import DailyUsage
 from dashboard import charts
 from dashboard.spend.chart import spend_chart
-from dashboard.spend.figures import SUMS, Spend
+from dashboard.spend.figures import DAILY_SUMS, Spend
 from dashboard.spend.formatting import Cell, period_label, row_html
 
 if TYPE_CHECKING:
@@ -76,10 +76,10 @@ class Report:
         return row_html(self.total, "th")
 
 
-def usage(form: SpendFilterForm) -> QuerySet[UsageRollup]:
-    """The rollup rows the form's filters select."""
+def usage(form: SpendFilterForm) -> QuerySet[DailyUsage]:
+    """The daily sums the form's filters select: a few hundred a day, where the usage rows are one per batch."""
     data = form.cleaned_data
-    rows = UsageRollup.objects.filter(day__gte=data["from"], day__lte=data["to"])
+    rows = DailyUsage.objects.filter(day__gte=data["from"], day__lte=data["to"])
     if data["workspace"]:
         rows = rows.filter(workspace_id=form.workspace_ids[data["workspace"]])
     elif form.scoped:  # "all" is all the workspaces this user may see
@@ -92,11 +92,11 @@ def build_report(form: SpendFilterForm) -> Report:
     period, group = form.cleaned_data["period"], form.cleaned_data["group"]
     key, heading, nameless = GROUPS[group]
     keys = [key] if key else []
-    sums = usage(form).annotate(period=PERIODS[period]("day")).values("period", *keys).annotate(**SUMS)
+    sums = usage(form).annotate(period=PERIODS[period]("day")).values("period", *keys).annotate(**DAILY_SUMS)
     grouped = [
         (row["period"], _group_label(row, key, nameless), Spend.of([row])) for row in sums.order_by("period", *keys)
     ]
-    unpriced = usage(form).filter(cost__isnull=True).values("model").annotate(n=Sum("requests"))
+    unpriced = usage(form).filter(unpriced__gt=0).values("model").annotate(n=Sum("unpriced"))
     total = Spend()
     for _, _, spend in grouped:
         total.merge(spend)

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from batches.models import AuditEvent, Batch, Budget, Price, UsageRollup, Workspace
 from batches.services import pricing
+from batches.services.pricing import daily
 from dashboard.spend.budget_status import budget_status
 from tests.builders import ENDED, ended_batch, golden_results, stored_result
 from tests.html import attribute, element, elements, text
@@ -94,12 +95,15 @@ def _column(rows: list[list[str]], name: str) -> int:
 
 
 def _usage(batch: Batch, model: str, cost: str | None, requests: int = 1, **fields) -> UsageRollup:
-    return UsageRollup.objects.create(
+    """A usage row written as a roll-up writes it: with its day's sums for the report rebuilt."""
+    row = UsageRollup.objects.create(
         batch=batch, workspace_id=batch.workspace_id, submitter_id=batch.submitted_by_id, model=model,
         day=pricing.usage_day(batch), requests=requests, input_tokens=0, output_tokens=0, cache_write_5m_tokens=0,
         cache_write_1h_tokens=0, cache_read_tokens=0, cost=cost and Decimal(cost),
         standard_cost=cost and Decimal(cost) * 2, uncached_cost=cost and Decimal(cost), **fields,
     )  # fmt: skip
+    daily.refresh([row.day])
+    return row
 
 
 # --- the golden set ---------------------------------------------------------------------------------

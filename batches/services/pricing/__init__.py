@@ -3,6 +3,7 @@
 rules.py   how one request is billed (price key, bands, geo, speed, fees, batch discount)
 book.py    the dated prices and the explicit model -> family mapping
 rollup.py  usage summed per batch, model and price key at ingest; repricing
+daily.py   those rows summed again per day, workspace, submitter, profile and model: what the spend report reads
 """
 
 from batches.services.pricing.book import PriceBook

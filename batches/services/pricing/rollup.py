@@ -20,6 +20,7 @@ from django.db.models import Case, CharField, Count, F, IntegerField, Q, QuerySe
 
 from batches.models import Batch, Result, UsageRollup, Workspace
 from batches.services import versions
+from batches.services.pricing import daily
 from batches.services.pricing.book import PriceBook
 from batches.services.pricing.rules import (
     KNOWN_ITERATIONS,
@@ -169,13 +170,16 @@ def _roll_up_together(batches: list[Batch], day: date, book: PriceBook) -> None:
     keys = {(row.batch_id, *_key(row)) for row in rows}
     kept = UsageRollup.objects.filter(batch_id__in=list(by_id))
     with transaction.atomic():
-        columns = ("pk", "batch_id", "model", "prompt_band", "inference_geo", "speed", "iteration")
-        stale = [pk for pk, *key in kept.values_list(*columns) if tuple(key) not in keys]
+        columns = ("pk", "day", "batch_id", "model", "prompt_band", "inference_geo", "speed", "iteration")
+        kept_rows = list(kept.values_list(*columns))
+        stale = [pk for pk, _, *key in kept_rows if tuple(key) not in keys]
         UsageRollup.objects.filter(pk__in=stale).delete()
         # An upsert, so two runs finishing the same batch at once agree instead of colliding.
         UsageRollup.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=_KEY_FIELDS, update_fields=_ROLLUP_FIELDS
         )
+        # The report's daily sums of this day (and of any day these batches were billed on before).
+        daily.refresh({day, *(row[1] for row in kept_rows)})
 
 
 def _new_row(batch: Batch, day: date, **fields: Any) -> UsageRollup:
@@ -303,5 +307,6 @@ def reprice(since: date | None = None) -> int:
         chunk = [_priced(row, book) for row in rows[start : start + 2000]]
         UsageRollup.objects.bulk_update(chunk, ["price", "cost", "standard_cost", "uncached_cost"])
         changed += len(chunk)
+    daily.refresh_since(since)
     versions.bump_many(Workspace.objects.values_list("pk", flat=True))  # every cost shown may have moved
     return changed
