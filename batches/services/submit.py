@@ -296,9 +296,9 @@ def _created_since(creds, since) -> list[client.RemoteBatch]:
 
 def _link(
     submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False,
-    model: str | None = None,
+    model: str | None = None, parts: int | None = None,
 ) -> None:  # fmt: skip
-    parts = submission.parts.count()
+    parts = parts or submission.parts.count()
     label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
     if model is None:  # for an ETA until its results say
         first = part.inputs.order_by("line").first()
@@ -307,7 +307,8 @@ def _link(
         refused = upsert(submission.workspace, [remote])
         if refused:
             raise mirror_rules.MirrorRefused(refused[0][1])
-        replaced = Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or ""
+        # The label an adopted batch had, to give back if the adoption is undone (a batch we made has none).
+        replaced = (Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or "") if adopted else ""
         Batch.objects.filter(pk=remote.id).update(
             label=label, submitted_by=submission.created_by, model=model, betas=submission.betas,
             user_profile_id=submission.user_profile_id,
@@ -319,7 +320,8 @@ def _link(
         )  # fmt: skip
         RequestInput.objects.filter(part=part).update(batch_id=remote.id)
     params = {"submission": submission.pk, "part": part.index, "requests": part.request_count}
-    audit.record(submission.created_by, "submit", remote.id, params={**params, "adopted": adopted})
+    audit.record(submission.created_by, "submit", remote.id, params={**params, "adopted": adopted},
+                 workspace=submission.workspace_id)  # fmt: skip
 
 
 def verify_adoption(batch: Batch) -> None:
@@ -351,5 +353,5 @@ def verify_adoption(batch: Batch) -> None:
 
 def link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, model: str | None = None) -> None:
     """Link a part to the batch its create made (the pass-through's own create call): as the worker's would.
-    `model`: its first request's, when its rows are not written yet."""
-    _link(submission, part, remote, model=model)
+    `model`: its first request's, when its rows are not written yet. A pass-through submission has one part."""
+    _link(submission, part, remote, model=model, parts=1)
