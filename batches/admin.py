@@ -5,11 +5,11 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
 from batches.admin_sso import SsoGrantInline, end_sessions
-from batches.models import Batch, Budget, Price, PricedModel, Result, Workspace, WorkspaceAccess
+from batches.models import Batch, Budget, Price, PricedModel, Result, UsageRollup, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
 from batches.services import audit, ingest, versions
 from batches.services.handoff import enqueue
-from batches.services.pricing import catalog
+from batches.services.pricing import catalog, daily
 from batches.tasks import reprice_usage
 
 
@@ -88,13 +88,18 @@ class BatchAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         versions.bump(obj.workspace_id)
 
+    # A deleted batch's usage rows go with it: the spend report's sums of their days are rebuilt without them.
     def delete_model(self, request, obj):
+        days = set(obj.usage.values_list("day", flat=True))
         super().delete_model(request, obj)
+        daily.refresh(days)
         versions.bump(obj.workspace_id)
 
     def delete_queryset(self, request, queryset):
         workspaces = set(queryset.values_list("workspace_id", flat=True))
+        days = set(UsageRollup.objects.filter(batch__in=queryset).values_list("day", flat=True))
         super().delete_queryset(request, queryset)
+        daily.refresh(days)
         versions.bump_many(workspaces)
 
 

@@ -229,3 +229,22 @@ def test_a_batch_deleted_or_relabelled_in_the_admin_shows_on_the_list_at_once(ad
     assert listed("msgbatch_") == 1
     admin_client.post(f"/admin/batches/batch/{kept.pk}/change/", {"label": "renamed-nightly"})
     assert listed("renamed") == 1
+
+
+@pytest.mark.parametrize("how", ["one", "selected"])
+def test_a_batch_deleted_in_the_admin_leaves_the_spend_reports_daily_sums(admin_client, how):
+    from batches.models import DailyUsage
+
+    kept, gone = ended_batch("kept"), ended_batch("gone")
+    for batch in (kept, gone):
+        stored_result(batch, "h", "claude-haiku-4-5", input_tokens=1_000_000, output_tokens=0)
+        pricing.roll_up(batch)
+    assert DailyUsage.objects.get().cost == Decimal("1.00")  # $1/MTok halved, twice
+    if how == "one":
+        admin_client.post(f"/admin/batches/batch/{gone.pk}/delete/", {"post": "yes"})
+    else:
+        admin_client.post(
+            "/admin/batches/batch/", {"action": "delete_selected", "_selected_action": [gone.pk], "post": "yes"}
+        )
+    assert not UsageRollup.objects.filter(batch=gone).exists()
+    assert DailyUsage.objects.get().cost == Decimal("0.50")  # the kept batch's only
