@@ -21,12 +21,25 @@ if TYPE_CHECKING:
 _keys = itertools.count(1)
 
 
+# Tests whose outcome cannot depend on the suite's database or broker: the emulator's (no Django), the SDK's own
+# tests against it, and the ones that start the product with the outside environment stripped (a newcomer's start).
+DATABASE_FREE = ("tests/emulator/", "tests/emulator_sdk/", "tests/deploy/", "tests/dashboard/test_production.py",
+                 "tests/dashboard/test_settings.py")  # fmt: skip
+USES_DATABASE = {"db", "transactional_db", "live_server"}
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """A test that starts real processes (the `processes` fixture) or drives Chromium is marked `processes`, so a
-    developer's quick loop can leave them out: `pytest -m "not processes"`."""
+    developer's quick loop can leave them out: `pytest -m "not processes"`. A test of DATABASE_FREE that asks for
+    no database is marked `database_free`: CI's PostgreSQL + Redis run leaves those out, as the SQLite run
+    (the README's command) has already run them against exactly the same things."""
     for item in items:
-        if "processes" in getattr(item, "fixturenames", ()) or "tests/browser/" in item.nodeid:
+        names = set(getattr(item, "fixturenames", ()))
+        if "processes" in names or "tests/browser/" in item.nodeid:
             item.add_marker(pytest.mark.processes)
+        uses_database = names & USES_DATABASE or item.get_closest_marker("django_db")
+        if item.nodeid.startswith(DATABASE_FREE) and not uses_database:
+            item.add_marker(pytest.mark.database_free)
 
 
 @pytest.fixture
