@@ -259,15 +259,7 @@ def finish(batch: Batch, *, counted: Counts | None = None) -> str:
         pricing.roll_up(batch)
         # The model most of its results name: what makes later batches "like this one" for an ETA.
         main = batch.usage.filter(iteration="").order_by("-requests", "model").values_list("model", flat=True).first()
-        Batch.objects.filter(pk=batch.pk).update(
-            items_ingested=stored, malformed_count=malformed, results_ingested_at=now, incomplete_count=incomplete,
-            model=(main or batch.model)[:128],
-            # Kept: whatever failed before is over.
-            ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
-            ingest_error_permanent=False,
-        )  # fmt: skip
-        batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
-        batch.incomplete_count = incomplete
+        _mark_kept(batch, stored, malformed, incomplete, main, now)
         # In the same transaction (an outbox): the end is announced if and only if it is recorded.
         events.batch_settled(batch, "kept")
         events.prices_missing(batch)  # an alarm, not a footnote: totals leave these requests out
@@ -294,23 +286,25 @@ def finish_many(runs: list[tuple[Batch, Counts]]) -> None:
     pricing.roll_up_many(batches)
     main = _main_models(batches)
     for batch, counted in runs:
-        incomplete = sum(counted.incomplete.values())
-        Batch.objects.filter(pk=batch.pk).update(
-            items_ingested=counted.new_items, malformed_count=counted.malformed, results_ingested_at=now,
-            incomplete_count=incomplete, model=(main.get(batch.pk) or batch.model)[:128],
-            ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="",
-            ingest_error_permanent=False,
-        )  # fmt: skip
-        batch.items_ingested, batch.malformed_count, batch.results_ingested_at = (
-            counted.new_items,
-            counted.malformed,
-            now,
+        _mark_kept(
+            batch, counted.new_items, counted.malformed, sum(counted.incomplete.values()), main.get(batch.pk), now
         )
-        batch.incomplete_count = incomplete
         events.batch_settled(batch, "kept")
     events.prices_missing_many(batches)
     for workspace_id in sorted({batch.workspace_id for batch in batches}):
         events.budgets_crossed(workspace_id=workspace_id)
+
+
+def _mark_kept(batch: Batch, stored: int, malformed: int, incomplete: int, main: str | None, now) -> None:
+    """Record the batch as kept, on the row and on `batch`: its counts, the model most of its results name (what
+    makes later batches "like this one" for an ETA), and whatever failed before is over."""
+    Batch.objects.filter(pk=batch.pk).update(
+        items_ingested=stored, malformed_count=malformed, results_ingested_at=now, incomplete_count=incomplete,
+        model=(main or batch.model)[:128],
+        ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="", ingest_error_permanent=False,
+    )  # fmt: skip
+    batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
+    batch.incomplete_count = incomplete
 
 
 def _main_models(batches: list[Batch]) -> dict[str, str]:
