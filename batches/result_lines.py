@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
@@ -37,7 +38,18 @@ _EMPTY = dict(FIELD_DEFAULTS)
 
 # --- parsing -------------------------------------------------------------------------------------
 def parse(line: bytes) -> dict[str, Any]:
-    """The `Result` fields of one line; a line that is not a valid result is `malformed`."""
+    """The `Result` fields of one line; a line that is not a valid result is `malformed`.
+
+    Every usual line takes the strict fast path (about twice as fast: it decodes only the fields read, straight
+    into typed structs); anything it does not take exactly as it is goes to `parse_reference`, which decides.
+    tests/batches/test_result_lines_fast.py holds the two to the same answer on every shape of line.
+    """
+    fields = _parse_fast(line) if isinstance(line, bytes) else None
+    return parse_reference(line) if fields is None else fields
+
+
+def parse_reference(line: bytes) -> dict[str, Any]:
+    """The reference parse: every line, however odd, gets its fields or is `malformed`."""
     try:
         data = _loads(line)
         custom_id = data["custom_id"]
@@ -63,6 +75,164 @@ def parse(line: bytes) -> dict[str, Any]:
         fields = {name: value.replace("\x00", "\ufffd") if isinstance(value, str) else value
                   for name, value in fields.items()}  # fmt: skip
     return fields
+
+
+# The fast path's shapes: only the fields read, each in the one type a usual line has. A value of any other type
+# (a float count, a bool, a number for a model name, a list for an object) fails the decode, and the reference
+# decides what it is, as it always has.
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # COUNT_MAX: a PositiveIntegerField
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: _Count | None = None
+    ephemeral_1h_input_tokens: _Count | None = None
+
+
+class _ServerToolUse(msgspec.Struct):
+    web_search_requests: _Count | None = None
+    web_fetch_requests: _Count | None = None
+
+
+class _OutputTokensDetails(msgspec.Struct):
+    thinking_tokens: _Count | None = None
+
+
+class _Iteration(msgspec.Struct):
+    type: str
+    input_tokens: _Count
+    output_tokens: _Count
+    model: str | None = None
+    cache_creation_input_tokens: _Count | None = None
+    cache_creation: _CacheCreation | None = None
+    cache_read_input_tokens: _Count | None = None
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: _Count
+    output_tokens: _Count
+    cache_creation_input_tokens: _Count | None = None
+    cache_creation: _CacheCreation | None = None
+    cache_read_input_tokens: _Count | None = None
+    server_tool_use: _ServerToolUse | None = None
+    service_tier: str | None = None
+    inference_geo: str | None = None
+    speed: str | None = None
+    output_tokens_details: _OutputTokensDetails | None = None
+    iterations: list[_Iteration] | None = None
+
+
+class _StopDetails(msgspec.Struct):
+    type: str | None = None
+    category: str | None = None
+    explanation: str | None = None
+
+
+class _Message(msgspec.Struct):
+    usage: _Usage
+    id: str | None = None
+    model: str | None = None
+    stop_reason: str | None = None
+    stop_details: _StopDetails | None = None
+
+
+class _ErrorDetail(msgspec.Struct):
+    type: str | None = None
+    message: str | None = None
+
+
+class _ErrorResponse(msgspec.Struct):
+    error: _ErrorDetail | None = None
+    request_id: str | None = None
+
+
+class _Outcome(msgspec.Struct):
+    type: str
+    message: _Message | None = None
+    error: _ErrorResponse | None = None
+
+
+class _Line(msgspec.Struct):
+    custom_id: str
+    result: _Outcome
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
+
+
+def _parse_fast(line: bytes) -> dict[str, Any] | None:
+    """The fields of a usual line, or None for the reference to decide."""
+    if b"\\u0000" in line:  # NUL in a text: the reference's replacement applies
+        return None
+    if not line.isascii():
+        # The decoder does not check the UTF-8 of the fields it skips; the reference refuses the whole line.
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        data = _decode_line(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    custom_id, result = data.custom_id, data.result
+    result_type = result.type
+    if result_type not in RESULT_TYPES or CUSTOM_ID.fullmatch(custom_id) is None:
+        return None
+    fields: dict[str, Any] = {**_EMPTY, "custom_id": custom_id, "result_type": result_type}
+    if result_type == "succeeded":
+        message = result.message
+        if message is None:
+            return None
+        usage = message.usage
+        cache_creation = usage.cache_creation
+        server_tool_use = usage.server_tool_use
+        fields["message_id"] = (message.id or "")[:128]
+        fields["model"] = (message.model or "")[:128]
+        fields["stop_reason"] = (message.stop_reason or "")[:64]
+        fields["input_tokens"] = usage.input_tokens
+        fields["output_tokens"] = usage.output_tokens
+        fields["cache_creation_input_tokens"] = usage.cache_creation_input_tokens or 0
+        if cache_creation is not None:
+            fields["cache_creation_5m_input_tokens"] = cache_creation.ephemeral_5m_input_tokens or 0
+            fields["cache_creation_1h_input_tokens"] = cache_creation.ephemeral_1h_input_tokens or 0
+        fields["cache_read_input_tokens"] = usage.cache_read_input_tokens or 0
+        if server_tool_use is not None:
+            fields["web_search_requests"] = server_tool_use.web_search_requests or 0
+            fields["web_fetch_requests"] = server_tool_use.web_fetch_requests or 0
+        fields["service_tier"] = (usage.service_tier or "")[:32]
+        fields["inference_geo"] = (usage.inference_geo or "")[:32]
+        fields["speed"] = (usage.speed or "")[:16]
+        if usage.output_tokens_details is not None:
+            fields["thinking_tokens"] = usage.output_tokens_details.thinking_tokens or 0
+        details = message.stop_details
+        if details is not None:
+            fields["stop_details_type"] = (details.type or "")[:32]
+            fields["stop_details_category"] = (details.category or "")[:64]
+            fields["stop_details_explanation"] = details.explanation or ""
+        if usage.iterations:
+            fields["iterations"] = _iterations_fast(usage.iterations)
+    elif result_type == "errored":
+        error = result.error
+        if error is None:
+            return None
+        detail = error.error
+        fields["error_type"] = ((detail and detail.type) or "unknown_error")[:64]
+        fields["error_message"] = (detail and detail.message) or ""
+        fields["request_id"] = (error.request_id or "")[:128]
+    return fields
+
+
+def _iterations_fast(entries: list[_Iteration]) -> str:
+    """`_iterations` on decoded entries: the same rows, the same JSON."""
+    rows = []
+    for entry in entries:
+        split = entry.cache_creation
+        five = (split and split.ephemeral_5m_input_tokens) or 0
+        hour = (split and split.ephemeral_1h_input_tokens) or 0
+        if five + hour == 0:
+            five = entry.cache_creation_input_tokens or 0
+        rows.append([entry.type[:32], (entry.model or "")[:128], entry.input_tokens, entry.output_tokens, five, hour,
+                     entry.cache_read_input_tokens or 0])  # fmt: skip
+    return json.dumps(rows, separators=(",", ":"))
 
 
 def _loads(line: bytes) -> Any:
