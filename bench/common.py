@@ -60,6 +60,9 @@ def setup_django(database_url: str = BENCH_DATABASE_URL) -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Settings create nothing at import, so a fresh checkout has no kept key (bin/start makes it). Fixed, not random:
+    # a workspace key encrypted by one bench process is read by the next (--reuse).
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-" + "q8Zr4" * 8)
     sys.path.insert(0, str(ROOT))
     _create_database(database_url)
     import django
