@@ -12,7 +12,7 @@ from .util import rfc3339
 if TYPE_CHECKING:
     from .core import EmulatorCore
 
-_SEED_KWARGS = ("status", "created_at", "duration", "outcomes", "line_bytes", "model")
+_SEED_KWARGS = ("status", "created_at", "duration", "outcomes", "line_bytes", "text", "model")
 _FAULT_KWARGS = (
     "op", "status", "times", "retry_after", "retry_after_ms", "retry_after_date", "delay", "cut_after_lines",
     "malformed_lines", "after", "drop", "error_type", "message", "error_code", "should_retry", "batch_id",

@@ -14,6 +14,7 @@ from .costs import CostAggregates, cost_report, workspace_id
 from .errors import EmulatorError, invalid, not_found
 from .faults import OPS, Faults
 from .models import resolve_alias
+from .padding import TEXTS
 from .plan import DEFAULT_MODEL, outcome_table
 from .results import ResultsCache
 from .state import EXPIRES_AFTER, Batch, Clock, Store, reached
@@ -109,7 +110,7 @@ class EmulatorCore:
 
     def seed_batch(self, api_key: str, n_requests: int, **options: Any) -> str:
         """One batch of `n_requests` generated requests (custom_ids req-000000...), already in `status`;
-        `options` as for seed_batches (status, created_at, duration, outcomes, line_bytes, model)."""
+        `options` as for seed_batches (status, created_at, duration, outcomes, line_bytes, text, model)."""
         return self.seed_batches(api_key, 1, n_requests=n_requests, **options)[0]
 
     def seed_batches(
@@ -122,14 +123,18 @@ class EmulatorCore:
         duration: float = 600,
         outcomes: dict[str, float] | None = None,
         line_bytes: int | None = None,
+        text: str = "lorem",
         model: str = DEFAULT_MODEL,
         n_requests: int = 10,
         spacing: float = 60.0,
     ) -> list[str]:
         """Bulk seeding without payloads. Without created_at, batch k (0 = newest) is created k*spacing
-        seconds before the default; the duration is stretched if needed so each batch has `status` now."""
+        seconds before the default; the duration is stretched if needed so each batch has `status` now.
+        `text` pads succeeded lines to `line_bytes`: "lorem" (repetitive) or "prose" (compresses as prose does)."""
         if status not in SEED_STATUSES:
             raise ValueError(f"status must be one of {SEED_STATUSES}")
+        if text not in TEXTS:
+            raise ValueError(f"text must be one of {TEXTS}")
         if not 1 <= n_requests <= MAX_REQUESTS:
             raise ValueError(f"n_requests must be between 1 and {MAX_REQUESTS}")
         workspace = self._workspace(api_key)
@@ -143,7 +148,7 @@ class EmulatorCore:
                     created = base
                 else:
                     created = (now - duration if status == "ended" else now) - k * spacing
-                batch = self._seeded(workspace, created, duration, n_requests, model, table, line_bytes)
+                batch = self._seeded(workspace, created, duration, n_requests, model, table, line_bytes, text)
                 self._force_status(batch, status, now)
                 self.store.insert(batch)
                 ids.append(batch.id)
@@ -158,11 +163,12 @@ class EmulatorCore:
         model: str,
         table,
         line_bytes: int | None = None,
+        text: str = "lorem",
     ) -> Batch:
         """A payload-less batch left to the state machine (not inserted; scenarios use this)."""
-        return self._seeded(self._workspace(api_key), created, duration, n, model, table, line_bytes)
+        return self._seeded(self._workspace(api_key), created, duration, n, model, table, line_bytes, text)
 
-    def _seeded(self, workspace, created, duration, n, model, table, line_bytes) -> Batch:
+    def _seeded(self, workspace, created, duration, n, model, table, line_bytes, text) -> Batch:
         store = self.store
         return Batch(
             store.new_batch_id(),
@@ -176,6 +182,7 @@ class EmulatorCore:
             resolve_alias(model),
             table,
             line_bytes=line_bytes,
+            text=text,
             cancel_delay=self.cancel_delay,
         )
 

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from .content import ALL_BLOCKS, message_parts
 from .errors import DEFAULT_MESSAGES
 from .iterations import APART, Usage, iterations
+from .padding import padding
 from .plan import CHARS_PER_TOKEN, DEFAULT_GEO_JSON, DEFAULT_INFERENCE_GEO, ItemPlan, RequestItem
 from .pricing import Item, Tokens
 from .state import Batch, Store
 from .util import base62, digest
 
-_PAD_UNIT = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt. "
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -88,7 +88,9 @@ def _searches(bits: int, req: RequestItem | None) -> int:
     return 1 + ((bits >> 100) >> 44) % 3 if req and req.web_search else 0
 
 
-def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None) -> bytes:
+def _succeeded(
+    item: ItemPlan, model_json: str, req: RequestItem | None, line_bytes: int | None, text_kind: str = "lorem"
+) -> bytes:
     input_tokens, created, read, one_hour, output_tokens, stop_reason, extra, entries = _usage(item.bits, req)
     text = f"Emulated reply to {item.custom_id}."
     if _detail(req) or entries:
@@ -108,7 +110,7 @@ def _succeeded(item: ItemPlan, model_json: str, req: RequestItem | None, line_by
     if line_bytes and len(line) < line_bytes:
         # Pad the text to the target size; the padding is plain ASCII, so the length adds up exactly.
         missing = line_bytes - len(line)
-        values[3] = text + " " + (_PAD_UNIT * (missing // len(_PAD_UNIT) + 1))[: missing - 1]
+        values[3] = text + " " + padding(text_kind, item.bits, missing - 1)
         line = _SUCCEEDED % tuple(values)
     return line.encode()
 
@@ -201,7 +203,7 @@ def build_results(store: Store, batch: Batch) -> bytes:
         if model not in models_json:
             models_json[model] = json.dumps(model)
         if result_type == "succeeded":
-            lines.append(_succeeded(item, models_json[model], req, batch.line_bytes))
+            lines.append(_succeeded(item, models_json[model], req, batch.line_bytes, batch.text))
         elif result_type == "errored":
             lines.append(_errored(item, model))
         else:  # canceled / expired lines carry only their type

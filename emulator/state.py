@@ -75,6 +75,7 @@ class Batch:
     table: OutcomeTable
     items: list[RequestItem] | None = None  # None for seeded batches: custom_ids are generated
     line_bytes: int | None = None
+    text: str = "lorem"  # what pads succeeded lines to line_bytes (padding.TEXTS)
     via_api: bool = False
     cancel_at: float | None = None
     cancel_delay: float = DEFAULT_CANCEL_DELAY
