@@ -2,11 +2,13 @@
 references measured in the same run: the time the official SDK takes merely to iterate `results()` over the
 same batch, and one bare COPY of the same rows into the same table (no HTTP, parsing, compression).
 
-    .venv/bin/python bench/ingest.py [--items 100000] [--small 10000] [--line-bytes 1200]
+    .venv/bin/python bench/ingest.py [--items 100000] [--small 10000] [--line-bytes 1200] [--text lorem|prose]
 
 Prints wall time, items/s and peak RSS of each, the ratios ingest/SDK (target <= 0.5) and ingest/COPY
 (target <= 1.5), the peak RSS at --small items for comparison, the bytes kept per item, and the disk per
-result against the gzip of the raw JSONL (the results as the API sent them, gzip level 6).
+result against the gzip of the raw JSONL (the results as the API sent them, gzip level 6). `--text prose` pads the
+emulator's lines with English-like text that gzip compresses about 3× (the default, lorem, repeats one sentence
+and compresses some 20×), for a disk ÷ gzip that stands for real answers.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--line-bytes", type=int, default=1200)
+    parser.add_argument("--text", choices=("lorem", "prose"), default="lorem")
     parser.add_argument("--child", nargs=3)
     args = parser.parse_args()
     if args.child:
@@ -103,7 +106,7 @@ def main() -> None:
         for n in (args.small, args.items):
             batch_id = control(url, "POST", "seed_batch",
                                {"api_key": BENCH_KEY, "n_requests": n, "status": "ended",
-                                "line_bytes": args.line_bytes})["id"]  # fmt: skip
+                                "line_bytes": args.line_bytes, "text": args.text})["id"]  # fmt: skip
             run_child(__file__, "sdk", url, batch_id)  # warm the emulator's results cache
             sdk = run_child(__file__, "sdk", url, batch_id)
             ingest = run_child(__file__, "ingest", url, batch_id)
