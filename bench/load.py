@@ -10,6 +10,8 @@ For each number of viewers, two phases on the same running system:
   health.js does (HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends
   for htmx's XHR);
   its polls are measured once every tab is open, for --duration seconds;
+  each tab is a coroutine holding its own kept-alive HTTP/1.1 connection, all on one event loop, so that what is
+  measured is the server (a thread per tab made 1,000 threads queue for this process's GIL);
 - the reference: the same viewers making the same requests at the same moments, each to a minimal Django view
   on the same gunicorn (`/healthz`: the whole middleware stack, no database): the limit of this stack on this
   machine at that moment.
@@ -27,6 +29,7 @@ Viewers are logged in by writing their sessions as Django's `force_login` does: 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import os
 import random
@@ -47,8 +50,9 @@ VENV = Path(sys.executable).parent
 
 
 class Stats:
+    """What one phase measured. Written only by the event loop's thread, read once it has ended: no lock."""
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.errors: list[str] = []
@@ -57,95 +61,160 @@ class Stats:
         self.requests = 0
 
     def add(self, page: str, seconds: float, status: int) -> None:
-        with self.lock:
-            self.latency[page].append(seconds)
-            self.statuses[page][status] += 1
-            self.requests += page not in ("list page", "batch page")  # the polls of the measured window
-            if status == 304:
-                self.unchanged.append(seconds)
-            if status not in (200, 304):
-                self.errors.append(f"{page}: HTTP {status}")
+        self.latency[page].append(seconds)
+        self.statuses[page][status] += 1
+        self.requests += page not in ("list page", "batch page")  # the polls of the measured window
+        if status == 304:
+            self.unchanged.append(seconds)
+        if status not in (200, 304):
+            self.errors.append(f"{page}: HTTP {status}")
 
     def reconnected(self) -> None:
-        with self.lock:
-            self.reconnects += 1
+        self.reconnects += 1
 
     def fail(self, page: str, error: str) -> None:
-        with self.lock:
-            self.errors.append(f"{page}: {error}")
+        self.errors.append(f"{page}: {error}")
 
 
-class Viewer(threading.Thread):
-    """One browser tab's worth of requests over one keep-alive connection."""
+class Viewer:
+    """One browser tab's worth of requests over one keep-alive connection: a coroutine on the phase's event loop.
 
-    def __init__(self, port: int, cookie: str, batch_id: str, seen: str, args, stop: threading.Event, stats: Stats,
+    A thread per tab measured the client as much as the server: at 1,000 tabs, a thousand threads queued for one
+    GIL after their response had arrived, and took CPU from gunicorn. The HTTP/1.1 is written and read by hand
+    (_read_response) rather than with aiohttp or httpx: a tab holds exactly one connection and sends exactly the
+    headers below (those libraries add a pool per session and headers of their own, Accept-Encoding: gzip among
+    them, which would change what the server does), and a hand reader costs the loop the least per request.
+    """
+
+    def __init__(self, port: int, cookie: str, batch_id: str, seen: str, args, stop: asyncio.Event, stats: Stats,
                  reference: bool = False):  # fmt: skip
-        super().__init__(daemon=True)
         self.port, self.cookie, self.stats, self.stop, self.args = port, cookie, stats, stop, args
         self.reference = reference  # every request to the minimal view instead, at the same moments
         self.batch_url = f"/batches/{batch_id}/"
         self.summary_url = f"{self.batch_url}?seen={seen}"
         self.tags: dict[str, str] = {}
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    def get(self, page: str, url: str, htmx_target: str | None = None) -> None:
-        headers = {"Cookie": self.cookie, "Host": "127.0.0.1"}
+    async def get(self, page: str, url: str, htmx_target: str | None = None) -> None:
+        # The headers http.client sent for the thread-per-tab client, in its order (identity: no compression).
+        headers = {"Accept-Encoding": "identity", "Cookie": self.cookie, "Host": "127.0.0.1"}
         if self.reference:
             url = "/healthz"
         if htmx_target:
             headers |= {"HX-Request": "true", "HX-Target": htmx_target}
             if url in self.tags:
                 headers["If-None-Match"] = self.tags[url]
+        request = "".join([f"GET {url} HTTP/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), "\r\n"])
         started = time.perf_counter()
         try:
-            response = self._request(url, headers)
+            status, response_headers = await self._request(request.encode("latin-1"))
         except (OSError, http.client.HTTPException) as exc:
             self.stats.fail(page, f"{type(exc).__name__}: {exc}")
-            self.conn = None
+            self._close()
             return
         if not htmx_target or time.monotonic() >= self.args.measure_from:
-            self.stats.add(page, time.perf_counter() - started, response.status)
-        elif response.status not in (200, 304):
-            self.stats.fail(page, f"HTTP {response.status}")
-        if htmx_target and response.getheader("ETag"):
-            self.tags[url] = response.getheader("ETag")
+            self.stats.add(page, time.perf_counter() - started, status)
+        elif status not in (200, 304):
+            self.stats.fail(page, f"HTTP {status}")
+        if htmx_target and response_headers.get("etag"):
+            self.tags[url] = response_headers["etag"]
 
-    def _request(self, url: str, headers: dict) -> http.client.HTTPResponse:
-        """As a browser does: a kept-alive connection the server has just closed (gunicorn's keepalive is 5 s,
-        the poll interval too) is opened again and the GET sent once more; any other failure is an error."""
+    async def _request(self, request: bytes) -> tuple[int, dict[str, str]]:
+        """As a browser does: a kept-alive connection the server has just closed is opened again and the GET sent
+        once more; any other failure is an error, and so is waiting more than 30 s (a browser waits longer)."""
         for attempt in (1, 2):
             reused = self.conn is not None
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)  # a browser waits longer
             try:
-                self.conn.request("GET", url, headers=headers)
-                response = self.conn.getresponse()
-                response.read()
-                return response
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                self.conn.close()
-                self.conn = None
+                async with asyncio.timeout(30):  # connect, write and read: http.client's socket timeout
+                    if self.conn is None:
+                        self.conn = await asyncio.open_connection("127.0.0.1", self.port)
+                    reader, writer = self.conn
+                    writer.write(request)
+                    await writer.drain()
+                    status, headers, close = await _read_response(reader)
+            except (ConnectionResetError, BrokenPipeError):  # http.client.RemoteDisconnected among them
+                self._close()
                 if not reused or attempt == 2:
                     raise
                 self.stats.reconnected()
+                continue
+            if close:  # the server said so (a process about to be replaced): the next request opens another
+                self._close()
+            return status, headers
         raise AssertionError("unreachable")
 
-    def run(self) -> None:
-        time.sleep(random.uniform(0, self.args.ramp))  # people open their tabs over the first seconds
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn[1].close()
+            self.conn = None
+
+    async def run(self) -> None:
+        await asyncio.sleep(random.uniform(0, self.args.ramp))  # people open their tabs over the first seconds
         if self.stop.is_set():
             return
-        self.get("list page", "/")
-        self.get("batch page", self.batch_url)
-        while not self.stop.wait(self.args.interval):
-            self.get("list poll", "/", "batch-rows")
-            self._health()
-            self.get("batch poll", self.summary_url, "batch-summary")
-            self._health()
+        try:
+            await self.get("list page", "/")
+            await self.get("batch page", self.batch_url)
+            while not await self._stopped_within(self.args.interval):
+                await self.get("list poll", "/", "batch-rows")
+                await self._health()
+                await self.get("batch poll", self.summary_url, "batch-summary")
+                await self._health()
+        finally:
+            self._close()
 
-    def _health(self) -> None:
+    async def _stopped_within(self, seconds: float) -> bool:
+        """threading.Event.wait(seconds): True as soon as the phase ends, False after seconds if it has not."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.stop.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _health(self) -> None:
         """static/dashboard/health.js polls the health bar after every swap of another poll of the page."""
         if self.args.health:
-            self.get("health", "/health/", "sync-health")
+            await self.get("health", "/health/", "sync-health")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bool]:
+    """One HTTP/1.1 response, body read and dropped: its status, its headers (lower-cased names) and whether the
+    connection ends with it. Enough for gunicorn's answers: Content-Length, chunked, or a body to the close."""
+    line = await reader.readline()
+    if not line:
+        raise http.client.RemoteDisconnected("Remote end closed connection without response")
+    try:
+        version, code, *_ = line.decode("latin-1").split(None, 2)
+        status = int(code)
+    except ValueError:
+        raise http.client.BadStatusLine(repr(line)) from None
+    headers: dict[str, str] = {}
+    while (line := await reader.readline()) not in (b"\r\n", b"\n"):
+        if not line:
+            raise http.client.IncompleteRead(b"")
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    connection = headers.get("connection", "").lower()
+    close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+    try:
+        if status in (204, 304):
+            pass
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                await reader.readexactly(size + 2)  # the chunk and its CRLF
+            while (await reader.readline()) not in (b"\r\n", b"\n", b""):  # trailers, then the last CRLF
+                pass
+        elif "content-length" in headers:
+            await reader.readexactly(int(headers["content-length"]))
+        else:
+            await reader.read()  # delimited by the close
+            close = True
+    except asyncio.IncompleteReadError as exc:
+        raise http.client.IncompleteRead(exc.partial) from None
+    except ValueError:
+        raise http.client.HTTPException("malformed chunk size or Content-Length") from None
+    return status, headers, close
 
 
 def _seed(url: str, args) -> tuple[object, list[str]]:
@@ -313,19 +382,20 @@ def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[st
     for level, n in enumerate(args.levels):
         phases = {}
         for mode in ("dashboard", "reference"):
-            stats, stop, syncs = Stats(), threading.Event(), []
+            stats, stop, syncs, tabs_closed = Stats(), threading.Event(), [], asyncio.Event()
             watcher = threading.Thread(target=_watch_syncs, args=(ws.pk, stop, syncs), daemon=True)
             watcher.start()
             viewers = [
                 Viewer(port, cookie, running_ids[i % len(running_ids)], seen[running_ids[i % len(running_ids)]],
-                       args, stop, stats, reference=mode == "reference")
+                       args, tabs_closed, stats, reference=mode == "reference")
                 for i, cookie in enumerate(cookies[:n])
             ]  # fmt: skip
             args.ramp = max(10.0, n / args.open_rate)
             started = time.monotonic()
             args.measure_from = started + args.ramp  # polls are measured once every tab is open
-            for viewer in viewers:
-                viewer.start()
+            loop = asyncio.new_event_loop()
+            tabs = threading.Thread(target=loop.run_until_complete, args=(_open_tabs(viewers, tabs_closed),))
+            tabs.start()
             big = big_at = done_at = None
             if mode == "dashboard" and level == 0 and args.big:
                 time.sleep(args.duration / 4)
@@ -337,9 +407,10 @@ def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[st
                 if big and done_at is None and Batch.objects.filter(pk=big).exclude(results_ingested_at=None).exists():
                     done_at = time.monotonic()
             stop.set()
+            loop.call_soon_threadsafe(tabs_closed.set)  # an asyncio.Event is set from its loop's thread only
             elapsed = time.monotonic() - args.measure_from
-            for viewer in viewers:
-                viewer.join(timeout=35)
+            tabs.join()  # at most 35 s: _open_tabs gives up on the tabs still waiting then
+            loop.close()
             watcher.join(timeout=5)
             phases[mode] = (stats, elapsed, _load())
             if mode == "dashboard":
@@ -352,6 +423,19 @@ def _run(args, url: str, port: int, ws, running_ids: list[str], cookies: list[st
         print(f"{row['viewers']:>7} {row['errors']:>6} {row['ref_errors']:>10} {row['rps']:>6.0f} "
               f"{row['ref_rps']:>9.0f} {row['p95']:>12.1f} {row['p95_x']:>6.2f} {row['u50_x']:>12.2f} "
               f"{row['u95_x']:>12.2f}")  # fmt: skip
+
+
+async def _open_tabs(viewers: list[Viewer], closed: asyncio.Event) -> None:
+    """Every tab on this one event loop, in a thread of its own: the main thread meanwhile runs the phase (its
+    Django queries would hold the loop up). Once the phase is over, a tab finishing its requests has 35 s."""
+    tasks = [asyncio.create_task(viewer.run()) for viewer in viewers]
+    await closed.wait()
+    _done, pending = await asyncio.wait(tasks, timeout=35)
+    for task in pending:
+        task.cancel()
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, Exception):  # a bug of this script, not a failed request: those are counted
+            print(f"a tab stopped: {type(outcome).__name__}: {outcome}", file=sys.stderr)
 
 
 def _load() -> str:
