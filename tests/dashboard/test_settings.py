@@ -72,6 +72,15 @@ def test_production_mode_starts_with_nothing_set_on_a_generated_secret_key_kept_
     assert again.stdout.strip() == key  # kept, not generated again: sessions and stored API keys survive
 
 
+def test_the_process_that_generates_the_key_signs_with_it(tmp_path):
+    # ./bin/start's `startup` (and a worker) imports the settings before `prepare` keeps a key, then goes on in
+    # the same process: migrations, the first admin, the static files.
+    code = "from django.core.management import call_command; call_command('prepare'); print(settings.SECRET_KEY)"
+    made = _python(code, {}, tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[-1] == (tmp_path / "secret-key.txt").read_text().strip()
+
+
 def test_production_mode_starts_with_a_strong_key_and_allowed_hosts_set(tmp_path):
     result = _python(
         "print(settings.ALLOWED_HOSTS)", {"SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "dash.example.com"}, tmp_path

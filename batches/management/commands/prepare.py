@@ -21,6 +21,9 @@ class Command(BaseCommand):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         if not _secret_key_set():
             write_secret(settings.SECRET_KEY_PATH, get_random_secret_key())
+            # This process read its settings before the key existed: what it runs next (./bin/start's `startup`,
+            # a worker) signs with the kept key, the one another process may have linked into place first.
+            settings.SECRET_KEY = settings.SECRET_KEY_PATH.read_text(encoding="utf-8").strip()
             self.stdout.write(f"Generated a secret key, kept in {settings.SECRET_KEY_PATH}")
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
         for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
