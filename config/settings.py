@@ -79,7 +79,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     # runserver (./bin/start --dev) serves static files through whitenoise too, as production does.
     "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
+    # Django's, collecting less: no Redoc, no source maps (config/static.py).
+    "config.static.StaticFilesConfig",
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
@@ -228,7 +229,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # sources (`manage.py prepare` makes STATIC_ROOT, which whitenoise warns about when it is missing).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "config.static.ManifestStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
