@@ -173,7 +173,10 @@ def unfinished() -> list[int]:
 
 def submit(submission_id: int) -> bool:
     """Create the batches of every part not created yet. True when some part must be tried again."""
-    submission = Submission.objects.select_related("workspace", "created_by").get(pk=submission_id)
+    submission = Submission.objects.select_related("workspace", "created_by").filter(pk=submission_id).first()
+    if submission is None:  # deleted (a discarded draft, an admin's delete) after its task was queued
+        log.info("submission %s no longer exists: nothing to send", submission_id)
+        return False
     if submission.confirmed_at is None:
         log.warning("submission %s is a draft: not sent until an Operator confirms it", submission_id)
         return False

@@ -264,3 +264,15 @@ def test_a_part_whose_task_dies_fails_visibly_with_its_audit_row_and_event(queue
     assert AuditEvent.objects.filter(outcome="error", target=f"submission {submission.pk} part 0").exists()
     assert NotificationEvent.objects.filter(kind="submission.failed").exists()
     assert emulator.calls["create"] == 0
+
+
+def test_a_task_for_a_submission_deleted_after_it_was_queued_ends_quietly(queue, workspace, emulator, caplog):
+    submission = queue([batch_request("a")])
+    submission_id = submission.pk
+    submission.delete()  # an admin's delete, or a discarded draft, while its task waited in the queue
+
+    with caplog.at_level("INFO", logger="batches.services.submit"):
+        tasks.submit_batches.apply(args=[submission_id]).get()  # raises if the task fails
+
+    assert f"submission {submission_id} no longer exists" in caplog.text
+    assert Batch.objects.count() == 0 and emulator.store.batches == {}
