@@ -268,7 +268,16 @@ def _client_for(
         # The SDK adds ANTHROPIC_CUSTOM_HEADERS to every client: a process-wide setting would reach every
         # workspace's server. Omitted, each of them.
         default_headers=dict.fromkeys(env_headers, anthropic.omit),
+        # The SDK's own defaults (limits, redirects, keep-alive), with the one CA bundle loaded once per process.
+        http_client=anthropic.DefaultHttpxClient(verify=_ssl_context()),
     )
+
+
+@functools.cache
+def _ssl_context():
+    # Loading the CA bundle costs ~20 ms of CPU for every new client; a context is safe to share across threads.
+    # Built as the SDK builds its own (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
+    return httpx2.create_ssl_context()
 
 
 def _client(creds: Credentials) -> anthropic.Anthropic:
