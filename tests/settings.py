@@ -27,6 +27,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # (tests/dashboard/test_production.py checks the hashed ones on a real server).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True
+# Find each static file when it is asked for, not by walking every app's static folder whenever a test client
+# or server starts its middleware (12% of a test run's CPU, with Django's test client starting it per test).
+WHITENOISE_AUTOREFRESH = True
 
 # A checkout that never ran `manage.py prepare` has no kept key; tests sign sessions all the same.
 SECRET_KEY = SECRET_KEY or "tests-only-" + "k3y" * 20

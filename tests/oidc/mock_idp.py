@@ -32,7 +32,8 @@ class MockIdp:
         self.nonces: dict[str, str] = {}  # code -> the nonce its authorization request carried
 
     def start(self) -> MockIdp:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for it (up to 0.5 s by default) at the end of every test.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:
