@@ -31,13 +31,29 @@ def batch_page(batches: QuerySet[Batch], number: str | None) -> tuple[Page, list
 
     It pages through ids alone (an index-only scan, even on the last page), then loads those rows.
     """
-    page = Paginator(batches.values_list("id", flat=True), PAGE_SIZE).get_page(number)
+    page = _FromNearerEnd(batches.values_list("id", flat=True), PAGE_SIZE).get_page(number)
     rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
     shown = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
     costs = spend_of_batches(list(rows))
     for batch in shown:
         batch.spend = costs.get(batch.id)
     return page, shown
+
+
+class _FromNearerEnd(Paginator):
+    """A page past the middle is read from the other end, in the reverse order, and turned round: an OFFSET walks
+    the index from its start, so the last of 20,000 pages walked 999,950 entries (2.1x the admin changelist).
+    Every order the list sorts by ends in the id, so the reverse order is exact."""
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = self.count if bottom + self.per_page + self.orphans >= self.count else bottom + self.per_page
+        if bottom <= self.count // 2 or not self.object_list.ordered:
+            return super().page(number)
+        rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
+        rows.reverse()
+        return self._get_page(rows, number, self)
 
 
 # --- errors across batches -----------------------------------------------------------------------

@@ -227,6 +227,7 @@ class Batch(models.Model):
             models.Index(fields=["processing_status", "-created_at"]),
             # A workspace's past batches by how long they took: the history an ETA is drawn from.
             models.Index(fields=["workspace", "processing_status", "request_total"], name="batch_by_size"),
+            # On PostgreSQL, also the list's "longest first" order (migration 0039: SQLite cannot index NULLS LAST).
         ]
 
     def __str__(self) -> str:

@@ -224,11 +224,14 @@ def test_an_ended_batch_shows_how_long_it_ran(viewer_client, mirrored):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's query plan: CI's second run")
-@pytest.mark.parametrize("sort", ["", "created"])
-def test_the_pages_by_creation_are_read_off_an_index_without_sorting_every_batch(viewer, sort):
+@pytest.mark.parametrize("sort", ["", "created", "-duration"])
+@pytest.mark.parametrize("from_the_end", [False, True], ids=["first pages", "last pages"])
+def test_the_pages_by_creation_are_read_off_an_index_without_sorting_every_batch(viewer, sort, from_the_end):
+    """Also "longest first" (migration 0039), and each order reversed: the pages past the middle read it so."""
     from dashboard.forms import BatchFilterForm
 
-    page_ids = BatchFilterForm({"sort": sort}).filter(Batch.objects.all()).values_list("id", flat=True)[50:100]
+    ordered = BatchFilterForm({"sort": sort}).filter(Batch.objects.all())
+    page_ids = (ordered.reverse() if from_the_end else ordered).values_list("id", flat=True)[50:100]
     with connection.cursor() as cursor:
         # Seen on an empty table, the planner would sort anyway; forbidding sorts shows whether it must.
         cursor.execute("SET LOCAL enable_sort = off")
@@ -339,3 +342,29 @@ def test_the_csv_is_on_the_record(viewer_client, mirrored):
     _csv(viewer_client.get("/batches/export.csv?status=ended"))
     event = AuditEvent.objects.get(action="export", target="batch_list")
     assert event.params == {"status": "ended"}
+
+
+@pytest.mark.parametrize("sort", ["-created", "created", "-duration", "duration", "-errors", "errors", "-status"])
+def test_every_page_holds_its_own_batches_in_order_read_from_either_end(db, monkeypatch, sort):
+    """Pages past the middle are read backwards from the end (dashboard/queries.py): the pages, read in turn,
+    must be the whole sorted list, once each, with ties (same creation time) and running batches (no duration)."""
+    from dashboard.forms import BatchFilterForm
+    from dashboard.queries import batch_page
+    from tests.builders import ENDED, ended_batch
+
+    for n in range(11):
+        batch = ended_batch(f"b{n:02d}", ended=ENDED + timedelta(minutes=n % 4))
+        # Three share one creation time; some are still running; durations and error counts repeat.
+        created = ENDED - timedelta(hours=1 + (n % 3 if n > 2 else 0))
+        running = n in (3, 7)
+        Batch.objects.filter(pk=batch.pk).update(created_at=created, errored_count=n % 2,
+                                                 ended_at=None if running else batch.ended_at,
+                                                 processing_status="in_progress" if running else "ended")  # fmt: skip
+    monkeypatch.setattr("dashboard.queries.PAGE_SIZE", 3)
+    form = BatchFilterForm({"sort": sort})
+    everything = list(form.filter(Batch.objects.all()).values_list("id", flat=True))
+
+    pages = [batch_page(form.filter(Batch.objects.all()), str(number))[1] for number in range(1, 5)]
+
+    assert [[b.id for b in page] for page in pages] == [everything[i : i + 3] for i in range(0, 11, 3)]
+    assert [len(page) for page in pages] == [3, 3, 3, 2]
