@@ -26,12 +26,17 @@ TOP_BATCHES = 10
 
 
 # --- the batch list ------------------------------------------------------------------------------
-def batch_page(batches: QuerySet[Batch], number: str | None) -> tuple[Page, list[Batch]]:
-    """One page of the list, each batch with its workspace, submitter and `spend`: four queries.
+def batch_page(batches: QuerySet[Batch], number: str | None, *, count: int | None = None) -> tuple[Page, list[Batch]]:
+    """One page of the list, each batch with its workspace, submitter and `spend`: four queries, three when the
+    caller knows how many `batches` holds (`count`: the status tab's, itself kept while nothing changes).
 
     It pages through ids alone (an index-only scan, even on the last page), then loads those rows.
     """
-    page = _FromNearerEnd(batches.values_list("id", flat=True), PAGE_SIZE).get_page(number)
+    paginator = _FromNearerEnd(batches.values_list("id", flat=True), PAGE_SIZE)
+    if count is not None:
+        # Counting is the list's slowest query at scale (98 ms of a 165 ms page at a million batches).
+        paginator.count = count
+    page = paginator.get_page(number)
     rows = Batch.objects.select_related("workspace", "submitted_by").in_bulk(list(page.object_list))
     shown = [rows[batch_id] for batch_id in page.object_list if batch_id in rows]
     costs = spend_of_batches(list(rows))
