@@ -288,15 +288,23 @@ else:
 # the tests run a real worker and beat against it (its folders are made by `manage.py prepare`).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL") or env("REDIS_URL") or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL == "filesystem://":
-    _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
+
+
+def broker_folders(root: Path) -> dict[str, str]:
+    """The embedded broker's folders under `root` (tests/settings.py gives the suite's a root of their own)."""
+    return {
+        "data_folder_in": str(root / "queue"),
+        "data_folder_out": str(root / "queue"),
+        "processed_folder": str(root / "processed"),
         # Broadcast (pidbox) files; without it kombu writes them under ./control of the working directory.
-        "control_folder": str(_broker_dir / "control"),
+        "control_folder": str(root / "control"),
+    }
+
+
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **broker_folders(VAR_DIR / "broker"),
+        "store_processed": False,
         # A worker takes one message per poll: at kombu's default of one poll a second, a queue fed faster
         # than that (beat's heartbeat and syncs at a short interval, a burst of submissions) only grows.
         "polling_interval": 0.1,

@@ -5,19 +5,12 @@ DJANGO_SETTINGS_MODULE, except those that check the production settings themselv
 """
 
 from config.settings import *  # noqa: F403
-from config.settings import CELERY_BROKER_TRANSPORT_OPTIONS, SECRET_KEY, STORAGES, VAR_DIR
+from config.settings import CELERY_BROKER_TRANSPORT_OPTIONS, SECRET_KEY, STORAGES, VAR_DIR, broker_folders
 
 # The suite's embedded broker has folders of its own: a message a test leaves queued (a task sent with no worker
 # running) must never reach the real worker a later ./bin/start runs on the same var folder.
 if "data_folder_in" in CELERY_BROKER_TRANSPORT_OPTIONS:
-    _test_broker = VAR_DIR / "test-broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        **CELERY_BROKER_TRANSPORT_OPTIONS,
-        "data_folder_in": str(_test_broker / "queue"),
-        "data_folder_out": str(_test_broker / "queue"),
-        "processed_folder": str(_test_broker / "processed"),
-        "control_folder": str(_test_broker / "control"),
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, **broker_folders(VAR_DIR / "test-broker")}
 
 # The production hasher spends ~80 ms per password on purpose; a test logs in thousands of times (610 s of
 # the suite as it was, 148 s with this one). Nothing here tests the hash's strength.

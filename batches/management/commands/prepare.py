@@ -25,10 +25,9 @@ class Command(BaseCommand):
             # a worker) signs with the kept key, the one another process may have linked into place first.
             settings.SECRET_KEY = settings.SECRET_KEY_PATH.read_text(encoding="utf-8").strip()
             self.stdout.write(f"Generated a secret key, kept in {settings.SECRET_KEY_PATH}")
-        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-            if key in options:
-                Path(options[key]).mkdir(parents=True, exist_ok=True)
+        for key, folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.items():
+            if "folder" in key:  # the embedded broker's (config/settings.py broker_folders)
+                Path(folder).mkdir(parents=True, exist_ok=True)
         if settings.WHITENOISE_USE_FINDERS:
             Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
