@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class BatchesConfig(AppConfig):
@@ -12,3 +13,11 @@ class BatchesConfig(AppConfig):
         from batches.services import auth_cache
 
         auth_cache.connect()  # who may do what, kept in the shared cache, is forgotten when it changes
+        post_migrate.connect(_install_tally, sender=self)
+
+
+def _install_tally(sender, using: str = "default", **kwargs) -> None:
+    """The batch tally's triggers, and its count, made good after every migrate (batches/services/tally.py)."""
+    from batches.services import tally
+
+    tally.install(using)

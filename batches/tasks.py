@@ -19,6 +19,7 @@ from django.utils import timezone
 from batches.errors import APIError
 from batches.models import Batch, Heartbeat, Workspace
 from batches.services import bulk, estimates, ingest, ingest_group, kept_bodies, pricing, reconcile, submit, sync
+from batches.services import tally as batch_tally
 from batches.services.handoff import enqueue
 from batches.services.notify import checks, send
 from batches.services.workspaces import ensure_default_workspace
@@ -122,6 +123,12 @@ def resume_submissions() -> None:
     for submission_id in submit.unfinished():
         enqueue(submit_batches, submission_id)
     kept_bodies.split_all()  # pass-through bodies whose split was never run (a dead worker, a broker that was down)
+
+
+@shared_task(ignore_result=True)
+def compact_batch_tally() -> None:
+    """Fold the batch list's tab counts into one row per key (batches/services/tally.py)."""
+    batch_tally.compact()
 
 
 @shared_task(ignore_result=True)

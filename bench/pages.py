@@ -207,12 +207,14 @@ def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
 
 
 def measure(
-    client, url: str, runs: int, beside: str | None = None
+    client, url: str, runs: int, beside: str | None = None, cold: bool = False
 ) -> tuple[list[float], list[dict], bytes, list[float]]:
     """Server times of `runs` requests after the warm-ups, then the queries and body of one more: counted
     on a run of their own, so recording them does not weigh on the times. A streamed body is read to its
     end inside the time, as a browser would. With `beside` (the reference's URL), each request of the page
-    follows one of the reference, so both meet the same load on this shared machine: their times come last."""
+    follows one of the reference, so both meet the same load on this shared machine: their times come last.
+    `cold` empties the cache before each timed request (untimed): a first view, as after a change."""
+    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -222,6 +224,8 @@ def measure(
         return b"".join(response.streaming_content) if response.streaming else response.content
 
     def timed(path: str) -> float:
+        if cold:
+            cache.clear()
         start = time.perf_counter()
         get(path)
         return (time.perf_counter() - start) * 1000
@@ -240,12 +244,14 @@ def measure(
     return times, ctx.captured_queries, body, reference
 
 
-def report(client, pages: list[tuple[str, str]], runs: int, target_ms: float, rows=None, reference=None) -> None:
+def report(
+    client, pages: list[tuple[str, str]], runs: int, target_ms: float, rows=None, reference=None, cold: bool = False
+) -> None:
     """Print each page's median, p95, queries and SQL time with PASS/FAIL against the target, then the
     slowest query's plan for each page that fails. `rows(url, body)`, if given, adds the rows shown;
     `reference` (a name and a URL), the reference's median measured beside each page (its requests
-    alternate with the page's) and the ratio of the page's median to it."""
-    print(f"{runs} requests per page after {WARMUPS} warm-ups\n")
+    alternate with the page's) and the ratio of the page's median to it. `cold`: see `measure`."""
+    print(f"{runs} requests per page after {WARMUPS} warm-ups{', each with the cache emptied' if cold else ''}\n")
     if reference:
         print(f"reference: {reference[0]} ({reference[1]}), measured beside each page\n")
     ratio_head = " ref ms vs ref" if reference else ""
@@ -253,7 +259,7 @@ def report(client, pages: list[tuple[str, str]], runs: int, target_ms: float, ro
           f"{ratio_head}  result")  # fmt: skip
     failed = []
     for name, url in pages:
-        times, queries, body, beside = measure(client, url, runs, reference[1] if reference else None)
+        times, queries, body, beside = measure(client, url, runs, reference[1] if reference else None, cold)
         median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[-1]
         verdict = "PASS" if median < target_ms else "FAIL"
         sql_ms = sum(float(q["time"]) for q in queries) * 1000
@@ -286,6 +292,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="measure the data a previous run loaded")
+    parser.add_argument("--cold", action="store_true", help="empty the cache before each request: first views")
+    parser.add_argument("--only", default="", help="only the pages whose name starts with this")
     return parser.parse_args()
 
 
@@ -338,7 +346,8 @@ def main() -> None:
     overloaded = ErrorCount.objects.get(batch_id=big, error_type="overloaded_error").count
     print(f"big batch {big}: {overloaded:,} overloaded_error items")
     # The Django admin's own changelist of the same batches, beside each page: the pages should not cost more.
-    report(client, pages, args.runs, TARGET_MS, reference=CHANGELIST)
+    pages = [(name, url) for name, url in pages if name.startswith(args.only)]
+    report(client, pages, args.runs, TARGET_MS, reference=CHANGELIST, cold=args.cold)
 
 
 if __name__ == "__main__":

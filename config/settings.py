@@ -337,6 +337,7 @@ SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
     "resume-submissions": {"task": "batches.tasks.resume_submissions", "schedule": 60.0},
+    "compact-batch-tally": {"task": "batches.tasks.compact_batch_tally", "schedule": 60.0},
     # /readyz: beat is alive if it sent this lately, a worker if one ran it. A stale one is dropped, but not
     # before a busy worker (a sync queued ahead of it on a loaded host) could reach it: expiring after one short
     # interval, every heartbeat expired in the queue and /readyz never saw a worker.

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
 
-from batches.models import Batch
+from batches.models import Batch, BatchTally
 from dashboard.batch_rows import PRIORITY
 from dashboard.forms import BatchFilterForm
 from dashboard.queries import query_without
@@ -53,10 +53,17 @@ class Offers:
 
 def tabs(
     form: BatchFilterForm, batches: QuerySet[Batch], params: QueryDict, shown_versions: list[tuple[int | str, int]],
+    workspace_ids: list[int] | None,
 ) -> tuple[list[Tab], Offers]:  # fmt: skip
     """All, then each status tab, each with how many batches the other filters leave in it, and which bulk
-    actions the current tab's batches allow: one query, none while the workspaces' versions stand still."""
-    counts = _counts(form.filter(batches, tab=False).order_by(), shown_versions, form.cleaned_data.get("expiring"))
+    actions the current tab's batches allow. One query: of the batch tally, kept by the writes, when only the
+    workspace is chosen (`workspace_ids`: those this user may see, None for all); else a count of the batches
+    the filters select, none while the workspaces' versions stand still."""
+    if form.narrows:
+        counts = _counts(form.filter(batches, tab=False).order_by(), shown_versions, form.cleaned_data.get("expiring"))
+    else:
+        chosen = form.cleaned_data.get("workspace")  # among those this user may see: the form offers no other
+        counts = BatchTally.objects.counts(workspace_ids if chosen is None else [chosen.pk])
     base = query_without(params, "status", "page")
     form.is_valid()
     current = form.cleaned_data.get("status") or ""

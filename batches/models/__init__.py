@@ -37,11 +37,12 @@ from batches.models.spend import (
     UsageRollup,
 )
 from batches.models.sso import SignIn, SsoGrant, SsoRoleRule
+from batches.models.tally import BatchTally
 from batches.models.tokens import ApiToken
 from batches.models.workspace_access import WorkspaceAccess
 
 __all__ = [
-    "ApiToken",
+    "ApiToken", "BatchTally",
     "REQUEST_COUNTS", "RESULTS_EXPIRING_SOON", "RESULTS_RETENTION", "ApiRequestCount", "AuditEvent", "Batch", "Budget",
     "CostReportFetch", "Credentials", "DailyUsage", "Delivery", "DeliveryAttempt", "ErrorCount", "EventKind",
     "Heartbeat",

@@ -123,6 +123,14 @@ class BatchFilterForm(forms.Form):
         return batches.order_by(order, "-created_at", "-id")
 
     @property
+    def narrows(self) -> bool:
+        """Whether a filter other than the workspace (and the tab, and the order) is in force: without one, the
+        tabs' counts are the batch tally's (batches/models/tally.py), not a count of the filtered batches."""
+        self.is_valid()
+        narrowing = ("created_from", "created_to", "has_errors", "expiring", "q")
+        return any(self.cleaned_data.get(name) for name in narrowing)
+
+    @property
     def sort_in_force(self) -> str:
         self.is_valid()
         return self.cleaned_data.get("sort") or "-created"

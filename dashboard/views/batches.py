@@ -37,8 +37,9 @@ from dashboard.wording import sent_with
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
-    shown_versions = versions.of(visible_workspace_ids(request))  # none with a shared cache; counts are kept under it
-    tab_list, offers = listing.tabs(form, visible, request.GET, shown_versions)
+    workspace_ids = visible_workspace_ids(request)
+    shown_versions = versions.of(workspace_ids)  # none with a shared cache; filtered counts are kept under it
+    tab_list, offers = listing.tabs(form, visible, request.GET, shown_versions, workspace_ids)
     in_tab = next(tab.count for tab in tab_list if tab.current)  # the pager's count: the tab counted it already
     page, batches = batch_page(form.filter(visible), request.GET.get("page"), count=in_tab)
     context = {
