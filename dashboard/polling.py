@@ -35,6 +35,7 @@ from batches.models import Batch
 from batches.services import versions
 from batches.services import workspace_roles as scoped
 from dashboard.access import visible_batches, visible_workspace_ids
+from dashboard.context_processors import WATCHED
 
 # What a cached fragment varies by besides the URL: the full page and each fragment of it share one URL.
 VARY = ("HX-Request", "HX-Target", "Cookie")
@@ -90,8 +91,18 @@ def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int
     return response
 
 
-def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int]] | None:
+def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int]]:
     return versions.of(visible_workspace_ids(request))
+
+
+def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int | str]]:
+    """The health bar's: the versions of the workspaces it shows (a failing sync, a recovery and a refused answer
+    bump them), the batches this browser watches (its session's), and the sync interval now. A successful pass
+    announces nothing (every tab's rows would render again), but the bar shows when it was: so it renders again
+    once per sync interval, as well as at once on a failure."""
+    watched = hashlib.sha256(",".join(request.session.get(WATCHED, [])).encode()).hexdigest()[:16]
+    interval = int(time.time() // settings.SYNC_INTERVAL_SECONDS)
+    return [*versions.of(visible_workspace_ids(request)), ("watched", watched), ("synced", interval)]
 
 
 def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:

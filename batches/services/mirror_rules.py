@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from batches.client import RemoteBatch
 from batches.models import Batch, MirrorRefusal, Workspace
+from batches.services import versions
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +101,4 @@ def record(workspace: Workspace, refused: list[tuple[str, str]]) -> None:
     last_id, last_reason = refused[-1]
     summary = f"{last_id[:80]!r}: {last_reason}"[:300]
     Workspace.objects.filter(pk=workspace.pk).update(last_refusal_at=now, last_refusal=summary)
+    versions.bump(workspace.pk)  # the health bar says so at its next poll

@@ -190,8 +190,14 @@ def test_the_health_bar_is_a_small_partial_of_a_handful_of_queries(viewer_client
     assert response.status_code == 200 and "<html" not in body
     bar = element(body, "aside", id="sync-health")
     assert "main" in text(bar) and "synced" in text(bar)
-    assert len(queries) <= 4, [q["sql"] for q in queries]  # session, user, its workspace roles, workspaces
+    # session, user, its workspace roles, the workspaces' versions and the user's permissions (2) for its ETag,
+    # workspaces. An unchanged bar is answered 304 without the last (with a shared cache, with none of them:
+    # tests/dashboard/test_shared_cache.py).
+    assert len(queries) == 7, [q["sql"] for q in queries]
     assert len(body) < 2000
+    with CaptureQueriesContext(connection) as queries:
+        again = viewer_client.get("/health/", headers={"HX-Request": "true", "If-None-Match": response["ETag"]})
+    assert again.status_code == 304 and len(queries) == 6
 
 
 def test_a_failing_workspace_shows_on_the_bar_in_the_title_and_on_its_running_rows(viewer_client, mirrored, emulator):

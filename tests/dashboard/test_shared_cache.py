@@ -10,6 +10,7 @@ as a commit would run it (`django_capture_on_commit_callbacks`).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import pytest
@@ -25,6 +26,7 @@ from tests.processes import free_port
 
 ROWS = {"HX-Request": "true", "HX-Target": "batch-rows"}
 SUMMARY = {"HX-Request": "true", "HX-Target": "batch-summary"}
+HEALTH = {"HX-Request": "true", "HX-Target": "sync-health"}
 REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
@@ -59,7 +61,7 @@ def _queries(do):
 
 def test_an_unchanged_poll_reads_nothing_from_the_database(shared, client, viewer, mirrored):
     client.force_login(viewer)
-    for url, headers in (("/", ROWS), (f"/batches/{mirrored['running'].pk}/", SUMMARY)):
+    for url, headers in (("/", ROWS), (f"/batches/{mirrored['running'].pk}/", SUMMARY), ("/health/", HEALTH)):
         tag = _poll(client, url, headers)["ETag"]
         _poll(client, url, headers, tag)  # the first 304 fills the cache (user, versions)
 
@@ -84,6 +86,35 @@ def test_a_change_makes_the_next_poll_render(
     poll = _poll(client, "/", ROWS, list_tag)
     assert poll.status_code == 200 and 'data-live="false"' in poll.content.decode()  # the batch ended
     assert _poll(client, f"/batches/{running.pk}/", SUMMARY, page_tag).status_code == 200
+
+
+def test_the_health_bar_renders_again_on_a_failure_a_watch_and_each_sync_interval(
+    shared, client, viewer, mirrored, emulator, settings, django_capture_on_commit_callbacks
+):
+    settings.SYNC_INTERVAL_SECONDS = 10**9
+    client.force_login(viewer)
+    tag = _poll(client, "/health/", HEALTH)["ETag"]
+    assert _poll(client, "/health/", HEALTH, tag).status_code == 304
+
+    emulator.faults.add(op="list", status=401, times=-1)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.catch_up(mirrored["workspace"].pk)
+    failing = _poll(client, "/health/", HEALTH, tag)
+    assert failing.status_code == 200 and "sync failing since" in failing.content.decode()
+
+    tag = failing["ETag"]
+    assert _poll(client, "/health/", HEALTH, tag).status_code == 304
+    client.post(f"/batches/{mirrored['running'].pk}/watch/", {"watch": "on"}, headers={"HX-Request": "true"})
+    watching = _poll(client, "/health/", HEALTH, tag)  # this browser's watch list is part of the bar
+    assert watching.status_code == 200
+
+    # A successful pass announces nothing, but the bar says when it was: it renders again each sync interval.
+    settings.SYNC_INTERVAL_SECONDS = 1
+    time.sleep(1 - time.time() % 1 + 0.01)  # just past an interval's start
+    tag = _poll(client, "/health/", HEALTH)["ETag"]
+    assert _poll(client, "/health/", HEALTH, tag).status_code == 304
+    time.sleep(1 - time.time() % 1 + 0.01)
+    assert _poll(client, "/health/", HEALTH, tag).status_code == 200
 
 
 def test_a_role_taken_away_takes_effect_on_the_next_poll(
