@@ -6,13 +6,14 @@ broker, and the shared cache the polls answer from), while a 100,000-result batc
 
 For each number of viewers, two phases on the same running system:
 - the dashboard: each viewer opens its tab at some moment of the first --ramp seconds, loads the list and one
-  running batch's page once, then polls both fragments every 5 s, each followed by the health bar's poll as
-  health.js does (HX-Request, HX-Target and If-None-Match when it holds an ETag, as the browser's cache sends
-  for htmx's XHR);
+  running batch's page once, then polls both fragments every 5 s (HX-Request, HX-Target and If-None-Match when
+  it holds an ETag, as the browser's cache sends for htmx's XHR), each followed by the health bar's poll as
+  health.js does when the poll's answer did not bring the bar with it (out of band);
   its polls are measured once every tab is open, for --duration seconds;
   each tab is a coroutine holding its own kept-alive HTTP/1.1 connection, all on one event loop, so that what is
   measured is the server, not 1,000 client threads queueing for one GIL;
-- the reference: the same viewers making the same requests at the same moments, each to a minimal Django view
+- the reference: the same viewers making the same requests at the same moments (the health bar's polls too,
+  when the dashboard's needed them), each to a minimal Django view
   on the same gunicorn (`/healthz`: the whole middleware stack, no database): the limit of this stack on this
   machine at that moment.
 Every figure is printed beside the reference's of the same level (×ref): on a shared 2-core machine absolute
@@ -94,33 +95,41 @@ class Viewer:
         self.batch_url = f"/batches/{batch_id}/"
         self.summary_url = f"{self.batch_url}?seen={seen}"
         self.tags: dict[str, str] = {}
+        self.brought_bar: dict[str, bool] = {}  # by URL: whether its last 200 held the health bar
         self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def get(self, page: str, url: str, htmx_target: str | None = None) -> None:
+    async def get(self, page: str, url: str, htmx_target: str | None = None) -> bool:
+        """One request; whether its answer (a 304: the 200 it revalidated) brought the health bar out of band. The
+        reference asks the minimal view instead, and follows what the dashboard phase's answers brought."""
         # The headers http.client sent for the thread-per-tab client, in its order (identity: no compression).
         headers = {"Accept-Encoding": "identity", "Cookie": self.cookie, "Host": "127.0.0.1"}
-        if self.reference:
-            url = "/healthz"
         if htmx_target:
             headers |= {"HX-Request": "true", "HX-Target": htmx_target}
-            if url in self.tags:
+            if url in self.tags and not self.reference:
                 headers["If-None-Match"] = self.tags[url]
-        request = "".join([f"GET {url} HTTP/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), "\r\n"])
+        target = "/healthz" if self.reference else url
+        request = "".join([f"GET {target} HTTP/1.1\r\n", *(f"{k}: {v}\r\n" for k, v in headers.items()), "\r\n"])
         started = time.perf_counter()
         try:
-            status, response_headers = await self._request(request.encode("latin-1"))
+            status, response_headers, body = await self._request(request.encode("latin-1"))
         except (OSError, http.client.HTTPException) as exc:
             self.stats.fail(page, f"{type(exc).__name__}: {exc}")
             self._close()
-            return
+            return False
         if not htmx_target or time.monotonic() >= self.args.measure_from:
             self.stats.add(page, time.perf_counter() - started, status)
         elif status not in (200, 304):
             self.stats.fail(page, f"HTTP {status}")
+        if self.reference:
+            return self.args.brought_bar.get(page, False)
         if htmx_target and response_headers.get("etag"):
             self.tags[url] = response_headers["etag"]
+        if status == 200:
+            self.brought_bar[url] = b'hx-swap-oob="true"' in body and b'id="sync-health"' in body
+            self.args.brought_bar[page] = self.brought_bar[url]
+        return status in (200, 304) and self.brought_bar.get(url, False)
 
-    async def _request(self, request: bytes) -> tuple[int, dict[str, str]]:
+    async def _request(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         """As a browser does: a kept-alive connection the server has just closed is opened again and the GET sent
         once more; any other failure is an error, and so is waiting more than 30 s (a browser waits longer)."""
         for attempt in (1, 2):
@@ -132,7 +141,7 @@ class Viewer:
                     reader, writer = self.conn
                     writer.write(request)
                     await writer.drain()
-                    status, headers, close = await _read_response(reader)
+                    status, headers, close, body = await _read_response(reader)
             except (ConnectionResetError, BrokenPipeError):  # http.client.RemoteDisconnected among them
                 self._close()
                 if not reused or attempt == 2:
@@ -141,7 +150,7 @@ class Viewer:
                 continue
             if close:  # the server said so (a process about to be replaced): the next request opens another
                 self._close()
-            return status, headers
+            return status, headers, body
         raise AssertionError("unreachable")
 
     def _close(self) -> None:
@@ -157,10 +166,10 @@ class Viewer:
             await self.get("list page", "/")
             await self.get("batch page", self.batch_url)
             while not await self._stopped_within(self.args.interval):
-                await self.get("list poll", "/", "batch-rows")
-                await self._health()
-                await self.get("batch poll", self.summary_url, "batch-summary")
-                await self._health()
+                if not await self.get("list poll", "/", "batch-rows"):
+                    await self._health()
+                if not await self.get("batch poll", self.summary_url, "batch-summary"):
+                    await self._health()
         finally:
             self._close()
 
@@ -174,14 +183,15 @@ class Viewer:
         return True
 
     async def _health(self) -> None:
-        """static/dashboard/health.js polls the health bar after every swap of another poll of the page."""
+        """static/dashboard/health.js polls the health bar after a swap of another poll of the page that did not
+        bring the bar (out of band)."""
         if self.args.health:
             await self.get("health", "/health/", "sync-health")
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bool]:
-    """One HTTP/1.1 response, body read and dropped: its status, its headers (lower-cased names) and whether the
-    connection ends with it. Enough for gunicorn's answers: Content-Length, chunked, or a body to the close."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bool, bytes]:
+    """One HTTP/1.1 response: its status, its headers (lower-cased names), whether the connection ends with it,
+    and its body. Enough for gunicorn's answers: Content-Length, chunked, or a body to the close."""
     line = await reader.readline()
     if not line:
         raise http.client.RemoteDisconnected("Remote end closed connection without response")
@@ -198,24 +208,25 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
         headers[name.strip().lower()] = value.strip()
     connection = headers.get("connection", "").lower()
     close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+    body = b""
     try:
         if status in (204, 304):
             pass
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             while size := int((await reader.readline()).split(b";")[0], 16):
-                await reader.readexactly(size + 2)  # the chunk and its CRLF
+                body += (await reader.readexactly(size + 2))[:-2]  # the chunk and its CRLF
             while (await reader.readline()) not in (b"\r\n", b"\n", b""):  # trailers, then the last CRLF
                 pass
         elif "content-length" in headers:
-            await reader.readexactly(int(headers["content-length"]))
+            body = await reader.readexactly(int(headers["content-length"]))
         else:
-            await reader.read()  # delimited by the close
+            body = await reader.read()  # delimited by the close
             close = True
     except asyncio.IncompleteReadError as exc:
         raise http.client.IncompleteRead(exc.partial) from None
     except ValueError:
         raise http.client.HTTPException("malformed chunk size or Content-Length") from None
-    return status, headers, close
+    return status, headers, close, body
 
 
 def _seed(url: str, args) -> tuple[object, list[str]]:
@@ -341,6 +352,7 @@ def main() -> None:
                         help="the shared cache (CACHE_URL); empty: none, every poll reads the database")  # fmt: skip
     args = parser.parse_args()
     args.levels = [int(n) for n in args.viewers.split(",")]
+    args.brought_bar = {}  # by poll: whether the dashboard's last answer brought the health bar (the reference's too)
 
     var_dir = Path(tempfile.mkdtemp(prefix="load-"))
     env = {

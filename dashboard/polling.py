@@ -16,6 +16,10 @@ under the same key less the user, and the other tabs showing it with the same pe
 
 Browsers revalidate an XHR GET with their HTTP cache when the response has an ETag and `Cache-Control:
 private, no-cache`: htmx's polls send If-None-Match by themselves, and a 304 reaches htmx as the cached 200.
+
+The page's own polls (the list's rows, a batch's summary) also carry the health bar, swapped out of band, and
+their ETag covers the bar's versions too: a tab then asks one request per poll where it asked two (the poll,
+then the bar's, static/dashboard/health.js), and the answer, 304 or not, always holds the bar as it is now.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
 from batches.models import Batch
@@ -91,8 +96,9 @@ def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int
     return response
 
 
-def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int]]:
-    return versions.of(visible_workspace_ids(request))
+def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int | str]]:
+    """The rows show the visible workspaces, whose versions the bar's cover: the list poll's are the bar's."""
+    return health_versions(request)
 
 
 def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int | str]]:
@@ -105,9 +111,15 @@ def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int
     return [*versions.of(visible_workspace_ids(request)), ("watched", watched), ("synced", interval)]
 
 
-def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:
-    """The batch's workspace: one query, none with a shared cache. None (render, and 404 or 403 there) if this
+def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int | str, int | str]] | None:
+    """The batch's workspace's and the bar's (the poll carries it). None (render, and 404 or 403 there) if this
     user may not see the batch."""
+    shown = _batch_workspace_version(request, batch_id)
+    return None if shown is None else [*shown, *health_versions(request)]
+
+
+def _batch_workspace_version(request: HttpRequest, batch_id: str) -> list[tuple[int, int]] | None:
+    """One query, none with a shared cache."""
     if settings.SHARED_CACHE:
         workspace_id = _workspace_of(batch_id)
         visible = visible_workspace_ids(request)
@@ -129,10 +141,12 @@ def _workspace_of(batch_id: str) -> int | None:
     return workspace_id
 
 
-def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Callable:
+def conditional(versions_of: Callable[..., list[tuple[int, int]] | None], *, bar: bool = False) -> Callable:
     """Give the view's htmx GETs an ETag, and answer 304 to a poll that already holds the current one.
 
     Only htmx requests: a full page also shows the health bar and messages, which have their own lives.
+    `bar`: the answer also carries the health bar out of band; `versions_of` must then cover the bar's versions
+    (health_versions), or a 304 could hold an old bar.
     """
 
     def decorate(view: Callable) -> Callable:
@@ -149,7 +163,11 @@ def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Cal
             if tag in _tags(request.headers.get("If-None-Match", "")):
                 response = HttpResponseNotModified()
             else:
-                response = _shared_render(request, shown, lambda: view(request, *args, **kwargs))
+
+                def answer() -> HttpResponse:
+                    return _with_bar(request, view(request, *args, **kwargs), bar)
+
+                response = _shared_render(request, shown, answer)
                 if response.status_code != 200:
                     return response
             response["ETag"] = tag
@@ -160,6 +178,13 @@ def conditional(versions_of: Callable[..., list[tuple[int, int]] | None]) -> Cal
         return polled
 
     return decorate
+
+
+def _with_bar(request: HttpRequest, response: HttpResponse, bar: bool) -> HttpResponse:
+    """The answer and, after it, the health bar to swap in place of the page's (hx-swap-oob)."""
+    if bar and response.status_code == 200 and not getattr(response, "streaming", False):
+        response.content += render_to_string("_health.html", {"out_of_band": True}, request).encode()
+    return response
 
 
 def _tags(header: str) -> set[str]:

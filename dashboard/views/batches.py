@@ -33,7 +33,7 @@ from dashboard.wording import sent_with
 
 @require_GET
 @can_view
-@polling.conditional(polling.list_versions)
+@polling.conditional(polling.list_versions, bar=True)
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
@@ -62,7 +62,7 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @can_view
-@polling.conditional(polling.batch_versions)
+@polling.conditional(polling.batch_versions, bar=True)
 def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     batch = batch_or_404(request, batch_id, "submitted_by")
     # A poll says what state the page drew the batch in: when it has moved on, the answer redraws all that

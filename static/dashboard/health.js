@@ -1,7 +1,9 @@
 // The sync-health bar (templates/_health.html) on every page: polled while the tab is visible, every
 // data-poll-seconds (short while a workspace fails, long otherwise), and right after any other poll of the
-// page (running rows, a batch's summary), so a failure shows within one poll interval of either. It keeps the
-// tab title's "(N failing)" and shows a browser notification for each watched batch that has ended.
+// page that did not bring the bar with it, so a failure shows within one poll interval of either. The list's
+// running rows and a batch's summary bring it (out of band, dashboard/polling.py): a tab showing them asks one
+// request a poll, not two. It keeps the tab title's "(N failing)" and shows a browser notification for each
+// watched batch that has ended.
 // No inline script and no eval: this file is all there is (a Content Security Policy can forbid the rest).
 (function () {
   "use strict";
@@ -9,6 +11,7 @@
   var NOTIFIED = "dashboard.notified-batches";
   var timer = null;
   var lastPoll = 0;
+  var lastRefresh = 0;
   var current = null;
 
   function bar() {
@@ -90,6 +93,7 @@
     var el = bar();
     if (!el || el === current) return false;
     current = el;
+    lastRefresh = Date.now();
     updateTitle(el);
     notifyWatched(el);
     schedule();
@@ -97,8 +101,10 @@
   }
 
   document.addEventListener("htmx:afterSettle", function () {
-    // The bar itself was swapped in; or another part of the page was polled, and the bar follows it.
-    if (!refreshed() && Date.now() - lastPoll > 2000) poll();
+    // The bar itself was swapped in (its own poll, or out of band with another); or another part of the page
+    // was polled without it, and the bar follows. One answer settles each element it swapped, the bar among
+    // them, in no set order: the bar fresh from this same answer needs no poll.
+    if (!refreshed() && Date.now() - Math.max(lastPoll, lastRefresh) > 2000) poll();
   });
   // A poll that got no answer, or an error, swaps nothing: schedule the next one all the same, or the bar
   // would stop asking after the first failure and go on showing its last answer.

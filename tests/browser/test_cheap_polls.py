@@ -17,9 +17,10 @@ def _statuses(caplog, path: str) -> list[str]:
 
 def test_unchanged_polls_are_answered_304_and_the_rows_stay(logged_in_page, running_batch, caplog, workspace, settings):
     caplog.set_level(logging.INFO, logger="dashboard.request")
-    # The ETag changes each POLL_ETAG_SECONDS on its own (relative times): a minute boundary between the two
-    # polls made the second one a 200. Here no such boundary falls within the test.
-    settings.POLL_ETAG_SECONDS = 10**9
+    # The ETag changes each POLL_ETAG_SECONDS on its own (relative times), and each SYNC_INTERVAL_SECONDS (the
+    # health bar the rows carry says when the last sync was): a boundary between the two polls made the second
+    # one a 200. Here no such boundary falls within the test.
+    settings.POLL_ETAG_SECONDS = settings.SYNC_INTERVAL_SECONDS = 10**9
     page = logged_in_page
     page.goto("/")
     row = page.locator(f"#row-{running_batch.id}")

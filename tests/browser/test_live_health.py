@@ -43,6 +43,8 @@ def test_running_rows_bring_the_failure_within_their_own_poll(
 ):
     settings.HEALTH_IDLE_POLL_SECONDS = 600  # the bar's own timer would be far too late: the rows' poll must do
     page = logged_in_page
+    bar_polls = []
+    page.on("request", lambda request: bar_polls.append(request.url) if "/health/" in request.url else None)
     page.goto("/")
     row = page.locator(f"#row-{running_batch.id}")
     expect(row.locator(".status")).to_have_text("In Progress")
@@ -55,6 +57,8 @@ def test_running_rows_bring_the_failure_within_their_own_poll(
     expect(page.locator("#sync-health .ws.failing")).to_be_visible(timeout=LIVE_TIMEOUT_MS)
     expect(page).to_have_title(re.compile(r"^\(1 failing\) "))
     assert_not_reloaded(page)
+    # The rows' poll brought the bar with it (out of band): the tab asked the bar nothing of its own.
+    assert bar_polls == []
 
 
 def test_a_watched_batch_that_ends_raises_a_browser_notification(

@@ -102,9 +102,10 @@ def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(v
     with CaptureQueriesContext(connection) as queries:
         poll = viewer_client.get(url, headers={"HX-Request": "true", "HX-Target": "batch-summary"})
     assert poll.status_code == 200 and 'id="batch-summary"' in poll.content.decode()
-    # session, user, its permissions (2), its workspace roles, its workspace's version (the ETag), batch, its
-    # cost, the history its ETA is drawn from; an unchanged poll stops after the version (test_polling.py)
-    assert len(queries) == 9
+    # session, user, its permissions (2), its workspace roles, its workspace's version and the visible ones (the
+    # ETag), batch, its cost, the history its ETA is drawn from, the workspaces of the health bar it carries; an
+    # unchanged poll stops after the versions (test_polling.py)
+    assert len(queries) == 11
 
 
 @pytest.mark.parametrize(("custom_id", "expected"), [("ok-007", 13), ("over-1", 12), ("exp-1", 12)])

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from batches.errors import RetryableAPIError
-from batches.models import Workspace
+from batches.models import Workspace, WorkspaceAccess
 from batches.services import sync
 
 ROWS = {"HX-Request": "true", "HX-Target": "batch-rows"}
@@ -19,9 +19,10 @@ SUMMARY = {"HX-Request": "true", "HX-Target": "batch-summary"}
 
 @pytest.fixture(autouse=True)
 def _no_minute_boundary(settings):
-    """The ETag moves on by itself each POLL_ETAG_SECONDS: a boundary between two polls of a test made a 304
-    a 200. The test of that boundary sets its own."""
-    settings.POLL_ETAG_SECONDS = 10**9
+    """The ETag moves on by itself each POLL_ETAG_SECONDS, and each SYNC_INTERVAL_SECONDS for the health bar the
+    polls carry: a boundary between two polls of a test made a 304 a 200. The test of that boundary sets its
+    own."""
+    settings.POLL_ETAG_SECONDS = settings.SYNC_INTERVAL_SECONDS = 10**9
 
 
 def _poll(client: Client, url: str, headers: dict, tag: str | None = None):
@@ -93,7 +94,9 @@ def test_a_running_batch_poll_is_304_until_it_ends(viewer_client, mirrored, emul
     tag = _poll(viewer_client, url, SUMMARY)["ETag"]
     with CaptureQueriesContext(connection) as queries:
         assert _poll(viewer_client, url, SUMMARY, tag).status_code == 304
-    assert len(queries) == 6  # session, user, permissions (2), workspace roles, the batch's workspace version
+    # session, user, permissions (2), workspace roles, the batch's workspace version, the versions of the
+    # workspaces the health bar it carries shows
+    assert len(queries) == 7
 
     emulator.advance(3600)
     sync.catch_up(mirrored["workspace"].pk)
@@ -101,13 +104,52 @@ def test_a_running_batch_poll_is_304_until_it_ends(viewer_client, mirrored, emul
     assert poll.status_code == 200 and 'data-live="false"' in poll.content.decode()
 
 
-def test_a_batch_of_another_workspace_changing_keeps_this_batch_at_304(viewer_client, mirrored, make_workspace):
+def test_a_workspace_this_user_cannot_see_changing_keeps_the_batch_at_304(client, mirrored, make_user, make_workspace):
     running = mirrored["running"]
+    user = make_user("limited")
+    WorkspaceAccess.objects.create(user=user, workspace=mirrored["workspace"], role="Viewer")
+    client.force_login(user)
     url = f"/batches/{running.id}/?seen={running.state}"
-    tag = _poll(viewer_client, url, SUMMARY)["ETag"]
+    tag = _poll(client, url, SUMMARY)["ETag"]
     other = make_workspace("other")
     Workspace.objects.filter(pk=other.pk).update(data_version=99)
-    assert _poll(viewer_client, url, SUMMARY, tag).status_code == 304
+    assert _poll(client, url, SUMMARY, tag).status_code == 304
+
+
+def test_a_failing_sync_elsewhere_reaches_the_batch_page_through_the_bar_its_poll_carries(
+    viewer_client, mirrored, make_workspace
+):
+    running = mirrored["running"]
+    url = f"/batches/{running.id}/?seen={running.state}"
+    first = _poll(viewer_client, url, SUMMARY)
+    bar = _bar(first)
+    assert bar is not None and "sync failing" not in bar
+    other = make_workspace("other")
+    sync._record_failure(other.pk, RetryableAPIError("overloaded", error_type="overloaded_error"))
+
+    poll = _poll(viewer_client, url, SUMMARY, first["ETag"])
+    assert poll.status_code == 200
+    assert "<strong>other</strong>:\n      sync failing since" in _bar(poll)
+
+
+def test_the_list_poll_carries_the_health_bar_and_watching_a_batch_renders_it_again(viewer_client, mirrored):
+    first = _poll(viewer_client, "/", ROWS)
+    bar = _bar(first)
+    assert bar is not None and "<strong>main</strong>" in bar and "data-watch-ended" not in bar
+    ended = mirrored["ended"]
+    viewer_client.post(f"/batches/{ended.id}/watch/", {"watch": "on"}, headers={"HX-Request": "true"})
+
+    poll = _poll(viewer_client, "/", ROWS, first["ETag"])
+    assert poll.status_code == 200 and f'data-watch-ended="{ended.id}"' in _bar(poll)
+
+
+def _bar(response) -> str | None:
+    """The health bar a poll's answer brings to swap out of band, or None."""
+    content = response.content.decode()
+    start = content.find('<aside id="sync-health"')
+    if start == -1 or 'hx-swap-oob="true"' not in content[start : content.index(">", start)]:
+        return None
+    return content[start : content.index("</aside>", start)]
 
 
 def test_a_batch_nobody_may_see_is_still_404_with_any_etag(viewer_client, mirrored):
