@@ -185,7 +185,10 @@ def load(n_batches: int, n_items: int) -> str:
         copy_rows(cursor, "batches_errorcount", ["batch_id", "workspace_id", "error_type", "count"], error_counts)
         cursor.execute("SELECT setval(pg_get_serial_sequence('batches_resultchunk', 'id'), %s)", [len(chunks)])
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # VACUUM too, not ANALYZE alone: since PostgreSQL 13 autovacuum vacuums a table that only grows, which
+        # sets its visibility map, and index-only scans then skip the heap. Measured right after a COPY, before
+        # that, the retry plan read 10,323 heap pages it reads none of on a normal day (72 ms against 51 ms).
+        cursor.execute("VACUUM ANALYZE")
     return big["id"]
 
 
