@@ -218,23 +218,41 @@ class KeysetPage:
     last_key: str = ""
 
 
-def keyset_page(results: QuerySet[Result], *, after: str = "", before: str = "", last: bool = False) -> KeysetPage:
+def keyset_page(
+    results: QuerySet[Result], *, after: str = "", before: str = "", last: bool = False, keys_first: bool = False
+) -> KeysetPage:
+    """One page of one batch's `results` by custom_id. `keys_first`: read the page's custom_ids alone, then their
+    rows (a prefix search: _first)."""
     size = PAGE_SIZE
     if before or last:
         qs = results.filter(custom_id__lt=before) if before else results
-        rows = list(qs.order_by("-custom_id")[: size + 1])
+        rows = _first(qs.order_by("-custom_id"), size + 1, keys_first)
         more = len(rows) > size
         items = list(reversed(rows[:size]))
         page = KeysetPage(items, has_next=bool(before), has_previous=more)
     else:
         qs = results.filter(custom_id__gt=after) if after else results
-        rows = list(qs.order_by("custom_id")[: size + 1])
+        rows = _first(qs.order_by("custom_id"), size + 1, keys_first)
         more = len(rows) > size
         items = rows[:size]
         page = KeysetPage(items, has_next=more, has_previous=bool(after))
     if items:
         page.first_key, page.last_key = items[0].custom_id, items[-1].custom_id
     return page
+
+
+def _first(ordered: QuerySet[Result], n: int, keys_first: bool) -> list[Result]:
+    """The first `n` of one batch's results, in order.
+
+    With a custom_id prefix, PostgreSQL cannot tell how many of a batch match (the database's collation keeps the
+    prefix from being a range of the index): for a batch of 226,769 results it guessed one row and scanned every
+    result of every batch (263 ms at 3,000,000 results). The custom_ids alone come from the (batch, custom_id)
+    index, whose entries hold what the prefix tests (20 ms), then the rows of those few keys."""
+    if not keys_first:
+        return list(ordered[:n])
+    keys = list(ordered.values_list("custom_id", flat=True)[:n])
+    rows = {row.custom_id: row for row in ordered.filter(custom_id__in=keys)}  # custom_id is unique in a batch
+    return [rows[key] for key in keys]
 
 
 def query_without(params: QueryDict, *names: str) -> str:

@@ -193,6 +193,11 @@ class ItemFilterForm(forms.Form):
         return results
 
     @property
+    def searches(self) -> bool:
+        """Whether a valid custom_id prefix narrows the results."""
+        return self.is_valid() and bool(self.cleaned_data["q"].strip())
+
+    @property
     def filtered(self) -> bool:
         """Whether any of these filters was asked for (valid or not)."""
         return any(self.data.get(name) for name in self.fields)

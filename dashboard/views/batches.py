@@ -103,6 +103,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
             after=request.GET.get("after", ""),
             before=request.GET.get("before", ""),
             last=request.GET.get("last") == "1",
+            keys_first=form.searches,
         )
         context["query"] = query_without(request.GET, "after", "before", "last", "seen")
     return render(request, "batches/detail.html#summary" if poll else "batches/detail.html", context)

@@ -80,6 +80,24 @@ def test_an_unknown_batch_is_a_404(viewer_client, db):
     assert viewer_client.get("/batches/msgbatch_nope/").status_code == 404
 
 
+def test_a_custom_id_search_pages_forward_and_back_in_order(viewer_client, mirrored):
+    url = f"/batches/{mirrored['ended'].id}/"
+    ids = Result.objects.filter(batch=mirrored["ended"]).values_list("custom_id", flat=True)
+    ordered = sorted(c for c in ids if c.startswith("ok-"))
+    assert len(ordered) == 120
+
+    def shown(**params) -> list[str]:
+        body = viewer_client.get(url, {"q": "ok-", **params}).content.decode()
+        return sorted((c for c in ids if f">{c}<" in body), key=lambda c: body.index(f">{c}<"))  # as the rows go
+
+    assert shown() == ordered[:50]
+    assert shown(after=ordered[49]) == ordered[50:100]
+    assert shown(after=ordered[99]) == ordered[100:]
+    assert shown(last="1") == ordered[-50:]
+    assert shown(before=ordered[-50]) == ordered[-100:-50]
+    assert shown(q="ok-11") == [c for c in ordered if c.startswith("ok-11")]
+
+
 @pytest.mark.parametrize("query", ["", "?error_type=overloaded_error", "?error_type=overloaded_error&last=1", "?q=ok"])
 @pytest.mark.parametrize("labelled", [False, True])
 def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, query, labelled):
@@ -94,7 +112,8 @@ def test_the_number_of_queries_is_fixed(viewer_client, mirrored, make_user, quer
     # ended up, whether its inputs are kept, its cost, one page of items, sync health, the batch it retried (if a
     # retry), and (as it has some) its incomplete answers by stop reason
     assert mirrored["ended"].incomplete_count > 0
-    assert len(queries) == 15
+    # A custom_id prefix reads the page's custom_ids first, then their rows (dashboard/queries.py _first).
+    assert len(queries) == 15 + ("q=" in query)
 
 
 def test_the_summary_poll_of_a_running_batch_reads_only_the_batch_and_its_cost(viewer_client, mirrored):
