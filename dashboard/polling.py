@@ -96,9 +96,16 @@ def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int
     return response
 
 
-def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int | str]]:
-    """The rows show the visible workspaces, whose versions the bar's cover: the list poll's are the bar's."""
-    return health_versions(request)
+def visible_versions(request: HttpRequest) -> list[tuple[int | str, int]]:
+    """The versions of the workspaces this user may see, read once a request: the list poll's ETag, the bar's, and
+    the list's tab counts are all kept under them (one query without a shared cache, none with one)."""
+    if not hasattr(request, "_visible_versions"):
+        request._visible_versions = versions.of(visible_workspace_ids(request))
+    return request._visible_versions
+
+
+def list_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int]]:
+    return visible_versions(request)
 
 
 def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int | str]]:
@@ -108,18 +115,12 @@ def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int
     once per sync interval, as well as at once on a failure."""
     watched = hashlib.sha256(",".join(request.session.get(WATCHED, [])).encode()).hexdigest()[:16]
     interval = int(time.time() // settings.SYNC_INTERVAL_SECONDS)
-    return [*versions.of(visible_workspace_ids(request)), ("watched", watched), ("synced", interval)]
+    return [*visible_versions(request), ("watched", watched), ("synced", interval)]
 
 
-def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int | str, int | str]] | None:
-    """The batch's workspace's and the bar's (the poll carries it). None (render, and 404 or 403 there) if this
+def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:
+    """The batch's workspace: one query, none with a shared cache. None (render, and 404 or 403 there) if this
     user may not see the batch."""
-    shown = _batch_workspace_version(request, batch_id)
-    return None if shown is None else [*shown, *health_versions(request)]
-
-
-def _batch_workspace_version(request: HttpRequest, batch_id: str) -> list[tuple[int, int]] | None:
-    """One query, none with a shared cache."""
     if settings.SHARED_CACHE:
         workspace_id = _workspace_of(batch_id)
         visible = visible_workspace_ids(request)
@@ -145,8 +146,7 @@ def conditional(versions_of: Callable[..., list[tuple[int, int]] | None], *, bar
     """Give the view's htmx GETs an ETag, and answer 304 to a poll that already holds the current one.
 
     Only htmx requests: a full page also shows the health bar and messages, which have their own lives.
-    `bar`: the answer also carries the health bar out of band; `versions_of` must then cover the bar's versions
-    (health_versions), or a 304 could hold an old bar.
+    `bar`: the answer also carries the health bar out of band, and its ETag covers the bar's versions too.
     """
 
     def decorate(view: Callable) -> Callable:
@@ -159,6 +159,8 @@ def conditional(versions_of: Callable[..., list[tuple[int, int]] | None], *, bar
             shown = versions_of(request, *args, **kwargs)
             if shown is None:
                 return view(request, *args, **kwargs)
+            if bar:  # what the view shows and what the bar does, each once (the list's workspaces are the bar's)
+                shown = list(dict.fromkeys([*shown, *health_versions(request)]))
             tag = etag(request, shown)
             if tag in _tags(request.headers.get("If-None-Match", "")):
                 response = HttpResponseNotModified()

@@ -159,7 +159,6 @@ def _top_batches(
     where, extra = ["e.error_type = %s"], []
     dated = start is not None or end is not None
     # The workspace said of the joined batch too, as _created_in does.
-    owner = "b" if dated else "e"
     conditions = [
         ("e.workspace_id = %s", workspace_id),
         ("b.workspace_id = %s", workspace_id if dated else None),
@@ -171,7 +170,7 @@ def _top_batches(
             where.append(clause)
             extra.append(value)
     if workspace_id is None and visible is not None:
-        for alias in sorted({"e", owner}):
+        for alias in ("e", "b") if dated else ("e",):
             where.append(f"{alias}.workspace_id IN ({', '.join(['%s'] * len(visible)) or 'NULL'})")
             extra.extend(visible)
     join = f" JOIN {batches} b ON b.id = e.batch_id" if dated else ""

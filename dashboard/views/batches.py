@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batches.models import Batch, RequestInput, Result, Submission
-from batches.services import kept_bodies, pricing, retry, versions
+from batches.services import kept_bodies, pricing, retry
 from batches.services.eta import eta
 from dashboard import batch_rows, listing, polling
 from dashboard.access import (
@@ -38,7 +38,7 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     form = BatchFilterForm(request.GET, workspaces=visible_workspaces(request))
     visible = visible_batches(request)
     workspace_ids = visible_workspace_ids(request)
-    shown_versions = versions.of(workspace_ids)  # none with a shared cache; filtered counts are kept under it
+    shown_versions = polling.visible_versions(request)  # filtered counts are kept under them
     tab_list, offers = listing.tabs(form, visible, request.GET, shown_versions, workspace_ids)
     in_tab = next(tab.count for tab in tab_list if tab.current)  # the pager's count: the tab counted it already
     page, batches = batch_page(form.filter(visible), request.GET.get("page"), count=in_tab)
