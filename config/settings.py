@@ -301,7 +301,10 @@ def broker_folders(root: Path) -> dict[str, str]:
     }
 
 
+CELERY_BROKER_TRANSPORT = None  # from the URL's scheme
 if CELERY_BROKER_URL == "filesystem://":
+    # kombu's filesystem transport, except that a message is renamed into the queue whole (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         **broker_folders(VAR_DIR / "broker"),
         "store_processed": False,

@@ -51,6 +51,7 @@ def broker(processes, monkeypatch):
     broker = Broker(processes)
     broker.start()
     monkeypatch.setitem(celery_app.conf, "broker_url", broker.url)
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)  # the URL's own, not the embedded broker's
     monkeypatch.setitem(celery_app.conf, "broker_transport_options", {"socket_connect_timeout": 2})
     monkeypatch.setenv("CELERY_BROKER_URL", broker.url)
     _fresh_connections()

@@ -65,6 +65,7 @@ def own_redis(processes, monkeypatch):
     server, port = processes.redis("--requirepass", "hunter2-broker-secret")
     url = f"redis://:hunter2-broker-secret@127.0.0.1:{port}/0"
     monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    monkeypatch.setitem(celery_app.conf, "broker_transport", None)  # the URL's own, not the embedded broker's
     monkeypatch.setenv("CELERY_BROKER_URL", url)  # Celery reads it before its own settings
     monkeypatch.setitem(celery_app.conf, "broker_transport_options", {})
     return server, port
