@@ -114,8 +114,8 @@ class WatchdogWorker(ThreadWorker):
     def _cut(self, flight: Flight, now: float) -> None:
         flight.cut_at = now
         self.log.error(
-            "Request cut: %s made no progress for %.0f s (WEB_REQUEST_TIMEOUT); its connection is closed",
-            flight.name(now), now - flight.progress,
+            "Request cut: %s made no progress for %.1f s (WEB_REQUEST_TIMEOUT is %g s); its connection is closed",
+            flight.name(now), now - flight.progress, self.request_timeout,
         )  # fmt: skip
         try:
             flight.sock.shutdown(socket.SHUT_RDWR)
