@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 class IngestReport(result_store.Counts):
     batch_id: str = ""
     # ingested, unavailable, busy (another task holds it), paused (its workspace), waiting (backing off),
-    # not_needed (already kept, or not ended), failed
+    # not_needed (already kept, or not ended), failed, deferred (a group stopped by an API storm left it as it was)
     outcome: str = ""
     lease_until: datetime | None = None  # when busy: when the holder's lease runs out (a dead holder's is taken over)
     streams: int = 0  # how many times the results stream was opened

@@ -11,6 +11,10 @@ Every guarantee of `ingest.ingest_batch` holds, because anything out of the ordi
 for that path, under the same lease: a batch with an earlier attempt (resume), one whose stream fails or
 ends short, one larger than a chunk, or a run whose transaction fails (a concurrent run stored some of its
 rows: the unique (batch, custom_id) constraint). A run is stored whole or not at all.
+
+An API storm (a download refused with 429, 503 or 529) is the workspace's, not the batch's: that batch takes
+its own path (it waits as the API asks, then backs off or pauses the workspace's ingests), and the group asks
+for nothing more. Without that, each of up to a hundred batches was asked for, and retried, into the storm.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from batches import client
-from batches.errors import APIError
+from batches.errors import APIError, RetryableAPIError
 from batches.models import Batch, SubmissionPart
 from batches.services import durable, ingest, result_store, submit
 
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 
 GROUP_MOST = 100  # batches one task claims: a run of them is done in well under a lease
 GROUPS_AT_LEAST = 8  # a few small batches still make several tasks, for several workers to share
+STORM = frozenset({429, 503, 529})  # refusals that say "not now" of the API, not of one batch
+
+
+class _Refused(Exception):
+    """The API refused a download for the moment (rate limited, overloaded, unavailable)."""
 
 
 def small(request_total: int) -> bool:
@@ -72,12 +81,19 @@ def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
     try:
         run: list[tuple[Batch, list[bytes]]] = []
         run_bytes = 0
-        for batch_id in batch_ids:
+        for index, batch_id in enumerate(batch_ids):
             batch = claimed.get(batch_id)
             if batch is None:  # not claimed: its own path says why (busy, waiting, paused, not needed)
                 reports.append(ingest.ingest_batch(batch_id))
                 continue
-            lines = _download(batch) if _groupable(batch) else None
+            try:
+                lines = _download(batch) if _groupable(batch) else None
+            except _Refused:
+                reports.append(_alone(batch, token))
+                reports += _store_run(run, token)
+                run = []
+                reports += _defer(batch_ids[index + 1 :], claimed, token)
+                break
             if lines is None:
                 reports.append(_alone(batch, token))
                 continue
@@ -118,9 +134,23 @@ def _download(batch: Batch) -> list[bytes] | None:
                 if len(lines) > settings.INGEST_CHUNK_LINES or size > settings.INGEST_CHUNK_BYTES:
                     return None
     except APIError as exc:
+        if isinstance(exc, RetryableAPIError) and exc.status in STORM:
+            log.info("ingest %s: %s; the group stops here", batch.id, exc)
+            raise _Refused from exc
         log.info("ingest %s: %s; ingested on its own", batch.id, exc)
         return None
     return lines
+
+
+def _defer(batch_ids: list[str], claimed: dict[str, Batch], token: str) -> list[ingest.IngestReport]:
+    """Leave these for the next pass, as if this task had never claimed them: no attempt counted (so they are
+    still grouped), no lease, no queue mark (so the next pass queues them, once the workspace is not paused)."""
+    ours = [pk for pk in batch_ids if pk in claimed]
+    Batch.objects.filter(pk__in=ours, ingest_lease_token=token).update(
+        ingest_lease_token="", ingest_lease_until=None, ingest_queued_at=None, ingest_attempts=F("ingest_attempts") - 1
+    )
+    Batch.objects.filter(pk__in=batch_ids, ingest_lease_token="").update(ingest_queued_at=None)
+    return [ingest.IngestReport(batch_id=pk, outcome="deferred") for pk in batch_ids]
 
 
 def _store_run(run: list[tuple[Batch, list[bytes]]], token: str) -> list[ingest.IngestReport]:

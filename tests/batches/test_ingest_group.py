@@ -150,3 +150,44 @@ def test_small_batches_are_planned_in_groups_several_workers_can_share(emulator,
     alone, groups = ingest_group.plan(ids)
 
     assert alone == [] and [len(g) for g in groups] == sizes and [i for g in groups for i in g] == ids
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "paused"),
+    [(429, 0.05, False), (529, 0.05, False), (503, 0.05, False), (429, 600, True)],
+)
+def test_an_api_storm_stops_the_group_and_leaves_the_rest_for_the_next_pass(
+    emulator, workspace, settings, status, retry_after, paused
+):
+    """Rate limited or overloaded: the first refused download takes its own path (it waits as the API asks, then
+    backs off, or pauses the workspace's ingests), and the group asks for nothing more. The others are left as
+    they were, to be queued again by the next pass, and once the storm is over they are ingested together."""
+    settings.INGEST_STREAM_ATTEMPTS = 2
+    ids = _ended(emulator, workspace, 6)
+    emulator.reset_calls()
+    emulator.faults.add(op="results", status=status, retry_after=retry_after, times=-1)
+
+    reports = ingest_group.ingest_batches(ids)
+
+    # One download refused in the group, then the refused batch's own attempts: one when the API asks for
+    # longer than a worker waits (the workspace pauses), else INGEST_STREAM_ATTEMPTS. Not six batches' worth.
+    assert emulator.calls["results"] == 1 + (1 if paused else 2)
+    assert [r.outcome for r in reports] == ["failed"] + ["deferred"] * 5
+    first = Batch.objects.get(pk=ids[0])
+    assert first.ingest_failures == 1 and first.ingest_not_before and first.ingest_error
+    workspace.refresh_from_db()
+    assert (workspace.ingest_not_before is not None) == paused
+    for batch in Batch.objects.filter(pk__in=ids[1:]):
+        # As if never claimed: no attempt counted, no failure, no lease, no queue mark, nothing stored.
+        assert (batch.ingest_attempts, batch.ingest_failures, batch.ingest_error) == (0, 0, "")
+        assert batch.ingest_lease_token == "" and batch.ingest_queued_at is None and batch.ingest_not_before is None
+    assert not Result.objects.exists()
+
+    emulator.faults.clear()
+    if paused:
+        assert ingest.claim_due(workspace.pk) == []  # nothing is queued while the workspace is paused
+        ingest.retry_now(workspace_id=workspace.pk)  # "Refresh now": the storm is over
+    assert sorted(ingest.claim_due(workspace.pk)) == sorted(ids if paused else ids[1:])
+    again = ingest_group.ingest_batches(ids[1:])
+    assert all(r.complete for r in again) and emulator.calls["results"] == 1 + (1 if paused else 2) + 5
+    assert Result.objects.count() == 5 * 40
