@@ -122,6 +122,12 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--copy-items", type=int, default=100_000)
+    parser.add_argument(
+        "--results-delay-ms",
+        type=float,
+        default=0.0,
+        help="each results download answered this much later, as from a remote API (0: loopback)",
+    )
     args = parser.parse_args()
     os.environ["CELERY_BROKER_URL"] = BENCH_BROKER_URL
     setup_django()
@@ -131,11 +137,16 @@ def main() -> None:
     with emulator_process() as url:
         control(url, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.items, "status": "ended",
                                             "count": args.batches})  # fmt: skip
+        if args.results_delay_ms:
+            control(url, "POST", "faults", {"op": "results", "delay": args.results_delay_ms / 1000, "times": -1})
         runs = [first_sync(url, n, args.batches) for n in args.workers]
+        control(url, "DELETE", "faults")  # the write limit is measured on loopback, as it always was
         ingest_s, copy_s = write_limit(url, args.copy_items)
     base = runs[0]["seconds"]
     total = args.batches * args.items
-    print(f"First sync of {args.batches:,} ended batches of {args.items} results ({total:,} items), PostgreSQL + Redis")
+    delay = f", each results download {args.results_delay_ms:g} ms later" if args.results_delay_ms else ""
+    print(f"First sync of {args.batches:,} ended batches of {args.items} results ({total:,} items), PostgreSQL + Redis"
+          f"{delay}")  # fmt: skip
     print(f"{'workers':>8} {'wall s':>8} {'pass s':>7} {'items/s':>9} {'list':>5} {'retrieve':>9} {'results':>8} "
           f"{'vs 1 worker':>12}")  # fmt: skip
     for run in runs:

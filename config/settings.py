@@ -386,6 +386,9 @@ SYNC_NOT_FOUND_GRACE_SECONDS = envint("SYNC_NOT_FOUND_GRACE_SECONDS", "300")
 INGEST_CHUNK_LINES = envint("INGEST_CHUNK_LINES", "2000")
 # ...or fewer, once a chunk holds this many bytes: an ingest holds a few chunks at a time, whatever the lines' size.
 INGEST_CHUNK_BYTES = envint("INGEST_CHUNK_BYTES", str(4 << 20))
+# Small batches ingested together (batches/services/ingest_group.py) are downloaded this many at once: from a remote
+# API each download is mostly waiting. Each holds at most a chunk; a 429/503/529 stops the group's downloads.
+INGEST_DOWNLOADS_IN_FLIGHT = envint("INGEST_DOWNLOADS_IN_FLIGHT", "4")
 # Each ended batch's ingest is its own task (batches/services/ingest.py): its lease, renewed every chunk; how many
 # times one task opens a stream that was cut (or answered 5xx/529); its own back-off after that, from the
 # base doubling up to the max; and after how long a batch queued but never started is queued again.

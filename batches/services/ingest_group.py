@@ -7,6 +7,11 @@ into memory (it fits one chunk), and a run of them is stored in one transaction:
 INSERT, their rows by one COPY, their rollups by set-based queries (result_store.finish_many). A run
 ends once it holds INGEST_CHUNK_BYTES, so memory stays bounded in bytes.
 
+The downloads go INGEST_DOWNLOADS_IN_FLIGHT ahead of the batch being stored, on threads: each waits for the
+API's answer (a round trip and its time to serve, 50 ms or more from a remote API), and one after another
+those waits were most of a first sync. At most that many downloads (each at most a chunk) are held besides
+the run.
+
 Every guarantee of `ingest.ingest_batch` holds, because anything out of the ordinary leaves the group
 for that path, under the same lease: a batch with an earlier attempt (resume), one whose stream fails or
 ends short, one larger than a chunk, or a run whose transaction fails (a concurrent run stored some of its
@@ -19,9 +24,11 @@ for nothing more. Without that, each of up to a hundred batches was asked for, a
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -78,6 +85,8 @@ def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
         b.pk: b for b in Batch.objects.select_related("workspace").filter(pk__in=batch_ids, ingest_lease_token=token)
     }
     reports: list[ingest.IngestReport] = []
+    groupable = {pk for pk, batch in claimed.items() if _groupable(batch)}
+    downloads = _Downloads([claimed[pk] for pk in batch_ids if pk in groupable])
     try:
         run: list[tuple[Batch, list[bytes]]] = []
         run_bytes = 0
@@ -87,8 +96,9 @@ def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
                 reports.append(ingest.ingest_batch(batch_id))
                 continue
             try:
-                lines = _download(batch) if _groupable(batch) else None
+                lines = downloads.take(batch_id) if batch_id in groupable else None
             except _Refused:
+                downloads.stop()  # what is still in flight is not waited for, nor stored: the rest is deferred
                 reports.append(_alone(batch, token))
                 reports += _store_run(run, token)
                 run = []
@@ -104,6 +114,7 @@ def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
                 run, run_bytes = [], 0
         reports += _store_run(run, token)
     finally:
+        downloads.stop()
         durable.reconnecting(lambda: _release(list(claimed), token), f"ingest of {len(claimed)} batches")
     outcomes = Counter(report.outcome for report in reports)
     log.info("ingest of %d batches together: %s", len(batch_ids), ", ".join(f"{n} {o}" for o, n in outcomes.items()))
@@ -118,6 +129,35 @@ def _groupable(batch: Batch) -> bool:
         and batch.items_ingested == 0
         and not (batch.results_expired())
     )
+
+
+class _Downloads:
+    """The group's downloads in its order, each started while those before it are stored."""
+
+    def __init__(self, batches: list[Batch]) -> None:
+        self.ahead = deque(batches)
+        self.started: dict[str, Future] = {}
+        self.most = max(1, settings.INGEST_DOWNLOADS_IN_FLIGHT)
+        self.pool = ThreadPoolExecutor(self.most, thread_name_prefix="ingest-download") if batches else None
+
+    def take(self, batch_id: str) -> list[bytes] | None:
+        """`_download` of the next batch in order (which is this one); _Refused as it raises it."""
+        self._start()
+        lines = self.started.pop(batch_id).result()
+        self._start()
+        return lines
+
+    def _start(self) -> None:
+        while self.ahead and len(self.started) < self.most:
+            batch = self.ahead.popleft()
+            # In the task's context, so a download's log lines carry the task's id.
+            self.started[batch.pk] = self.pool.submit(contextvars.copy_context().run, _download, batch)
+
+    def stop(self) -> None:
+        """Start nothing more; wait for the downloads running (each bounded by the API timeout)."""
+        self.ahead.clear()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _download(batch: Batch) -> list[bytes] | None:
