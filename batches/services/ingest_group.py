@@ -68,6 +68,7 @@ def plan(batch_ids: list[str]) -> tuple[list[str], list[list[str]]]:
 
 def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
     """`ingest.ingest_batch` of each batch, the small fresh ones together. A report per batch."""
+    batch_ids = list(dict.fromkeys(batch_ids))  # each once: a batch's download is started once, and taken once
     token = uuid.uuid4().hex
     now = timezone.now()
     # The conditions of ingest_batch and its claim, for all at once: due, not leased, not backing off, and

@@ -214,3 +214,13 @@ def test_a_groups_downloads_overlap_while_each_waits_on_the_api(emulator, worksp
     assert all(r.complete for r in reports) and emulator.calls["results"] == 6
     assert Result.objects.count() == Result.objects.values("batch_id", "custom_id").distinct().count() == 6 * 40
     assert took < 6 * 0.4 * 0.75, took  # one after another it takes 2.4 s at the least
+
+
+def test_a_batch_named_twice_is_ingested_once(emulator, workspace):
+    ids = _ended(emulator, workspace, 2)
+    emulator.reset_calls()
+
+    reports = ingest_group.ingest_batches([ids[0], ids[1], ids[0]])
+
+    assert [r.batch_id for r in reports] == ids and all(r.complete for r in reports)
+    assert emulator.calls["results"] == 2 and Result.objects.count() == 2 * 40
