@@ -24,7 +24,6 @@ for nothing more. Without that, each of up to a hundred batches was asked for, a
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import uuid
 from collections import Counter, deque
@@ -99,10 +98,12 @@ def ingest_batches(batch_ids: list[str]) -> list[ingest.IngestReport]:
             try:
                 lines = downloads.take(batch_id) if batch_id in groupable else None
             except _Refused:
-                downloads.stop()  # what is still in flight is not waited for, nor stored: the rest is deferred
-                reports.append(_alone(batch, token))
+                # What is downloaded is stored first (no API call); the downloads in flight are finished and
+                # dropped; then the refused batch waits by its own path, and the rest is left for later.
                 reports += _store_run(run, token)
                 run = []
+                downloads.stop()
+                reports.append(_alone(batch, token))
                 reports += _defer(batch_ids[index + 1 :], claimed, token)
                 break
             if lines is None:
@@ -151,8 +152,7 @@ class _Downloads:
     def _start(self) -> None:
         while self.ahead and len(self.started) < self.most:
             batch = self.ahead.popleft()
-            # In the task's context, so a download's log lines carry the task's id.
-            self.started[batch.pk] = self.pool.submit(contextvars.copy_context().run, _download, batch)
+            self.started[batch.pk] = self.pool.submit(_download, batch)
 
     def stop(self) -> None:
         """Start nothing more; wait for the downloads running (each bounded by the API timeout)."""
@@ -184,14 +184,18 @@ def _download(batch: Batch) -> list[bytes] | None:
 
 
 def _defer(batch_ids: list[str], claimed: dict[str, Batch], token: str) -> list[ingest.IngestReport]:
-    """Leave these for the next pass, as if this task had never claimed them: no attempt counted (so they are
-    still grouped), no lease, no queue mark (so the next pass queues them, once the workspace is not paused)."""
+    """Leave the claimed ones for the next pass, as if this task had never claimed them: no attempt counted (so
+    they are still grouped), no lease, no queue mark (so the next pass queues them, once the workspace is not
+    paused). The others take their own path, as in the loop: it says why they were not claimed (one held by
+    another task is "busy", and the task hands it on)."""
     ours = [pk for pk in batch_ids if pk in claimed]
     Batch.objects.filter(pk__in=ours, ingest_lease_token=token).update(
         ingest_lease_token="", ingest_lease_until=None, ingest_queued_at=None, ingest_attempts=F("ingest_attempts") - 1
     )
-    Batch.objects.filter(pk__in=batch_ids, ingest_lease_token="").update(ingest_queued_at=None)
-    return [ingest.IngestReport(batch_id=pk, outcome="deferred") for pk in batch_ids]
+    return [
+        ingest.IngestReport(batch_id=pk, outcome="deferred") if pk in claimed else ingest.ingest_batch(pk)
+        for pk in batch_ids
+    ]
 
 
 def _store_run(run: list[tuple[Batch, list[bytes]]], token: str) -> list[ingest.IngestReport]:

@@ -224,3 +224,18 @@ def test_a_batch_named_twice_is_ingested_once(emulator, workspace):
 
     assert [r.batch_id for r in reports] == ids and all(r.complete for r in reports)
     assert emulator.calls["results"] == 2 and Result.objects.count() == 2 * 40
+
+
+def test_in_a_storm_a_batch_held_by_another_task_is_still_handed_on(emulator, workspace):
+    """The rest of a stopped group: those it claimed are deferred; one another task holds is "busy" as in the
+    loop (the task enqueues it on its own, to take over if its holder died), one already kept is not needed."""
+    ids = _ended(emulator, workspace, 4)
+    holder = ingest._claim(ids[2])
+    assert ingest.ingest_batch(ids[3]).complete
+    emulator.reset_calls()
+    emulator.faults.add(op="results", status=529, retry_after=0.05, times=-1)  # short: the workspace not paused
+
+    reports = {r.batch_id: r.outcome for r in ingest_group.ingest_batches(ids)}
+
+    assert reports == {ids[0]: "failed", ids[1]: "deferred", ids[2]: "busy", ids[3]: "not_needed"}
+    assert Batch.objects.get(pk=ids[2]).ingest_lease_token == holder
