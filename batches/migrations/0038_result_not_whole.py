@@ -3,23 +3,14 @@ and on PostgreSQL, statistics of those columns together, so the planner knows ho
 
 from django.db import migrations, models
 
+from batches.migrations._postgresql import on_postgresql
+
 # Without them PostgreSQL multiplies the selectivity of each column's test and guessed 37 of 24,179 rows for a
 # workspace's retryable results: a nested loop over every batch (an MCV list judges the ORs of the three at once).
 CREATE = (
     "CREATE STATISTICS IF NOT EXISTS result_kind_mcv (mcv) ON result_type, error_type, stop_reason FROM batches_result"
 )
 DROP = "DROP STATISTICS IF EXISTS result_kind_mcv"
-
-
-def create_statistics(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-        schema_editor.execute("ANALYZE batches_result")
-
-
-def drop_statistics(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -44,5 +35,5 @@ class Migration(migrations.Migration):
                 name="result_not_whole",
             ),
         ),
-        migrations.RunPython(create_statistics, drop_statistics),
+        on_postgresql([CREATE, "ANALYZE batches_result"], [DROP]),
     ]

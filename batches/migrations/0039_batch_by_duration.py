@@ -7,6 +7,8 @@ once (seconds at a million) and holds writes to them meanwhile.
 
 from django.db import migrations
 
+from batches.migrations._postgresql import on_postgresql
+
 CREATE = (
     "CREATE INDEX IF NOT EXISTS batch_by_duration ON batches_batch "
     "((ended_at - created_at) DESC NULLS LAST, created_at DESC, id DESC)"
@@ -14,19 +16,9 @@ CREATE = (
 DROP = "DROP INDEX IF EXISTS batch_by_duration"
 
 
-def create_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("batches", "0038_result_not_whole"),
     ]
 
-    operations = [migrations.RunPython(create_index, drop_index)]
+    operations = [on_postgresql([CREATE], [DROP])]

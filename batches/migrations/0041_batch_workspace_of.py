@@ -8,18 +8,10 @@ ever changes, so updates of a batch stay HOT. SQLite's plans differ (and its tab
 
 from django.db import migrations
 
+from batches.migrations._postgresql import on_postgresql
+
 CREATE = "CREATE INDEX IF NOT EXISTS batch_workspace_of ON batches_batch (id) INCLUDE (workspace_id)"
 DROP = "DROP INDEX IF EXISTS batch_workspace_of"
-
-
-def create_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -27,4 +19,4 @@ class Migration(migrations.Migration):
         ("batches", "0040_batch_tally"),
     ]
 
-    operations = [migrations.RunPython(create_index, drop_index)]
+    operations = [on_postgresql([CREATE], [DROP])]

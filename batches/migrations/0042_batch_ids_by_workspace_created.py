@@ -8,20 +8,12 @@ join one workspace's error counts: 120-160 ms of SQL; 60 ms with this index and 
 
 from django.db import migrations
 
+from batches.migrations._postgresql import on_postgresql
+
 CREATE = (
     "CREATE INDEX IF NOT EXISTS batch_ids_by_workspace_created ON batches_batch (workspace_id, created_at) INCLUDE (id)"
 )
 DROP = "DROP INDEX IF EXISTS batch_ids_by_workspace_created"
-
-
-def create_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop_index(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):
@@ -29,4 +21,4 @@ class Migration(migrations.Migration):
         ("batches", "0041_batch_workspace_of"),
     ]
 
-    operations = [migrations.RunPython(create_index, drop_index)]
+    operations = [on_postgresql([CREATE], [DROP])]
