@@ -33,6 +33,7 @@ def child(mode: str, url: str, batch_id: str) -> dict:
     setup_django()
     from django.db import connection
 
+    from batches import result_lines
     from batches.models import Batch, Result, Workspace
     from batches.services import ingest, sync
 
@@ -59,7 +60,7 @@ def child(mode: str, url: str, batch_id: str) -> dict:
         cursor.execute("SELECT data FROM batches_resultchunk WHERE batch_id = %s ORDER BY id", [batch_id])
         packer, gzipped = zlib.compressobj(6, zlib.DEFLATED, 31), 0  # 31: the gzip format
         for (data,) in cursor.fetchall():
-            gzipped += len(packer.compress(zlib.decompress(data) + b"\n"))
+            gzipped += len(packer.compress(b"\n".join(result_lines.unpack(data)) + b"\n"))
         gzipped += len(packer.flush())
     stored = Result.objects.count()
     items = Result.objects.filter(batch=batch).count()

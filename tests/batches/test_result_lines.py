@@ -88,6 +88,16 @@ def test_packed_lines_come_back_as_they_went_in():
     assert result_lines.unpack(result_lines.pack(lines)) == lines
 
 
+def test_runs_kept_before_zstd_still_read_back():
+    """Chunks stored by earlier versions are zlib streams; the upgrade rewrites none of them."""
+    import zlib
+
+    lines = [b'{"custom_id":"a"}', b'{"custom_id":"b","x":"\xc3\xa9"}']
+    assert result_lines.unpack(zlib.compress(b"\n".join(lines), 1)) == lines
+    assert result_lines.unpack(memoryview(zlib.compress(b"\n".join(lines), 6))) == lines
+    assert result_lines.pack(lines) != zlib.compress(b"\n".join(lines), 1)  # new runs are zstd
+
+
 def test_the_newer_usage_fields_and_a_refusals_stop_details_are_read():
     message = {
         "id": "msg_1", "model": "claude-opus-4-6", "stop_reason": "refusal", "content": [],
