@@ -389,6 +389,9 @@ INGEST_CHUNK_BYTES = envint("INGEST_CHUNK_BYTES", str(4 << 20))
 # Small batches ingested together (batches/services/ingest_group.py) are downloaded this many at once: from a remote
 # API each download is mostly waiting. Each holds at most a chunk; a 429/503/529 stops the group's downloads.
 INGEST_DOWNLOADS_IN_FLIGHT = envint("INGEST_DOWNLOADS_IN_FLIGHT", "4")
+# A large batch's chunks are stored by this many threads, each with its own database connection, while the task
+# reads and parses the next (batches/services/result_store.py). PostgreSQL only: SQLite takes one writer at a time.
+INGEST_WRITERS = envint("INGEST_WRITERS", "2")
 # Each ended batch's ingest is its own task (batches/services/ingest.py): its lease, renewed every chunk; how many
 # times one task opens a stream that was cut (or answered 5xx/529); its own back-off after that, from the
 # base doubling up to the max; and after how long a batch queued but never started is queued again.

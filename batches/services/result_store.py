@@ -107,9 +107,10 @@ def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> No
             for batch, keep, _ in runs
         ]
     )  # fmt: skip
+    ids = [(batch.pk, keep, chunk.pk) for (batch, keep, _), chunk in zip(runs, chunks, strict=True)]
     rows = [
-        (batch.pk, chunk.pk, i, *fields.values())
-        for (batch, keep, _), chunk in zip(runs, chunks, strict=True)
+        (batch_id, chunk_id, i, *fields.values())
+        for batch_id, keep, chunk_id in ids
         for i, (_, fields) in enumerate(keep)
     ]
     _write_rows(rows, copy=connection.vendor == "postgresql", skip_stored=False)
@@ -117,25 +118,37 @@ def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> No
         _count(keep, counts)
 
 
-def _store(batch: Batch, keep: list[tuple[bytes, dict]], counts: Counts) -> None:
+@dataclass
+class _Chunk:
+    """One chunk's new lines, parsed and packed (on the reading thread), ready to store."""
+
+    keep: list[tuple[bytes, dict]]
+    data: bytes = b""
+    raw_bytes: int = 0
+    id: int | None = None  # given beforehand when several writers store chunks: the stream's order, kept
+
+    @classmethod
+    def of(cls, keep: list[tuple[bytes, dict]]) -> _Chunk:
+        lines = [line for line, _ in keep]
+        return cls(keep, result_lines.pack(lines), sum(map(len, lines)) + len(lines) - 1)
+
+
+def _store(batch: Batch, chunk: _Chunk) -> None:
     """One chunk: its compressed raw lines and its rows, in one transaction."""
-    if not keep:
-        return
-    lines = [line for line, _ in keep]
-    raw_bytes = sum(map(len, lines)) + len(lines) - 1
-    data = result_lines.pack(lines)
+    fields = {"batch": batch, "data": chunk.data, "line_count": len(chunk.keep), "raw_bytes": chunk.raw_bytes}
+    if chunk.id is not None:
+        fields["id"] = chunk.id
     try:
         with transaction.atomic():
-            chunk = ResultChunk.objects.create(batch=batch, data=data, line_count=len(keep), raw_bytes=raw_bytes)
-            _insert_rows(batch, chunk, keep, copy=connection.vendor == "postgresql")
+            row = ResultChunk.objects.create(**fields)
+            _insert_rows(batch, row, chunk.keep, copy=connection.vendor == "postgresql")
     except IntegrityError:
         # COPY cannot skip conflicts: a concurrent run stored some of these custom_ids a moment earlier.
         # The chunk is written again whole, its rows by an INSERT that skips them. (No savepoint around the
         # COPY on the common path: two round trips a chunk, a tenth of a small batch's ingest.)
         with transaction.atomic():
-            chunk = ResultChunk.objects.create(batch=batch, data=data, line_count=len(keep), raw_bytes=raw_bytes)
-            _insert_rows(batch, chunk, keep, copy=False)
-    _count(keep, counts)
+            row = ResultChunk.objects.create(**fields)
+            _insert_rows(batch, row, chunk.keep, copy=False)
 
 
 def _count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
@@ -151,53 +164,95 @@ def _count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
 
 
 class _Writer:
-    """Stores chunks on a second thread, with its own connection, while this one reads and parses.
+    """Stores chunks on writer threads, each with its own connection, while this one reads, parses and packs.
 
-    PostgreSQL's work and zlib both release the GIL, so reading and writing overlap: the ingest then
-    takes about as long as the slower of the two rather than their sum. A batch of a few chunks is
-    stored inline: a thread and a new connection cost more than the overlap saves (9 ms a batch, most of
-    a 100-result batch's ingest). Inside an open transaction (a test's) a second connection could not
-    see the batch, so chunks are stored inline there too.
+    PostgreSQL's work and zstd both release the GIL, so reading and writing overlap. One writer was the slower
+    side: it waits for each chunk's COPY, and took 2.0 s of a 2.3 s ingest of 100,000 results while the reading
+    thread waited on it for 1.1 s. Two writers on PostgreSQL (INGEST_WRITERS) took it to 1.6-1.8 s
+    (bench/ingest.py); SQLite writes one transaction at a time, so it has one. With several, each chunk's id is
+    taken from the sequence here, in the stream's order, so the kept lines read back in the order the API sent
+    them whichever writer commits first.
+
+    A batch of a few chunks is stored inline: threads and new connections cost more than the overlap saves
+    (9 ms a batch, most of a 100-result batch's ingest). Inside an open transaction (a test's) a second
+    connection could not see the batch, so chunks are stored inline there too.
     """
 
     def __init__(self, batch: Batch, counts: Counts) -> None:
         self.batch, self.counts = batch, counts
         small = batch.request_total <= THREADED_FROM_CHUNKS * settings.INGEST_CHUNK_LINES
         self.threaded = not connection.in_atomic_block and not small
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        writers = max(1, settings.INGEST_WRITERS) if connection.vendor == "postgresql" else 1
+        self.ids = _ChunkIds() if writers > 1 else None
+        self.queue: queue.Queue = queue.Queue(maxsize=writers)
+        self.counting = threading.Lock()  # the writers' counts are one Counts
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"ingest-{batch.pk}", daemon=True)
+        self.threads = [
+            threading.Thread(target=self._run, name=f"ingest-{batch.pk}-{n}", daemon=True) for n in range(writers)
+        ]
 
     def __enter__(self) -> _Writer:
         if self.threaded:
-            self.thread.start()
+            for thread in self.threads:
+                thread.start()
         return self
 
     def put(self, keep: list[tuple[bytes, dict]]) -> None:
+        if not keep:
+            return
+        chunk = _Chunk.of(keep)
         if not self.threaded:
-            _store(self.batch, keep, self.counts)
+            _store(self.batch, chunk)
+            _count(keep, self.counts)
             return
         if self.error:
             raise self.error
-        self.queue.put(keep)
+        if self.ids:
+            chunk.id = self.ids.next()
+        self.queue.put(chunk)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self.threaded:
-            self.queue.put(None)  # even after a cut: what was read is still stored
-            self.thread.join()
+            for _ in self.threads:
+                self.queue.put(None)  # even after a cut: what was read is still stored
+            for thread in self.threads:
+                thread.join()
             if self.error and exc is None:
                 raise self.error
 
     def _run(self) -> None:
         try:
-            while (keep := self.queue.get()) is not None:
+            while (chunk := self.queue.get()) is not None:
                 if self.error is None:
                     try:
-                        _store(self.batch, keep, self.counts)
+                        _store(self.batch, chunk)
                     except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
                         self.error = exc
+                        continue
+                    with self.counting:
+                        _count(chunk.keep, self.counts)
         finally:
             connection.close()
+
+
+class _ChunkIds:
+    """Chunk ids taken from the table's sequence ahead, in order, a block at a time: one round trip a chunk cost
+    as much as a tenth of the reading thread's time, each answer waiting its turn for the GIL."""
+
+    BLOCK = 16
+
+    def __init__(self) -> None:
+        self.ahead: list[int] = []
+
+    def next(self) -> int:
+        if not self.ahead:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [ResultChunk._meta.db_table, self.BLOCK],
+                )
+                self.ahead = sorted((row[0] for row in cursor.fetchall()), reverse=True)
+        return self.ahead.pop()
 
 
 _COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
@@ -209,7 +264,10 @@ def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]
     PostgreSQL takes them by COPY, which raises IntegrityError on a custom_id already stored; otherwise an
     INSERT that skips those.
     """
-    rows = [(batch.pk, chunk.pk, i, *fields.values()) for i, (_, fields) in enumerate(keep)]
+    # The ids read once: a model's `pk` is a property, and reading two per row held the GIL for a sixth of a large
+    # ingest, on the thread that writes.
+    batch_id, chunk_id = batch.pk, chunk.pk
+    rows = [(batch_id, chunk_id, i, *fields.values()) for i, (_, fields) in enumerate(keep)]
     _write_rows(rows, copy=copy, skip_stored=True)
 
 

@@ -434,3 +434,46 @@ def test_a_small_batchs_first_ingest_costs_a_fixed_number_of_queries(emulator, w
     errors = dict(batch.error_counts.values_list("error_type", "count"))
     assert errors == {"overloaded_error": Result.objects.filter(batch=batch, error_type="overloaded_error").count()}
     assert errors["overloaded_error"] == batch.errored_count > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_stored_by_two_writers_read_back_in_the_order_the_api_sent_them(emulator, make_workspace, monkeypatch,
+                                                                                 settings):  # fmt: skip
+    """A large batch's chunks are stored by two threads (on PostgreSQL; SQLite has one). The first chunk is
+    held back until a later one is stored: the kept lines must still read back as the API sent them, every
+    line once, and the counts must be every row's, whichever thread stored it."""
+    import threading
+    import urllib.request
+
+    from django.db import connection
+
+    from batches.services import result_store
+    from dashboard.exports import jsonl_all
+
+    settings.INGEST_WRITERS = 2
+    workspace = make_workspace("writers")
+    batch = _ended_batch(emulator, workspace, 600, outcomes={"succeeded": 0.8, "overloaded_error": 0.2})
+    store, later_stored = result_store._store, threading.Event()
+
+    def store_the_first_chunk_last(batch, chunk):
+        if chunk.keep[0][0] == first_line and connection.vendor == "postgresql":  # two writers
+            assert later_stored.wait(timeout=10), "no other writer stored a chunk meanwhile"
+        store(batch, chunk)
+        if chunk.keep[0][0] != first_line:
+            later_stored.set()
+
+    monkeypatch.setattr(result_store, "_store", store_the_first_chunk_last)
+    request = urllib.request.Request(
+        f"{emulator.base_url}/v1/messages/batches/{batch.id}/results",
+        headers={"x-api-key": workspace.test_api_key, "anthropic-version": "2023-06-01"},
+    )
+    sent = urllib.request.urlopen(request).read()  # noqa: S310 - the emulator on loopback
+    first_line = sent.split(b"\n", 1)[0]
+
+    report = ingest.ingest_batch(batch.id)
+
+    assert report.complete and report.new_items == 600
+    assert b"".join(jsonl_all(Batch.objects.get(pk=batch.pk))) == sent
+    batch.refresh_from_db()
+    assert batch.items_ingested == 600
+    assert dict(batch.error_counts.values_list("error_type", "count")) == {"overloaded_error": batch.errored_count}
