@@ -373,8 +373,14 @@ def pack(lines: list[bytes]) -> bytes:
 
 
 def unpack(data: bytes | memoryview) -> list[bytes]:
-    """The lines of a packed run, in order, each without its newline. Runs kept before zstd are zlib streams."""
+    """The lines of a packed run, in order, each without its newline."""
+    return unpack_text(data).split(b"\n")
+
+
+def unpack_text(data: bytes | memoryview) -> bytes:
+    """A packed run as JSONL without its last newline: the lines as they came, one after another. Runs kept
+    before zstd are zlib streams."""
     data = bytes(data)
     if data[:4] == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().decompress(data).split(b"\n")
-    return zlib.decompress(data).split(b"\n")
+        return zstandard.ZstdDecompressor().decompress(data)
+    return zlib.decompress(data)

