@@ -1,30 +1,25 @@
 """Store a batch's result lines: parsed, in chunks, each chunk one transaction, never a line twice.
 
-Each chunk is written in one transaction: its raw lines packed together (batches/result_lines.py) and
-one `Result` row per line. A stream cut short leaves only whole chunks behind; reading again with
-`resuming` skips every `custom_id` already stored, so nothing is duplicated and nothing is missed. The
-unique (batch, custom_id) constraint backs this up against concurrent runs. `finish` marks the batch
-ingested only when the stored results cover its request counts, and rolls up its errors and usage.
-"""
+Each chunk is written in one transaction (result_writer.py): its raw lines packed together
+(batches/result_lines.py) and one `Result` row per line. A stream cut short leaves only whole chunks
+behind; reading again with `resuming` skips every `custom_id` already stored, so nothing is duplicated
+and nothing is missed. The unique (batch, custom_id) constraint backs this up against concurrent runs.
+`finish` marks the batch ingested only when the stored results cover its request counts, and rolls up
+its errors and usage."""
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from batches import result_lines
 from batches.models import (
     INCOMPLETE,
-    INCOMPLETE_STOP_REASONS,
     Batch,
     ErrorCount,
     IncompleteCount,
@@ -32,26 +27,14 @@ from batches.models import (
     ResultChunk,
     UsageRollup,
 )
-from batches.services import pricing, versions
+from batches.services import pricing, result_writer, versions
 from batches.services.notify import events
-
-THREADED_FROM_CHUNKS = 3  # a batch of more chunks than this is written on a second thread
-
-
-@dataclass
-class Counts:
-    new_items: int = 0
-    skipped_items: int = 0
-    malformed: int = 0
-    # What the stored rows hold, counted as they are stored: the rollups of a batch stored in one run,
-    # without reading its rows again (finish).
-    errors: Counter = field(default_factory=Counter)  # error_type → rows
-    incomplete: Counter = field(default_factory=Counter)  # (stop_reason, stop_details_category) → rows
+from batches.services.result_writer import Counts
 
 
 def store(batch: Batch, lines: Iterable[bytes], counts: Counts, *, resuming: bool, renew: Callable[[], None]) -> None:
     """Parse and store `lines` chunk by chunk; `renew` is called after each (the caller's lease)."""
-    with _Writer(batch, counts) as writer:
+    with result_writer.Writer(batch, counts) as writer:
         for chunk in _chunks(lines, settings.INGEST_CHUNK_LINES, settings.INGEST_CHUNK_BYTES):
             writer.put(_new_lines(batch, chunk, resuming, counts))
             renew()
@@ -113,181 +96,9 @@ def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> No
         for batch_id, keep, chunk_id in ids
         for i, (_, fields) in enumerate(keep)
     ]
-    _write_rows(rows, copy=connection.vendor == "postgresql", skip_stored=False)
+    result_writer.write_rows(rows, copy=connection.vendor == "postgresql", skip_stored=False)
     for _, keep, counts in runs:
-        _count(keep, counts)
-
-
-@dataclass
-class _Chunk:
-    """One chunk's new lines, parsed and packed (on the reading thread), ready to store."""
-
-    keep: list[tuple[bytes, dict]]
-    data: bytes = b""
-    raw_bytes: int = 0
-    id: int | None = None  # given beforehand when several writers store chunks: the stream's order, kept
-
-    @classmethod
-    def of(cls, keep: list[tuple[bytes, dict]]) -> _Chunk:
-        lines = [line for line, _ in keep]
-        return cls(keep, result_lines.pack(lines), sum(map(len, lines)) + len(lines) - 1)
-
-
-def _store(batch: Batch, chunk: _Chunk) -> None:
-    """One chunk: its compressed raw lines and its rows, in one transaction."""
-    fields = {"batch": batch, "data": chunk.data, "line_count": len(chunk.keep), "raw_bytes": chunk.raw_bytes}
-    if chunk.id is not None:
-        fields["id"] = chunk.id
-    try:
-        with transaction.atomic():
-            row = ResultChunk.objects.create(**fields)
-            _insert_rows(batch, row, chunk.keep, copy=connection.vendor == "postgresql")
-    except IntegrityError:
-        # COPY cannot skip conflicts: a concurrent run stored some of these custom_ids a moment earlier.
-        # The chunk is written again whole, its rows by an INSERT that skips them. (No savepoint around the
-        # COPY on the common path: two round trips a chunk, a tenth of a small batch's ingest.)
-        with transaction.atomic():
-            row = ResultChunk.objects.create(**fields)
-            _insert_rows(batch, row, chunk.keep, copy=False)
-
-
-def _count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
-    counts.new_items += len(keep)
-    counts.malformed += sum(1 for _, fields in keep if fields["result_type"] == Result.Type.MALFORMED)
-    # As _roll_up_errors and _roll_up_incomplete count them in SQL (INCOMPLETE).
-    counts.errors.update(fields["error_type"] for _, fields in keep if fields["error_type"])
-    counts.incomplete.update(
-        (fields["stop_reason"], fields["stop_details_category"])
-        for _, fields in keep
-        if fields["result_type"] == Result.Type.SUCCEEDED and fields["stop_reason"] in INCOMPLETE_STOP_REASONS
-    )
-
-
-class _Writer:
-    """Stores chunks on writer threads, each with its own connection, while this one reads, parses and packs.
-
-    PostgreSQL's work and zstd both release the GIL, so reading and writing overlap. One writer was the slower
-    side: it waits for each chunk's COPY, and took 2.0 s of a 2.3 s ingest of 100,000 results while the reading
-    thread waited on it for 1.1 s. Two writers on PostgreSQL (INGEST_WRITERS) took it to 1.6-1.8 s
-    (bench/ingest.py); SQLite writes one transaction at a time, so it has one. With several, each chunk's id is
-    taken from the sequence here, in the stream's order, so the kept lines read back in the order the API sent
-    them whichever writer commits first.
-
-    A batch of a few chunks is stored inline: threads and new connections cost more than the overlap saves
-    (9 ms a batch, most of a 100-result batch's ingest). Inside an open transaction (a test's) a second
-    connection could not see the batch, so chunks are stored inline there too.
-    """
-
-    def __init__(self, batch: Batch, counts: Counts) -> None:
-        self.batch, self.counts = batch, counts
-        small = batch.request_total <= THREADED_FROM_CHUNKS * settings.INGEST_CHUNK_LINES
-        self.threaded = not connection.in_atomic_block and not small
-        writers = max(1, settings.INGEST_WRITERS) if connection.vendor == "postgresql" else 1
-        self.ids = _ChunkIds() if writers > 1 else None
-        self.queue: queue.Queue = queue.Queue(maxsize=writers)
-        self.counting = threading.Lock()  # the writers' counts are one Counts
-        self.error: BaseException | None = None
-        self.threads = [
-            threading.Thread(target=self._run, name=f"ingest-{batch.pk}-{n}", daemon=True) for n in range(writers)
-        ]
-
-    def __enter__(self) -> _Writer:
-        if self.threaded:
-            for thread in self.threads:
-                thread.start()
-        return self
-
-    def put(self, keep: list[tuple[bytes, dict]]) -> None:
-        if not keep:
-            return
-        chunk = _Chunk.of(keep)
-        if not self.threaded:
-            _store(self.batch, chunk)
-            _count(keep, self.counts)
-            return
-        if self.error:
-            raise self.error
-        if self.ids:
-            chunk.id = self.ids.next()
-        self.queue.put(chunk)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.threaded:
-            for _ in self.threads:
-                self.queue.put(None)  # even after a cut: what was read is still stored
-            for thread in self.threads:
-                thread.join()
-            if self.error and exc is None:
-                raise self.error
-
-    def _run(self) -> None:
-        try:
-            while (chunk := self.queue.get()) is not None:
-                if self.error is None:
-                    try:
-                        _store(self.batch, chunk)
-                    except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                        self.error = exc
-                        continue
-                    with self.counting:
-                        _count(chunk.keep, self.counts)
-        finally:
-            connection.close()
-
-
-class _ChunkIds:
-    """Chunk ids taken from the table's sequence ahead, in order, a block at a time: one round trip a chunk cost
-    as much as a tenth of the reading thread's time, each answer waiting its turn for the GIL."""
-
-    BLOCK = 16
-
-    def __init__(self) -> None:
-        self.ahead: list[int] = []
-
-    def next(self) -> int:
-        if not self.ahead:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                    [ResultChunk._meta.db_table, self.BLOCK],
-                )
-                self.ahead = sorted((row[0] for row in cursor.fetchall()), reverse=True)
-        return self.ahead.pop()
-
-
-_COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
-
-
-def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]], *, copy: bool) -> None:
-    """Insert Result rows as plain tuples: the ORM's per-field preparation costs more than the DB.
-
-    PostgreSQL takes them by COPY, which raises IntegrityError on a custom_id already stored; otherwise an
-    INSERT that skips those.
-    """
-    # The ids read once: a model's `pk` is a property, and reading two per row held the GIL for a sixth of a large
-    # ingest, on the thread that writes.
-    batch_id, chunk_id = batch.pk, chunk.pk
-    rows = [(batch_id, chunk_id, i, *fields.values()) for i, (_, fields) in enumerate(keep)]
-    _write_rows(rows, copy=copy, skip_stored=True)
-
-
-def _write_rows(rows: list[tuple], *, copy: bool, skip_stored: bool) -> None:
-    table = Result._meta.db_table
-    columns = ", ".join(_COLUMNS)
-    if copy:
-        # The raw psycopg cursor's errors are psycopg's own: wrap them so IntegrityError is caught.
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as writer:
-                for row in rows:
-                    writer.write_row(row)
-        return
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-            + (" ON CONFLICT (batch_id, custom_id) DO NOTHING" if skip_stored else ""),
-            rows,
-        )
+        result_writer.count(keep, counts)
 
 
 def finish(batch: Batch, *, counted: Counts | None = None) -> str:

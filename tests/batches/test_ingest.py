@@ -436,39 +436,49 @@ def test_a_small_batchs_first_ingest_costs_a_fixed_number_of_queries(emulator, w
     assert errors["overloaded_error"] == batch.errored_count > 0
 
 
+def _results_as_sent(emulator, workspace, batch) -> bytes:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{emulator.base_url}/v1/messages/batches/{batch.id}/results",
+        headers={"x-api-key": workspace.test_api_key, "anthropic-version": "2023-06-01"},
+    )
+    return urllib.request.urlopen(request).read()  # noqa: S310 - the emulator on loopback
+
+
+def _chunk_of(sent: bytes):
+    """Which chunk (0, 1, ...) a run of kept lines is, by its first line (tests keep 50 lines a chunk)."""
+    lines = sent.split(b"\n")
+    return lambda keep: lines.index(keep[0][0]) // 50
+
+
 @pytest.mark.django_db(transaction=True)
 def test_chunks_stored_by_two_writers_read_back_in_the_order_the_api_sent_them(emulator, make_workspace, monkeypatch,
                                                                                  settings):  # fmt: skip
-    """A large batch's chunks are stored by two threads (on PostgreSQL; SQLite has one). The first chunk is
-    held back until a later one is stored: the kept lines must still read back as the API sent them, every
-    line once, and the counts must be every row's, whichever thread stored it."""
+    """A large batch's chunks are stored by two threads (on PostgreSQL; SQLite has one). The second chunk's rows
+    are written before the first chunk's: the kept lines must still read back as the API sent them, every line
+    once, and the counts must be every row's, whichever thread stored it."""
     import threading
-    import urllib.request
 
     from django.db import connection
 
-    from batches.services import result_store
+    from batches.services import result_writer
     from dashboard.exports import jsonl_all
 
     settings.INGEST_WRITERS = 2
     workspace = make_workspace("writers")
     batch = _ended_batch(emulator, workspace, 600, outcomes={"succeeded": 0.8, "overloaded_error": 0.2})
-    store, later_stored = result_store._store, threading.Event()
+    sent = _results_as_sent(emulator, workspace, batch)
+    chunk_of, insert_rows, second_written = _chunk_of(sent), result_writer._insert_rows, threading.Event()
 
-    def store_the_first_chunk_last(batch, chunk):
-        if chunk.keep[0][0] == first_line and connection.vendor == "postgresql":  # two writers
-            assert later_stored.wait(timeout=10), "no other writer stored a chunk meanwhile"
-        store(batch, chunk)
-        if chunk.keep[0][0] != first_line:
-            later_stored.set()
+    def first_chunk_written_last(batch, row, keep, *, copy):
+        if chunk_of(keep) == 0 and connection.vendor == "postgresql":  # two writers
+            assert second_written.wait(timeout=10), "the other writer did not write the second chunk meanwhile"
+        insert_rows(batch, row, keep, copy=copy)
+        if chunk_of(keep) == 1:
+            second_written.set()
 
-    monkeypatch.setattr(result_store, "_store", store_the_first_chunk_last)
-    request = urllib.request.Request(
-        f"{emulator.base_url}/v1/messages/batches/{batch.id}/results",
-        headers={"x-api-key": workspace.test_api_key, "anthropic-version": "2023-06-01"},
-    )
-    sent = urllib.request.urlopen(request).read()  # noqa: S310 - the emulator on loopback
-    first_line = sent.split(b"\n", 1)[0]
+    monkeypatch.setattr(result_writer, "_insert_rows", first_chunk_written_last)
 
     report = ingest.ingest_batch(batch.id)
 
@@ -477,3 +487,43 @@ def test_chunks_stored_by_two_writers_read_back_in_the_order_the_api_sent_them(e
     batch.refresh_from_db()
     assert batch.items_ingested == 600
     assert dict(batch.error_counts.values_list("error_type", "count")) == {"overloaded_error": batch.errored_count}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_that_fails_leaves_no_later_chunk_stored_and_the_resume_keeps_the_apis_order(
+    emulator, make_workspace, monkeypatch, settings
+):
+    """The fourth chunk fails once its successor's rows are written (by the other writer, on PostgreSQL): that
+    successor must not commit, or the stored lines would have a gap that the resumed run fills at the end."""
+    import threading
+
+    from django.db import connection
+
+    from batches.services import result_writer
+    from dashboard.exports import jsonl_all
+
+    settings.INGEST_WRITERS = 2
+    workspace = make_workspace("gap")
+    batch = _ended_batch(emulator, workspace, 600)
+    sent = _results_as_sent(emulator, workspace, batch)
+    chunk_of, insert_rows, fifth_written = _chunk_of(sent), result_writer._insert_rows, threading.Event()
+    failed = []
+
+    def fourth_chunk_fails_once(batch, row, keep, *, copy):
+        if chunk_of(keep) == 3 and not failed:
+            if connection.vendor == "postgresql":  # two writers
+                assert fifth_written.wait(timeout=10), "the other writer did not write the fifth chunk meanwhile"
+            failed.append(1)
+            raise RuntimeError("the disk is full")
+        insert_rows(batch, row, keep, copy=copy)
+        if chunk_of(keep) == 4:
+            fifth_written.set()
+
+    monkeypatch.setattr(result_writer, "_insert_rows", fourth_chunk_fails_once)
+
+    assert ingest.ingest_batch(batch.id).outcome == "failed"
+    kept = b"".join(jsonl_all(Batch.objects.get(pk=batch.pk)))
+    assert kept == b"".join(line + b"\n" for line in sent.split(b"\n")[:150])  # the first three chunks alone
+
+    assert ingest.ingest_batch(batch.id, force=True).complete
+    assert b"".join(jsonl_all(Batch.objects.get(pk=batch.pk))) == sent
