@@ -41,7 +41,7 @@ def jsonl_all(batch: Batch) -> Iterator[bytes]:
     chunk_ids = list(batch.chunks.order_by("pk").values_list("pk", flat=True))
     for chunk_id in chunk_ids:
         text = result_lines.unpack_text(ResultChunk.packed(chunk_id))
-        if text and not text.startswith(b"\n") and b"\n\n" not in text:
+        if text and not text.startswith(b"\n") and not text.endswith(b"\n") and b"\n\n" not in text:
             yield text
             yield b"\n"
         else:

@@ -34,9 +34,13 @@ from batches.services.result_writer import Counts
 
 def store(batch: Batch, lines: Iterable[bytes], counts: Counts, *, resuming: bool, renew: Callable[[], None]) -> None:
     """Parse and store `lines` chunk by chunk; `renew` is called after each (the caller's lease)."""
+    # Every custom_id of the stream so far (at most the API's 100,000 a batch): a line repeated in a later chunk is
+    # dropped here, not met by the COPY. With two writers the two copies could be in two open transactions, one
+    # waiting on the other's row in PostgreSQL while that one waits for its turn to commit: both would hang.
+    seen: set[str] = set()
     with result_writer.Writer(batch, counts) as writer:
         for chunk in _chunks(lines, settings.INGEST_CHUNK_LINES, settings.INGEST_CHUNK_BYTES):
-            writer.put(_new_lines(batch, chunk, resuming, counts))
+            writer.put(_new_lines(batch, chunk, resuming, counts, seen))
             renew()
 
 
@@ -58,16 +62,19 @@ def _chunks(lines: Iterable[bytes], most_lines: int, most_bytes: int) -> Iterato
         yield chunk
 
 
-def _new_lines(batch: Batch | None, lines: list[bytes], resuming: bool, counts: Counts) -> list[tuple[bytes, dict]]:
-    """The chunk's lines parsed, less those already stored (by an earlier, interrupted run)."""
+def _new_lines(
+    batch: Batch | None, lines: list[bytes], resuming: bool, counts: Counts, seen: set[str]
+) -> list[tuple[bytes, dict]]:
+    """The chunk's lines parsed, less those already stored (by an earlier, interrupted run) and those `seen`
+    earlier in the stream; the rest are added to `seen`."""
     parsed = [(line, result_lines.parse(line)) for line in lines]
-    seen: set[str] = set()
+    stored: set[str] = set()
     if resuming:
         ids = [fields["custom_id"] for _, fields in parsed]
-        seen = set(Result.objects.filter(batch=batch, custom_id__in=ids).values_list("custom_id", flat=True))
+        stored = set(Result.objects.filter(batch=batch, custom_id__in=ids).values_list("custom_id", flat=True))
     keep: list[tuple[bytes, dict[str, Any]]] = []
     for line, fields in parsed:
-        if fields["custom_id"] in seen:
+        if fields["custom_id"] in seen or fields["custom_id"] in stored:
             counts.skipped_items += 1
             continue
         seen.add(fields["custom_id"])  # a line repeated within one stream is stored once
@@ -77,7 +84,7 @@ def _new_lines(batch: Batch | None, lines: list[bytes], resuming: bool, counts: 
 
 def parse_new(lines: list[bytes], counts: Counts) -> list[tuple[bytes, dict]]:
     """A first run's lines parsed, a line repeated within the stream kept once (nothing is stored yet)."""
-    return _new_lines(None, lines, False, counts)
+    return _new_lines(None, lines, False, counts, set())
 
 
 def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> None:

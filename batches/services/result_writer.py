@@ -20,6 +20,7 @@ from batches import result_lines
 from batches.models import INCOMPLETE_STOP_REASONS, Batch, Result, ResultChunk
 
 THREADED_FROM_CHUNKS = 3  # a batch of more chunks than this is written on writer threads
+TURN_SECONDS = 30.0  # the longest a chunk waits for the one before it to commit (a chunk takes tens of ms)
 
 
 @dataclass
@@ -49,8 +50,9 @@ class _Chunk:
         return cls(keep, result_lines.pack(lines), sum(map(len, lines)) + len(lines) - 1)
 
 
-def _store(batch: Batch, chunk: _Chunk, before_commit: Callable[[], None] = lambda: None) -> None:
-    """One chunk: its compressed raw lines and its rows, in one transaction (`before_commit` is its last step)."""
+def _store(batch: Batch, chunk: _Chunk, before_commit: Callable[[], None] = lambda: None) -> list[tuple[bytes, dict]]:
+    """One chunk: its compressed raw lines and its rows, in one transaction (`before_commit` is its last step).
+    Returns the lines whose rows it stored."""
     fields = {"batch": batch, "data": chunk.data, "line_count": len(chunk.keep), "raw_bytes": chunk.raw_bytes}
     if chunk.id is not None:
         fields["id"] = chunk.id
@@ -59,6 +61,7 @@ def _store(batch: Batch, chunk: _Chunk, before_commit: Callable[[], None] = lamb
             row = ResultChunk.objects.create(**fields)
             _insert_rows(batch, row, chunk.keep, copy=connection.vendor == "postgresql")
             before_commit()
+        return chunk.keep
     except IntegrityError:
         # COPY cannot skip conflicts: a concurrent run stored some of these custom_ids a moment earlier.
         # The chunk is written again whole, its rows by an INSERT that skips them. (No savepoint around the
@@ -66,7 +69,10 @@ def _store(batch: Batch, chunk: _Chunk, before_commit: Callable[[], None] = lamb
         with transaction.atomic():
             row = ResultChunk.objects.create(**fields)
             _insert_rows(batch, row, chunk.keep, copy=False)
+            # Counted as stored: only the rows this chunk holds (the others were the concurrent run's).
+            ours = set(Result.objects.filter(chunk=row).values_list("custom_id", flat=True))
             before_commit()
+        return [(line, fields) for line, fields in chunk.keep if fields["custom_id"] in ours]
 
 
 def count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
@@ -123,8 +129,7 @@ class Writer:
             return
         chunk = _Chunk.of(keep)
         if not self.threaded:
-            _store(self.batch, chunk)
-            count(keep, self.counts)
+            count(_store(self.batch, chunk), self.counts)
             return
         if self.error:
             raise self.error
@@ -148,46 +153,56 @@ class Writer:
                 if self.error is not None:
                     continue  # drained: nothing after a failed chunk is stored
                 try:
-                    _store(self.batch, chunk, before_commit=lambda seq=chunk.seq: self.turns.wait(seq))
+                    stored = _store(self.batch, chunk, before_commit=lambda seq=chunk.seq: self.turns.wait(seq))
                 except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                    self.turns.fail()
+                    self.turns.fail(chunk.seq)
                     with self.counting:
                         if self.error is None or isinstance(self.error, _OutOfTurn):
                             self.error = exc
                     continue
                 self.turns.done(chunk.seq)
                 with self.counting:
-                    count(chunk.keep, self.counts)
+                    count(stored, self.counts)
         finally:
             connection.close()
 
 
 class _OutOfTurn(Exception):
-    """A chunk before this one failed: this one is not committed, so that no gap is left behind."""
+    """This chunk was not committed: an earlier one failed, or did not commit in time."""
 
 
 class _Turns:
-    """Chunks commit in the stream's order: each waits, before its commit, for the one before it to be committed."""
+    """Chunks commit in the stream's order: each waits, before its commit, for the one before it to be committed.
+
+    A wait is bounded: holding its rows, a chunk that waits for ever could be what an earlier chunk waits on in
+    PostgreSQL (the same custom_id in both, from another run of the batch), a deadlock PostgreSQL cannot see. After
+    TURN_SECONDS it gives up (and rolls back); the chunk before it may then commit, and the run resumes later.
+    """
 
     def __init__(self) -> None:
         self.turn = threading.Condition()
         self.next = 0
-        self.failed = False
+        self.failed: int | None = None  # the first chunk that failed: none after it commits
 
     def wait(self, seq: int) -> None:
         with self.turn:
-            self.turn.wait_for(lambda: self.next == seq or self.failed)
-            if self.failed:
-                raise _OutOfTurn(f"chunk {seq} not committed: an earlier chunk failed")
+            came = self.turn.wait_for(lambda: self.next == seq or self._after_failure(seq), timeout=TURN_SECONDS)
+            if self._after_failure(seq):
+                raise _OutOfTurn(f"chunk {seq} not committed: chunk {self.failed} failed")
+            if not came:
+                raise _OutOfTurn(f"chunk {seq} not committed: chunk {self.next} took over {TURN_SECONDS} s")
+
+    def _after_failure(self, seq: int) -> bool:
+        return self.failed is not None and self.failed < seq
 
     def done(self, seq: int) -> None:
         with self.turn:
             self.next = seq + 1
             self.turn.notify_all()
 
-    def fail(self) -> None:
+    def fail(self, seq: int) -> None:
         with self.turn:
-            self.failed = True
+            self.failed = seq if self.failed is None else min(self.failed, seq)
             self.turn.notify_all()
 
 
