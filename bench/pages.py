@@ -336,6 +336,7 @@ def main() -> None:
         ("batch list, by duration", "/?sort=-duration"),
         ("batch list, search a label", f"/?q={label}"),
         ("batch list, search a custom_id", "/?q=ticket-054321"),
+        ("batch list, search part of an id", f"/?q={big[-10:]}"),
         ("batch detail", f"/batches/{big}/"),
         ("items overloaded_error, first", f"/batches/{big}/?error_type=overloaded_error"),
         ("items overloaded_error, last", f"/batches/{big}/?error_type=overloaded_error&last=1"),
