@@ -78,6 +78,20 @@ def paced_relay(upstream: str, bytes_per_second: float) -> str:
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
+def _streams(runs: int, batch_id: str, direct, proxied, size: int | None = None) -> tuple[dict[str, list], int]:
+    """Seconds to stream the batch's results each way, `runs` times in turns; and their size (checked if given)."""
+    seconds: dict[str, list] = {"direct": [], "proxy": []}
+    for run in range(runs):
+        for name, client in _in_turn(run, ("direct", direct), ("proxy", proxied)):
+            start = time.perf_counter()
+            with client.messages.batches.with_streaming_response.results(batch_id) as response:
+                got = sum(len(chunk) for chunk in response.iter_bytes())
+            seconds[name].append(time.perf_counter() - start)
+            assert size is None or got == size, (name, got, size)
+            size = got
+    return seconds, size or 0
+
+
 def _in_turn(run: int, first: tuple, second: tuple) -> tuple[tuple, tuple]:
     return (first, second) if run % 2 == 0 else (second, first)
 
@@ -158,36 +172,18 @@ def main() -> None:
             kept_rows = RequestInput.objects.filter(part__submission__created_by=user).exclude(batch=None).count()
             batch_id = control(emu, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.results,
                                                            "status": "ended", "line_bytes": 1200})["id"]  # fmt: skip
-            stream = {"direct": [], "proxy": []}
-            size = 0
-            for run in range(args.runs):
-                for name, client in _in_turn(run, ("direct", direct), ("proxy", proxied)):
-                    start = time.perf_counter()
-                    with client.messages.batches.with_streaming_response.results(batch_id) as response:
-                        size = sum(len(chunk) for chunk in response.iter_bytes())
-                    stream[name].append(time.perf_counter() - start)
+            stream, size = _streams(args.runs, batch_id, direct, proxied)
             paced = {"direct": [], "proxy": []}
             if args.paced_mb_per_s:
                 relay = paced_relay(emu, args.paced_mb_per_s * 1e6)
                 Workspace.objects.filter(pk=ws.pk).update(base_url=relay)  # the server reads it per call
                 paced_direct = anthropic.Anthropic(base_url=relay, api_key=BENCH_KEY, max_retries=0, timeout=600)
-                for run in range(args.runs):
-                    for name, client in _in_turn(run, ("direct", paced_direct), ("proxy", proxied)):
-                        start = time.perf_counter()
-                        with client.messages.batches.with_streaming_response.results(batch_id) as response:
-                            assert sum(len(chunk) for chunk in response.iter_bytes()) == size
-                        paced[name].append(time.perf_counter() - start)
+                paced, _ = _streams(args.runs, batch_id, paced_direct, proxied, size)
             # Once the dashboard has ingested the batch, the pass-through serves its kept copy (the API is not asked).
             Workspace.objects.filter(pk=ws.pk).update(base_url=emu)
             sync.sync_workspace(ws.pk, full=True)
             assert ingest.ingest_batch(batch_id).complete
-            kept = {"direct": [], "proxy": []}
-            for run in range(args.runs):
-                for name, client in _in_turn(run, ("direct", direct), ("proxy", proxied)):
-                    start = time.perf_counter()
-                    with client.messages.batches.with_streaming_response.results(batch_id) as response:
-                        assert sum(len(chunk) for chunk in response.iter_bytes()) == size
-                    kept[name].append(time.perf_counter() - start)
+            kept, _ = _streams(args.runs, batch_id, direct, proxied, size)
             rss_after_stream = server_rss_mb(proc.pid)
         finally:
             proc.terminate()
