@@ -326,6 +326,7 @@ class ResultChunk(models.Model):
             return bytes(ResultChunk.objects.values_list("data", flat=True).get(pk=chunk_id))
         import psycopg  # only where the database is PostgreSQL
 
+        connection.close_if_health_check_failed()  # as Django's own cursors do first (CONN_HEALTH_CHECKS)
         connection.ensure_connection()
         raw = psycopg.Cursor(connection.connection)  # Django's own are client-side cursors: text results only
         raw.format = psycopg.pq.Format.BINARY
