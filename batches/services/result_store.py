@@ -90,13 +90,10 @@ def parse_new(lines: list[bytes], counts: Counts) -> list[tuple[bytes, dict]]:
 def store_many(runs: list[tuple[Batch, list[tuple[bytes, dict]], Counts]]) -> None:
     """Several batches' first runs, each one chunk, in the caller's transaction: their chunks by one INSERT,
     their rows by one COPY (an INSERT elsewhere). A custom_id already stored fails it whole (IntegrityError)."""
+    packed = [(batch, result_writer.Chunk.of(keep)) for batch, keep, _ in runs]
     chunks = ResultChunk.objects.bulk_create(
-        [
-            ResultChunk(batch=batch, data=result_lines.pack([line for line, _ in keep]), line_count=len(keep),
-                        raw_bytes=sum(len(line) for line, _ in keep) + len(keep) - 1)
-            for batch, keep, _ in runs
-        ]
-    )  # fmt: skip
+        [ResultChunk(batch=batch, data=c.data, line_count=len(c.keep), raw_bytes=c.raw_bytes) for batch, c in packed]
+    )
     ids = [(batch.pk, keep, chunk.pk) for (batch, keep, _), chunk in zip(runs, chunks, strict=True)]
     rows = [
         (batch_id, chunk_id, i, *fields.values())
@@ -179,12 +176,13 @@ def _mark_kept(marks: list[tuple[Batch, int, int, int, str | None]], now) -> Non
     before is over."""
     if connection.vendor == "postgresql" and len(marks) > 1:
         _mark_kept_together(marks, now)
-    for batch, stored, malformed, incomplete, main in marks:
-        if connection.vendor != "postgresql" or len(marks) == 1:
+    else:
+        for batch, stored, malformed, incomplete, main in marks:
             Batch.objects.filter(pk=batch.pk).update(
                 items_ingested=stored, malformed_count=malformed, results_ingested_at=now,
                 incomplete_count=incomplete, model=(main or batch.model)[:128], **_NO_FAILURE,
             )  # fmt: skip
+    for batch, stored, malformed, incomplete, _ in marks:
         batch.items_ingested, batch.malformed_count, batch.results_ingested_at = stored, malformed, now
         batch.incomplete_count = incomplete
 
@@ -199,13 +197,13 @@ def _mark_kept_together(marks: list[tuple[Batch, int, int, int, str | None]], no
     rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(marks))
     params = [value for batch, stored, malformed, incomplete, main in marks
               for value in (batch.pk, stored, malformed, incomplete, (main or batch.model)[:128])]  # fmt: skip
+    cleared = ", ".join(f"{name} = %s" for name in _NO_FAILURE)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Batch._meta.db_table} AS b SET items_ingested = v.stored, malformed_count = v.malformed, "
-            "incomplete_count = v.incomplete, model = v.model, results_ingested_at = %s, ingest_failures = 0, "
-            "ingest_not_before = NULL, ingest_error = '', ingest_error_type = '', ingest_error_permanent = false "
+            f"incomplete_count = v.incomplete, model = v.model, results_ingested_at = %s, {cleared} "
             f"FROM (VALUES {rows}) AS v(id, stored, malformed, incomplete, model) WHERE b.id = v.id",
-            [now, *params],
+            [now, *_NO_FAILURE.values(), *params],
         )
 
 

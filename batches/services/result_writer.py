@@ -35,8 +35,9 @@ class Counts:
 
 
 @dataclass
-class _Chunk:
-    """One chunk's new lines, parsed and packed (on the reading thread), ready to store."""
+class Chunk:
+    """One chunk's new lines, parsed and packed (on the reading thread), ready to store: `of` says how a run of
+    lines is kept (result_store.store_many keeps a group's runs so too)."""
 
     keep: list[tuple[bytes, dict]]
     data: bytes = b""
@@ -45,12 +46,12 @@ class _Chunk:
     seq: int = 0  # its place in the stream: with several writers, chunks commit in this order
 
     @classmethod
-    def of(cls, keep: list[tuple[bytes, dict]]) -> _Chunk:
+    def of(cls, keep: list[tuple[bytes, dict]]) -> Chunk:
         lines = [line for line, _ in keep]
         return cls(keep, result_lines.pack(lines), sum(map(len, lines)) + len(lines) - 1)
 
 
-def _store(batch: Batch, chunk: _Chunk, before_commit: Callable[[], None] = lambda: None) -> list[tuple[bytes, dict]]:
+def _store(batch: Batch, chunk: Chunk, before_commit: Callable[[], None] = lambda: None) -> list[tuple[bytes, dict]]:
     """One chunk: its compressed raw lines and its rows, in one transaction (`before_commit` is its last step).
     Returns the lines whose rows it stored."""
     fields = {"batch": batch, "data": chunk.data, "line_count": len(chunk.keep), "raw_bytes": chunk.raw_bytes}
@@ -127,7 +128,7 @@ class Writer:
     def put(self, keep: list[tuple[bytes, dict]]) -> None:
         if not keep:
             return
-        chunk = _Chunk.of(keep)
+        chunk = Chunk.of(keep)
         if not self.threaded:
             count(_store(self.batch, chunk), self.counts)
             return
