@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import msgspec
@@ -384,3 +385,13 @@ def unpack_text(data: bytes | memoryview) -> bytes:
     if data[:4] == _ZSTD_MAGIC:
         return zstandard.ZstdDecompressor().decompress(data)
     return zlib.decompress(data)
+
+
+def unpack_pieces(data: bytes | memoryview, size: int = 1 << 18) -> Iterator[bytes]:
+    """`unpack_text` in pieces of at most `size` bytes, for a download: each piece is sent while the next is
+    unpacked, and pieces this small reuse the same memory where one 2 MB text a chunk was new memory each time."""
+    data = bytes(data)
+    if data[:4] == _ZSTD_MAGIC:
+        yield from zstandard.ZstdDecompressor().read_to_iter(data, write_size=size)
+    else:
+        yield zlib.decompress(data)

@@ -14,7 +14,7 @@ from itertools import islice
 from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from batches import result_lines
 from batches.models import Batch, Result, ResultChunk
@@ -35,17 +35,35 @@ CSV_WINDOW = 5000  # rows sorted by custom_id read at a time: the chunks they ne
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+KEPT_CHUNKS_A_QUERY = 8  # a download reads this many packed chunks at a time: a few MB at most in memory
+
+
 def jsonl_all(batch: Batch) -> Iterator[bytes]:
-    """Every kept line, in the order the API sent them: one write per chunk of lines, as it was packed (the ingest
-    keeps no empty line; a run that has one is written line by line without it)."""
-    chunk_ids = list(batch.chunks.order_by("pk").values_list("pk", flat=True))
-    for chunk_id in chunk_ids:
-        text = result_lines.unpack_text(ResultChunk.packed(chunk_id))
-        if text and not text.startswith(b"\n") and not text.endswith(b"\n") and b"\n\n" not in text:
-            yield text
+    """Every kept line, in the order the API sent them, as it was packed: `jsonl_all_size` bytes.
+
+    Each chunk is written unsearched: every writer packs the lines the stream reader gave, and it gives no empty
+    line (client._split_lines); searching each chunk for one was half a 100,000-result download (0.10 of 0.20 s).
+    A chunk whose lines are not the size kept with them stops the download (the client sees it cut short by its
+    Content-Length), never a file silently different from what was declared."""
+    chunks = list(batch.chunks.order_by("pk").values_list("pk", "raw_bytes"))
+    for start in range(0, len(chunks), KEPT_CHUNKS_A_QUERY):
+        some = chunks[start : start + KEPT_CHUNKS_A_QUERY]
+        for (chunk_id, raw_bytes), data in zip(some, ResultChunk.packed_many([pk for pk, _ in some]), strict=True):
+            written = 0
+            for piece in result_lines.unpack_pieces(data):
+                written += len(piece)
+                yield piece
+            if written != raw_bytes:
+                raise ValueError(f"kept chunk {chunk_id} of {batch.pk} holds {written} bytes, not {raw_bytes}")
             yield b"\n"
-        else:
-            yield b"".join(line + b"\n" for line in text.split(b"\n") if line)
+
+
+def jsonl_all_size(batch: Batch) -> int:
+    """The bytes `jsonl_all` writes: each chunk's lines and a newline after them. Sent as the Content-Length, so the
+    server writes the file as it comes (not re-framed in HTTP chunks, a copy of every byte) and a client can tell
+    a download cut short."""
+    kept = batch.chunks.aggregate(chunks=Count("pk"), raw_bytes=Sum("raw_bytes"))
+    return (kept["raw_bytes"] or 0) + kept["chunks"]
 
 
 def jsonl_filtered(results: QuerySet[Result]) -> Iterator[bytes]:

@@ -317,26 +317,35 @@ class ResultChunk(models.Model):
 
     @staticmethod
     def packed(chunk_id: int) -> bytes:
-        """One chunk's packed lines, read on their own (a download reads them chunk after chunk).
+        """One chunk's packed lines, read on their own."""
+        return ResultChunk.packed_many([chunk_id])[0]
+
+    @staticmethod
+    def packed_many(chunk_ids: list[int]) -> list[bytes]:
+        """These chunks' packed lines, in the order asked, by one query (a download reads a few at a time).
 
         PostgreSQL sends bytea as hex text unless asked for binary: twice the bytes, decoded in Python. Read in
-        binary, the 50 chunks of a 100,000-result batch came in 0.04 s instead of 0.13 s.
+        binary, the 50 chunks of a 100,000-result batch came in 0.04 s instead of 0.13 s; a query per chunk was
+        then a third of a download's time in the server, waiting on each answer in turn.
         """
         if connection.vendor != "postgresql":
-            return bytes(ResultChunk.objects.values_list("data", flat=True).get(pk=chunk_id))
-        import psycopg  # only where the database is PostgreSQL
+            found = dict(ResultChunk.objects.filter(pk__in=chunk_ids).values_list("pk", "data"))
+        else:
+            import psycopg  # only where the database is PostgreSQL
 
-        connection.close_if_health_check_failed()  # as Django's own cursors do first (CONN_HEALTH_CHECKS)
-        connection.ensure_connection()
-        raw = psycopg.Cursor(connection.connection)  # Django's own are client-side cursors: text results only
-        raw.format = psycopg.pq.Format.BINARY
-        # Through Django's wrapper all the same: its errors, and the query counted where queries are.
-        with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
-            cursor.execute(f"SELECT data FROM {ResultChunk._meta.db_table} WHERE id = %s", [chunk_id])
-            row = cursor.fetchone()
-        if row is None:
-            raise ResultChunk.DoesNotExist(chunk_id)
-        return row[0]
+            connection.close_if_health_check_failed()  # as Django's own cursors do first (CONN_HEALTH_CHECKS)
+            connection.ensure_connection()
+            raw = psycopg.Cursor(connection.connection)  # Django's own are client-side cursors: text results only
+            raw.format = psycopg.pq.Format.BINARY
+            # Through Django's wrapper all the same: its errors, and the query counted where queries are.
+            debug = connection.queries_logged
+            with connection.make_debug_cursor(raw) if debug else connection.make_cursor(raw) as cursor:
+                cursor.execute(f"SELECT id, data FROM {ResultChunk._meta.db_table} WHERE id = ANY(%s)", [chunk_ids])
+                found = dict(cursor.fetchall())
+        missing = [pk for pk in chunk_ids if pk not in found]
+        if missing:
+            raise ResultChunk.DoesNotExist(missing[0])
+        return [bytes(found[pk]) for pk in chunk_ids]
 
 
 class Result(models.Model):

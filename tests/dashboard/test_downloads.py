@@ -8,6 +8,7 @@ import json
 import zlib
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import dateformat, timezone
@@ -126,6 +127,27 @@ def test_it_reads_each_chunk_once(viewer_client, mirrored):
     with CaptureQueriesContext(connection) as queries:
         body(response)
     assert sum("resultchunk" in q["sql"] for q in queries.captured_queries) == chunks
+
+
+def test_full_jsonl_declares_its_size_and_reads_chunks_a_few_at_a_time(viewer_client, mirrored):
+    """A browser shows the download's progress and can tell one cut short; 8 chunks are read by one query."""
+    batch = mirrored["ended"]
+    response = viewer_client.get(url(batch, "jsonl"))
+    with CaptureQueriesContext(connection) as queries:
+        data = body(response)
+    assert int(response["Content-Length"]) == len(data) and data.endswith(b"}\n") and b"\n\n" not in data
+    chunk_reads = sum("resultchunk" in q["sql"] for q in queries.captured_queries)
+    assert chunk_reads == 1 + -(-batch.chunks.count() // 8)  # the chunk list, then the chunks 8 at a time
+
+
+def test_a_kept_chunk_of_another_size_than_recorded_stops_the_download(viewer_client, mirrored):
+    """Never a file silently other than the size declared: the stream stops, and the client sees it cut short."""
+    batch = mirrored["ended"]
+    last = batch.chunks.order_by("pk").last()
+    ResultChunk.objects.filter(pk=last.pk).update(raw_bytes=last.raw_bytes + 1)
+    response = viewer_client.get(url(batch, "jsonl"))
+    with pytest.raises(ValueError, match="holds"):
+        body(response)
 
 
 def test_it_serves_the_kept_copy_without_the_api(viewer_client, mirrored, emulator):
