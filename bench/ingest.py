@@ -44,6 +44,9 @@ def child(mode: str, url: str, batch_id: str) -> dict:
     ws.save()
     sync.sync_workspace(ws.pk, full=True)  # mirrors the batch; the sync never ingests (that is measured)
     batch = Batch.objects.get(pk=batch_id)
+    from config.celery import settle_heap
+
+    settle_heap()  # as a worker does once it has started, before its first task
     start = time.perf_counter()
     report = ingest.ingest_batch(batch_id)
     seconds = time.perf_counter() - start

@@ -1,3 +1,4 @@
+import gc
 import os
 
 from celery import Celery, signals
@@ -56,3 +57,15 @@ def flush_api_counts(**kwargs) -> None:
     from batches.models import ApiRequestCount
 
     ApiRequestCount.flush()
+
+
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def settle_heap(**kwargs) -> None:
+    """What a worker has loaded by now (Django, Celery, the SDK's types: some 250,000 objects) lives as long as it
+    does: set it apart from the collector's full passes, which walked all of it (150-180 ms each, every thread of
+    the ingest stopped meanwhile). The collector's pauses in an ingest of 100,000 results went from 394-412 ms
+    to 98-101 ms, and in ingesting 1,000 batches of 100 from 216-275 ms to 64-81 ms. Start-up's garbage is
+    collected first, not kept for ever."""
+    gc.collect()
+    gc.freeze()
