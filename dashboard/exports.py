@@ -35,6 +35,17 @@ CSV_WINDOW = 5000  # rows sorted by custom_id read at a time: the chunks they ne
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def results_file(batch: Batch, results: QuerySet[Result], fmt: str, filtered: bool) -> tuple[Iterator, int | None]:
+    """A results download ("jsonl" or "csv") and its size when it is known beforehand (the whole JSONL's): sent as
+    the Content-Length, the server writes the file as it comes (not re-framed in HTTP chunks, a copy of every
+    byte), a browser shows the progress, and a client can tell a download cut short."""
+    if fmt == "csv":
+        return csv_rows(batch, results), None
+    if filtered:
+        return jsonl_filtered(results), None
+    return jsonl_all(batch), jsonl_all_size(batch)
+
+
 KEPT_CHUNKS_A_QUERY = 8  # a download reads this many packed chunks at a time: a few MB at most in memory
 
 
@@ -59,9 +70,7 @@ def jsonl_all(batch: Batch) -> Iterator[bytes]:
 
 
 def jsonl_all_size(batch: Batch) -> int:
-    """The bytes `jsonl_all` writes: each chunk's lines and a newline after them. Sent as the Content-Length, so the
-    server writes the file as it comes (not re-framed in HTTP chunks, a copy of every byte) and a client can tell
-    a download cut short."""
+    """The bytes `jsonl_all` writes: each chunk's lines and a newline after them."""
     kept = batch.chunks.aggregate(chunks=Count("pk"), raw_bytes=Sum("raw_bytes"))
     return (kept["raw_bytes"] or 0) + kept["chunks"]
 

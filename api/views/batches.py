@@ -82,12 +82,12 @@ def batch_results(request: Request, batch_id: str) -> Response | StreamingHttpRe
         return _error(409, "conflict_error", "The results are being kept now: ask again in a moment.")
     form = valid(ItemFilterForm(request.query_params))
     results = form.filter(Result.objects.filter(batch=batch))
-    if fmt == "csv":
-        content = exports.csv_rows(batch, results)
-    else:
-        content = exports.jsonl_filtered(results) if form.filtered else exports.jsonl_all(batch)
+    content, size = exports.results_file(batch, results, fmt, form.filtered)
     audit.record(request.user, "download", batch.id, params={"format": fmt, "via": "api", **form.active})
-    return StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
+    response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
+    if size is not None:
+        response["Content-Length"] = str(size)
+    return response
 
 
 @extend_schema(

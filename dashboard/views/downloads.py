@@ -29,15 +29,11 @@ def batch_download(request: HtmxHttpRequest, batch_id: str, fmt: str) -> HttpRes
     if filtered and not form.is_valid():
         return render(request, "batches/download_unavailable.html", {"batch": batch, "state": "bad_filter"}, status=400)
     results = form.filter(Result.objects.filter(batch=batch))
-    whole = fmt == "jsonl" and not filtered
-    if fmt == "csv":
-        content = exports.csv_rows(batch, results)
-    else:
-        content = exports.jsonl_all(batch) if whole else exports.jsonl_filtered(results)
+    content, size = exports.results_file(batch, results, fmt, filtered)
     audit.record(request.user, "download", batch.id, params={"format": fmt, **form.active})
     response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
-    if whole:  # its size is known: a browser shows the download's progress, and tells one cut short
-        response["Content-Length"] = str(exports.jsonl_all_size(batch))
+    if size is not None:
+        response["Content-Length"] = str(size)
     filename = f"{batch.id}{'-filtered' if filtered else ''}.{fmt}"
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response

@@ -39,8 +39,10 @@ def test_a_batch_with_its_errors_and_results_from_the_kept_copy(client, make_use
     response = client.get(f"/api/v1/batches/{batch.pk}/results?result_type=errored", **auth(raw))
     lines = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
     assert sorted(line["custom_id"] for line in lines) == ["bad-1", "over-0", "over-1", "over-2"]
-    everything = b"".join(client.get(f"/api/v1/batches/{batch.pk}/results", **auth(raw)).streaming_content)
+    whole = client.get(f"/api/v1/batches/{batch.pk}/results", **auth(raw))
+    everything = b"".join(whole.streaming_content)
     assert len(everything.splitlines()) == Result.objects.filter(batch=batch).count() == 125
+    assert int(whole["Content-Length"]) == len(everything)  # its size declared: a download cut short is seen
     csv = b"".join(client.get(f"/api/v1/batches/{batch.pk}/results?format=csv", **auth(raw)).streaming_content)
     assert csv.count(b"\n") == 126  # the header and every result
     running = client.get(f"/api/v1/batches/{mirrored['running'].pk}/results", **auth(raw))
