@@ -181,9 +181,7 @@ def results(request, batch_id: str) -> HttpResponse:
     _, workspace = _caller(request, "view_batch", batch_id)
     kept = Batch.objects.filter(pk=batch_id, workspace=workspace).exclude(results_ingested_at=None).first()
     if kept is not None:
-        response = StreamingHttpResponse(exports.jsonl_all(kept), content_type="application/binary")
-        response["Content-Length"] = str(exports.jsonl_all_size(kept))
-        return response
+        return exports.sized(*exports.kept_jsonl(kept), "application/binary")
     answer = _forward(request, workspace, "GET", f"/v1/messages/batches/{batch_id}/results", "passthrough.results")
     return _respond(answer)
 

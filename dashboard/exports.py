@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
+from django.http import StreamingHttpResponse
 
 from batches import result_lines
 from batches.models import Batch, Result, ResultChunk
@@ -36,14 +37,27 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def results_file(batch: Batch, results: QuerySet[Result], fmt: str, filtered: bool) -> tuple[Iterator, int | None]:
-    """A results download ("jsonl" or "csv") and its size when it is known beforehand (the whole JSONL's): sent as
-    the Content-Length, the server writes the file as it comes (not re-framed in HTTP chunks, a copy of every
-    byte), a browser shows the progress, and a client can tell a download cut short."""
+    """A results download ("jsonl" or "csv") and its size when it is known beforehand (the whole JSONL's)."""
     if fmt == "csv":
         return csv_rows(batch, results), None
     if filtered:
         return jsonl_filtered(results), None
+    return kept_jsonl(batch)
+
+
+def kept_jsonl(batch: Batch) -> tuple[Iterator[bytes], int]:
+    """Every kept line as the API sent them (`jsonl_all`), and their size."""
     return jsonl_all(batch), jsonl_all_size(batch)
+
+
+def sized(content: Iterator, size: int | None, content_type: str) -> StreamingHttpResponse:
+    """A streamed download, with its Content-Length when its size is known beforehand: the server then writes it as
+    it comes (not re-framed in HTTP chunks, a copy of every byte), a browser shows the progress, and a client can
+    tell a download cut short."""
+    response = StreamingHttpResponse(content, content_type=content_type)
+    if size is not None:
+        response["Content-Length"] = str(size)
+    return response
 
 
 KEPT_CHUNKS_A_QUERY = 8  # a download reads this many packed chunks at a time: a few MB at most in memory

@@ -84,10 +84,7 @@ def batch_results(request: Request, batch_id: str) -> Response | StreamingHttpRe
     results = form.filter(Result.objects.filter(batch=batch))
     content, size = exports.results_file(batch, results, fmt, form.filtered)
     audit.record(request.user, "download", batch.id, params={"format": fmt, "via": "api", **form.active})
-    response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
-    if size is not None:
-        response["Content-Length"] = str(size)
-    return response
+    return exports.sized(content, size, CONTENT_TYPES[fmt])
 
 
 @extend_schema(

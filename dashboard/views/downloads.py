@@ -31,9 +31,7 @@ def batch_download(request: HtmxHttpRequest, batch_id: str, fmt: str) -> HttpRes
     results = form.filter(Result.objects.filter(batch=batch))
     content, size = exports.results_file(batch, results, fmt, filtered)
     audit.record(request.user, "download", batch.id, params={"format": fmt, **form.active})
-    response = StreamingHttpResponse(content, content_type=CONTENT_TYPES[fmt])
-    if size is not None:
-        response["Content-Length"] = str(size)
+    response = exports.sized(content, size, CONTENT_TYPES[fmt])
     filename = f"{batch.id}{'-filtered' if filtered else ''}.{fmt}"
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response
