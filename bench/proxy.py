@@ -12,9 +12,11 @@ own process. Under load the figures move; the ratios are what to compare.
 Straight to the emulator on loopback, 117 MB of results arrive at about 2 GB/s: there the pass-through's second
 userspace hop (read from the emulator, written to the client) is most of the time. So a second, labelled reference
 streams the same results with the emulator's answers paced at --paced-mb-per-s (as from a remote API), both
-ways through the same pacing relay; the first measurement is kept as it is. Last, the batch is ingested and streamed
-again: the pass-through then serves the kept copy from PostgreSQL (as it does once the dashboard has the results),
-beside the emulator streaming them from memory.
+ways through the same pacing relay; the first measurement is kept as it is. A third reference, in the same turns,
+streams them through a bare TCP relay in its own process: what any second hop that reads the bytes costs on this
+machine (an HTTPS pass-through must read them, to decrypt them). Last, the batch is ingested and streamed again:
+the pass-through then serves the kept copy from PostgreSQL (as it does once the dashboard has the results), beside
+the emulator streaming them from memory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import httpcore2._sync.http11
 from common import BENCH_DATABASE_URL, BENCH_KEY, ROOT, control, emulator_process, free_port, setup_django
 
 # Its own database (this script empties it), unless BENCH_DATABASE_URL names one for this run.
@@ -54,8 +57,8 @@ def paced_relay(upstream: str, bytes_per_second: float) -> str:
 
     def pump(src: socket.socket, dst: socket.socket, rate: float | None) -> None:
         due = time.perf_counter()
-        try:
-            while data := src.recv(1 << 16):
+        try:  # unpaced, as much as has arrived (up to 1 MB): the fewest calls, the fastest a relay can go
+            while data := src.recv(1 << 16 if rate else 1 << 20):
                 dst.sendall(data)
                 if rate:
                     due = max(due, time.perf_counter()) + len(data) / rate
@@ -78,13 +81,15 @@ def paced_relay(upstream: str, bytes_per_second: float) -> str:
     return f"http://127.0.0.1:{listener.getsockname()[1]}"
 
 
-def _streams(runs: int, batch_id: str, direct, proxied, size: int | None = None) -> tuple[dict[str, list], int]:
-    """Seconds to stream the batch's results each way, `runs` times in turns; and their size (checked if given)."""
-    seconds: dict[str, list] = {"direct": [], "proxy": []}
+def _streams(runs: int, batch_id: str, clients: dict, size: int | None = None) -> tuple[dict[str, list], int]:
+    """Seconds to stream the batch's results through each client, `runs` times, each run in another order; and
+    their size (checked if given)."""
+    seconds: dict[str, list] = {name: [] for name in clients}
+    names = list(clients)
     for run in range(runs):
-        for name, client in _in_turn(run, ("direct", direct), ("proxy", proxied)):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
             start = time.perf_counter()
-            with client.messages.batches.with_streaming_response.results(batch_id) as response:
+            with clients[name].messages.batches.with_streaming_response.results(batch_id) as response:
                 got = sum(len(chunk) for chunk in response.iter_bytes())
             seconds[name].append(time.perf_counter() - start)
             assert size is None or got == size, (name, got, size)
@@ -94,6 +99,18 @@ def _streams(runs: int, batch_id: str, direct, proxied, size: int | None = None)
 
 def _in_turn(run: int, first: tuple, second: tuple) -> tuple[tuple, tuple]:
     return (first, second) if run % 2 == 0 else (second, first)
+
+
+@contextlib.contextmanager
+def bare_relay(upstream: str):
+    """The same unpaced TCP relay in its own process (as the pass-through is): the floor of any second hop that
+    reads the bytes in user space, as every HTTPS pass-through must (recv and send, no HTTP, no database)."""
+    proc = subprocess.Popen([sys.executable, __file__, "--relay-only", upstream], stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def start_server(var_dir: str) -> tuple[subprocess.Popen, str]:
@@ -122,7 +139,11 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--paced-mb-per-s", type=float, default=50.0, help="the second reference's rate; 0: none")
+    parser.add_argument("--relay-only", help=argparse.SUPPRESS)  # bare_relay's process: relay to this upstream
     args = parser.parse_args()
+    if args.relay_only:
+        print(paced_relay(args.relay_only, 0), flush=True)
+        threading.Event().wait()
     os.environ["SECRET_KEY"] = SECRET_KEY
     setup_django(DATABASE_URL)
     import anthropic
@@ -130,6 +151,10 @@ def main() -> None:
 
     from batches.models import Batch, KeptBody, RequestInput, Submission, Workspace
     from batches.services import ingest, kept_bodies, sync, tokens
+
+    # This process's SDK clients stand for a user's script: the SDK as it comes, reading 64 KB at a time (importing
+    # batches.client above set the dashboard's own 1 MB reads for the whole process).
+    httpcore2._sync.http11.HTTP11Connection.READ_NUM_BYTES = 64 * 1024
 
     with emulator_process() as emu, tempfile.TemporaryDirectory() as var_dir:
         RequestInput.objects.all().delete()
@@ -172,18 +197,20 @@ def main() -> None:
             kept_rows = RequestInput.objects.filter(part__submission__created_by=user).exclude(batch=None).count()
             batch_id = control(emu, "POST", "seed_batch", {"api_key": BENCH_KEY, "n_requests": args.results,
                                                            "status": "ended", "line_bytes": 1200})["id"]  # fmt: skip
-            stream, size = _streams(args.runs, batch_id, direct, proxied)
+            with bare_relay(emu) as relay_url:
+                relayed = anthropic.Anthropic(base_url=relay_url, api_key=BENCH_KEY, max_retries=0, timeout=600)
+                stream, size = _streams(args.runs, batch_id, {"direct": direct, "proxy": proxied, "relay": relayed})
             paced = {"direct": [], "proxy": []}
             if args.paced_mb_per_s:
                 relay = paced_relay(emu, args.paced_mb_per_s * 1e6)
                 Workspace.objects.filter(pk=ws.pk).update(base_url=relay)  # the server reads it per call
                 paced_direct = anthropic.Anthropic(base_url=relay, api_key=BENCH_KEY, max_retries=0, timeout=600)
-                paced, _ = _streams(args.runs, batch_id, paced_direct, proxied, size)
+                paced, _ = _streams(args.runs, batch_id, {"direct": paced_direct, "proxy": proxied}, size)
             # Once the dashboard has ingested the batch, the pass-through serves its kept copy (the API is not asked).
             Workspace.objects.filter(pk=ws.pk).update(base_url=emu)
             sync.sync_workspace(ws.pk, full=True)
             assert ingest.ingest_batch(batch_id).complete
-            kept, _ = _streams(args.runs, batch_id, direct, proxied, size)
+            kept, _ = _streams(args.runs, batch_id, {"direct": direct, "proxy": proxied}, size)
             rss_after_stream = server_rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -202,6 +229,12 @@ def main() -> None:
             f"{label}: direct {d:.2f} s, through the pass-through {p:.2f} s, ratio {p / d:.2f}; median of each "
             f"run's own ratio {paired:.2f} (goal <= 1.2)"
         )
+        if figures.get("relay"):
+            r = statistics.median(figures["relay"])
+            print(
+                f"  the same through a bare relay in its own process (no HTTP, no database: the floor of a second "
+                f"hop in user space): {r:.2f} s, ratio {r / d:.2f}; the pass-through / the bare relay {p / r:.2f}"
+            )
     print(
         f"then each kept body split into its rows (the worker's, after the answer): median "
         f"{statistics.median(splits):.2f} s; {kept_rows:,} rows linked to their batches ({len(splits)} bodies)"
