@@ -124,12 +124,13 @@ def finish(batch: Batch, *, counted: Counts | None = None) -> str:
     now = timezone.now()
     with transaction.atomic():
         versions.bump(batch.workspace_id)  # results kept: the list's errors and cost, the page's tables
-        if counted is not None and counted.new_items == stored:
+        whole = counted is not None and counted.new_items == stored
+        if whole:
             incomplete = _write_counts(batch, counted)
         else:
             _roll_up_errors(batch)
             incomplete = _roll_up_incomplete(batch)
-        pricing.roll_up(batch)
+        pricing.roll_up(batch, seen=counted if whole else None)
         # The model most of its results name: what makes later batches "like this one" for an ETA.
         main = batch.usage.filter(iteration="").order_by("-requests", "model").values_list("model", flat=True).first()
         _mark_kept([(batch, stored, malformed, incomplete, main)], now)
@@ -156,7 +157,7 @@ def finish_many(runs: list[tuple[Batch, Counts]]) -> None:
         update_conflicts=True, unique_fields=["batch", "stop_reason", "category"], update_fields=["count"],
     )  # fmt: skip
     batches = [batch for batch, _ in runs]
-    pricing.roll_up_many(batches)
+    pricing.roll_up_many(batches, seen={batch.pk: counted for batch, counted in runs})
     main = _main_models(batches)
     _mark_kept(
         [(batch, counted.new_items, counted.malformed, sum(counted.incomplete.values()), main.get(batch.pk))

@@ -32,6 +32,10 @@ class Counts:
     # without reading its rows again (finish).
     errors: Counter = field(default_factory=Counter)  # error_type → rows
     incomplete: Counter = field(default_factory=Counter)  # (stop_reason, stop_details_category) → rows
+    # What the spend rollup would otherwise find by reading every stored row twice more (pricing.roll_up): the
+    # models of the succeeded rows, and how many of those have calls billed apart (`iterations`).
+    models: set = field(default_factory=set)
+    with_iterations: int = 0
 
 
 @dataclass
@@ -81,11 +85,14 @@ def count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
     counts.malformed += sum(1 for _, fields in keep if fields["result_type"] == Result.Type.MALFORMED)
     # As _roll_up_errors and _roll_up_incomplete count them in SQL (INCOMPLETE).
     counts.errors.update(fields["error_type"] for _, fields in keep if fields["error_type"])
+    succeeded = [fields for _, fields in keep if fields["result_type"] == Result.Type.SUCCEEDED]
     counts.incomplete.update(
         (fields["stop_reason"], fields["stop_details_category"])
-        for _, fields in keep
-        if fields["result_type"] == Result.Type.SUCCEEDED and fields["stop_reason"] in INCOMPLETE_STOP_REASONS
+        for fields in succeeded
+        if fields["stop_reason"] in INCOMPLETE_STOP_REASONS
     )
+    counts.models.update(fields["model"] for fields in succeeded)
+    counts.with_iterations += sum(1 for fields in succeeded if fields["iterations"])
 
 
 class Writer:

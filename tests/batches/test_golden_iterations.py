@@ -85,14 +85,18 @@ LINES = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def batch():
+@pytest.fixture(params=["counted", "read back"])
+def batch(request):
+    """Finished as one run that stored every row finishes it (the models and the calls billed apart taken from
+    what it counted), and as a later run does, reading the rows: the same hand-priced figures either way."""
     made = ended_batch("iter_dec", DEC)
     Batch.objects.filter(pk=made.pk).update(notify_end=True, results_ingested_at=None, succeeded_count=len(LINES),
                                             errored_count=0, canceled_count=0, expired_count=0)  # fmt: skip
     made.refresh_from_db()
-    result_store.store(made, LINES, result_store.Counts(), resuming=False, renew=lambda: None)
-    assert result_store.finish(made) == ""
+    counts = result_store.Counts()
+    result_store.store(made, LINES, counts, resuming=False, renew=lambda: None)
+    assert counts.with_iterations == Result.objects.filter(batch=made).exclude(iterations="").count() > 0
+    assert result_store.finish(made, counted=counts if request.param == "counted" else None) == ""
     return made
 
 

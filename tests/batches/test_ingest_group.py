@@ -69,9 +69,9 @@ def test_a_group_costs_a_fixed_number_of_queries_whatever_its_size_on_postgresql
     marks = [sql for sql in _statements(five) if "SET items_ingested" in sql or 'SET "items_ingested"' in sql]
     assert len(marks) == (1 if together else 5)
     assert len(_statements(five)) - len(_statements(three)) == (0 if together else 2)
-    # Where one batch alone takes 23 statements (test_ingest.py). Both count the spend report's daily sums of the
+    # Where one batch alone takes 21 statements (test_ingest.py). Both count the spend report's daily sums of the
     # day: a delete and an insert, on PostgreSQL after a lock (pricing/daily.py).
-    fixed = 21
+    fixed = 19
     assert len(_statements(three)) == fixed + (1 if together else 3), _statements(three)
     kept = Batch.objects.filter(pk__in=ids[4:9])
     assert all(b.results_ingested_at and b.items_ingested == b.request_total and b.model for b in kept)
