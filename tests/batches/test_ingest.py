@@ -410,9 +410,10 @@ def test_storage_not_ready_during_ingest_is_tried_again_within_minutes_not_an_ho
 def test_a_small_batchs_first_ingest_costs_a_fixed_number_of_queries(emulator, workspace, settings):
     """The fixed cost of a batch bounds the first sync of many small ones (issue 24): read and claim it, its
     chunk, the count that proves it whole, the rollups (errors and incomplete from what was counted as it
-    was stored; usage and cost by pricing, summed from the rows with the models counted as they were stored, then
-    the spend report's sums of its day: delete and insert, on PostgreSQL after a lock), the batch marked kept with its events, the adoption check, the release.
-    Savepoints are left out: outside a test's transaction they are BEGIN and COMMIT."""
+    was stored; usage and cost by pricing, summed from the rows with the models counted as they were stored,
+    then the spend report's sums of its day: delete and insert, on PostgreSQL after a lock), the batch marked
+    kept with its events, the adoption check, the release. Savepoints are left out: outside a test's
+    transaction they are BEGIN and COMMIT."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
