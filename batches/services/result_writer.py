@@ -80,19 +80,30 @@ def _store(batch: Batch, chunk: Chunk, before_commit: Callable[[], None] = lambd
         return [(line, fields) for line, fields in chunk.keep if fields["custom_id"] in ours]
 
 
+_SUCCEEDED, _MALFORMED = str(Result.Type.SUCCEEDED.value), str(Result.Type.MALFORMED.value)
+
+
 def count(keep: list[tuple[bytes, dict]], counts: Counts) -> None:
+    """Add what these stored rows hold to `counts`: one pass, with plain strings (several passes comparing
+    with the enum took 70 ms of a 100,000-result ingest's GIL time; this takes 30)."""
+    errors, incomplete, models = counts.errors, counts.incomplete, counts.models
+    malformed = with_iterations = 0
+    for _, fields in keep:
+        kind = fields["result_type"]
+        if kind == _SUCCEEDED:
+            models.add(fields["model"])
+            if fields["iterations"]:
+                with_iterations += 1
+            # As _roll_up_incomplete counts them in SQL (INCOMPLETE).
+            if fields["stop_reason"] in INCOMPLETE_STOP_REASONS:
+                incomplete[fields["stop_reason"], fields["stop_details_category"]] += 1
+        elif kind == _MALFORMED:
+            malformed += 1
+        if fields["error_type"]:  # as _roll_up_errors counts them
+            errors[fields["error_type"]] += 1
     counts.new_items += len(keep)
-    counts.malformed += sum(1 for _, fields in keep if fields["result_type"] == Result.Type.MALFORMED)
-    # As _roll_up_errors and _roll_up_incomplete count them in SQL (INCOMPLETE).
-    counts.errors.update(fields["error_type"] for _, fields in keep if fields["error_type"])
-    succeeded = [fields for _, fields in keep if fields["result_type"] == Result.Type.SUCCEEDED]
-    counts.incomplete.update(
-        (fields["stop_reason"], fields["stop_details_category"])
-        for fields in succeeded
-        if fields["stop_reason"] in INCOMPLETE_STOP_REASONS
-    )
-    counts.models.update(fields["model"] for fields in succeeded)
-    counts.with_iterations += sum(1 for fields in succeeded if fields["iterations"])
+    counts.malformed += malformed
+    counts.with_iterations += with_iterations
 
 
 class Writer:
