@@ -95,7 +95,7 @@ def write_limit(url: str, items: int) -> tuple[float, float]:
     from django.db import connection
 
     from batches.models import Batch, Result, ResultChunk
-    from batches.services import ingest, sync
+    from batches.services import ingest, result_writer, sync
 
     _fresh_tables()
     ws = _workspace(url)
@@ -110,18 +110,13 @@ def write_limit(url: str, items: int) -> tuple[float, float]:
     report = ingest.ingest_batch(batch_id)
     ingest_seconds = time.perf_counter() - start
     assert report.complete and report.new_items == items, report
-    columns = [f.column for f in Result._meta.concrete_fields if f.column != "id"]
+    # The same rows by the same COPY the ingest makes (result_writer.write_rows), with nothing else.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)} FROM batches_result WHERE batch_id = %s", [batch_id])
+        cursor.execute(f"SELECT {', '.join(result_writer.COLUMNS)} FROM batches_result WHERE batch_id = %s", [batch_id])
         rows = cursor.fetchall()
         cursor.execute("DELETE FROM batches_result WHERE batch_id = %s", [batch_id])
     start = time.perf_counter()
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY batches_result ({', '.join(columns)}) FROM STDIN") as cp,
-    ):
-        for row in rows:
-            cp.write_row(row)
+    result_writer.write_rows(rows, copy=True, skip_stored=False)
     copy_seconds = time.perf_counter() - start
     return ingest_seconds, copy_seconds
 

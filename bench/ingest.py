@@ -76,21 +76,19 @@ def child(mode: str, url: str, batch_id: str) -> dict:
 
 
 def _bare_copy(batch_id: str) -> float:
-    """Seconds to load the batch's stored rows back into the same table by one bare COPY."""
+    """Seconds to load the batch's stored rows back into the same table by the same COPY the ingest makes
+    (result_writer.write_rows), with nothing else."""
     from django.db import connection
 
-    from batches.models import Result
+    from batches.services import result_writer
 
-    columns = ", ".join(f.column for f in Result._meta.concrete_fields if f.column != "id")
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM batches_result WHERE batch_id = %s", [batch_id])
+        cursor.execute(f"SELECT {', '.join(result_writer.COLUMNS)} FROM batches_result WHERE batch_id = %s", [batch_id])
         rows = cursor.fetchall()
         cursor.execute("DELETE FROM batches_result WHERE batch_id = %s", [batch_id])
         cursor.execute("VACUUM batches_result")  # the deleted rows' space is free again, as for the ingest
     start = time.perf_counter()
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY batches_result ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    result_writer.write_rows(rows, copy=True, skip_stored=False)
     return time.perf_counter() - start
 
 

@@ -245,7 +245,8 @@ class _ChunkIds:
         return self.ahead.pop()
 
 
-_COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
+# A result row as written: the order of each row tuple given to write_rows.
+COLUMNS = ["batch_id", "chunk_id", "line_index", *result_lines.FIELDS]
 
 
 def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]], *, copy: bool) -> None:
@@ -263,15 +264,17 @@ def _insert_rows(batch: Batch, chunk: ResultChunk, keep: list[tuple[bytes, dict]
 
 def write_rows(rows: list[tuple], *, copy: bool, skip_stored: bool) -> None:
     table = Result._meta.db_table
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(COLUMNS)
     if copy:
+        # Text, not binary: psycopg formats a row in binary in 0.6 µs against 2.3 µs, but PostgreSQL took longer to
+        # read binary rows (a bare load of 100,000 took 0.88 s against 0.76 s), and the ingest was no faster.
         # The raw psycopg cursor's errors are psycopg's own: wrap them so IntegrityError is caught.
         with connection.cursor() as cursor, connection.wrap_database_errors:
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as writer:
                 for row in rows:
                     writer.write_row(row)
         return
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
