@@ -83,8 +83,9 @@ def test_a_batch_before_a_price_cut_keeps_the_old_price(october, december):
 
 
 # --- through ingest, the pages, the CSV and the events ---------------------------------------------
-def _ingested(name: str, ended, lines: list[golden.Line]):
-    """The lines written by the ingest's own writer from API-shaped JSON, then finished as ingest does."""
+def _ingested(name: str, ended, lines: list[golden.Line], counted: bool):
+    """The lines written by the ingest's own writer from API-shaped JSON, then finished as the run that stored
+    them does (with what it counted: the models its rollup bands by), or as a later run does (reading the rows)."""
     from batches.models import Batch
     from batches.services import result_store
 
@@ -94,15 +95,21 @@ def _ingested(name: str, ended, lines: list[golden.Line]):
     Batch.objects.filter(pk=batch.pk).update(notify_end=True, results_ingested_at=None,
                                              **{f"{t}_count": n for t, n in by_type.items()})  # fmt: skip
     batch.refresh_from_db()
-    result_store.store(batch, [golden.result_line(line) for line in lines], result_store.Counts(), resuming=False,
+    counts = result_store.Counts()
+    result_store.store(batch, [golden.result_line(line) for line in lines], counts, resuming=False,
                        renew=lambda: None)  # fmt: skip
-    assert result_store.finish(batch) == ""
+    # Every row stored by this one run, so its counts stand for the rows (the rollup reads no models from them).
+    assert counts.new_items == len(lines)
+    assert counts.models == {line.model for line in lines if line.result_type == "succeeded"}
+    assert result_store.finish(batch, counted=counts if counted else None) == ""
     return batch
 
 
-@pytest.fixture
-def ingested():
-    return _ingested("golden_dec", golden.DEC, golden.DECEMBER), _ingested("golden_oct", golden.OCT, golden.OCTOBER)
+@pytest.fixture(params=["counted", "read back"])
+def ingested(request):
+    counted = request.param == "counted"
+    return (_ingested("golden_dec", golden.DEC, golden.DECEMBER, counted),
+            _ingested("golden_oct", golden.OCT, golden.OCTOBER, counted))  # fmt: skip
 
 
 def test_ingest_prices_every_line_to_the_hand_total(ingested):
@@ -130,7 +137,7 @@ def test_a_model_without_a_price_fires_price_missing_once(ingested):
     (missing,) = NotificationEvent.objects.filter(kind="price.missing")
     assert missing.data["model"] == "claude-opus-9" and missing.data["unpriced_requests"] == 1
     assert missing.data["add_price_url"].endswith("/admin/batches/price/add/?family=claude-opus-9")
-    _ingested("again", golden.DEC, [golden.Line("again", "claude-opus-9", None, {"input_tokens": 5})])
+    _ingested("again", golden.DEC, [golden.Line("again", "claude-opus-9", None, {"input_tokens": 5})], counted=True)
     assert NotificationEvent.objects.filter(kind="price.missing").count() == 1  # once per model, not per batch
 
 
