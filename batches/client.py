@@ -51,9 +51,9 @@ T = TypeVar("T")
 
 # Each read from an API connection takes up to 1 MB of what has arrived, not httpcore's 64 KB: a results stream on a
 # fast link comes in a sixteenth of the reads, and each read is a trip through httpcore and h11 (and, in the
-# pass-through, Django and gunicorn). The pass-through streamed the emulator's 117 MB 1.3-1.5x faster so
-# (bench/proxy.py), at 1.1x a bare relay's time. A read returns at once with what is there: a short answer waits
-# no longer. Over TLS a read returns one record (16 KB) at most, so the API's own streams are read as before.
+# pass-through, Django and gunicorn). The pass-through streamed the emulator's 117 MB in 0.136-0.146 s so, against
+# 0.169-0.182 s (two servers side by side, docs/api.md). A read returns at once with what is there: a short answer
+# waits no longer. Over TLS a read returns one record (16 KB) at most, so the API's own streams are read as before.
 httpcore2._sync.http11.HTTP11Connection.READ_NUM_BYTES = 1 << 20
 
 RETRYABLE_STATUSES = {408, 409, 429}  # and every status >= 500, as the SDK itself decides

@@ -157,8 +157,8 @@ def _roll_up_together(batches: list[Batch], day: date, book: PriceBook, seen: di
     again (two scans of every row: 80-100 ms of a 100,000-result ingest)."""
     by_id = {batch.pk: batch for batch in batches}
     succeeded = Result.objects.filter(batch_id__in=list(by_id), result_type=Result.Type.SUCCEEDED)
-    counted = [seen.get(pk) for pk in by_id] if seen else [None]
-    if all(counted):
+    counted = [seen.get(pk) for pk in by_id] if seen else []
+    if counted and all(counted):
         models = sorted(set().union(*(each.models for each in counted)))
         iterations = any(each.with_iterations for each in counted)
     else:
