@@ -371,9 +371,22 @@ def _malformed(line: bytes, custom_id: str | None = None) -> dict[str, Any]:
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # every zstd frame starts so; a zlib stream starts with 0x78
 
 
+def compress(data: bytes) -> bytes:
+    """`data` as one zstd frame (level 1): what is kept compressed (runs of lines, a pass-through create's body)."""
+    return zstandard.ZstdCompressor(level=1).compress(data)
+
+
+def decompress(data: bytes | memoryview) -> bytes:
+    """What `compress` made, or a zlib stream (what was kept before zstd)."""
+    data = bytes(data)
+    if data[:4] == _ZSTD_MAGIC:
+        return zstandard.ZstdDecompressor().decompress(data)
+    return zlib.decompress(data)
+
+
 def pack(lines: list[bytes]) -> bytes:
     """Lines compressed together (a zstd frame), ~20x smaller than the raw text of repetitive answers."""
-    return zstandard.ZstdCompressor(level=1).compress(b"\n".join(lines))
+    return compress(b"\n".join(lines))
 
 
 def unpack(data: bytes | memoryview) -> list[bytes]:
@@ -384,10 +397,7 @@ def unpack(data: bytes | memoryview) -> list[bytes]:
 def unpack_text(data: bytes | memoryview) -> bytes:
     """A packed run as JSONL without its last newline: the lines as they came, one after another. Runs kept
     before zstd are zlib streams."""
-    data = bytes(data)
-    if data[:4] == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().decompress(data)
-    return zlib.decompress(data)
+    return decompress(data)
 
 
 def unpack_pieces(data: bytes | memoryview, size: int = 1 << 18) -> Iterator[bytes]:

@@ -202,8 +202,8 @@ class RequestInput(models.Model):
 
 
 class KeptBody(models.Model):
-    """One piece (up to 1 MB, zlib) of a pass-through create's body as it came, kept with its submission before
-    the body is forwarded, until the worker splits it into the part's RequestInput rows and drops it.
+    """One piece (up to 1 MB, zstd; zlib before) of a pass-through create's body as it came, kept with its submission
+    before the body is forwarded, until the worker splits it into the part's RequestInput rows and drops it.
 
     Writing the body whole takes milliseconds where a row per request takes a second (batches/services/kept_bodies.py).
     """

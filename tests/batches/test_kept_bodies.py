@@ -5,6 +5,7 @@ dead worker split by the sweep; one that cannot be split kept, not lost."""
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -47,6 +48,22 @@ def test_a_body_in_many_pieces_splits_into_each_request_as_sent(workspace, make_
     assert not KeptBody.objects.exists()  # the rows are the inputs now
     assert not kept_bodies.split(part.pk)  # asked again (the task after a reader did it): nothing twice
     assert RequestInput.objects.filter(part=part).count() == 60
+
+
+def test_a_body_kept_in_zlib_pieces_before_zstd_still_splits(workspace, make_user, tmp_path, monkeypatch):
+    """Pieces kept by the previous release (zlib) and not split yet when this one starts are still read."""
+    monkeypatch.setattr(kept_bodies, "PIECE", 100)
+    requests = [batch_request(f"r-{i}", f"question {i}") for i in range(5)]
+    body = json.dumps({"requests": requests}).encode()
+    part = _kept(workspace, make_user("olga", "Operator"), tmp_path, body)
+    for piece in KeptBody.objects.filter(part=part):
+        piece.data = zlib.compress(body[piece.index * 100 : (piece.index + 1) * 100], 1)
+        piece.save()
+
+    assert kept_bodies.split(part.pk)
+    assert [r.unpack() for r in RequestInput.objects.filter(part=part).order_by("line")] == [
+        r["params"] for r in requests
+    ]
 
 
 def test_the_sweep_splits_a_body_a_dead_worker_left_and_not_one_just_kept(workspace, make_user, tmp_path):
