@@ -25,7 +25,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import RetryableAPIError
 from batches.models import Submission, SubmissionPart, Workspace
-from batches.services import handoff, kept_bodies, submit
+from batches.services import handoff, kept_bodies, mirror_rules, submit
 from batches.services.request_stream import BodyError
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,11 @@ def _send(
             handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
             return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
                                 **{"x-should-retry": "true"})  # fmt: skip
+        except mirror_rules.MirrorRefused as exc:
+            # The API made it, under an id the mirror holds for another batch: its answer still goes back as it came
+            # (an error would have the SDK retry, and make a second batch); the submission says it was not recorded.
+            log.warning("pass-through create, part %s: the API made %s, but the mirror refused it", part.pk, remote.id)
+            submit.fail_unrecorded(submission, part, remote, exc)
         handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
         return Answer(200, answer.headers, body)
     if answer.status in NOTHING_MADE:

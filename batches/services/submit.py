@@ -235,9 +235,15 @@ def submit_part(submission: Submission, part: SubmissionPart) -> bool:
         if durable.connection_lost(exc):
             raise  # the part stays "creating" with no error: the beat's sweep resolves it like a lost answer
         log.exception("part %s: the API made %s, but the mirror could not take it", part.pk, remote.id)
-        fail_part(submission, part, f"the API made batch {remote.id[:80]}, but the dashboard could not record it "
-                                    f"({exc}): nothing was sent again; check the batch in the Console")  # fmt: skip
+        fail_unrecorded(submission, part, remote, exc)
     return False
+
+
+def fail_unrecorded(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, exc: Exception) -> None:
+    """The API made a batch the mirror would not take (an id it holds for another workspace, say): the part failed,
+    saying so, and nothing sent again."""
+    fail_part(submission, part, f"the API made batch {remote.id[:80]}, but the dashboard could not record it "
+                                f"({exc}): nothing was sent again; check the batch in the Console")  # fmt: skip
 
 
 def fail_part(submission: Submission, part: SubmissionPart, message: str) -> None:
