@@ -3,8 +3,17 @@ shape, so one client handles both."""
 
 from __future__ import annotations
 
+import json
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
+
+from dashboard.views.server_error import server_error as page_server_error
+
+API_PATHS = ("/api/v1/", "/anthropic/")  # code's callers: the REST API and the pass-through
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
          405: "invalid_request_error", 409: "conflict_error", 413: "request_too_large", 415: "invalid_request_error",
@@ -31,3 +40,19 @@ def message(detail) -> str:
     if isinstance(detail, list):
         return " ".join(message(d) for d in detail)
     return str(detail)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's last handler (config/urls.py). Code calling the REST API or the pass-through gets JSON in the API's
+    shape, as for every other error: a database that cannot be reached is a 503 to try again in a moment (the SDK
+    retries it; nothing was forwarded without its keep, so a retried create is safe), anything else a 500. A person
+    gets the dashboard's page."""
+    if not request.path.startswith(API_PATHS):
+        return page_server_error(request)
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        status, text = 503, "The dashboard's database is unreachable right now; try again in a moment."
+        headers = {"Retry-After": "5", "x-should-retry": "true"}
+    else:
+        status, text, headers = 500, "Something went wrong on the dashboard's side; it was logged.", {}
+    body = {"type": "error", "error": {"type": TYPES.get(status, "api_error"), "message": text}}
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json", headers=headers)

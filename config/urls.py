@@ -17,4 +17,4 @@ urlpatterns = [
     path("", include("dashboard.urls")),
 ]
 
-handler500 = "dashboard.views.server_error.server_error"
+handler500 = "api.errors.server_error"  # JSON for the REST API and the pass-through, the page for people

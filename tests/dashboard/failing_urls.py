@@ -10,5 +10,5 @@ def boom(request):
     raise RuntimeError("a bug")
 
 
-urlpatterns = [*site, path("boom/", boom)]
+urlpatterns = [path("boom/", boom), path("api/v1/boom", boom), path("anthropic/v1/boom", boom), *site]
 __all__ = ["handler500", "urlpatterns"]

@@ -1,4 +1,5 @@
-"""With the database unreachable, every page and action answers 503 "try again", never a 500."""
+"""With the database unreachable, every page and action answers 503 "try again", never a 500; the REST API and the
+pass-through say so in the API's JSON shape."""
 
 from __future__ import annotations
 
@@ -65,3 +66,36 @@ def test_a_bug_is_still_a_500(viewer, settings):
     client.force_login(viewer)
     response = client.get("/boom/")
     assert response.status_code == 500 and DATABASE_DOWN not in response.content.decode()
+
+
+def test_the_rest_api_and_the_pass_through_say_try_again_in_json(make_user, make_workspace, mirrored):
+    """Code calling the dashboard gets the API's error shape, and the SDK's own retry advice, not an HTML page."""
+    from batches.services import tokens
+
+    workspace = mirrored["running"].workspace
+    _, raw = tokens.issue(make_user("olga", "Operator"), name="ci", workspaces=[workspace], role="Operator")
+    client = Client(raise_request_exception=False)
+    with _database_unreachable():
+        answers = [
+            client.get("/api/v1/batches", HTTP_AUTHORIZATION=f"Bearer {raw}"),
+            client.post(
+                "/anthropic/v1/messages/batches",
+                b'{"requests": []}',
+                content_type="application/json",
+                HTTP_X_API_KEY=raw,
+            ),  # fmt: skip
+        ]
+    for response in answers:
+        assert response.status_code == 503 and response["Retry-After"] == "5" and response["x-should-retry"] == "true"
+        assert response.json()["error"]["message"].startswith("The dashboard's database is unreachable")
+    assert client.get("/api/v1/batches", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+
+
+def test_a_bug_in_an_api_call_is_a_500_in_the_apis_shape(settings):
+    settings.ROOT_URLCONF = "tests.dashboard.failing_urls"
+    client = Client(raise_request_exception=False)
+    for path in ("/api/v1/boom", "/anthropic/v1/boom"):
+        response = client.get(path)
+        assert response.status_code == 500 and "x-should-retry" not in response
+        error = {"type": "api_error", "message": "Something went wrong on the dashboard's side; it was logged."}
+        assert response.json() == {"type": "error", "error": error}
