@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from api.auth import UNKNOWN, as_token_user, token_text
 from api.spool import TooLarge, spool
 from batches import client
-from batches.errors import RetryableAPIError
+from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Workspace
 from batches.services import audit, passthrough, tokens
 from batches.services.passthrough import Answer
@@ -54,6 +54,16 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
             Answer.error(403, "permission_error", needed_roles(need).removesuffix(".") + " in this workspace.")
         )
     return user, Workspace.objects.get(pk=chosen)
+
+
+def _credentials(workspace: Workspace):
+    """The workspace's key and URL, or Refused: a key stored under another secret, or a base URL refused, is the
+    dashboard's to fix (an Admin enters it again), so no retry is advised and the API is not asked."""
+    try:
+        return workspace.credentials
+    except PermanentAPIError as exc:
+        message = f"The dashboard cannot use the API key of workspace {workspace.name}: {exc.message}."
+        raise Refused(Answer.error(502, "api_error", message, **{"x-should-retry": "false"})) from None
 
 
 def _no_workspace(named: str, rights: dict) -> Answer:
@@ -97,7 +107,7 @@ def _own_results_url(body: bytes, request, workspace: Workspace) -> bytes:
 
 def _forward(request, workspace: Workspace, method: str, path: str, endpoint: str, *, stream: bool = False):
     try:
-        forwarded = client.forward(workspace.credentials, method, path, query=request.META.get("QUERY_STRING", ""),
+        forwarded = client.forward(_credentials(workspace), method, path, query=request.META.get("QUERY_STRING", ""),
                                    headers=_headers(request), endpoint=endpoint)  # fmt: skip
     except RetryableAPIError as exc:
         return Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",
@@ -129,6 +139,7 @@ def batches(request) -> HttpResponse:
 
 def _create(request) -> HttpResponse:
     user, workspace = _caller(request, "submit_batch")
+    _credentials(workspace)  # before anything is kept: a create that cannot be forwarded keeps nothing
     try:
         spooled = spool(request)
     except TooLarge:
@@ -195,7 +206,7 @@ def count_tokens(request) -> HttpResponse:
     if len(body) > 32 * 1024 * 1024:
         return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
     try:
-        forwarded = client.forward(workspace.credentials, "POST", "/v1/messages/count_tokens", body=body,
+        forwarded = client.forward(_credentials(workspace), "POST", "/v1/messages/count_tokens", body=body,
                                    headers=_headers(request), endpoint="passthrough.count_tokens")  # fmt: skip
     except RetryableAPIError as exc:
         return _respond(Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",

@@ -219,6 +219,31 @@ def test_a_create_whose_id_the_mirror_holds_elsewhere_answers_the_apis_batch_and
         twin.stop()
 
 
+def test_a_workspace_key_the_dashboard_cannot_use_is_said_in_json_and_nothing_is_kept(
+    emulator, workspace, olga, make_token, client
+):
+    """A key stored under another secret (SECRET_KEY changed) is the dashboard's to fix: each call says so in the
+    API's shape, with no retry advised, asks the API nothing and keeps nothing. Never a 500."""
+    raw = make_token(olga, [workspace], "Operator")
+    Workspace.objects.filter(pk=workspace.pk).update(api_key_encrypted="stored-under-another-secret")
+    body = json.dumps({"requests": [batch_request("a")]})
+    emulator.reset_calls()
+
+    answers = [
+        client.post("/anthropic/v1/messages/batches", body, content_type="application/json", HTTP_X_API_KEY=raw),
+        client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw),
+        client.get("/anthropic/v1/messages/batches/msgbatch_01", HTTP_X_API_KEY=raw),
+        client.post("/anthropic/v1/messages/count_tokens", b"{}", content_type="application/json", HTTP_X_API_KEY=raw),
+    ]
+
+    for response in answers:
+        assert response.status_code == 502 and response["x-should-retry"] == "false"
+        error = response.json()["error"]
+        assert error["type"] == "api_error" and "cannot be decrypted" in error["message"]
+        assert "sk-ant" not in response.content.decode()
+    assert not Submission.objects.exists() and not any(emulator.calls.values())
+
+
 def _workspace_on(emu: Emulator, name: str) -> Workspace:
     key = f"sk-ant-test-{name}-{'x' * 20}"
     emu.add_workspace(api_key=key, name=name)
