@@ -16,7 +16,7 @@ from api.spool import TooLarge, spool
 from batches import client
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Workspace
-from batches.services import audit, passthrough, tokens
+from batches.services import audit, mirror_rules, passthrough, tokens
 from batches.services.passthrough import Answer
 from batches.services.upsert import upsert
 from dashboard import exports
@@ -35,6 +35,9 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
     token = tokens.authenticate(token_text(request.META))
     if token is None:
         raise Refused(Answer.error(401, "authentication_error", UNKNOWN))
+    if batch_id is not None and not mirror_rules.BATCH_ID.fullmatch(batch_id):
+        # Never forwarded: ".." or "." would take the workspace's key to another path of the API (/v1/messages).
+        raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id[:100]}."))
     user = as_token_user(token)
     rights = user._workspace_roles
     if batch_id and (mirrored := Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()):

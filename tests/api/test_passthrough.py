@@ -5,6 +5,7 @@ copy, the SDK's retries converging on one batch, and a token's scope enforced.""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import anthropic
 import pytest
@@ -242,6 +243,22 @@ def test_a_workspace_key_the_dashboard_cannot_use_is_said_in_json_and_nothing_is
         assert error["type"] == "api_error" and "cannot be decrypted" in error["message"]
         assert "sk-ant" not in response.content.decode()
     assert not Submission.objects.exists() and not any(emulator.calls.values())
+
+
+@pytest.mark.parametrize("batch_id", ["..", ".", "a b", "msgbatch_01;x", "é"])
+def test_a_batch_id_outside_the_apis_shape_is_not_found_and_never_forwarded(
+    emulator, workspace, olga, make_token, client, batch_id
+):
+    """ ".." would take the workspace's key to another path of the API (/v1/messages/batches/../cancel is
+    /v1/messages/cancel): ids outside the shape the mirror accepts are answered here, as the API would."""
+    raw = make_token(olga, [workspace], "Operator")
+    emulator.reset_calls()
+    url = f"/anthropic/v1/messages/batches/{quote(batch_id)}"
+    answers = [client.get(url, HTTP_X_API_KEY=raw), client.get(f"{url}/results", HTTP_X_API_KEY=raw),
+               client.post(f"{url}/cancel", HTTP_X_API_KEY=raw), client.delete(url, HTTP_X_API_KEY=raw)]  # fmt: skip
+    assert [r.status_code for r in answers] == [404] * 4
+    assert all(r.json()["error"]["type"] == "not_found_error" for r in answers)
+    assert not any(emulator.calls.values()) and not AuditEvent.objects.filter(action__in=["cancel", "delete"]).exists()
 
 
 def _workspace_on(emu: Emulator, name: str) -> Workspace:
