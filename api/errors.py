@@ -47,7 +47,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     shape, as for every other error: a database that cannot be reached is a 503 to try again in a moment (the SDK
     retries it; nothing was forwarded without its keep, so a retried create is safe), anything else a 500. A person
     gets the dashboard's page."""
-    if not request.path.startswith(API_PATHS):
+    if not request.path_info.startswith(API_PATHS):  # path_info: the same under a script prefix
         return page_server_error(request)
     if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
         status, text = 503, "The dashboard's database is unreachable right now; try again in a moment."
