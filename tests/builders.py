@@ -40,6 +40,20 @@ def jsonl(lines: list[dict[str, Any] | str]) -> bytes:
     return "".join((json.dumps(x) if isinstance(x, dict) else x) + "\n" for x in lines).encode()
 
 
+# --- emulator workspaces ---------------------------------------------------------------------------
+def workspace_on(emu: Any, name: str) -> Any:
+    """A dashboard workspace named `name` on the emulator `emu` (a key it knows); `test_api_key` to seed it."""
+    from batches.models import Workspace
+
+    key = f"sk-ant-test-{name}-{'x' * 20}"
+    emu.add_workspace(api_key=key, name=name)
+    workspace = Workspace(name=name, base_url=emu.base_url)
+    workspace.set_api_key(key)
+    workspace.save()
+    workspace.test_api_key = key
+    return workspace
+
+
 # --- rows ----------------------------------------------------------------------------------------
 def ended_batch(name: str = "b1", ended: datetime = ENDED, workspace: str = "acme") -> Batch:
     """A batch row that ended (and was ingested) at `ended`, in workspace `workspace` (made if missing)."""

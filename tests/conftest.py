@@ -93,6 +93,16 @@ def emulator():
 
 
 @pytest.fixture
+def twin():
+    """A second emulator with the first's seed: the same ids, for other batches (as a stand-in restarted with its
+    seed gives them)."""
+    emu = Emulator(seed=1, speed=0.0)
+    emu.start(host="127.0.0.1", port=0)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
 def make_workspace(emulator, db):
     """A dashboard workspace whose key the emulator knows (unless `known=False`)."""
 

@@ -16,8 +16,7 @@ from batches import tasks
 from batches.models import AuditEvent, Batch, KeptBody, RequestInput, Submission, SubmissionPart, Workspace
 from batches.services import kept_bodies, retry, sync
 from batches.services import tokens as token_service
-from emulator import Emulator
-from tests.builders import MODEL, batch_request
+from tests.builders import MODEL, batch_request, workspace_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,30 +193,25 @@ def test_a_tokens_scope_is_enforced(live_server, make_user, make_workspace, make
 
 
 def test_a_create_whose_id_the_mirror_holds_elsewhere_answers_the_apis_batch_and_says_so(
-    emulator, make_user, make_token, client
+    emulator, twin, make_user, make_token, client
 ):
     """The API made the batch, but under an id the mirror holds for another workspace (a stand-in restarted with its
     seed). Its answer goes back as it came: an error would have the SDK retry, and a retry would make a second batch.
     The mirror keeps its own batch, and the submission says why this one could not be recorded. Never a 500."""
-    twin = Emulator(seed=1, speed=0.0)  # the same seed: the same ids, for other batches
-    twin.start(host="127.0.0.1", port=0)
-    try:
-        holder, sender = _workspace_on(emulator, "holder"), _workspace_on(twin, "sender")
-        held = emulator.seed_batch(holder.test_api_key, 3, status="ended")  # the seed's first id
-        sync.sync_workspace(holder.pk)
-        raw = make_token(make_user("olga", "Operator"), [sender], "Operator")
-        body = json.dumps({"requests": [batch_request("a"), batch_request("b")]})
+    holder, sender = workspace_on(emulator, "holder"), workspace_on(twin, "sender")
+    held = emulator.seed_batch(holder.test_api_key, 3, status="ended")  # the seed's first id
+    sync.sync_workspace(holder.pk)
+    raw = make_token(make_user("olga", "Operator"), [sender], "Operator")
+    body = json.dumps({"requests": [batch_request("a"), batch_request("b")]})
 
-        response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
-                               HTTP_X_API_KEY=raw)  # fmt: skip
+    response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                           HTTP_X_API_KEY=raw)  # fmt: skip
 
-        assert response.status_code == 200 and response.json()["id"] == held and twin.calls["create"] == 1
-        assert Batch.objects.get(pk=held).workspace_id == holder.pk  # the mirror's own batch, untouched
-        part = SubmissionPart.objects.get(submission__workspace=sender)
-        assert part.status == "failed" and held in part.error and "could not record it" in part.error
-        assert AuditEvent.objects.filter(outcome="error", target__contains=f"submission {part.submission_id}").exists()
-    finally:
-        twin.stop()
+    assert response.status_code == 200 and response.json()["id"] == held and twin.calls["create"] == 1
+    assert Batch.objects.get(pk=held).workspace_id == holder.pk  # the mirror's own batch, untouched
+    part = SubmissionPart.objects.get(submission__workspace=sender)
+    assert part.status == "failed" and held in part.error and "could not record it" in part.error
+    assert AuditEvent.objects.filter(outcome="error", target__contains=f"submission {part.submission_id}").exists()
 
 
 def test_a_workspace_key_the_dashboard_cannot_use_is_said_in_json_and_nothing_is_kept(
@@ -259,16 +253,6 @@ def test_a_batch_id_outside_the_apis_shape_is_not_found_and_never_forwarded(
     assert [r.status_code for r in answers] == [404] * 4
     assert all(r.json()["error"]["type"] == "not_found_error" for r in answers)
     assert not any(emulator.calls.values()) and not AuditEvent.objects.filter(action__in=["cancel", "delete"]).exists()
-
-
-def _workspace_on(emu: Emulator, name: str) -> Workspace:
-    key = f"sk-ant-test-{name}-{'x' * 20}"
-    emu.add_workspace(api_key=key, name=name)
-    workspace = Workspace(name=name, base_url=emu.base_url)
-    workspace.set_api_key(key)
-    workspace.save()
-    workspace.test_api_key = key
-    return workspace
 
 
 def test_a_body_over_the_apis_256_mb_gets_its_413_unread(client, workspace, olga, make_token):

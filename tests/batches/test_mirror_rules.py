@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import pytest
 from django.contrib.auth.models import User
 
 from batches.client import RemoteBatch
@@ -19,31 +18,12 @@ from batches.result_lines import CUSTOM_ID
 from batches.services import ingest, submit, sync, uploads
 from batches.services.upsert import upsert
 from emulator import Emulator
-from tests.builders import batch_request, jsonl
+from tests.builders import batch_request, jsonl, workspace_on
 from tests.html import element, text
 
 
-@pytest.fixture
-def twin():
-    """A second emulator with the first's seed: the same ids, for other batches."""
-    emu = Emulator(seed=1, speed=0.0)
-    emu.start(host="127.0.0.1", port=0)
-    yield emu
-    emu.stop()
-
-
-def _workspace_on(emu: Emulator, name: str) -> Workspace:
-    key = f"sk-ant-test-{name}-{'x' * 20}"
-    emu.add_workspace(api_key=key, name=name)
-    workspace = Workspace(name=name, base_url=emu.base_url)
-    workspace.set_api_key(key)
-    workspace.save()
-    workspace.test_api_key = key
-    return workspace
-
-
 def test_a_batch_never_changes_workspace(emulator, twin, db, settings):
-    first, second = _workspace_on(emulator, "first"), _workspace_on(twin, "second")
+    first, second = workspace_on(emulator, "first"), workspace_on(twin, "second")
     held = emulator.seed_batch(first.test_api_key, 20, status="ended")
     sync.sync_workspace(first.pk)
     assert ingest.ingest_batch(held).complete
@@ -63,7 +43,7 @@ def test_a_batch_never_changes_workspace(emulator, twin, db, settings):
 
 
 def test_a_restarted_stand_in_cannot_set_an_ingested_batch_running_again(emulator, db, client):
-    workspace = _workspace_on(emulator, "restarted")
+    workspace = workspace_on(emulator, "restarted")
     held = emulator.seed_batch(workspace.test_api_key, 30, status="ended")
     sync.sync_workspace(workspace.pk)
     assert ingest.ingest_batch(held).complete
@@ -130,7 +110,7 @@ def test_hostile_ids_are_refused_and_odd_timestamps_clamped_so_no_page_fails(wor
 
 
 def test_a_create_whose_id_the_mirror_holds_fails_visibly(emulator, twin, db, make_user, settings):
-    first, second = _workspace_on(emulator, "holder"), _workspace_on(twin, "sender")
+    first, second = workspace_on(emulator, "holder"), workspace_on(twin, "sender")
     held = emulator.seed_batch(first.test_api_key, 3, status="ended")  # the seed's first id
     sync.sync_workspace(first.pk)
     owner = make_user("owner", "Operator")

@@ -68,7 +68,7 @@ def test_a_bug_is_still_a_500(viewer, settings):
     assert response.status_code == 500 and DATABASE_DOWN not in response.content.decode()
 
 
-def test_the_rest_api_and_the_pass_through_say_try_again_in_json(make_user, make_workspace, mirrored):
+def test_the_rest_api_and_the_pass_through_say_try_again_in_json(make_user, mirrored):
     """Code calling the dashboard gets the API's error shape, and the SDK's own retry advice, not an HTML page."""
     from batches.services import tokens
 
