@@ -29,19 +29,26 @@ from batches.services.request_stream import BodyError, iter_requests
 log = logging.getLogger(__name__)
 
 PIECE = 1 << 20
+PIECES_AT_ONCE = 8  # compressed pieces held before they are written: a few MB at most
 STORE_CHUNK = 2000
 SWEEP_AFTER = timedelta(minutes=5)
 
 
 def keep(part: SubmissionPart, path: Path) -> None:
-    """The body at `path` as the part's kept pieces (inside the caller's transaction), one piece in memory at once."""
+    """The body at `path` as the part's kept pieces (inside the caller's transaction): a few compressed pieces in
+    memory at once, never the body."""
     with path.open("rb") as f:
-        index = 0
+        index, waiting = 0, []
         while data := f.read(PIECE):
             # zstd level 1: 0.4 ms for a 10,000-request body of 1.5 MB, 16 KB to store, where zlib level 1 took
             # 2.2 ms and left 59 KB; a create waits for both before it is forwarded. Pieces kept as zlib still read.
-            KeptBody.objects.create(part=part, index=index, data=result_lines.compress(data))
+            waiting.append(KeptBody(part=part, index=index, data=result_lines.compress(data)))
             index += 1
+            if len(waiting) == PIECES_AT_ONCE:  # one statement for several: a create waits for each round trip
+                KeptBody.objects.bulk_create(waiting)
+                waiting = []
+        if waiting:
+            KeptBody.objects.bulk_create(waiting)
 
 
 def first_request(path: Path) -> dict | None:

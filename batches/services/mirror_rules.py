@@ -45,8 +45,11 @@ def clamp(moment: datetime | None) -> datetime | None:
     return min(max(moment, EARLIEST), LATEST)
 
 
-def screen(workspace: Workspace, remotes: list[RemoteBatch]) -> tuple[list[RemoteBatch], list[tuple[str, str]]]:
-    """(what may be written, with its timestamps clamped; (id, reason) of each answer refused)."""
+def screen(
+    workspace: Workspace, remotes: list[RemoteBatch], also: tuple[str, ...] = ()
+) -> tuple[list[RemoteBatch], list[tuple[str, str]], dict[str, tuple]]:
+    """(what may be written, with its timestamps clamped; (id, reason) of each answer refused; the mirror's row of
+    each id already held: its `also` fields, read in the same query, for a caller that compares them)."""
     ok, refused, seen = [], [], set()
     candidates = []
     for remote in remotes:
@@ -57,12 +60,12 @@ def screen(workspace: Workspace, remotes: list[RemoteBatch]) -> tuple[list[Remot
         else:
             seen.add(remote.id)
             candidates.append(_clamped(remote))
-    fields = ("pk", "workspace_id", "processing_status", "created_at")
-    mirrored = {row[0]: row[1:] for row in Batch.objects.filter(pk__in=seen).values_list(*fields)}
+    fields = ("pk", "workspace_id", "processing_status", "created_at", *also)
+    rows = {row[0]: row[1:] for row in Batch.objects.filter(pk__in=seen).values_list(*fields)}
     for remote in candidates:
-        reason = _impossible(workspace, remote, mirrored.get(remote.id))
+        reason = _impossible(workspace, remote, rows[remote.id][:3] if remote.id in rows else None)
         (refused.append((remote.id, reason)) if reason else ok.append(remote))
-    return ok, refused
+    return ok, refused, {pk: row[3:] for pk, row in rows.items()}
 
 
 def _clamped(remote: RemoteBatch) -> RemoteBatch:

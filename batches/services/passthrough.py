@@ -130,11 +130,10 @@ def _send(
             remote = client.parse_batch(body)
             # One commit for the link, its audit and the count the API gave (each commit waits for the disk).
             with transaction.atomic():
-                submit.link(submission, part, remote, model=model)
                 # The API counted the requests it took: the submission says so until the split counts them itself.
                 count = sum(remote.request_counts.values())
+                submit.link(submission, part, remote, model=model, counted=count)
                 Submission.objects.filter(pk=submission.pk, request_count=0).update(request_count=count)
-                SubmissionPart.objects.filter(pk=part.pk, request_count=0).update(request_count=count)
         except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
             _unknown(part, f"the API's answer was lost: {exc}")
             handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)

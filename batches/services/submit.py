@@ -31,7 +31,7 @@ from typing import BinaryIO, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
 from batches import client
@@ -305,30 +305,34 @@ def _created_since(creds, since) -> list[client.RemoteBatch]:
 
 def _link(
     submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, adopted: bool = False,
-    model: str | None = None, parts: int | None = None,
+    model: str | None = None, parts: int | None = None, counted: int | None = None,
 ) -> None:  # fmt: skip
     parts = parts or submission.parts.count()
     label = submission.label + (f" (part {part.index + 1} of {parts})" if parts > 1 else "")
     if model is None:  # for an ETA until its results say
         first = part.inputs.order_by("line").first()
         model = str(first.unpack().get("model") or "")[:128] if first else ""
-    with transaction.atomic():
-        refused = upsert(submission.workspace, [remote])
-        if refused:
-            raise mirror_rules.MirrorRefused(refused[0][1])
-        # The label an adopted batch had, to give back if the adoption is undone (a batch we made has none).
-        replaced = (Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or "") if adopted else ""
-        Batch.objects.filter(pk=remote.id).update(
-            label=label, submitted_by=submission.created_by, model=model, betas=submission.betas,
-            user_profile_id=submission.user_profile_id,
-        )  # fmt: skip
-        versions.bump(submission.workspace_id)
-        SubmissionPart.objects.filter(pk=part.pk).update(
-            status=SubmissionPart.Status.CREATED, batch_id=remote.id, error="",
-            adoption="provisional" if adopted else "", replaced_label=replaced if adopted else "",
-        )  # fmt: skip
-        RequestInput.objects.filter(part=part).update(batch_id=remote.id)
-    params = {"submission": submission.pk, "part": part.index, "requests": part.request_count}
+    # The label an adopted batch had, to give back if the adoption is undone (a batch we made has none).
+    replaced = (Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or "") if adopted else ""
+    ours = {"label": label, "submitted_by": submission.created_by, "model": model, "betas": submission.betas,
+            "user_profile_id": submission.user_profile_id}  # fmt: skip
+    linked = {"status": SubmissionPart.Status.CREATED, "batch_id": remote.id, "error": "",
+              "adoption": "provisional" if adopted else "", "replaced_label": replaced}  # fmt: skip
+    if counted is not None:  # unless the part's rows were split and counted already
+        linked["request_count"] = Case(When(request_count=0, then=Value(counted)), default=F("request_count"),
+                                       output_field=PositiveIntegerField())  # fmt: skip
+    # No savepoint inside the pass-through's own transaction (two round trips): a refusal is raised once the block is
+    # left, with the refusal recorded, and any other error rolls the caller's transaction back, as it should.
+    with transaction.atomic(savepoint=False):
+        # The API's fields and ours in one statement; the version bumped once, after it.
+        refused = upsert(submission.workspace, [remote], bump=False, also=ours)
+        if not refused:
+            versions.bump(submission.workspace_id)
+            SubmissionPart.objects.filter(pk=part.pk).update(**linked)
+            RequestInput.objects.filter(part=part).update(batch_id=remote.id)
+    if refused:
+        raise mirror_rules.MirrorRefused(refused[0][1])
+    params = {"submission": submission.pk, "part": part.index, "requests": part.request_count or counted or 0}
     audit.record(submission.created_by, "submit", remote.id, params={**params, "adopted": adopted},
                  workspace=submission.workspace_id)  # fmt: skip
 
@@ -360,7 +364,11 @@ def verify_adoption(batch: Batch) -> None:
     handoff.enqueue(handoff.SUBMIT_BATCHES, part.submission_id)
 
 
-def link(submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, model: str | None = None) -> None:
+def link(
+    submission: Submission, part: SubmissionPart, remote: client.RemoteBatch, *, model: str | None = None,
+    counted: int | None = None,
+) -> None:  # fmt: skip
     """Link a part to the batch its create made (the pass-through's own create call): as the worker's would.
-    `model`: its first request's, when its rows are not written yet. A pass-through submission has one part."""
-    _link(submission, part, remote, model=model, parts=1)
+    `model`: its first request's, when its rows are not written yet. `counted`: the requests the API took, the
+    part's count until its rows are split and count themselves. A pass-through submission has one part."""
+    _link(submission, part, remote, model=model, parts=1, counted=counted)

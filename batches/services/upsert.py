@@ -19,9 +19,14 @@ SYNCED_FIELDS = [
 _SHOWN_FIELDS = [name for name in SYNCED_FIELDS if name != "refreshed_at"]
 
 
-def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> list[tuple[str, str]]:
+def upsert(
+    workspace: Workspace, remotes: list[RemoteBatch], *, bump: bool = True, also: dict[str, object] | None = None
+) -> list[tuple[str, str]]:
     """Insert the batches not mirrored yet and update the API's fields of the others: one query. Answers the
     mirror cannot believe (batches/services/mirror_rules.py) are refused, recorded, and returned as (id, reason).
+    `bump=False`: the caller bumps the workspace's version itself, in the same transaction (submit._link does, with
+    what it writes next), so nothing here compares or bumps. `also`: fields of the dashboard's own set on these rows
+    in the same statement (submit._link's label and submitter), on insert and on update alike.
 
     A new row's `notify_end` says whether its end will be news: it is running, or the workspace's first full
     sync is done (so it is no part of the history found on connecting). Only set on insert: a batch first seen
@@ -31,23 +36,27 @@ def upsert(workspace: Workspace, remotes: list[RemoteBatch]) -> list[tuple[str, 
         return []
     now = timezone.now()
     synced_once = workspace.last_full_sync_at is not None
-    with transaction.atomic():
-        remotes, refused = mirror_rules.screen(workspace, remotes)
+    # No savepoint when called inside a transaction (the pass-through's link): nothing around it catches an error
+    # and goes on, and each savepoint is two more round trips.
+    with transaction.atomic(savepoint=False):
+        # The refusals and the shown fields in one read: a create's link paid a query for each.
+        remotes, refused, mirrored = mirror_rules.screen(workspace, remotes, also=tuple(_SHOWN_FIELDS) if bump else ())
         mirror_rules.record(workspace, refused)
         rows = [_row(workspace, remote, now, synced_once) for remote in remotes]
-        if refused or _any_change(rows):
+        for row in rows:
+            for name, value in (also or {}).items():
+                setattr(row, name, value)
+        if bump and (refused or _any_change(rows, mirrored)):
             versions.bump(workspace.pk)
         if rows:
-            Batch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["id"], update_fields=SYNCED_FIELDS)
+            Batch.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["id"], update_fields=[*SYNCED_FIELDS, *(also or ())]
+            )
     return refused
 
 
-def _any_change(rows: list[Batch]) -> bool:
-    """A new batch, or one whose shown fields differ from the mirror's: one query over the rows' ids."""
-    mirrored = {
-        values[0]: values[1:]
-        for values in Batch.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", *_SHOWN_FIELDS)
-    }
+def _any_change(rows: list[Batch], mirrored: dict[str, tuple]) -> bool:
+    """A new batch, or one whose shown fields differ from the mirror's (as mirror_rules.screen read them)."""
     return any(mirrored.get(row.pk) != tuple(getattr(row, name) for name in _SHOWN_FIELDS) for row in rows)
 
 

@@ -50,7 +50,7 @@ def test_the_sdk_gets_the_same_bytes_and_the_batch_is_kept_with_its_inputs(sdk, 
     assert kept.submitted_by == olga and kept.label == "via API (test)" and kept.processing_status == "in_progress"
     assert kept.model == MODEL  # read from the first request, for its ETA
     part = SubmissionPart.objects.get(batch=kept)
-    assert part.submission.created_by == olga and part.submission.request_count == 4  # as the API counted them
+    assert part.submission.created_by == olga and part.submission.request_count == part.request_count == 4  # the API's
     # The body was kept whole before it was forwarded; the worker splits it into a row per request afterwards.
     assert kept_bodies.inputs_kept(kept) and not RequestInput.objects.filter(part=part).exists()
     tasks.split_kept_body(part.pk)  # the task the create handed the worker, run here
@@ -277,6 +277,7 @@ def test_a_create_makes_a_known_number_of_queries(client, workspace, olga, make_
     statements = [verb for verb in statements if verb in ("SELECT", "INSERT", "UPDATE", "DELETE")]
     # The token, its workspaces, its user's roles and permissions (two), the workspace, the same body before:
     # 7 reads. Kept before forwarding: the submission, its part, the body (one piece): 3. Linked after the
-    # answer: the batch looked up twice and inserted, its label and submitter, the workspace's version twice, the
-    # part, its rows, the audit event, the two request counts: 11.
-    assert len(statements) == 7 + 3 + 11, statements
+    # answer: the batch looked up, then inserted with its label and submitter, the workspace's version, the part
+    # with its request count, its rows, the audit event, the submission's request count: 7.
+    assert len(statements) == 7 + 3 + 7, statements
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]  # two round trips each

@@ -124,6 +124,7 @@ def test_a_create_whose_id_the_mirror_holds_fails_visibly(emulator, twin, db, ma
     part = SubmissionPart.objects.get(submission=submission)
     assert part.status == "failed" and held in part.error and "could not record it" in part.error
     assert Batch.objects.get(pk=held).workspace_id == first.pk
+    assert "another workspace" in MirrorRefusal.objects.get(workspace=second, batch_id=held).reason  # on its health bar
     assert AuditEvent.objects.filter(outcome="error", target__contains=f"submission {submission.pk}").exists()
     assert NotificationEvent.objects.filter(kind="submission.failed").exists()
     assert twin.calls["create"] == 1
