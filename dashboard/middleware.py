@@ -49,10 +49,15 @@ class RejectNulMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    MESSAGE = "NUL characters are not allowed in URLs or forms."
+
     def __call__(self, request):
         if _has_nul(request):
-            return HttpResponseBadRequest("NUL characters are not allowed in URLs or forms.", content_type="text/plain")
+            return self.refuse(request)
         return self.get_response(request)
+
+    def refuse(self, request):
+        return HttpResponseBadRequest(self.MESSAGE, content_type="text/plain")
 
 
 class SessionIdleMiddleware:

@@ -80,3 +80,14 @@ def test_a_viewer_token_cannot_cancel_and_an_operator_token_does_once(client, ma
     running.refresh_from_db()
     assert running.cancel_requested_at is not None
     assert AuditEvent.objects.filter(action="cancel", actor_name="olga").exists()
+
+
+def test_a_nul_sent_by_code_is_answered_in_the_api_error_shape(client, workspace, make_user, make_token):
+    """A script reads the API's JSON error (the SDK raises it with its message), never a line of plain text."""
+    raw = make_token(make_user("olga", "Operator"), [workspace], "Operator")
+    for url in ("/api/v1/batches/msgbatch_a%00b", "/api/v1/batches?q=%00", "/anthropic/v1/messages/batches/a%00b"):
+        response = client.get(url, HTTP_X_API_KEY=raw)
+        assert response.status_code == 400 and response["content-type"] == "application/json", url
+        assert response.json()["error"] == {"type": "invalid_request_error", "message": "NUL characters are not "
+                                            "allowed in URLs or forms."}  # fmt: skip
+    assert client.get("/batches/a%00b/")["content-type"].startswith("text/plain")  # a person's page: as before
