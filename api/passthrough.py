@@ -39,7 +39,7 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
         # Never forwarded: ".." or "." would take the workspace's key to another path of the API (/v1/messages).
         raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id[:100]}."))
     user = as_token_user(token)
-    rights = user._workspace_roles
+    rights, held = user._workspace_roles, tokens.held_workspaces(token)  # read by as_token_user: no query here
     if batch_id and (mirrored := Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()):
         if mirrored not in rights:  # another workspace's batch: not confirmed to exist
             raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id}."))
@@ -48,15 +48,15 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
         chosen = next(iter(rights))
     else:
         named = request.META.get(WORKSPACE_HEADER, "")
-        found = Workspace.objects.filter(name=named, pk__in=list(rights)).values_list("pk", flat=True).first()
+        found = next((pk for pk in rights if held[pk].name == named), None)
         if found is None:
-            raise Refused(_no_workspace(named, rights))
+            raise Refused(_no_workspace(named, [held[pk] for pk in rights]))
         chosen = found
     if need not in rights.get(chosen, frozenset()):
         raise Refused(
             Answer.error(403, "permission_error", needed_roles(need).removesuffix(".") + " in this workspace.")
         )
-    return user, Workspace.objects.get(pk=chosen)
+    return user, held[chosen]
 
 
 def _credentials(workspace: Workspace):
@@ -69,8 +69,8 @@ def _credentials(workspace: Workspace):
         raise Refused(Answer.error(502, "api_error", message, **{"x-should-retry": "false"})) from None
 
 
-def _no_workspace(named: str, rights: dict) -> Answer:
-    held = ", ".join(Workspace.objects.filter(pk__in=list(rights)).order_by("name").values_list("name", flat=True))
+def _no_workspace(named: str, workspaces: list[Workspace]) -> Answer:
+    held = ", ".join(sorted(workspace.name for workspace in workspaces))
     if not named:
         message = f"This token holds several workspaces ({held}): name one in the anthropic-workspace-id header."
         return Answer.error(400, "invalid_request_error", message)

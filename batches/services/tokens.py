@@ -50,9 +50,17 @@ def user_rights(user, among: list[int] | None = None) -> dict[int, frozenset[str
 def rights(token: ApiToken) -> dict[int, frozenset[str]]:
     """{workspace id: codenames} the token may use now: its role's, within what its user holds now."""
     role = WORKSPACE_ROLES.get(token.role, frozenset())
-    chosen = list(token.workspaces.values_list("pk", flat=True))  # rows of the m2m: workspaces that exist
+    chosen = list(held_workspaces(token))  # rows of the m2m: workspaces that exist
     held = user_rights(token.user, among=chosen)
     return {ws: held[ws] & role for ws in chosen if ws in held and held[ws] & role}
+
+
+def held_workspaces(token: ApiToken) -> dict[int, Workspace]:
+    """{id: workspace} the token was given, read once per request: the pass-through acts in one of them, so its
+    rights and the workspace it forwards with come from the same query."""
+    if not hasattr(token, "_held_workspaces"):
+        token._held_workspaces = {workspace.pk: workspace for workspace in token.workspaces.order_by("name")}
+    return token._held_workspaces
 
 
 def issue(

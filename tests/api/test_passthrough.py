@@ -275,9 +275,9 @@ def test_a_create_makes_a_known_number_of_queries(client, workspace, olga, make_
         assert response.status_code == 200
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     statements = [verb for verb in statements if verb in ("SELECT", "INSERT", "UPDATE", "DELETE")]
-    # The token, its workspaces, its user's roles and permissions (two), the workspace, the same body before:
-    # 7 reads. Kept before forwarding: the submission, its part, the body (one piece): 3. Linked after the
+    # The token, its workspaces (the one it acts in among them), its user's roles and permissions (two), the same
+    # body before: 6 reads. Kept before forwarding: the submission, its part, the body (one piece): 3. Linked after the
     # answer: the batch looked up, then inserted with its label and submitter, the workspace's version, the part
     # with its request count, its rows, the audit event, the submission's request count: 7.
-    assert len(statements) == 7 + 3 + 7, statements
+    assert len(statements) == 6 + 3 + 7, statements
     assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]  # two round trips each
