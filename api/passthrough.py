@@ -142,14 +142,14 @@ def batches(request) -> HttpResponse:
 
 def _create(request) -> HttpResponse:
     user, workspace = _caller(request, "submit_batch")
-    _credentials(workspace)  # before anything is kept: a create that cannot be forwarded keeps nothing
+    creds = _credentials(workspace)  # before anything is kept: a create that cannot be forwarded keeps nothing
     try:
         spooled = spool(request)
     except TooLarge:
         return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
     try:
         answer = passthrough.create(workspace, user, spooled, _headers(request),
-                                    label=f"via API ({user.api_token.name})"[:200])  # fmt: skip
+                                    label=f"via API ({user.api_token.name})"[:200], creds=creds)  # fmt: skip
         return _respond(answer, request, workspace)
     finally:
         os.unlink(spooled.path)

@@ -66,8 +66,12 @@ def _file_chunks(path: Path, size: int = 1 << 18) -> Iterator[bytes]:
             yield chunk
 
 
-def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str], *, label: str = LABEL) -> Answer:
-    """Keep, forward, link: the create-batch call of the pass-through."""
+def create(
+    workspace: Workspace, user, spooled: Spooled, headers: dict[str, str], *, label: str = LABEL,
+    creds: client.Credentials | None = None,
+) -> Answer:  # fmt: skip
+    """Keep, forward, link: the create-batch call of the pass-through. `creds`: the workspace's, when the caller has
+    them already (a key is decrypted once a call)."""
     key = submit.fingerprint("passthrough", workspace.pk, user.pk, spooled.sha256)
     window = timedelta(seconds=settings.PASSTHROUGH_SAME_BODY_SECONDS)
     existing = Submission.objects.filter(fingerprint=key).first()
@@ -83,7 +87,7 @@ def create(workspace: Workspace, user, spooled: Spooled, headers: dict[str, str]
         return Answer.error(400, "invalid_request_error", f"The request body could not be read: {exc}.")
     except IntegrityError:  # the same body, a moment earlier, from a client retry racing this one
         return _again(Submission.objects.get(fingerprint=key), headers)
-    return _send(submission, part, spooled, headers, model)
+    return _send(submission, part, spooled, headers, model, creds or workspace.credentials)
 
 
 def _keep(
@@ -112,9 +116,9 @@ def _keep(
 
 
 def _send(
-    submission: Submission, part: SubmissionPart, spooled: Spooled, headers: dict[str, str], model: str
-) -> Answer:
-    creds = submission.workspace.credentials
+    submission: Submission, part: SubmissionPart, spooled: Spooled, headers: dict[str, str], model: str,
+    creds: client.Credentials,
+) -> Answer:  # fmt: skip
     try:
         answer = client.forward(creds, "POST", "/v1/messages/batches", headers=headers, endpoint="passthrough.create",
                                 body=_file_chunks(spooled.path), content_length=spooled.size,
