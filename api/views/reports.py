@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
@@ -15,10 +16,10 @@ from rest_framework.response import Response
 from api import serializers as s
 from api.auth import needs
 from api.views.common import AuditCursor, answers, batch_for, form_parameters, valid
-from batches.models import AuditEvent
+from batches.models import INCOMPLETE_STOP_REASONS, AuditEvent, Result
 from batches.services import audit, retry
 from dashboard import access
-from dashboard.forms import AuditFilterForm, RetryOptionsForm, SpendFilterForm
+from dashboard.forms import AuditFilterForm, RetryChoiceForm, RetryOptionsForm, SpendFilterForm
 from dashboard.queries import retry_selection
 from dashboard.spend.report import build_report
 
@@ -29,6 +30,10 @@ SELECTION = [
     OpenApiParameter("kind", str, many=True, description="retryable (default), an error type, expired, canceled"),
     OpenApiParameter("result_type", str), OpenApiParameter("error_type", str), OpenApiParameter("q", str),
 ]  # fmt: skip
+# The kinds a retry selects by (dashboard/queries.retry_selection); any error type the API may add ends in "_error".
+KINDS = {kind for kind, _ in RetryChoiceForm.KINDS} | set(Result.Type.values) | set(INCOMPLETE_STOP_REASONS)
+ERROR_TYPE = re.compile(r"[a-z][a-z0-9_]{0,57}_error")
+KINDS_TEXT = ", ".join(sorted(k for k in KINDS if not ERROR_TYPE.fullmatch(k))) + ", or an error type (…_error)"
 PLAN = inline_serializer("RetryPlan", {
     "selected": serializers.IntegerField(), "ready": serializers.IntegerField(),
     "needs_fix": serializers.ListField(child=serializers.CharField(), help_text="custom_ids to fix before sending"),
@@ -48,6 +53,9 @@ OPTIONS = inline_serializer("RetryOptions", {
 def retry_items(request: Request) -> Response:
     """GET: the plan (what would be sent again, what needs a fix, what lacks its inputs); POST: send it as a linked
     child batch, once (the same retry asked again answers 200 with the first)."""
+    if unknown := [k for k in request.query_params.getlist("kind") if k not in KINDS and not ERROR_TYPE.fullmatch(k)]:
+        # A misspelt kind selected nothing, and the plan said so as if there were nothing to retry.
+        raise ValidationError({"kind": [f"No kind {unknown[0][:64]!r}: use {KINDS_TEXT}."]})
     if batch_id := request.query_params.get("batch"):
         batch_for(request, batch_id, "retry_results")
     results = retry_selection(request.query_params, access.visible_workspace_ids(request))

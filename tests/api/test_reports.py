@@ -67,6 +67,14 @@ def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace,
     assert first.json()["parent_batch"] == batch_id and first.json()["request_count"] == 1
     viewer = make_token(olga, [workspace], "Viewer")
     assert client.post(url, **auth(viewer)).status_code == 403
+    # A kind the dashboard does not know is refused with the ones it does, never answered as an empty plan; an error
+    # type it has not met yet (the API adds them) is a kind.
+    misspelt = client.get(f"/api/v1/retry?batch={batch_id}&kind=retriable", **auth(raw))
+    assert misspelt.status_code == 400
+    assert "retriable" in misspelt.json()["error"]["message"] and "retryable" in misspelt.json()["error"]["message"]
+    new_type = client.get(f"/api/v1/retry?batch={batch_id}&kind=brand_new_error&kind=expired", **auth(raw))
+    assert new_type.status_code == 200 and new_type.json()["selected"] == 0
+    assert client.get(f"/api/v1/retry?batch={batch_id}&kind=retryable", **auth(raw)).json()["selected"] == 1
 
 
 def test_the_audit_log_pages_by_cursor_and_keeps_to_the_tokens_workspaces(client, make_user, make_workspace,
