@@ -60,12 +60,17 @@ def screen(
         else:
             seen.add(remote.id)
             candidates.append(_clamped(remote))
-    fields = ("pk", "workspace_id", "processing_status", "created_at", *also)
-    rows = {row[0]: row[1:] for row in Batch.objects.filter(pk__in=seen).values_list(*fields)}
+    # Each name once: values_list() answers one column per distinct name, so a name in `also` that the rules read too
+    # (processing_status, created_at) must not shift the columns after it.
+    names = list(dict.fromkeys(("workspace_id", "processing_status", "created_at", *also)))
+    rows = {row[0]: dict(zip(names, row[1:], strict=True))
+            for row in Batch.objects.filter(pk__in=seen).values_list("pk", *names)}  # fmt: skip
     for remote in candidates:
-        reason = _impossible(workspace, remote, rows[remote.id][:3] if remote.id in rows else None)
+        held = rows.get(remote.id)
+        mirrored = (held["workspace_id"], held["processing_status"], held["created_at"]) if held else None
+        reason = _impossible(workspace, remote, mirrored)
         (refused.append((remote.id, reason)) if reason else ok.append(remote))
-    return ok, refused, {pk: row[3:] for pk, row in rows.items()}
+    return ok, refused, {pk: tuple(held[name] for name in also) for pk, held in rows.items()}
 
 
 def _clamped(remote: RemoteBatch) -> RemoteBatch:

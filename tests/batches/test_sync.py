@@ -103,6 +103,23 @@ def test_running_sync_twice_leaves_exactly_the_same_rows(emulator, workspace):
     assert before == after and len(after) == 360
 
 
+def test_a_pass_that_finds_nothing_new_leaves_the_pages_unchanged(emulator, workspace):
+    """Open tabs poll with the workspace's version in their ETag: a pass that only re-reads what the mirror holds must
+    not move it (each move makes every tab render again), and one that finds a change must."""
+    emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=2)
+    running = emulator.seed_batch(workspace.test_api_key, 2, status="in_progress")
+    sync.sync_workspace(workspace.pk, full=True)
+    version = Workspace.objects.get(pk=workspace.pk).data_version
+
+    sync.sync_workspace(workspace.pk, full=True)  # the same answers: every batch listed, the running one retrieved
+    assert Workspace.objects.get(pk=workspace.pk).data_version == version
+
+    emulator.advance(3600)  # the running batch ends
+    sync.sync_workspace(workspace.pk, full=True)
+    assert Workspace.objects.get(pk=workspace.pk).data_version > version
+    assert Batch.objects.get(pk=running).processing_status == "ended"
+
+
 def test_a_full_pass_marks_batches_deleted_from_the_api(emulator, workspace):
     old = timezone.now() - timedelta(days=2)
     ids = emulator.seed_batches(workspace.test_api_key, 3, status="ended", n_requests=1, created_at=old)
