@@ -132,22 +132,28 @@ def _send(
         try:
             body = answer.read()
             remote = client.parse_batch(body)
+            refused = None
             # One commit for the link, its audit and the count the API gave (each commit waits for the disk).
             with transaction.atomic():
                 # The API counted the requests it took: the submission says so until the split counts them itself.
                 count = sum(remote.request_counts.values())
-                submit.link(submission, part, remote, model=model, counted=count)
-                Submission.objects.filter(pk=submission.pk, request_count=0).update(request_count=count)
+                try:
+                    submit.link(submission, part, remote, model=model, counted=count)
+                except mirror_rules.MirrorRefused as exc:  # raised once its refusal is written: kept with this commit
+                    refused = exc
+                else:
+                    Submission.objects.filter(pk=submission.pk, request_count=0).update(request_count=count)
         except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
             _unknown(part, f"the API's answer was lost: {exc}")
             handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
             return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
                                 **{"x-should-retry": "true"})  # fmt: skip
-        except mirror_rules.MirrorRefused as exc:
+        if refused is not None:
             # The API made it, under an id the mirror holds for another batch: its answer still goes back as it came
-            # (an error would have the SDK retry, and make a second batch); the submission says it was not recorded.
+            # (an error would have the SDK retry, and make a second batch); the submission says it was not recorded,
+            # and the workspace's health bar shows the refusal.
             log.warning("pass-through create, part %s: the API made %s, but the mirror refused it", part.pk, remote.id)
-            submit.fail_unrecorded(submission, part, remote, exc)
+            submit.fail_unrecorded(submission, part, remote, refused)
         handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
         return Answer(200, answer.headers, body)
     if answer.status in NOTHING_MADE:

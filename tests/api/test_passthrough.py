@@ -13,7 +13,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import tasks
-from batches.models import AuditEvent, Batch, KeptBody, RequestInput, Submission, SubmissionPart, Workspace
+from batches.models import (
+    AuditEvent,
+    Batch,
+    KeptBody,
+    MirrorRefusal,
+    RequestInput,
+    Submission,
+    SubmissionPart,
+    Workspace,
+)
 from batches.services import kept_bodies, retry, sync
 from batches.services import tokens as token_service
 from tests.builders import MODEL, batch_request, workspace_on
@@ -212,6 +221,7 @@ def test_a_create_whose_id_the_mirror_holds_elsewhere_answers_the_apis_batch_and
     part = SubmissionPart.objects.get(submission__workspace=sender)
     assert part.status == "failed" and held in part.error and "could not record it" in part.error
     assert AuditEvent.objects.filter(outcome="error", target__contains=f"submission {part.submission_id}").exists()
+    assert "another workspace" in MirrorRefusal.objects.get(workspace=sender, batch_id=held).reason  # on its health bar
 
 
 def test_a_workspace_key_the_dashboard_cannot_use_is_said_in_json_and_nothing_is_kept(
