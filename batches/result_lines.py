@@ -21,6 +21,7 @@ import zstandard
 RESULT_TYPES = ("succeeded", "errored", "canceled", "expired")
 # Not an API type: a line that could not be parsed, kept with its raw text.
 MALFORMED = "malformed"
+MALFORMED_LINE = "malformed_line"  # the error_type such a line is stored with
 CUSTOM_ID_MAX_STORED = 128  # the Result column; the API's own limit is 64
 CUSTOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the API's pattern; any other is a malformed line, kept raw
 
@@ -359,7 +360,7 @@ def _malformed(line: bytes, custom_id: str | None = None) -> dict[str, Any]:
         **_EMPTY,
         "custom_id": key,
         "result_type": MALFORMED,
-        "error_type": "malformed_line",
+        "error_type": MALFORMED_LINE,
         "error_message": f"unparseable result line ({len(line)} bytes); the raw text is kept",
     }
 

@@ -17,6 +17,7 @@ from api import serializers as s
 from api.auth import needs
 from api.views.common import AuditCursor, answers, batch_for, form_parameters, valid
 from batches.models import INCOMPLETE_STOP_REASONS, AuditEvent, Result
+from batches.result_lines import MALFORMED_LINE
 from batches.services import audit, retry
 from dashboard import access
 from dashboard.forms import AuditFilterForm, RetryChoiceForm, RetryOptionsForm, SpendFilterForm
@@ -32,6 +33,7 @@ SELECTION = [
 ]  # fmt: skip
 # The kinds a retry selects by (dashboard/queries.retry_selection); any error type the API may add ends in "_error".
 KINDS = {kind for kind, _ in RetryChoiceForm.KINDS} | set(Result.Type.values) | set(INCOMPLETE_STOP_REASONS)
+KINDS |= {"request_too_large", MALFORMED_LINE}  # error types outside the "_error" naming: the API's 413, our own
 ERROR_TYPE = re.compile(r"[a-z][a-z0-9_]{0,57}_error")
 KINDS_TEXT = ", ".join(sorted(k for k in KINDS if not ERROR_TYPE.fullmatch(k))) + ", or an error type (…_error)"
 PLAN = inline_serializer("RetryPlan", {

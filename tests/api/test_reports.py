@@ -72,7 +72,10 @@ def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace,
     misspelt = client.get(f"/api/v1/retry?batch={batch_id}&kind=retriable", **auth(raw))
     assert misspelt.status_code == 400
     assert "retriable" in misspelt.json()["error"]["message"] and "retryable" in misspelt.json()["error"]["message"]
-    new_type = client.get(f"/api/v1/retry?batch={batch_id}&kind=brand_new_error&kind=expired", **auth(raw))
+    new_type = client.get(
+        f"/api/v1/retry?batch={batch_id}&kind=brand_new_error&kind=request_too_large&kind=malformed_line&kind=expired",
+        **auth(raw),
+    )
     assert new_type.status_code == 200 and new_type.json()["selected"] == 0
     assert client.get(f"/api/v1/retry?batch={batch_id}&kind=retryable", **auth(raw)).json()["selected"] == 1
 
