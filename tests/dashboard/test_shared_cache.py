@@ -10,12 +10,13 @@ as a commit would run it (`django_capture_on_commit_callbacks`).
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -69,6 +70,29 @@ def test_an_unchanged_poll_reads_nothing_from_the_database(shared, client, viewe
         again, queries = _queries(lambda: _poll(client, url, headers, tag))  # noqa: B023
         assert again.status_code == 304 and again["ETag"] == tag
         assert queries == [], queries
+
+
+def test_an_unchanged_poll_asks_the_cache_three_times(shared, client, viewer, mirrored, monkeypatch):
+    """Each question is a round trip to Redis, paid by every poll of every open tab: the session, who is asking (the
+    user and the generation they were kept under, together), and the workspaces' versions."""
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    _poll(client, "/", ROWS, tag)
+    backend, asked = caches["default"], []
+
+    def counted(name, method):
+        def ask(*args, **kwargs):
+            if not sys._getframe(1).f_code.co_filename.endswith("cache/backends/base.py"):  # memory's get_many: gets
+                asked.append(name)
+            return method(*args, **kwargs)
+
+        return ask
+
+    for name in ("get", "get_many", "set", "add", "delete", "incr", "set_many"):
+        monkeypatch.setattr(backend, name, counted(name, getattr(backend, name)))
+
+    assert _poll(client, "/", ROWS, tag).status_code == 304
+    assert asked == ["get", "get_many", "get_many"], asked
 
 
 def test_a_change_makes_the_next_poll_render(
