@@ -54,5 +54,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
         headers = {"Retry-After": "5", "x-should-retry": "true"}
     else:
         status, text, headers = 500, "Something went wrong on the dashboard's side; it was logged.", {}
-    body = {"type": "error", "error": {"type": TYPES.get(status, "api_error"), "message": text}}
+    return error_response(status, text, headers)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:
+    """An error answered outside DRF (the 500 handler, middleware) in the same shape as every other."""
+    body = {"type": "error", "error": {"type": TYPES.get(status, "api_error"), "message": message}}
     return HttpResponse(json.dumps(body), status=status, content_type="application/json", headers=headers)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
-
-from api.errors import API_PATHS, TYPES
+from api.errors import API_PATHS, error_response
 from dashboard import middleware
 
 
@@ -15,5 +13,4 @@ class RejectNulMiddleware(middleware.RejectNulMiddleware):
     def refuse(self, request):
         if not request.path_info.startswith(API_PATHS):
             return super().refuse(request)
-        body = {"type": "error", "error": {"type": TYPES[400], "message": self.MESSAGE}}
-        return JsonResponse(body, status=400)
+        return error_response(400, self.MESSAGE)
