@@ -41,11 +41,28 @@ def bump_many(workspace_ids: Iterable[int]) -> None:
 def of(workspace_ids: Iterable[int] | None) -> list[tuple[int | str, int]]:
     """(id, version) of these workspaces (None: every one): from the shared cache, or one small query."""
     if settings.SHARED_CACHE:
-        counters = _counters([ANY] if workspace_ids is None else sorted(workspace_ids))
+        counters = _counters(_counted(workspace_ids))
         if counters is not None:
             return counters
     workspaces = Workspace.objects.all() if workspace_ids is None else Workspace.objects.filter(pk__in=workspace_ids)
     return list(workspaces.order_by("pk").values_list("pk", "data_version"))
+
+
+def keys(workspace_ids: Iterable[int] | None) -> list[str]:
+    """The shared cache's keys of these workspaces' counters: to read them in a round trip made for more."""
+    return [_key(ws) for ws in _counted(workspace_ids)]
+
+
+def found_in(workspace_ids: Iterable[int] | None, found: dict) -> list[tuple[int | str, int]] | None:
+    """What `of` answers, from the counters among `found` (a get_many of `keys`); None if one is not kept."""
+    counted = _counted(workspace_ids)
+    if any(_key(ws) not in found for ws in counted):
+        return None
+    return [(ws, found[_key(ws)]) for ws in counted]
+
+
+def _counted(workspace_ids: Iterable[int] | None) -> list[int | str]:
+    return [ANY] if workspace_ids is None else sorted(workspace_ids)
 
 
 def _key(workspace: int | str) -> str:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import Group
@@ -21,7 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches.models import WorkspaceAccess
-from batches.services import sync
+from batches.services import auth_cache, sync
 from config.cache import DegradingRedisCache
 from tests.processes import free_port
 
@@ -42,7 +43,7 @@ def shared(request, settings):
     memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
     settings.CACHES = {"default": memory if request.param == "memory" else _redis(REDIS)}
     settings.SHARED_CACHE = True
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_ENGINE = "dashboard.session_store"
     # No minute boundary between two polls of a test, nor a sync interval's (the health bar's, which polls carry).
     settings.POLL_ETAG_SECONDS = settings.SYNC_INTERVAL_SECONDS = 10**9
     DegradingRedisCache.reachable_again()
@@ -72,12 +73,8 @@ def test_an_unchanged_poll_reads_nothing_from_the_database(shared, client, viewe
         assert queries == [], queries
 
 
-def test_an_unchanged_poll_asks_the_cache_three_times(shared, client, viewer, mirrored, monkeypatch):
-    """Each question is a round trip to Redis, paid by every poll of every open tab: the session, who is asking (the
-    user and the generation they were kept under, together), and the workspaces' versions."""
-    client.force_login(viewer)
-    tag = _poll(client, "/", ROWS)["ETag"]
-    _poll(client, "/", ROWS, tag)
+def _asked(monkeypatch) -> list[str]:
+    """The names of the cache's methods called from now on: each is a round trip to Redis."""
     backend, asked = caches["default"], []
 
     def counted(name, method):
@@ -90,9 +87,61 @@ def test_an_unchanged_poll_asks_the_cache_three_times(shared, client, viewer, mi
 
     for name in ("get", "get_many", "set", "add", "delete", "incr", "set_many"):
         monkeypatch.setattr(backend, name, counted(name, getattr(backend, name)))
+    return asked
+
+
+def test_an_unchanged_poll_asks_the_cache_once(shared, client, viewer, mirrored, monkeypatch):
+    """Each question is a round trip to Redis, paid by every poll of every open tab. A process that served this
+    session lately asks once, for the session, the generation and the workspaces' versions together; one that did
+    not asks three times (the session, who is asking, the versions), then once."""
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    _poll(client, "/", ROWS, tag)
+    asked = _asked(monkeypatch)
 
     assert _poll(client, "/", ROWS, tag).status_code == 304
+    assert asked == ["get_many"], asked
+
+    auth_cache._SEEN.clear()  # as another process, which has not served this session yet, finds it
+    asked.clear()
+    assert _poll(client, "/", ROWS, tag).status_code == 304
     assert asked == ["get", "get_many", "get_many"], asked
+    asked.clear()
+    assert _poll(client, "/", ROWS, tag).status_code == 304
+    assert asked == ["get_many"], asked
+
+
+def test_a_change_the_cache_did_not_hear_is_seen_within_the_etag_period(
+    shared, client, viewer, mirrored, monkeypatch, settings
+):
+    """A role taken away while the cache was unreachable cannot move the generation: the user this process keeps
+    is used no longer than the cache's own copy, POLL_ETAG_SECONDS after it was loaded."""
+    client.force_login(viewer)
+    tag = _poll(client, "/", ROWS)["ETag"]
+    assert _poll(client, "/", ROWS, tag).status_code == 304
+
+    viewer.groups.remove(Group.objects.get(name="Viewer"))  # its on-commit move of the generation never runs
+    assert _poll(client, "/", ROWS, tag).status_code == 304  # kept: nothing told this process
+
+    later = time.time() + settings.POLL_ETAG_SECONDS
+    monkeypatch.setattr(auth_cache, "time", SimpleNamespace(time=lambda: later, time_ns=time.time_ns))
+    cache.delete(f"auth:user:{viewer.pk}")  # the cache's copy, gone by then too (kept POLL_ETAG_SECONDS)
+    assert _poll(client, "/", ROWS, tag).status_code == 403
+
+
+def test_each_session_is_its_own_users(shared, client, viewer, make_user, mirrored):
+    """What this process keeps per session is never another session's: two people polling the same page from
+    the same process each get their own answer."""
+    operator = make_user("operator", "Operator")
+    other = client.__class__()
+    client.force_login(viewer)
+    other.force_login(operator)
+    for _ in range(3):
+        mine = _poll(client, "/", ROWS)
+        theirs = _poll(other, "/", ROWS)
+        assert mine.status_code == theirs.status_code == 200
+        assert mine["ETag"] != theirs["ETag"]  # who asks is part of it, and so are the buttons they may use
+    assert mine.wsgi_request.user == viewer and theirs.wsgi_request.user == operator
 
 
 def test_a_change_makes_the_next_poll_render(
@@ -186,7 +235,7 @@ def test_an_ended_session_takes_effect_on_the_next_poll(shared, client, viewer, 
 def test_an_unreachable_cache_is_answered_from_the_database(settings, client, viewer, mirrored, caplog):
     settings.CACHES = {"default": _redis(f"redis://127.0.0.1:{free_port()}/0")}  # nothing listens there
     settings.SHARED_CACHE = True
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    settings.SESSION_ENGINE = "dashboard.session_store"
     settings.POLL_ETAG_SECONDS = 10**9
     DegradingRedisCache.reachable_again()
     client.force_login(viewer)
