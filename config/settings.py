@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise: static files need no policy, pages do (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
+    "dashboard.middleware.PolicyMiddleware",  # django-csp's, not on a 304
     "api.middleware.RejectNulMiddleware",  # the dashboard's, with the API's error shape for code
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, so the refreshed expiry is in place before the session is saved.

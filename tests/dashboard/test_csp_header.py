@@ -66,3 +66,12 @@ def test_htmx_is_told_not_to_eval_nor_add_a_style(superuser_client):
     [meta] = elements(superuser_client.get("/").content.decode(), "meta", name="htmx-config")
     config = json.loads(dict(meta.attributes)["content"])
     assert config == {"includeIndicatorStyles": False, "allowEval": False, "allowScriptTags": False}
+
+
+def test_a_poll_has_it_and_its_304_leaves_it_as_it_was(superuser_client):
+    """A 304 has no body to govern: the browser keeps the policy of the answer it revalidated."""
+    rows = {"HX-Request": "true", "HX-Target": "batch-rows"}
+    first = superuser_client.get("/", headers=rows)
+    assert first.status_code == 200 and policy(first) | STRICT == policy(first)
+    again = superuser_client.get("/", headers=rows | {"If-None-Match": first["ETag"]})
+    assert again.status_code == 304 and "Content-Security-Policy" not in again.headers
