@@ -25,6 +25,7 @@ then the bar's, static/dashboard/health.js), and the answer, 304 or not, always 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -85,15 +86,46 @@ def _digest(request: HttpRequest, workspace_versions: list[tuple[int, int]], who
 def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int]], view: Callable) -> HttpResponse:
     """The fragment as anyone with these permissions sees it now: rendered once, then served from the cache."""
     key = "poll:" + _digest(request, workspace_versions, "anyone")
-    kept = cache.get(key)
+    kept = _recent.get(key) or cache.get(key)
     if kept is not None:
+        _recent.keep(key, kept)
         return HttpResponse(kept[0], content_type=kept[1])
     response = view()
     # A token in the fragment (a form) is this session's: such a fragment is never handed to anyone else.
     personal = request.META.get("CSRF_COOKIE_NEEDS_UPDATE") or getattr(response, "streaming", False)
     if response.status_code == 200 and not personal:
-        cache.set(key, (response.content, response["Content-Type"]), settings.POLL_ETAG_SECONDS)
+        kept = (response.content, response["Content-Type"])
+        cache.set(key, kept, settings.POLL_ETAG_SECONDS)
+        _recent.keep(key, kept)
     return response
+
+
+class _Recent:
+    """The shared renders this process served lately, besides the shared cache's copy. When a sync moves a
+    version, every open tab's next poll renders, and most of them ask for a fragment another tab of this process
+    already fetched: a list of a hundred rows is some 100 KB to fetch from Redis each time. The key holds all the
+    fragment depends on (the versions, the minute...), so a copy here is as current as the cache's. Only with a
+    shared cache: without one, the cache already is this process's memory. Bounded in bytes, oldest out first."""
+
+    def __init__(self, at_most: int) -> None:
+        self.at_most, self.size, self.kept, self.lock = at_most, 0, {}, threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        return self.kept.get(key) if settings.SHARED_CACHE else None
+
+    def keep(self, key: str, kept: tuple[bytes, str]) -> None:
+        if not settings.SHARED_CACHE or key in self.kept or len(kept[0]) > self.at_most // 8:
+            return
+        with self.lock:
+            if key in self.kept:  # another thread kept it meanwhile
+                return
+            self.kept[key] = kept
+            self.size += len(kept[0])
+            while self.size > self.at_most:
+                self.size -= len(self.kept.pop(next(iter(self.kept)))[0])
+
+
+_recent = _Recent(at_most=16 * 1024 * 1024)
 
 
 def visible_versions(request: HttpRequest) -> list[tuple[int | str, int]]:

@@ -111,6 +111,27 @@ def test_an_unchanged_poll_asks_the_cache_once(shared, client, viewer, mirrored,
     assert asked == ["get_many"], asked
 
 
+def test_a_fragment_another_tab_fetched_comes_from_this_process(
+    shared, client, viewer, make_user, mirrored, emulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """When a sync moves a version, every open tab renders its next poll: the first renders, and the others of
+    this process get the same bytes from its memory, asking the cache only the one question every poll asks."""
+    other = client.__class__()
+    other.force_login(make_user("colleague", "Viewer"))
+    client.force_login(viewer)
+    for browser in (client, other, client, other):  # each session seen once by this process
+        _poll(browser, "/", ROWS)
+    emulator.advance(3600)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync.catch_up(mirrored["workspace"].pk)
+
+    mine = _poll(client, "/", ROWS)
+    asked = _asked(monkeypatch)
+    theirs, queries = _queries(lambda: _poll(other, "/", ROWS))
+    assert mine.status_code == theirs.status_code == 200 and 'data-live="false"' in theirs.content.decode()
+    assert theirs.content == mine.content and queries == [] and asked == ["get_many"], (asked, queries)
+
+
 def test_a_change_the_cache_did_not_hear_is_seen_within_the_etag_period(
     shared, client, viewer, mirrored, monkeypatch, settings
 ):
