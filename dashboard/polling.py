@@ -103,7 +103,7 @@ def _shared_render(request: HttpRequest, workspace_versions: list[tuple[int, int
 class _Recent:
     """The shared renders this process served lately, besides the shared cache's copy. When a sync moves a
     version, every open tab's next poll renders, and most of them ask for a fragment another tab of this process
-    already fetched: a list of a hundred rows is some 100 KB to fetch from Redis each time. The key holds all the
+    already fetched: a list of sixty rows is some 100 KB to fetch from Redis each time. The key holds all the
     fragment depends on (the versions, the minute...), so a copy here is as current as the cache's. Only with a
     shared cache: without one, the cache already is this process's memory. Bounded in bytes, oldest out first."""
 
