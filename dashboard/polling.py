@@ -153,27 +153,47 @@ def health_versions(request: HttpRequest, **kwargs) -> list[tuple[int | str, int
     return [*visible_versions(request), ("watched", watched), ("synced", interval)]
 
 
-def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int, int]] | None:
+def batch_versions(request: HttpRequest, batch_id: str, **kwargs) -> list[tuple[int | str, int]] | None:
     """The batch's workspace: one query, none with a shared cache. None (render, and 404 or 403 there) if this
     user may not see the batch."""
     if settings.SHARED_CACHE:
-        workspace_id = _workspace_of(batch_id)
         visible = visible_workspace_ids(request)
+        workspace_id = _workspace_of(batch_id)
+        if workspace_id is not None and visible is not None and workspace_id not in visible:
+            workspace_id = _workspace_of(batch_id, fresh=True)  # kept from a workspace since deleted and added again?
         if workspace_id is None or (visible is not None and workspace_id not in visible):
             return None
-        return versions.of([workspace_id])
+        # Among the versions read with who is asking, with no round trip of its own: for a user who sees every
+        # workspace, the "any workspace" counter, which every bump moves; otherwise the workspace's own.
+        shown = visible_versions(request)
+        return shown if visible is None else [version for version in shown if version[0] == workspace_id]
     row = visible_batches(request).filter(pk=batch_id).values_list("workspace_id", "workspace__data_version").first()
     return [row] if row else None
 
 
-def _workspace_of(batch_id: str) -> int | None:
-    """A batch never moves to another workspace: its workspace is kept in the cache once read."""
+# Batches' workspaces this process has read: a batch never moves to another workspace. Bounded: emptied when full.
+_WORKSPACE_OF: dict[str, int] = {}
+WORKSPACES_KEPT = 20_000
+
+
+def _workspace_of(batch_id: str, *, fresh: bool = False) -> int | None:
+    """A batch never moves to another workspace: its workspace is kept in the cache, and in this process, once
+    read. `fresh`: read again from the database."""
+    workspace_id = None if fresh else _WORKSPACE_OF.get(batch_id)
+    if workspace_id is not None:
+        return workspace_id
     key = "batch-workspace:" + hashlib.sha256(batch_id.encode()).hexdigest()[:32]  # any text is a safe key
-    workspace_id = cache.get(key)
+    workspace_id = None if fresh else cache.get(key)
     if workspace_id is None:
         workspace_id = Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()
         if workspace_id is not None:
             cache.set(key, workspace_id, 24 * 3600)
+    if workspace_id is None:
+        _WORKSPACE_OF.pop(batch_id, None)
+    else:
+        if len(_WORKSPACE_OF) >= WORKSPACES_KEPT:
+            _WORKSPACE_OF.clear()
+        _WORKSPACE_OF[batch_id] = workspace_id
     return workspace_id
 
 

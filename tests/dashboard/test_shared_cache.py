@@ -22,7 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches.models import WorkspaceAccess
-from batches.services import auth_cache, sync
+from batches.services import auth_cache, sync, versions
 from config.cache import DegradingRedisCache
 from tests.processes import free_port
 
@@ -101,6 +101,13 @@ def test_an_unchanged_poll_asks_the_cache_once(shared, client, viewer, mirrored,
 
     assert _poll(client, "/", ROWS, tag).status_code == 304
     assert asked == ["get_many"], asked
+
+    summary = f"/batches/{mirrored['running'].pk}/"
+    batch_tag = _poll(client, summary, SUMMARY)["ETag"]
+    _poll(client, summary, SUMMARY, batch_tag)
+    asked.clear()
+    assert _poll(client, summary, SUMMARY, batch_tag).status_code == 304
+    assert asked == ["get_many"], asked  # a batch's page too: its workspace is known, its version read ahead
 
     auth_cache._SEEN.clear()  # as another process, which has not served this session yet, finds it
     asked.clear()
@@ -239,6 +246,35 @@ def test_a_workspace_taken_away_takes_effect_on_the_next_poll(
     with django_capture_on_commit_callbacks(execute=True):
         WorkspaceAccess.objects.filter(user=user, workspace=mirrored["workspace"]).delete()
     assert access.pk and _poll(client, url, SUMMARY, tag).status_code in (403, 404)
+
+
+def test_a_batch_whose_workspace_was_added_again_is_polled_in_its_new_one(
+    shared, client, make_user, make_workspace, mirrored, django_capture_on_commit_callbacks
+):
+    """A batch never moves between workspaces, so each process keeps which one holds it; but a workspace deleted
+    and added again mirrors its batches anew, under a new id. A poll then reads the batch's workspace again, and a
+    change there still renders."""
+    again = make_workspace("added again")
+    user = make_user("scoped")
+    with django_capture_on_commit_callbacks(execute=True):
+        WorkspaceAccess.objects.create(user=user, workspace=mirrored["workspace"], role="Viewer")
+    client.force_login(user)
+    running = mirrored["running"]
+    url = f"/batches/{running.pk}/"
+    tag = _poll(client, url, SUMMARY)["ETag"]
+    assert _poll(client, url, SUMMARY, tag).status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):
+        type(running).objects.filter(pk=running.pk).update(workspace=again)
+        WorkspaceAccess.objects.filter(user=user).delete()  # as the workspace's deletion does
+        WorkspaceAccess.objects.create(user=user, workspace=again, role="Viewer")
+    moved = _poll(client, url, SUMMARY, tag)
+    assert moved.status_code == 200 and moved["ETag"] != tag
+    assert _poll(client, url, SUMMARY, moved["ETag"]).status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):
+        versions.bump(again.pk)
+    assert _poll(client, url, SUMMARY, moved["ETag"]).status_code == 200
 
 
 def test_an_ended_session_takes_effect_on_the_next_poll(shared, client, viewer, mirrored):
