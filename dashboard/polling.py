@@ -132,8 +132,9 @@ def visible_versions(request: HttpRequest) -> list[tuple[int | str, int]]:
     """The versions of the workspaces this user may see, read once a request: the list poll's ETag, the bar's, and
     the list's tab counts are all kept under them (one query without a shared cache, none with one)."""
     if not hasattr(request, "_visible_versions"):
+        # Who is asking first: reading them is what reads their workspaces' versions too (in the same round trip,
+        # when this process served their session lately), leaving them in request.versions_ahead.
         ids = visible_workspace_ids(request)
-        # Read with who is asking, in the same round trip, when this process served their session lately.
         ahead = getattr(request, "versions_ahead", None)
         request._visible_versions = ahead if ahead is not None else versions.of(ids)
     return request._visible_versions
