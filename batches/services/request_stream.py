@@ -20,8 +20,8 @@ class _Reader:
     def __init__(self, f: BinaryIO) -> None:
         self.f, self.text, self.pos, self.decoded = f, "", 0, _Utf8()
 
-    def fill(self) -> bool:
-        data = self.f.read(CHUNK)
+    def fill(self, most: int = CHUNK) -> bool:
+        data = self.f.read(max(CHUNK, most))
         if not data:
             return False
         self.text = self.text[self.pos :] + self.decoded.feed(data)
@@ -50,7 +50,9 @@ class _Reader:
             try:
                 value, end = _decoder.raw_decode(self.text, self.pos)
             except json.JSONDecodeError:
-                if not self.fill():
+                # The value is not whole yet: read as much again as is held, so that a value of N bytes is decoded
+                # from its start a few times, not N / CHUNK times (a 64 MB request took 22 s read 64 KB at a time).
+                if not self.fill(len(self.text) - self.pos):
                     raise BodyError("the body is not valid JSON") from None
                 continue
             if end == len(self.text) and self.fill():  # a number may go on in the next chunk

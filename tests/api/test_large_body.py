@@ -49,3 +49,35 @@ def test_a_256_mb_body_is_read_without_memory_growth(settings, tmp_path):
     assert read == request.count and spooled.size == int(request.META["CONTENT_LENGTH"])
     # A few requests' worth (each 1 MB) at a time, not the body: under 16 MB for 256 MB.
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.1f} MB for a {spooled.size / 2**20:.0f} MB body"
+
+
+class _CountedReads:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos, self.reads = data, 0, 0
+
+    def read(self, size: int) -> bytes:
+        self.reads += 1
+        out = self.data[self.pos : self.pos + size]
+        self.pos += len(out)
+        return out
+
+
+def test_a_large_request_is_decoded_a_few_times_not_once_per_chunk():
+    """A first request of 8 MB that never ends (a token holder's bad or hostile body): refused after reading it a
+    few times, growing what is held geometrically. Read 64 KB at a time, it was decoded from its start 128 times:
+    22 s for 64 MB, about seven minutes of a web thread for 256 MB."""
+    import pytest
+
+    from batches.services.request_stream import BodyError
+
+    body = b'{"requests": [{"custom_id": "a", "params": {"model": "m", "messages": [{"content": "' + b"x" * (8 << 20)
+    f = _CountedReads(body)
+    with pytest.raises(BodyError):
+        next(iter_requests(f))
+    assert f.reads <= 12, f"{f.reads} reads of an 8 MB value"
+    # And a whole one after it is read as usual.
+    whole = json.dumps({"requests": [{"custom_id": "a", "params": {"model": "m", "t": "y" * (8 << 20)}},
+                                     {"custom_id": "b", "params": {"model": "m"}}]}).encode()  # fmt: skip
+    f = _CountedReads(whole)
+    assert [r["custom_id"] for r in iter_requests(f)] == ["a", "b"]
+    assert f.reads <= 12
