@@ -148,8 +148,12 @@ def _create(request) -> HttpResponse:
     except TooLarge:
         return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
     try:
+        # The SDK numbers its attempts: 0 is a create asked on purpose, even of a body sent before; a retry (1 and
+        # up) of one whose answer was lost gets the batch the first made. A client that does not say is deduplicated.
+        first_attempt = request.META.get("HTTP_X_STAINLESS_RETRY_COUNT", "").strip() == "0"
         answer = passthrough.create(workspace, user, spooled, _headers(request),
-                                    label=f"via API ({user.api_token.name})"[:200], creds=creds)  # fmt: skip
+                                    label=f"via API ({user.api_token.name})"[:200], creds=creds,
+                                    first_attempt=first_attempt)  # fmt: skip
         return _respond(answer, request, workspace)
     finally:
         os.unlink(spooled.path)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from batches import client
 from batches.errors import RetryableAPIError
 from batches.models import Submission, SubmissionPart, Workspace
-from batches.services import handoff, kept_bodies, mirror_rules, submit
+from batches.services import durable, handoff, kept_bodies, mirror_rules, submit
 from batches.services.request_stream import BodyError
 
 log = logging.getLogger(__name__)
@@ -68,25 +68,28 @@ def _file_chunks(path: Path, size: int = 1 << 18) -> Iterator[bytes]:
 
 def create(
     workspace: Workspace, user, spooled: Spooled, headers: dict[str, str], *, label: str = LABEL,
-    creds: client.Credentials | None = None,
+    creds: client.Credentials | None = None, first_attempt: bool = False,
 ) -> Answer:  # fmt: skip
     """Keep, forward, link: the create-batch call of the pass-through. `creds`: the workspace's, when the caller has
-    them already (a key is decrypted once a call)."""
+    them already (a key is decrypted once a call). `first_attempt`: the client says this call is not a retry (the
+    SDK's `x-stainless-retry-count: 0`), so the same body again is a second batch asked on purpose, as the API
+    would make it."""
     key = submit.fingerprint("passthrough", workspace.pk, user.pk, spooled.sha256)
     window = timedelta(seconds=settings.PASSTHROUGH_SAME_BODY_SECONDS)
     existing = Submission.objects.filter(fingerprint=key).first()
-    if existing and (existing.created_at < timezone.now() - window or _refused(existing)):
-        # The same body long after, or after a refusal: a new create, not a retry. The old one keeps its row.
-        Submission.objects.filter(pk=existing.pk).update(fingerprint=submit.fingerprint(key, existing.pk))
-        existing = None
+    if existing and (first_attempt or existing.created_at < timezone.now() - window or _refused(existing)):
+        existing = _set_aside(existing, key)  # a new create, not a retry
     if existing:
-        return _again(existing, headers)
+        answer = _again(existing, headers)
+        if answer is not None:
+            return answer
+        existing = _set_aside(existing, key)  # the batch it made is deleted: the API would make a new one
     try:
         submission, part, model = _keep(workspace, user, spooled, key, label, headers)
     except BodyError as exc:
         return Answer.error(400, "invalid_request_error", f"The request body could not be read: {exc}.")
     except IntegrityError:  # the same body, a moment earlier, from a client retry racing this one
-        return _again(Submission.objects.get(fingerprint=key), headers)
+        return _again(Submission.objects.get(fingerprint=key), headers) or _being_made()
     return _send(submission, part, spooled, headers, model, creds or workspace.credentials)
 
 
@@ -132,7 +135,13 @@ def _send(
         try:
             body = answer.read()
             remote = client.parse_batch(body)
-            refused = None
+        except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
+            _unknown(part, f"the API's answer was lost: {exc}")
+            handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
+            return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
+                                **{"x-should-retry": "true"})  # fmt: skip
+        refused = None
+        try:
             # One commit for the link, its audit and the count the API gave (each commit waits for the disk).
             with transaction.atomic():
                 # The API counted the requests it took: the submission says so until the split counts them itself.
@@ -143,11 +152,15 @@ def _send(
                     refused = exc
                 else:
                     Submission.objects.filter(pk=submission.pk, request_count=0).update(request_count=count)
-        except (RetryableAPIError, ValueError) as exc:  # the answer was cut, or unreadable: what was made is unknown
-            _unknown(part, f"the API's answer was lost: {exc}")
-            handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk)
-            return Answer.error(502, "api_error", "The API's answer was lost; retrying this same request is safe.",
-                                **{"x-should-retry": "true"})  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the API made the batch: the client gets it whatever befell the link
+            # An error here (the database gone, a value it refuses) must not become a 500: the SDK would retry, and
+            # the retry could only be told "being created". The part stays "creating" with the reason; the
+            # create-once rules adopt the batch the API made (submit.py), here on a retry or by the beat's sweep.
+            log.exception("pass-through create, part %s: the API made %s, but linking it failed", part.pk, remote.id)
+            reason = f"the API made {remote.id}; recording it failed: {exc}"
+            _quietly(lambda: _unknown(part, reason), f"part {part.pk}: noting why")
+            _quietly(lambda: handoff.enqueue(handoff.SPLIT_KEPT_BODY, part.pk), f"part {part.pk}: queueing its split")
+            return Answer(200, answer.headers, body)
         if refused is not None:
             # The API made it, under an id the mirror holds for another batch: its answer still goes back as it came
             # (an error would have the SDK retry, and make a second batch); the submission says it was not recorded,
@@ -165,18 +178,32 @@ def _send(
     return Answer(answer.status, answer.headers, forwarded=answer)
 
 
+def _quietly(work, what: str) -> None:
+    """Bookkeeping after the API has made a batch: tried (once more on a new connection), never raised."""
+    try:
+        durable.reconnecting(work, f"pass-through create, {what}")
+    except Exception:  # noqa: BLE001 - the beat's sweep settles the part and splits its body all the same
+        log.exception("pass-through create, %s: failed", what)
+
+
 def _unknown(part: SubmissionPart, reason: str) -> None:
     """Left "creating" with the reason: submit.py's create-once rules settle it (here on a retry, or the beat)."""
     log.info("pass-through create, part %s: %s; the create-once rules will settle it", part.pk, reason)
     SubmissionPart.objects.filter(pk=part.pk, status=SubmissionPart.Status.CREATING).update(error=reason[:500])
 
 
+def _set_aside(existing: Submission, key: str) -> None:
+    """The earlier submission of this body no longer answers for it (it keeps its row and its batch)."""
+    Submission.objects.filter(pk=existing.pk).update(fingerprint=submit.fingerprint(key, existing.pk))
+
+
 def _refused(submission: Submission) -> bool:
     return submission.parts.filter(status=SubmissionPart.Status.FAILED).exists()
 
 
-def _again(submission: Submission, headers: dict[str, str]) -> Answer:
-    """The same body again: the batch it made (retrieved from the API, its answer verbatim), once settled."""
+def _again(submission: Submission, headers: dict[str, str]) -> Answer | None:
+    """The same body again: the batch it made (retrieved from the API, its answer verbatim), once settled; None if
+    the API no longer has that batch (deleted since)."""
     part = submission.parts.first()
     Status = SubmissionPart.Status
     # Settle a lost answer now, by the create-once rules: adopt what the first call made, or (once the API has had
@@ -189,6 +216,13 @@ def _again(submission: Submission, headers: dict[str, str]) -> Answer:
     if part and part.batch_id:
         forwarded = client.forward(submission.workspace.credentials, "GET", f"/v1/messages/batches/{part.batch_id}",
                                    headers=headers, endpoint="passthrough.retrieve")  # fmt: skip
+        if forwarded.status == 404:
+            forwarded.close()
+            return None
         return Answer(forwarded.status, forwarded.headers, forwarded=forwarded)
+    return _being_made()
+
+
+def _being_made() -> Answer:
     return Answer.error(409, "conflict_error", "This same request is being created already; retry shortly to get "
                         "its batch.", **{"retry-after": "2", "x-should-retry": "true"})  # fmt: skip

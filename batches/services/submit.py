@@ -312,6 +312,9 @@ def _link(
     if model is None:  # for an ETA until its results say
         first = part.inputs.order_by("line").first()
         model = str(first.unpack().get("model") or "")[:128] if first else ""
+    # The model is the caller's text: a NUL in it (valid JSON, and the API takes it) cannot be stored in PostgreSQL,
+    # and failing here would leave the batch the API made unlinked.
+    model = model.replace("\x00", "")
     # The label an adopted batch had, to give back if the adoption is undone (a batch we made has none).
     replaced = (Batch.objects.filter(pk=remote.id).values_list("label", flat=True).first() or "") if adopted else ""
     ours = {"label": label, "submitted_by": submission.created_by, "model": model, "betas": submission.betas,

@@ -291,3 +291,62 @@ def test_a_create_makes_a_known_number_of_queries(client, workspace, olga, make_
     # with its request count, its rows, the audit event, the submission's request count: 7.
     assert len(statements) == 6 + 3 + 7, statements
     assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]  # two round trips each
+
+
+def test_the_same_body_created_again_on_purpose_makes_a_second_batch_as_the_api_does(sdk, direct, emulator):
+    """The SDK numbers its attempts (`x-stainless-retry-count`): a first attempt is a create asked on purpose, even
+    of a body sent a minute before; only a retry gets the batch the first call made."""
+    requests = [batch_request("a", "hi")]
+    first = sdk.messages.batches.create(requests=requests)
+    second = sdk.messages.batches.create(requests=requests)
+    assert second.id != first.id and emulator.calls["create"] == 2
+    assert set(Batch.objects.values_list("pk", flat=True)) == {first.id, second.id}
+    assert Submission.objects.count() == 2
+
+
+def test_the_same_body_after_its_batch_was_deleted_is_created_anew(client, workspace, olga, make_token, emulator):
+    """A client that does not number its attempts (curl) is deduplicated within PASSTHROUGH_SAME_BODY_SECONDS; but
+    once the batch the body made is deleted, the body again is a new create, not the deleted batch's 404."""
+    raw = make_token(olga, [workspace], "Operator")
+    body = json.dumps({"requests": [batch_request("a", "hi")]})
+
+    def create():
+        return client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                           HTTP_X_API_KEY=raw)  # fmt: skip
+
+    first = create().json()["id"]
+    assert create().json()["id"] == first  # the same body again, unnumbered: the same batch
+    client.post(f"/anthropic/v1/messages/batches/{first}/cancel", HTTP_X_API_KEY=raw)
+    emulator.advance(3600)
+    assert client.delete(f"/anthropic/v1/messages/batches/{first}", HTTP_X_API_KEY=raw).status_code == 200
+    again = create()
+    assert again.status_code == 200 and again.json()["id"] != first
+    assert emulator.calls["create"] == 2
+
+
+def test_a_model_with_a_nul_is_created_and_linked(sdk, emulator):
+    """Valid JSON the API takes; PostgreSQL refuses a NUL in text. It answered 500 after the API had made the batch,
+    and every SDK retry then got 409: the batch was made and lost to its client."""
+    request = batch_request("a", "hi")
+    request["params"]["model"] = MODEL + "\x00"
+    made = sdk.messages.batches.create(requests=[request])
+    assert emulator.calls["create"] == 1
+    assert Batch.objects.get(pk=made.id).model == MODEL
+
+
+def test_a_link_that_fails_still_answers_the_batch_the_api_made(sdk, emulator, monkeypatch):
+    """Whatever befalls the dashboard's own bookkeeping after the API has made the batch (here the database refusing
+    the link), the client gets the API's answer, not a 500 that its retries could only meet with 409. The part stays
+    "creating" with the reason, for the create-once rules to adopt the batch."""
+    from django.db import DataError
+
+    from batches.services import submit
+
+    def refuse(*args, **kwargs):
+        raise DataError("refused")
+
+    monkeypatch.setattr(submit, "link", refuse)
+    made = sdk.messages.batches.create(requests=[batch_request("a", "hi")])
+    assert emulator.calls["create"] == 1
+    part = SubmissionPart.objects.get()
+    assert part.status == "creating" and made.id in part.error and "refused" in part.error
