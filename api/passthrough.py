@@ -12,7 +12,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api.auth import UNKNOWN, as_token_user, token_text
-from api.spool import TooLarge, spool
+from api.spool import LengthRequired, TooLarge, body_of, spool
 from batches import client
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Workspace
@@ -75,6 +75,10 @@ def _no_workspace(named: str, workspaces: list[Workspace]) -> Answer:
         message = f"This token holds several workspaces ({held}): name one in the anthropic-workspace-id header."
         return Answer.error(400, "invalid_request_error", message)
     return Answer.error(403, "permission_error", f"This token does not hold a workspace {named!r} (it holds: {held}).")
+
+
+def _length_required() -> Answer:
+    return Answer.error(411, "invalid_request_error", "This server cannot read a chunked body: send Content-Length.")
 
 
 def _headers(request) -> dict[str, str]:
@@ -147,6 +151,8 @@ def _create(request) -> HttpResponse:
         spooled = spool(request)
     except TooLarge:
         return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
+    except LengthRequired:
+        return _respond(_length_required())
     try:
         # The SDK numbers its attempts: 0 is a create asked on purpose, even of a body sent before; a retry (1 and
         # up) of one whose answer was lost gets the batch the first made. A client that does not say is deduplicated.
@@ -209,12 +215,16 @@ def count_tokens(request) -> HttpResponse:
     if request.method != "POST":
         return _respond(Answer.error(405, "invalid_request_error", "Use POST."))
     _, workspace = _caller(request, "view_batch")
-    body = request.read(32 * 1024 * 1024 + 1)
+    try:
+        body = body_of(request).read(32 * 1024 * 1024 + 1)
+    except LengthRequired:
+        return _respond(_length_required())
     if len(body) > 32 * 1024 * 1024:
         return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
     try:
         forwarded = client.forward(_credentials(workspace), "POST", "/v1/messages/count_tokens", body=body,
-                                   headers=_headers(request), endpoint="passthrough.count_tokens")  # fmt: skip
+                                   query=request.META.get("QUERY_STRING", ""), headers=_headers(request),
+                                   endpoint="passthrough.count_tokens")  # fmt: skip
     except RetryableAPIError as exc:
         return _respond(Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",
                                      **{"x-should-retry": "true"}))  # fmt: skip

@@ -20,19 +20,36 @@ class TooLarge(Exception):
     pass
 
 
+class LengthRequired(Exception):
+    """A chunked body on a server that does not say where it ends: it cannot be read whole."""
+
+
+def body_of(request):
+    """What to read the body from. Django reads a body without Content-Length as empty, so a chunked one (curl's
+    `-H "Transfer-Encoding: chunked"`, any streaming client) was kept and forwarded as nothing; the server's own input
+    is read instead when it de-chunks it and ends it there (gunicorn says so: `wsgi.input_terminated`)."""
+    meta = request.META
+    if meta.get("CONTENT_LENGTH") or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request
+    if request.environ.get("wsgi.input_terminated"):
+        return request.environ["wsgi.input"]
+    raise LengthRequired
+
+
 def spool(request) -> Spooled:
     """The body in a file under PASSTHROUGH_SPOOL_DIR (the caller deletes it). TooLarge past MAX_BYTES, before
-    reading it when the request says its length."""
+    reading it when the request says its length; LengthRequired (body_of)."""
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > MAX_BYTES:
         raise TooLarge
+    source = body_of(request)
     folder = Path(settings.PASSTHROUGH_SPOOL_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="create-", suffix=".json", dir=folder)
     digest, size = hashlib.sha256(), 0
     try:
         with os.fdopen(fd, "wb") as f:
-            while chunk := request.read(CHUNK):
+            while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > MAX_BYTES:
                     raise TooLarge

@@ -350,3 +350,34 @@ def test_a_link_that_fails_still_answers_the_batch_the_api_made(sdk, emulator, m
     assert emulator.calls["create"] == 1
     part = SubmissionPart.objects.get()
     assert part.status == "creating" and made.id in part.error and "refused" in part.error
+
+
+def _wsgi_post(path: str, body: bytes, headers: dict, **environ):
+    """A request as a server hands it to Django (WSGIHandler): the input a file, the headers as the server set them."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "testserver", "SERVER_PORT": "80",
+           "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/json",
+           **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}, **environ}  # fmt: skip
+    out = {}
+    chunks = WSGIHandler()(env, lambda status, headers: out.update(status=int(status.split()[0])))
+    return out["status"], json.loads(b"".join(chunks))
+
+
+def test_a_chunked_body_is_read_where_the_server_ends_it(workspace, olga, make_token, emulator):
+    """A body sent chunked has no Content-Length, and Django reads it as empty: the create was answered "could not
+    be read" and count_tokens sent nothing upstream. gunicorn de-chunks it and ends it (`wsgi.input_terminated`):
+    it is read there. A server that does not end it gets a 411 that says what to send."""
+    raw = make_token(olga, [workspace], "Operator")
+    headers = {"x-api-key": raw, "anthropic-version": "2023-06-01", "transfer-encoding": "chunked"}
+    body = json.dumps({"requests": [batch_request("a", "hi")]}).encode()
+    status, answer = _wsgi_post("/anthropic/v1/messages/batches", body, headers, **{"wsgi.input_terminated": True})
+    assert status == 200 and Batch.objects.filter(pk=answer["id"]).exists()
+    counted = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "hello there"}]}).encode()
+    status, answer = _wsgi_post("/anthropic/v1/messages/count_tokens", counted, headers,
+                                **{"wsgi.input_terminated": True})  # fmt: skip
+    assert status == 200 and answer["input_tokens"] > 0
+    status, answer = _wsgi_post("/anthropic/v1/messages/batches", body, headers)
+    assert status == 411 and "Content-Length" in answer["error"]["message"]
