@@ -37,17 +37,20 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
         raise Refused(Answer.error(401, "authentication_error", UNKNOWN))
     if batch_id is not None and not mirror_rules.BATCH_ID.fullmatch(batch_id):
         # Never forwarded: ".." or "." would take the workspace's key to another path of the API (/v1/messages).
-        raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id[:100]}."))
+        raise Refused(_batch_not_found(batch_id[:100]))
     user = as_token_user(token)
     rights, held = user._workspace_roles, tokens.held_workspaces(token)  # read by as_token_user: no query here
+    named = request.META.get(WORKSPACE_HEADER, "")
     if batch_id and (mirrored := Batch.objects.filter(pk=batch_id).values_list("workspace_id", flat=True).first()):
-        if mirrored not in rights:  # another workspace's batch: not confirmed to exist
-            raise Refused(Answer.error(404, "not_found_error", f"No batch {batch_id}."))
+        # Another workspace's batch, or one outside the workspace the header names: not confirmed to exist.
+        if mirrored not in rights or (named and held[mirrored].name != named):
+            raise Refused(_batch_not_found(batch_id))
         chosen = mirrored
-    elif len(rights) == 1:
+    elif len(rights) == 1 and not named:
         chosen = next(iter(rights))
     else:
-        named = request.META.get(WORKSPACE_HEADER, "")
+        # Named, even by a token of one workspace: the API refuses a header naming another workspace than the key's,
+        # and a create meant for that one must not land in this one.
         found = next((pk for pk in rights if held[pk].name == named), None)
         if found is None:
             raise Refused(_no_workspace(named, [held[pk] for pk in rights]))
@@ -57,6 +60,11 @@ def _caller(request, need: str, batch_id: str | None = None) -> tuple[object, Wo
             Answer.error(403, "permission_error", needed_roles(need).removesuffix(".") + " in this workspace.")
         )
     return user, held[chosen]
+
+
+def _batch_not_found(batch_id: str) -> Answer:
+    # The API's own words for an id it does not have: other wording would tell that the dashboard holds the batch.
+    return Answer.error(404, "not_found_error", f"Message batch {batch_id} not found.")
 
 
 def _credentials(workspace: Workspace):
@@ -139,7 +147,9 @@ def batches(request) -> HttpResponse:
     if request.method == "POST":
         return _create(request)
     if request.method != "GET":
-        return _respond(Answer.error(405, "invalid_request_error", "Use GET to list or POST to create."))
+        return _respond(
+            Answer.error(405, "invalid_request_error", "Use GET to list or POST to create.", Allow="GET, POST")
+        )
     _, workspace = _caller(request, "view_batch")
     return _respond(_forward(request, workspace, "GET", "/v1/messages/batches", "passthrough.list"), request, workspace)
 
@@ -175,7 +185,9 @@ def batch(request, batch_id: str) -> HttpResponse:
                      outcome="ok" if answer.status == 200 else "error")  # fmt: skip
         return _respond(answer, request, workspace)
     if request.method != "GET":
-        return _respond(Answer.error(405, "invalid_request_error", "Use GET to retrieve or DELETE to delete."))
+        return _respond(
+            Answer.error(405, "invalid_request_error", "Use GET to retrieve or DELETE to delete.", Allow="GET, DELETE")
+        )
     _, workspace = _caller(request, "view_batch", batch_id)
     answer = _forward(request, workspace, "GET", f"/v1/messages/batches/{batch_id}", "passthrough.retrieve")
     return _respond(answer, request, workspace)
@@ -185,7 +197,7 @@ def batch(request, batch_id: str) -> HttpResponse:
 def cancel(request, batch_id: str) -> HttpResponse:
     """POST: cancel, forwarded; the mirror takes the API's answer at once; audited."""
     if request.method != "POST":
-        return _respond(Answer.error(405, "invalid_request_error", "Use POST to cancel."))
+        return _respond(Answer.error(405, "invalid_request_error", "Use POST to cancel.", Allow="POST"))
     user, workspace = _caller(request, "cancel_batch", batch_id)
     answer = _forward(request, workspace, "POST", f"/v1/messages/batches/{batch_id}/cancel", "passthrough.cancel")
     response = _respond(answer, request, workspace)
@@ -201,7 +213,7 @@ def results(request, batch_id: str) -> HttpResponse:
     """GET: the kept copy once ingested (so results outlive the API's 29 days); until then the API's stream,
     passed on as it comes, never held whole."""
     if request.method != "GET":
-        return _respond(Answer.error(405, "invalid_request_error", "Use GET."))
+        return _respond(Answer.error(405, "invalid_request_error", "Use GET.", Allow="GET"))
     _, workspace = _caller(request, "view_batch", batch_id)
     kept = Batch.objects.filter(pk=batch_id, workspace=workspace).exclude(results_ingested_at=None).first()
     if kept is not None:
@@ -213,7 +225,7 @@ def results(request, batch_id: str) -> HttpResponse:
 @_guarded
 def count_tokens(request) -> HttpResponse:
     if request.method != "POST":
-        return _respond(Answer.error(405, "invalid_request_error", "Use POST."))
+        return _respond(Answer.error(405, "invalid_request_error", "Use POST.", Allow="POST"))
     _, workspace = _caller(request, "view_batch")
     try:
         body = body_of(request).read(32 * 1024 * 1024 + 1)

@@ -31,6 +31,7 @@ urlpatterns = [
     path("anthropic/v1/messages/count_tokens", passthrough.count_tokens, name="anthropic_count_tokens"),
     path("api/v1/<path:rest>", not_found),
     path("anthropic/<path:rest>", not_found),
+    *(path(root, not_found) for root in ("api/v1", "api/v1/", "anthropic", "anthropic/")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # A page for people: the login page first, as every page (the schema it reads needs the same session).
     path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),

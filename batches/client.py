@@ -427,7 +427,8 @@ FORWARDED_REQUEST_HEADERS = (
     "content-type",
     "accept",
 )
-RETURNED_HEADERS = ("content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry")
+RETURNED_HEADERS = ("content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry",
+                    "anthropic-workspace-id")  # fmt: skip
 RETURNED_PREFIXES = ("anthropic-ratelimit-",)
 
 
@@ -467,7 +468,7 @@ def forward(
     back unread. A connection that fails before any answer raises RetryableAPIError (nothing is known to
     have happened); any answer, an error status included, is returned as it is for the caller to pass on."""
     sent = {name: value for name, value in (headers or {}).items() if name.lower() in FORWARDED_REQUEST_HEADERS}
-    sent.setdefault("anthropic-version", "2023-06-01")
+    # No anthropic-version of ours: a call without one is the API's to refuse, as it would straight.
     sent |= {"x-api-key": creds.api_key, "accept-encoding": "identity"}
     if content_length is not None:  # a body streamed from disk goes with its length, not chunked
         sent["content-length"] = str(content_length)

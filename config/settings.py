@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",
+    "api.middleware.RequestIdMiddleware",  # the same id as the API's `request-id`, for code's callers
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # After whitenoise: static files need no policy, pages do (CONTENT_SECURITY_POLICY below).

@@ -28,6 +28,7 @@ from batches.services import tokens as token_service
 from tests.builders import MODEL, batch_request, workspace_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
+VERSION = {"HTTP_ANTHROPIC_VERSION": "2023-06-01"}  # as the SDK sends it: the API refuses a call without one
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ def test_a_create_whose_id_the_mirror_holds_elsewhere_answers_the_apis_batch_and
     body = json.dumps({"requests": [batch_request("a"), batch_request("b")]})
 
     response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
-                           HTTP_X_API_KEY=raw)  # fmt: skip
+                           HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
 
     assert response.status_code == 200 and response.json()["id"] == held and twin.calls["create"] == 1
     assert Batch.objects.get(pk=held).workspace_id == holder.pk  # the mirror's own batch, untouched
@@ -235,10 +236,14 @@ def test_a_workspace_key_the_dashboard_cannot_use_is_said_in_json_and_nothing_is
     emulator.reset_calls()
 
     answers = [
-        client.post("/anthropic/v1/messages/batches", body, content_type="application/json", HTTP_X_API_KEY=raw),
-        client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw),
-        client.get("/anthropic/v1/messages/batches/msgbatch_01", HTTP_X_API_KEY=raw),
-        client.post("/anthropic/v1/messages/count_tokens", b"{}", content_type="application/json", HTTP_X_API_KEY=raw),
+        client.post(
+            "/anthropic/v1/messages/batches", body, content_type="application/json", HTTP_X_API_KEY=raw, **VERSION
+        ),
+        client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw, **VERSION),
+        client.get("/anthropic/v1/messages/batches/msgbatch_01", HTTP_X_API_KEY=raw, **VERSION),
+        client.post(
+            "/anthropic/v1/messages/count_tokens", b"{}", content_type="application/json", HTTP_X_API_KEY=raw, **VERSION
+        ),
     ]
 
     for response in answers:
@@ -258,8 +263,9 @@ def test_a_batch_id_outside_the_apis_shape_is_not_found_and_never_forwarded(
     raw = make_token(olga, [workspace], "Operator")
     emulator.reset_calls()
     url = f"/anthropic/v1/messages/batches/{quote(batch_id)}"
-    answers = [client.get(url, HTTP_X_API_KEY=raw), client.get(f"{url}/results", HTTP_X_API_KEY=raw),
-               client.post(f"{url}/cancel", HTTP_X_API_KEY=raw), client.delete(url, HTTP_X_API_KEY=raw)]  # fmt: skip
+    key = {"HTTP_X_API_KEY": raw, **VERSION}
+    answers = [client.get(url, **key), client.get(f"{url}/results", **key), client.post(f"{url}/cancel", **key),
+               client.delete(url, **key)]  # fmt: skip
     assert [r.status_code for r in answers] == [404] * 4
     assert all(r.json()["error"]["type"] == "not_found_error" for r in answers)
     assert not any(emulator.calls.values()) and not AuditEvent.objects.filter(action__in=["cancel", "delete"]).exists()
@@ -281,7 +287,7 @@ def test_a_create_makes_a_known_number_of_queries(client, workspace, olga, make_
         body = json.dumps({"requests": [batch_request(f"q{run}-{i}", "hi [emulate:succeeded]") for i in range(3)]})
         with CaptureQueriesContext(connection) as queries:
             response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
-                                   HTTP_X_API_KEY=raw)  # fmt: skip
+                                   HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
         assert response.status_code == 200
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
     statements = [verb for verb in statements if verb in ("SELECT", "INSERT", "UPDATE", "DELETE")]
@@ -312,13 +318,13 @@ def test_the_same_body_after_its_batch_was_deleted_is_created_anew(client, works
 
     def create():
         return client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
-                           HTTP_X_API_KEY=raw)  # fmt: skip
+                           HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
 
     first = create().json()["id"]
     assert create().json()["id"] == first  # the same body again, unnumbered: the same batch
-    client.post(f"/anthropic/v1/messages/batches/{first}/cancel", HTTP_X_API_KEY=raw)
+    client.post(f"/anthropic/v1/messages/batches/{first}/cancel", HTTP_X_API_KEY=raw, **VERSION)
     emulator.advance(3600)
-    assert client.delete(f"/anthropic/v1/messages/batches/{first}", HTTP_X_API_KEY=raw).status_code == 200
+    assert client.delete(f"/anthropic/v1/messages/batches/{first}", HTTP_X_API_KEY=raw, **VERSION).status_code == 200
     again = create()
     assert again.status_code == 200 and again.json()["id"] != first
     assert emulator.calls["create"] == 2
@@ -360,7 +366,8 @@ def _wsgi_post(path: str, body: bytes, headers: dict, **environ):
 
     env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "testserver", "SERVER_PORT": "80",
            "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "CONTENT_TYPE": "application/json",
-           **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}, **environ}  # fmt: skip
+           **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
+           **environ}  # fmt: skip
     out = {}
     chunks = WSGIHandler()(env, lambda status, headers: out.update(status=int(status.split()[0])))
     return out["status"], json.loads(b"".join(chunks))
@@ -381,3 +388,55 @@ def test_a_chunked_body_is_read_where_the_server_ends_it(workspace, olga, make_t
     assert status == 200 and answer["input_tokens"] > 0
     status, answer = _wsgi_post("/anthropic/v1/messages/batches", body, headers)
     assert status == 411 and "Content-Length" in answer["error"]["message"]
+
+
+def test_a_header_naming_another_workspace_is_refused_even_for_a_one_workspace_token(
+    client, make_workspace, olga, make_token
+):
+    """The API refuses an `anthropic-workspace-id` that is not its key's workspace; a token of one workspace took no
+    notice of it, so a create meant for the named workspace landed in the token's."""
+    main, _ = make_workspace("main"), make_workspace("other")
+    raw = make_token(olga, [main], "Operator")
+    named = client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw, HTTP_ANTHROPIC_WORKSPACE_ID="other",
+                       HTTP_ANTHROPIC_VERSION="2023-06-01")  # fmt: skip
+    assert named.status_code == 403 and named.json()["error"]["type"] == "permission_error"
+    assert "'other'" in named.json()["error"]["message"] and "main" in named.json()["error"]["message"]
+    own = client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw, HTTP_ANTHROPIC_WORKSPACE_ID="main",
+                     HTTP_ANTHROPIC_VERSION="2023-06-01")  # fmt: skip
+    assert own.status_code == 200
+
+
+def test_the_dashboards_own_errors_carry_a_request_id_and_a_retry_cue(live_server, make_workspace, olga, make_token):
+    """As the API's errors do: the SDK's `err.request_id` names the dashboard's log line, and `x-should-retry` says
+    whether its retry loop should go on. An unknown batch is said in the API's own words (other words would tell
+    that the dashboard holds another workspace's batch)."""
+    main, other = make_workspace("main"), make_workspace("other")
+    url = f"{live_server.url}/anthropic"
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        anthropic.Anthropic(base_url=url, api_key="dash_not-a-token", max_retries=0).messages.batches.list()
+    error = refused.value
+    assert error.request_id and error.request_id.startswith("req_")
+    assert error.response.json()["request_id"] == error.request_id
+    assert error.response.headers["x-should-retry"] == "false"
+    foreign = anthropic.Anthropic(base_url=other.base_url, api_key=other.test_api_key).messages.batches.create(
+        requests=[batch_request("a", "hi")]
+    )
+    sync.catch_up(other.pk)
+    mine = anthropic.Anthropic(base_url=url, api_key=make_token(olga, [main], "Operator"), max_retries=0)
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        mine.messages.batches.retrieve(foreign.id)
+    assert missing.value.response.json()["error"]["message"] == f"Message batch {foreign.id} not found."
+    assert missing.value.request_id.startswith("req_")
+    raw = make_token(olga, [main], "Operator")
+    wrong = mine._client.put(f"{url}/v1/messages/batches", headers={"x-api-key": raw})
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+    for root in ("", "/"):  # the JSON 404 of every other path, not the site's HTML page
+        answer = mine._client.get(f"{url}{root}", headers={"x-api-key": raw})
+        assert answer.status_code == 404 and answer.json()["error"]["type"] == "not_found_error"
+
+
+def test_a_call_without_anthropic_version_is_the_apis_to_refuse(client, workspace, olga, make_token, emulator):
+    """The pass-through sends what came: it added a version of its own, so a call the API refuses went through."""
+    raw = make_token(olga, [workspace], "Operator")
+    answer = client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw)
+    assert answer.status_code == 400 and "anthropic-version" in answer.json()["error"]["message"]
