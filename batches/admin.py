@@ -4,7 +4,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import Group, Permission, User
 from django.db.models import Q, QuerySet
 
-from batches.admin_sso import SsoGrantInline, end_sessions
+from batches.admin_sso import SsoGrantInline, end_sessions, revoke_tokens
 from batches.models import Batch, Budget, Price, PricedModel, Result, UsageRollup, Workspace, WorkspaceAccess
 from batches.roles import WORKSPACE_ROLES
 from batches.services import audit, ingest, versions
@@ -254,7 +254,7 @@ class UserAdmin(auth_admin.UserAdmin):
     grant is kept as it was on the user it edits. Workspace roles grant nothing an Admin lacks."""
 
     inlines = [WorkspaceAccessInline, SsoGrantInline]
-    actions = [end_sessions]
+    actions = [end_sessions, revoke_tokens]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # the add page asks for a name and password only

@@ -233,3 +233,24 @@ def test_an_sso_users_api_token_loses_its_rights_with_the_users_groups(client, i
     assert sign_in(client, idp, "bob").status_code == 403
     assert tokens.rights(type(token).objects.get(pk=token.pk)) == {}  # read afresh, as each API request does
     assert api.get("/api/v1/batches", headers={"Authorization": f"Bearer {raw}"}).status_code in (401, 403)
+
+
+def test_someone_leaving_loses_their_api_tokens_by_the_admins_action(client, idp, admin_client, emulator):
+    """Tokens are not sessions: someone removed at the IdP keeps the roles of their last sign-in on their tokens,
+    since the dashboard learns of the removal only at a sign-in that never comes. Ending their sessions leaves their
+    pipelines' tokens alone; the Admin's second action revokes them, each audited."""
+    from batches.services import tokens
+
+    Workspace.objects.create(name="main", base_url=emulator.base_url)
+    idp.user("alice", groups=["ops"])
+    sign_in(client, idp, "alice")
+    alice = User.objects.get(username="alice")
+    _, raw = tokens.issue(alice, name="nightly", workspaces=list(Workspace.objects.all()), role="Viewer")
+    admin_client.post("/admin/auth/user/", {"action": "end_sessions", "_selected_action": [alice.pk]})
+    assert client.get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 200  # a session ended, not the token
+    response = admin_client.post(
+        "/admin/auth/user/", {"action": "revoke_tokens", "_selected_action": [alice.pk]}, follow=True
+    )
+    assert "Revoked 1 token." in response.content.decode()
+    assert client.get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 401
+    assert AuditEvent.objects.filter(action="token_revoke", params__owner="alice").count() == 1
