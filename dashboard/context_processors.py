@@ -22,7 +22,10 @@ class Health:
         fields = ("name", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
                   "consecutive_failures", "last_refusal_at", "last_refusal")  # fmt: skip
         workspaces = Workspace.objects.filter(is_active=True).only(*fields)
-        return list(in_visible_workspaces(self.request, workspaces, "pk"))
+        # Those the user may see batches of: a user given no role (every page 403) is shown no workspace's name or
+        # error, where "unscoped" alone read as "every workspace".
+        ids = workspace_ids_with(self.request, "view_batch")
+        return list(workspaces if ids is None else workspaces.filter(pk__in=ids))
 
     @cached_property
     def failing(self) -> int:

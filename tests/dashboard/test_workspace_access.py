@@ -240,3 +240,12 @@ def test_the_submissions_list_holds_only_workspace_a(lead, two):
     assert f"/submissions/{mine.pk}/" in page and "ours.jsonl" in page
     assert f"/submissions/{two['draft'].pk}/" not in page and "theirs.jsonl" not in page
     assert "theirs.jsonl" not in lead.get(f"/submissions/?workspace={two['other'].name}").content.decode()
+
+
+def test_a_user_given_no_role_is_shown_no_workspace_in_the_health_bar(client, make_user, two):
+    """Every page is refused to a user given no role yet, but the health bar (on the 403 page too) listed every
+    workspace by name, with its sync errors: unscoped read as "all", whatever the user may see."""
+    client.force_login(make_user("newcomer"))
+    assert client.get("/").status_code == 403
+    bar = client.get("/health/").content.decode()
+    assert two["other"].name not in bar and two["mine"].name not in bar
