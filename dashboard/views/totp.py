@@ -11,6 +11,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, validate_
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.models import User
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -61,6 +62,10 @@ def login_totp(request):
             sign_ins.record(user, method="password", provider="password + TOTP", ip_address=client_ip(request),
                             session_key=request.session.session_key or "")  # fmt: skip
             return redirect(pending["next"] or settings.LOGIN_REDIRECT_URL)
+        # A wrong code is a failed sign-in for the lockout (axes, per name and address), as a wrong password is: the
+        # password again opens a new pending sign-in, so MAX_TRIES alone let whoever holds the password guess on for
+        # ever, five codes at a time. After LOGIN_FAILURE_LIMIT the password step itself is locked out.
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
         pending["tries"] += 1
         if pending["tries"] >= MAX_TRIES:
             del request.session[PENDING]

@@ -112,3 +112,19 @@ def test_an_sso_account_is_sent_to_its_idp_for_a_second_step(client, db):
     client.force_login(user)
     page = client.get("/account/two-step/").content.decode()
     assert "company's sign-in service" in page and "data-totp-secret" not in page
+
+
+def test_wrong_codes_count_toward_the_lockout_across_password_entries(client, root, settings):
+    """Whoever holds the password got five codes per password entry, for ever: thirty wrong codes, then the right
+    one signed in. Each wrong code is now a failed sign-in for the lockout, which then refuses the password step."""
+    settings.SUPERUSER_TOTP_REQUIRED = True
+    settings.AXES_FAILURE_LIMIT = 7
+    for _ in range(5):  # the first pending sign-in: five codes, back to the password
+        client.post("/login/?local=1", {"username": "root", "password": PASSWORD})
+        client.post("/login/code/", {"code": "000000"})
+    password_step(client)
+    client.post("/login/code/", {"code": "000000"})
+    client.post("/login/code/", {"code": "000000"})  # the seventh wrong code
+    again = client.post("/login/?local=1", {"username": "root", "password": PASSWORD})
+    assert again.status_code == 429 and "Too many failed logins" in again.content.decode()
+    assert "_auth_user_id" not in client.session
