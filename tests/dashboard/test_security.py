@@ -49,7 +49,7 @@ def test_the_walk_covers_every_dashboard_page():
 def test_anonymous_users_are_sent_to_login(db, name, url):
     client = Client()
     # Code's endpoints (REST, schema, the Anthropic pass-through) answer 401, as an API does, never a login page.
-    api = url.startswith(("/api/v1/", "/api/schema/", "/anthropic/"))
+    api = url.startswith(("/api/v1", "/api/schema/", "/anthropic"))
     for method in (client.get, client.post):
         response = method(url)
         assert response.status_code in ((401, 405) if api else (302, 403, 405)), (url, response.status_code)
