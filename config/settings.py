@@ -339,6 +339,9 @@ CELERY_TASK_ROUTES = {
 }
 
 SYNC_INTERVAL_SECONDS = envfloat("SYNC_INTERVAL_SECONDS", "30")
+# A workspace not synced for this long, with no failure or wait to explain it, is shown as overdue on every page:
+# the workers or the beat have stopped, and what the pages show is getting old.
+SYNC_OVERDUE_SECONDS = envfloat("SYNC_OVERDUE_SECONDS", str(max(4 * SYNC_INTERVAL_SECONDS, 120)))
 CELERY_BEAT_SCHEDULE = {
     "sync-all-workspaces": {"task": "batches.tasks.sync_all_workspaces", "schedule": SYNC_INTERVAL_SECONDS},
     "resume-submissions": {"task": "batches.tasks.resume_submissions", "schedule": 60.0},

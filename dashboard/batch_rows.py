@@ -60,6 +60,8 @@ def row(batch: Batch, now=None) -> Row:
     if not batch.is_terminal and batch.workspace.is_failing:
         reason = f"{batch.workspace.last_error_type}: {batch.workspace.last_error_message}"[:200]
         notes.append(Note("sync failing", f"This row may be out of date: {reason}", "stale"))
+    elif not batch.is_terminal and batch.workspace.is_overdue:
+        notes.append(Note("sync overdue", "This row may be out of date: no sync has run for a while.", "stale"))
     if batch.ended_at:
         ran = duration_text(batch.duration)
     elif batch.gone_from_api_at:

@@ -19,8 +19,9 @@ class Health:
 
     @cached_property
     def workspaces(self) -> list[Workspace]:
-        fields = ("name", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
-                  "consecutive_failures", "last_refusal_at", "last_refusal")  # fmt: skip
+        fields = ("name", "is_active", "last_synced_at", "failing_since", "last_error_type", "last_error_message",
+                  "consecutive_failures", "sync_not_before", "sync_lease_until", "last_refusal_at",
+                  "last_refusal")  # fmt: skip
         workspaces = Workspace.objects.filter(is_active=True).only(*fields)
         # Those the user may see batches of: a user given no role (every page 403) is shown no workspace's name or
         # error, where "unscoped" alone read as "every workspace".
@@ -29,7 +30,7 @@ class Health:
 
     @cached_property
     def failing(self) -> int:
-        return sum(ws.is_failing for ws in self.workspaces)
+        return sum(ws.needs_attention for ws in self.workspaces)
 
     @property
     def poll_seconds(self) -> float:

@@ -116,6 +116,25 @@ class Workspace(models.Model):
         return self.consecutive_failures > 0
 
     @property
+    def is_overdue(self) -> bool:
+        """Not synced for SYNC_OVERDUE_SECONDS with nothing to say why: the workers or the beat have stopped. A failure
+        says itself (is_failing), a 429 is waited out on purpose, and a long pass holds its lease (a worker that
+        died holding it lets the lease run out first)."""
+        if not self.is_active or self.last_synced_at is None or self.is_failing:
+            return False
+        now = timezone.now()
+        if now - self.last_synced_at <= timedelta(seconds=settings.SYNC_OVERDUE_SECONDS):
+            return False
+        waiting = self.sync_not_before is not None and self.sync_not_before > now
+        syncing = self.sync_lease_until is not None and self.sync_lease_until > now
+        return not (waiting or syncing)
+
+    @property
+    def needs_attention(self) -> bool:
+        """What the health bar counts, and what marks a running batch's row as maybe out of date."""
+        return self.is_failing or self.is_overdue
+
+    @property
     def refusing(self) -> bool:
         """The mirror refused an answer of this workspace's API within the last day: the health bar says so."""
         return self.last_refusal_at is not None and timezone.now() - self.last_refusal_at < timedelta(days=1)

@@ -11,8 +11,8 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret, validate_
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
-from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.models import User
+from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 

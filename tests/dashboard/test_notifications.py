@@ -250,3 +250,39 @@ def test_watching_a_batch_lists_it_on_the_bar_once_it_has_ended(viewer_client, m
     )
     viewer_client.post(f"/batches/{running.id}/watch/", {"watch": "off"})  # what health.js does once it notified
     assert not list(elements(viewer_client.get("/health/").content.decode(), "span", class_="watched"))
+
+
+def test_a_sync_that_stopped_running_shows_as_overdue_and_clears_when_it_runs(viewer_client, mirrored, settings):
+    """Workers or beat stopped: nothing fails, so nothing said so, and the bar read "synced 2 min ago" in its quiet
+    grey while every page aged (a browser walk stopped the workers for two minutes). Past SYNC_OVERDUE_SECONDS with
+    no failure, no 429 to wait out and no pass under way, every page says the sync is overdue."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from batches.models import Batch, Workspace
+    from batches.services import sync
+
+    workspace = mirrored["workspace"]
+    assert settings.SYNC_OVERDUE_SECONDS == 120
+    Workspace.objects.filter(pk=workspace.pk).update(last_synced_at=timezone.now() - timedelta(minutes=3))
+
+    bar = element(viewer_client.get("/health/").content.decode(), "aside", id="sync-health")
+    assert "sync overdue: last synced" in text(bar) and "3 min ago" in text(bar)
+    assert dict(bar.attributes)["data-failing"] == "1"
+    page = viewer_client.get("/").content.decode()
+    assert text(element(page, "title")).startswith("(1 failing) Batches")
+    running = element(page, "tr", id=f"row-{mirrored['running'].id}")
+    assert text(element(running, "span", class_="badge stale")).strip() == "sync overdue"
+    assert "sync overdue" not in text(element(page, "tr", id=f"row-{mirrored['ended'].id}"))
+    detail = viewer_client.get(f"/batches/{mirrored['running'].id}/").content.decode()
+    assert "sync overdue: may be out of date" in detail
+
+    # A pass under way (its lease held) is not overdue: a full pass of a long history takes minutes.
+    Workspace.objects.filter(pk=workspace.pk).update(sync_lease_until=timezone.now() + timedelta(minutes=1))
+    assert "overdue" not in viewer_client.get("/health/").content.decode()
+    Workspace.objects.filter(pk=workspace.pk).update(sync_lease_until=None)
+    sync.sync_workspace(workspace.pk)  # the workers are back
+    bar = element(viewer_client.get("/health/").content.decode(), "aside", id="sync-health")
+    assert "overdue" not in text(bar) and dict(bar.attributes)["data-failing"] == "0"
+    assert Batch.objects.filter(pk=mirrored["running"].id).exists()
