@@ -15,6 +15,7 @@ from dashboard.access import HtmxHttpRequest
 from dashboard.forms.tokens import TokenForm
 
 ADMIN = "auth.change_user"  # who may revoke anyone's token: the Admin role
+SENT = "token_forms_sent"  # session key: the ids of the token forms that made a token (TokenForm.once)
 
 
 @never_cache  # the page that shows a new token once must not be kept by any cache
@@ -24,12 +25,19 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
     workspaces = Workspace.objects.filter(pk__in=tokens.user_rights(request.user)).order_by("name")
     form = TokenForm(request.POST or None, workspaces=workspaces)
     shown, status = None, 200
+    sent = request.session.get(SENT, [])
+    if request.method == "POST" and request.POST.get("once") and request.POST["once"] in sent:
+        # The same form again (a reload of the page that showed the token): no second token.
+        messages.info(request, "That form was sent already: its token is listed below, and its secret was shown once.")
+        return redirect("api_tokens")
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
             try:
                 token, shown = tokens.issue(request.user, name=data["name"], workspaces=list(data["workspaces"]),
                                             role=data["role"], expires_days=data["expires_days"])  # fmt: skip
+                if data["once"]:
+                    request.session[SENT] = [*sent, data["once"]][-20:]
                 form = TokenForm(workspaces=workspaces)
             except tokens.TokenError as exc:
                 form.add_error(None, str(exc))

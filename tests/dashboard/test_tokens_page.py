@@ -51,3 +51,21 @@ def test_the_owner_or_an_admin_revokes_and_no_one_else(make_user, workspace):
 
 def test_the_page_needs_a_login(client):
     assert client.get("/tokens/").status_code == 302
+
+
+def test_sending_the_same_form_again_makes_no_second_token(client, make_user, workspace):
+    """A reload of the page that showed the token sends its form again: that made a second live token, its secret
+    shown in place of the first's. The form carries its own id; the second send makes nothing and says so."""
+    import re
+
+    client.force_login(make_user("olga", "Operator"))
+    form = client.get("/tokens/").content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', form).group(1)
+    fields = {"name": "nightly-run", "workspaces": ["main"], "role": "Operator", "once": once}
+    assert client.post("/tokens/", fields).status_code == 200
+    again = client.post("/tokens/", fields, follow=True)
+    assert "sent already" in again.content.decode() and "data-token" not in again.content.decode()
+    assert ApiToken.objects.count() == 1
+    fields["once"] = re.search(r'name="once" value="([^"]+)"', again.content.decode()).group(1)
+    assert client.post("/tokens/", fields).status_code == 200  # a new form: a new token, asked on purpose
+    assert ApiToken.objects.count() == 2
