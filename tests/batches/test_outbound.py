@@ -110,7 +110,7 @@ def test_apprise_sends_as_plain_text_for_the_service_to_escape(db, make_receiver
 
 
 def test_a_refused_loopback_http_url_names_the_setting_that_allows_it(strict):
-    """"plain http is allowed only to a loopback address" was said of http://127.0.0.1, itself loopback: the person
+    """ "plain http is allowed only to a loopback address" was said of http://127.0.0.1, itself loopback: the person
     setting up a channel was told to do what they had done. The message names both settings."""
     problem = deliver.url_problem("http://127.0.0.1:8343/hook", "webhook")
     assert "NOTIFY_ALLOW_PRIVATE" in problem and "allowed only to a loopback" not in problem

@@ -85,7 +85,7 @@ def test_failed_items_are_retried_as_a_linked_child_batch_that_runs_to_its_end(
     expect(page.get_by_role("heading", name="Retry failed items")).to_be_visible()
     expect(page.locator("main")).to_contain_text("4 failed items selected in 1 batch.")
     expect(page.locator("li", has_text="can be sent again")).to_contain_text("3 items can be sent again without a fix")
-    expect(page.locator("li", has_text="the request fixed first")).to_contain_text("1 item needs the request fixed")
+    expect(page.locator("li", has_text="a fix first")).to_contain_text("1 item needs a fix first: of the request")
     expect(page.locator("li", has_text="no kept inputs")).to_have_count(0)  # nothing to say: not said
     to_fix = page.locator("section", has=page.get_by_role("heading", name="Need a fix first"))
     expect(to_fix.locator("tbody tr")).to_have_count(1)

@@ -55,7 +55,8 @@ def test_the_plan_sorts_what_can_be_retried(operator_client, parent):
     body = operator_client.get(f"/retry/?batch={parent.id}").content.decode()
     shown = _said(body)
     assert "5 failed items selected in 1 batch." in shown  # 3 overloaded, 1 invalid, 1 expired
-    assert "4 items can be sent again without a fix" in shown and "1 item needs the request fixed first" in shown
+    assert "4 items can be sent again without a fix" in shown and "1 item needs a fix first: of the request" in shown
+    assert "or of the account (billing_error" in shown  # as the errors page advises them: fix the account, send as is
     assert "bad-0" in body and "no kept inputs" not in shown  # a line with nothing to say is left out
 
 
