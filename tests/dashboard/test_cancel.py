@@ -128,3 +128,17 @@ def test_the_page_says_canceling_at_once_before_the_worker_has_asked_the_api(ope
     assert "Canceling…" in body and "Cancel batch" not in body and emulator.calls.get("cancel", 0) == 0
     listed = operator_client.get("/").content.decode()
     assert f'id="row-{batch.id}"' in listed and ">Canceling</span>" in listed
+
+
+def test_a_cancel_asked_for_is_what_a_screen_reader_hears_too(operator_client, mirrored):
+    """The visible badge said "Canceling…" from the moment the cancel was asked for; the page's live region, read
+    aloud, still said "In Progress" until the worker had told the API."""
+    from django.utils import timezone
+
+    from batches.models import Batch
+    from tests.html import element, text
+
+    batch = mirrored["running"]
+    Batch.objects.filter(pk=batch.pk).update(cancel_requested_at=timezone.now())  # asked; the worker not run yet
+    page = operator_client.get(f"/batches/{batch.id}/").content.decode()
+    assert text(element(page, "p", id="batch-announce")).strip() == "Canceling"
