@@ -29,5 +29,7 @@ def test_the_docs_page_is_served_from_static_files(client, make_user):
     assert any("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in a for a in assets)
     assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]  # no CDN
     assert "<script>" not in page  # no inline script: the Content-Security-Policy allows none
+    assert "<style" not in page and "style=" not in page  # nor inline style (style-src 'self'): a browser logged one
+    assert 'href="/"' in page  # and a way back to the dashboard
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
