@@ -12,7 +12,7 @@ the part with the largest difference is named ("cache reads, US-only inference: 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -88,6 +88,8 @@ class Line:
     # Whether Anthropic's report has ever been fetched: before that, a local cost with nothing beside it is
     # not a drift, only nothing to compare with yet.
     report_fetched: bool = True
+    # The day was not over when Anthropic's report was last fetched: its figure is part of a day, never a drift.
+    partial: bool = False
 
     @property
     def difference(self) -> Decimal:
@@ -108,13 +110,16 @@ class Line:
     def flagged(self) -> bool:
         if self.unpriced_requests:
             return True
+        if self.partial:
+            return False
         if self.drift is None:
             return bool(self.local) and self.report_fetched
         return abs(self.drift) > DRIFT_THRESHOLD
 
 
-def compare(start: date, end: date, *, report_fetched: bool = True) -> list[Line]:
-    """One line per (day, model family) seen on either side in [start, end), oldest first.
+def compare(start: date, end: date, *, report_fetched: bool = True, reported_at: datetime | None = None) -> list[Line]:
+    """One line per (day, model family) seen on either side in [start, end), oldest first. `reported_at`: when the
+    report was last fetched; a UTC day not over by then is partial on Anthropic's side (today's, usually).
 
     Results name dated models ("claude-sonnet-4-5-20250929") and the Cost Report may name the
     family ("claude-sonnet-4-5"): both sides are keyed by the price family a model resolves to.
@@ -137,6 +142,12 @@ def compare(start: date, end: date, *, report_fetched: bool = True) -> list[Line
         line.reported = (line.reported or Decimal(0)) + reported.amount
     for line in lines.values():
         line.report_fetched = report_fetched
+        if reported_at is not None:
+            line.partial = datetime.combine(line.day + timedelta(days=1), time.min, tzinfo=UTC) > reported_at
+            if line.partial:
+                line.rule = (
+                    f"the day was not over when Anthropic's report was fetched ({reported_at:%Y-%m-%d %H:%M} UTC)"
+                )
     flagged = [line for line in lines.values() if line.flagged and line.reported is not None]
     if flagged:
         _name_rules(book, flagged)

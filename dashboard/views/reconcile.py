@@ -40,8 +40,8 @@ def reconciliation(request: HtmxHttpRequest) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     end = (data.get("end") or today) + timedelta(days=1)
     start = data.get("start") or end - timedelta(days=31)
-    fetched = CostReportFetch.objects.filter(ok=True).exists()
-    lines = reconcile.compare(start, end, report_fetched=fetched)
+    fetched = CostReportFetch.objects.filter(ok=True).values_list("at", flat=True).first()  # the newest
+    lines = reconcile.compare(start, end, report_fetched=fetched is not None, reported_at=fetched)
     context = {
         "form": form,
         "lines": lines,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,12 +23,13 @@ def admin_key(emulator, settings):
 
 @pytest.fixture
 def usage(emulator, workspace):
-    """Two ended batches of two models, ingested and priced by the dashboard."""
+    """Two ended batches of two models, ingested and priced by the dashboard: two days ago, a day that was over when
+    the report was fetched (today's is partial on Anthropic's side, and never a drift)."""
     key = workspace.test_api_key
-    emulator.seed_batch(
-        key, 60, status="ended", model="claude-haiku-4-5-20251001", outcomes={"succeeded": 0.9, "api_error": 0.1}
-    )
-    emulator.seed_batch(key, 40, status="ended", model="claude-sonnet-4-5-20250929")
+    before = datetime.now(UTC) - timedelta(days=2)
+    emulator.seed_batch(key, 60, status="ended", model="claude-haiku-4-5-20251001",
+                        outcomes={"succeeded": 0.9, "api_error": 0.1}, created_at=before)  # fmt: skip
+    emulator.seed_batch(key, 40, status="ended", model="claude-sonnet-4-5-20250929", created_at=before)
     sync.catch_up(workspace.pk)
 
 
@@ -151,3 +153,18 @@ def test_calls_billed_apart_reconcile_and_leaving_them_out_is_caught(emulator, w
     assert lines["claude-opus-4-8"].flagged and lines["claude-haiku-5-5"].flagged
     assert lines["claude-fable-5"].flagged  # the declined hop, billed at Fable 5
     assert not lines["claude-sonnet-4-6"].flagged  # the executor's own usage was right all along
+
+
+def test_a_day_not_over_when_the_report_was_fetched_is_partial_not_drift(client, make_user, workspace, admin_key,
+                                                                         emulator):  # fmt: skip
+    """A browser walk found today's line flagged at +1261%: Anthropic's report had been fetched mid-day, ours had
+    every batch that ended since. A day not over at the fetch is partial on Anthropic's side, and says so."""
+    emulator.seed_batch(workspace.test_api_key, 40, status="ended", model="claude-sonnet-4-5-20250929")
+    sync.catch_up(workspace.pk)
+    reconcile.fetch()
+    emulator.seed_batch(workspace.test_api_key, 40, status="ended", model="claude-sonnet-4-5-20250929")
+    sync.catch_up(workspace.pk)  # ended after the fetch: ours has it, the report does not yet
+    client.force_login(make_user("lead", "Auditor"))
+    body = client.get("/spend/reconcile/").content.decode()
+    assert "claude-sonnet-4-5" in body and "the day was not over when Anthropic" in body
+    assert 'class="flagged"' not in body and "<strong>0</strong> flagged" in body
