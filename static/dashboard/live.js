@@ -89,6 +89,10 @@
   // Exposed for health.js, which polls sooner while the connection is lost.
   window.dashboardConnection = { isLost: function () { return lost; } };
 
+  // At the swap itself, not only at its settle: a fragment served from the shared render was rendered up to a
+  // minute before, and its "N s ago" read younger than it was until the settle (a browser walk caught it).
+  document.addEventListener("htmx:afterSwap", age);
+  document.addEventListener("htmx:oobAfterSwap", age);
   document.addEventListener("htmx:afterSettle", age);
   document.addEventListener("DOMContentLoaded", function () {
     age();
