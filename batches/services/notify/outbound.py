@@ -51,8 +51,10 @@ def problem(url: str, *, kind: str) -> str:
         if scheme not in APPRISE_HOSTED:
             return ""  # the service's own host, which Apprise builds from the token
         if scheme in APPRISE_HOSTED_PLAIN and not _http_allowed(host):
-            return ("plain http is refused: use the https variant (or set NOTIFY_ALLOW_HTTP; a loopback address "
-                    "takes http with NOTIFY_ALLOW_PRIVATE)")
+            return (
+                "plain http is refused: use the https variant (or set NOTIFY_ALLOW_HTTP; a loopback address "
+                "takes http with NOTIFY_ALLOW_PRIVATE)"
+            )
     elif scheme not in WEB_SCHEMES or not host:
         return "not an http(s) URL"
     elif (
@@ -60,8 +62,10 @@ def problem(url: str, *, kind: str) -> str:
         and not settings.NOTIFY_ALLOW_HTTP
         and not (settings.NOTIFY_ALLOW_PRIVATE and is_loopback(host))
     ):
-        return ("plain http is refused: use https (or set NOTIFY_ALLOW_HTTP; a loopback address takes http with "
-                "NOTIFY_ALLOW_PRIVATE)")
+        return (
+            "plain http is refused: use https (or set NOTIFY_ALLOW_HTTP; a loopback address takes http with "
+            "NOTIFY_ALLOW_PRIVATE)"
+        )
     if not host:
         return "the URL names no host"
     return address_problem(host)
