@@ -101,8 +101,11 @@ def test_the_batch_page_shows_them_apart_and_counts_them_as_not_done(operator_cl
     assert f"refusal ({refused.stop_details_category}) 1" in section
     bar = attribute(element(body, "svg", class_="progress"), "aria-label")
     assert bar.startswith("1 succeeded, 4 incomplete, 0 errored")
-    listed = prose(operator_client.get(f"/batches/{parent.id}/?stop_reason=refusal").content.decode())
+    filtered = operator_client.get(f"/batches/{parent.id}/?stop_reason=refusal").content.decode()
+    listed = prose(filtered)
     assert "refusal succeeded incomplete refusal" in listed and "whole" not in listed
+    # The filter is named in the form, so Filter keeps it (it was applied, unseen, and dropped by the next Filter).
+    assert attribute(element(filtered, "input", name="stop_reason"), "value") == "refusal"
     outcome = retry.outcome(parent)
     assert (outcome["succeeded"], outcome["still_failing"]) == (1, 4)
 
