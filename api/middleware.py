@@ -6,9 +6,8 @@ import json
 import uuid
 
 from api.errors import API_PATHS, error_response
+from batches.client import RETRYABLE_STATUSES
 from dashboard import middleware
-
-RETRYABLE = {408, 409, 429}  # and every 5xx: as the API marks its own answers (the emulator's should_retry)
 
 
 class RejectNulMiddleware(middleware.RejectNulMiddleware):
@@ -40,7 +39,8 @@ class RequestIdMiddleware:
         if status < 400:
             return response
         if "x-should-retry" not in response:
-            response["x-should-retry"] = "true" if status in RETRYABLE or status >= 500 else "false"
+            # As the SDK reads a status with no header (batches/client.py), so the header only says it outright.
+            response["x-should-retry"] = "true" if status in RETRYABLE_STATUSES or status >= 500 else "false"
         if not response.streaming and response.get("Content-Type", "").startswith("application/json"):
             try:
                 body = json.loads(response.content)

@@ -52,16 +52,26 @@ class Row:
     notes: list[Note]
 
 
+def stale_note(batch: Batch) -> Note | None:
+    """A running batch whose workspace's sync fails, or has stopped running: what is shown of it may be out of date
+    (its row, and its page)."""
+    workspace = batch.workspace
+    if batch.is_terminal or not (workspace.is_failing or workspace.is_overdue):
+        return None
+    if workspace.is_failing:
+        reason = f"{workspace.last_error_type}: {workspace.last_error_message}"[:200]
+        return Note("sync failing", f"This may be out of date: {reason}", "stale")
+    return Note("sync overdue", "This may be out of date: no sync has run for a while, and none has failed: the "
+                "workers or the beat may have stopped.", "stale")  # fmt: skip
+
+
 def row(batch: Batch, now=None) -> Row:
     now = now or timezone.now()
     notes = []
     if batch.gone_from_api_at and batch.is_terminal:  # one deleted while running says so in its status
         notes.append(Note("deleted in API", "The API no longer lists this batch; its results are gone.", "gone"))
-    if not batch.is_terminal and batch.workspace.is_failing:
-        reason = f"{batch.workspace.last_error_type}: {batch.workspace.last_error_message}"[:200]
-        notes.append(Note("sync failing", f"This row may be out of date: {reason}", "stale"))
-    elif not batch.is_terminal and batch.workspace.is_overdue:
-        notes.append(Note("sync overdue", "This row may be out of date: no sync has run for a while.", "stale"))
+    if stale := stale_note(batch):
+        notes.append(stale)
     if batch.ended_at:
         ran = duration_text(batch.duration)
     elif batch.gone_from_api_at:

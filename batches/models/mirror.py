@@ -131,7 +131,7 @@ class Workspace(models.Model):
 
     @property
     def needs_attention(self) -> bool:
-        """What the health bar counts, and what marks a running batch's row as maybe out of date."""
+        """What the health bar counts (and shows in the tab title): a failing sync, or one that has stopped."""
         return self.is_failing or self.is_overdue
 
     @property

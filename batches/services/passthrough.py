@@ -78,12 +78,12 @@ def create(
     window = timedelta(seconds=settings.PASSTHROUGH_SAME_BODY_SECONDS)
     existing = Submission.objects.filter(fingerprint=key).first()
     if existing and (first_attempt or existing.created_at < timezone.now() - window or _refused(existing)):
-        existing = _set_aside(existing, key)  # a new create, not a retry
-    if existing:
+        _set_aside(existing, key)  # a new create, not a retry
+    elif existing:
         answer = _again(existing, headers)
         if answer is not None:
             return answer
-        existing = _set_aside(existing, key)  # the batch it made is deleted: the API would make a new one
+        _set_aside(existing, key)  # the batch it made is deleted: the API would make a new one
     try:
         submission, part, model = _keep(workspace, user, spooled, key, label, headers)
     except BodyError as exc:

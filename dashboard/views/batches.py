@@ -72,6 +72,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: str) -> HttpResponse:
     context = {
         "batch": batch, "live": batch.awaiting_results, "state": batch.state, "changed": changed,
         "spend": spend_of_batch(batch.pk), "eta": eta(batch), "sent_with": sent_with(batch),
+        "stale": batch_rows.stale_note(batch),
     }  # fmt: skip
     if poll and (batch.awaiting_results or not changed):
         return render(request, "batches/detail.html#summary", context)
