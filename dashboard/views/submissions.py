@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -124,6 +125,16 @@ def submission_send(request: HtmxHttpRequest, submission_id: int) -> HttpRespons
 @role_required("submit_batch")
 def submission_discard(request: HtmxHttpRequest, submission_id: int) -> HttpResponse:
     submission = submission_or_404(request, submission_id, need="submit_batch")
+    if request.POST.get("confirmed") != "yes" and submission.is_draft:
+        # Its requests are deleted: the file would have to be uploaded and validated again.
+        n = submission.request_count
+        return render(request, "confirm.html", {
+            "title": f"Discard draft {submission.pk}?", "action": request.path,
+            "back": reverse("submission_detail", args=[submission.pk]),
+            "consequence": f"Nothing is sent. Its {counted(n, 'validated request')} will be deleted: to send "
+                           "them later, the file has to be uploaded and checked again.",
+            "yes": "Yes, discard the draft", "no": "No, keep it",
+        })  # fmt: skip
     if submit.discard(submission, request.user):
         messages.success(request, f"Draft {submission.pk} discarded: nothing was sent, and its requests are deleted.")
         return redirect("submit_upload")

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -54,6 +55,15 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     mine = ApiToken.objects.all() if request.user.has_perm(ADMIN) else ApiToken.objects.filter(user=request.user)
     token = get_object_or_404(mine.select_related("user"), pk=token_id)
+    if request.POST.get("confirmed") != "yes" and not token.revoked_at:
+        # A pipeline that uses the token fails from its next call: one stray click must not do that.
+        whose = "" if token.user_id == request.user.pk else f" of {token.user.get_username()}"
+        return render(request, "confirm.html", {
+            "title": f"Revoke token {token.prefix}…?", "action": request.path, "back": reverse("api_tokens"),
+            "consequence": f"“{token.name}”{whose} is refused from its next call, by every script and pipeline that "
+                           "uses it. A revoked token cannot be restored: a new one has to be made and handed out.",
+            "yes": "Yes, revoke it", "no": "No, keep it",
+        })  # fmt: skip
     if tokens.revoke(token, request.user):
         messages.success(request, f"Token {token.prefix}… revoked: it is refused from now on.")
     else:

@@ -387,7 +387,7 @@ def test_a_discarded_draft_is_never_sent(upload, operator_client, emulator):
     upload([batch_request("a")])
     submission = Submission.objects.get()
 
-    response = operator_client.post(f"/submissions/{submission.pk}/discard/")
+    response = operator_client.post(f"/submissions/{submission.pk}/discard/", {"confirmed": "yes"})
 
     assert response["Location"] == "/submit/"
     assert "discarded: nothing was sent" in operator_client.get("/submit/").content.decode()
@@ -395,6 +395,22 @@ def test_a_discarded_draft_is_never_sent(upload, operator_client, emulator):
     assert "Discarded" in text(element(page, "section", id="submission-discarded"))
     assert operator_client.post(f"/submissions/{submission.pk}/send/").status_code == 302
     assert emulator.calls.get("create", 0) == 0 and not RequestInput.objects.exists()
+
+
+def test_discard_asks_first_and_one_click_deletes_nothing(upload, operator_client):
+    """Discard was one click beside Send: a slip deleted the validated requests. It now asks on a page of its own."""
+    upload([batch_request("a"), batch_request("b")])
+    submission = Submission.objects.get()
+
+    asked = operator_client.post(f"/submissions/{submission.pk}/discard/")
+
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "2 validated requests will be deleted" in text(element(page, "section", class_="card narrow"))
+    form = element(page, "form", action=f"/submissions/{submission.pk}/discard/")
+    element(form, "input", name="confirmed", value="yes")
+    submission.refresh_from_db()
+    assert submission.is_draft and RequestInput.objects.count() == 2
 
 
 def test_viewers_see_a_draft_but_cannot_send_discard_or_estimate_it(upload, viewer, emulator):

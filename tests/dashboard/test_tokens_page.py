@@ -44,9 +44,30 @@ def test_the_owner_or_an_admin_revokes_and_no_one_else(make_user, workspace):
     boss = Client()
     boss.force_login(admin)
     assert "nightly-run" in boss.get("/tokens/").content.decode()
-    assert boss.post(f"/tokens/{token.pk}/revoke/").status_code == 302
+    assert boss.post(f"/tokens/{token.pk}/revoke/", {"confirmed": "yes"}).status_code == 302
     assert Client().get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 401
     assert AuditEvent.objects.get(action="token_revoke").actor_name == "ada"
+
+
+def test_revoke_asks_first_and_one_click_changes_nothing(client, make_user, workspace):
+    """Revoke was one click on the list: a stray click stopped every pipeline using the token. The button now asks,
+    on a page of its own (no JavaScript needed), and only the confirmed form revokes."""
+    from batches.services import tokens
+
+    olga = make_user("olga", "Operator")
+    token, raw = tokens.issue(olga, name="nightly-run", workspaces=[workspace], role="Viewer")
+    client.force_login(olga)
+
+    asked = client.post(f"/tokens/{token.pk}/revoke/")
+
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "“nightly-run” is refused from its next call" in text(element(page, "section", class_="card narrow"))
+    element(element(page, "form", action=f"/tokens/{token.pk}/revoke/"), "input", name="confirmed", value="yes")
+    assert client.get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 200  # still works
+    assert not AuditEvent.objects.filter(action="token_revoke").exists()
+    done = client.post(f"/tokens/{token.pk}/revoke/", {"confirmed": "yes"})
+    assert done.status_code == 302 and client.get("/api/v1/batches", HTTP_X_API_KEY=raw).status_code == 401
 
 
 def test_the_page_needs_a_login(client):

@@ -63,7 +63,7 @@ def _b_requests(two) -> dict[str, tuple[str, str, dict]]:
         "retry": ("post", f"/retry/?batch={ended}&kind=overloaded_error", {}),
         "draft": ("get", f"/submissions/{draft}/", {}),
         "send draft": ("post", f"/submissions/{draft}/send/", {}),
-        "discard draft": ("post", f"/submissions/{draft}/discard/", {}),
+        "discard draft": ("post", f"/submissions/{draft}/discard/", {"confirmed": "yes"}),
         "estimate draft": ("post", f"/submissions/{draft}/estimate/", {}),
         "reconciliation": ("get", "/spend/reconcile/", {}),
     }
