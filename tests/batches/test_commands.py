@@ -73,8 +73,12 @@ def test_ensure_admin_prints_the_new_password_in_a_block_of_its_own(db, settings
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
+    class Terminal(StringIO):
+        def isatty(self) -> bool:
+            return True
+
     settings.VAR_DIR, settings.DASHBOARD_URL = tmp_path, "http://127.0.0.1:8100"
-    out = StringIO()
+    out = Terminal()
     call_command("ensure_admin", stdout=out)
     password = (tmp_path / "admin-password.txt").read_text().strip()
     lines = out.getvalue().strip("\n").splitlines()
@@ -86,6 +90,21 @@ def test_ensure_admin_prints_the_new_password_in_a_block_of_its_own(db, settings
     again = StringIO()
     call_command("ensure_admin", stdout=again)  # a later start: where the password is, never the password
     assert password not in again.getvalue() and "admin-password.txt" in again.getvalue()
+
+
+def test_a_first_start_into_a_log_names_the_file_not_the_password(db, settings, tmp_path):
+    """systemd, a container or CI keep stdout in a log that others read: the password was printed there."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    out = StringIO()  # not a terminal
+    call_command("ensure_admin", stdout=out)
+
+    password = (tmp_path / "admin-password.txt").read_text().strip()
+    assert password not in out.getvalue()
+    assert f"Its password is kept in {tmp_path / 'admin-password.txt'}" in out.getvalue()
 
 
 def test_the_generated_password_file_is_0600_and_goes_once_the_password_is_changed(db, settings, tmp_path):

@@ -102,7 +102,9 @@ def test_the_start_command_with_nothing_set_serves_the_dashboard_in_production_m
     block = re.search(r"\n(\+-+\+)\n((?:\|.*\|\n)+)\1\n", server.log.read_text())
     assert block, server.log.read_text()[-3000:]
     assert f"| Dashboard: http://127.0.0.1:{server.port}/ " in block.group(2)
-    assert f"| Password: {password} " in block.group(2)
+    # Into a log (not a terminal) it says where the password is kept, never the password (ensure_admin).
+    assert f"| Its password is kept in {server.var_dir / 'admin-password.txt'} " in block.group(2)
+    assert password not in server.log.read_text()
     status, headers, _ = _log_in(server, {"Origin": f"http://127.0.0.1:{server.port}"}, password)
     assert status == 302 and headers["Location"] == "/"
     session = _cookies(headers)["sessionid"]

@@ -45,5 +45,10 @@ class Command(BaseCommand):
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(password + "\n")
-        lines = [where, "Created the first user: admin", f"Password: {password}", f"(also kept in {password_file})"]
+        # A terminal is read by the person starting it once; anything else (systemd, a container, CI) is a log
+        # that others read and keep: there, only where the password is.
+        if self.stdout.isatty():
+            lines = [where, "Created the first user: admin", f"Password: {password}", f"(also kept in {password_file})"]
+        else:
+            lines = [where, "Created the first user: admin", f"Its password is kept in {password_file}"]
         self.stdout.write(framed(lines))
