@@ -20,6 +20,7 @@ from batches.models import (
     RESULTS_RETENTION,
     AuditEvent,
     Batch,
+    RequestInput,
     Result,
     Submission,
     Workspace,
@@ -150,8 +151,9 @@ MANY_BATCHES = 500  # a custom_id in more batches than this is matched by a subq
 
 
 def _search(q: str) -> Q:
-    """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results:
-    two small queries (the submitter's id, the batches holding that custom_id), then one condition per column.
+    """A batch id (part of one), a label, a submitter's user name, or the exact custom_id of one of its results or
+    kept requests: three small queries (the submitter's id, the batches holding that custom_id in their results, then
+    in their kept requests), then one condition per column.
 
     On PostgreSQL each part of the OR has its own index (the trigram indexes on UPPER(id) and UPPER(label) of
     migrations 0043 and 0032, the submitter's, the primary key), so a narrow search reads a few index entries,
@@ -161,8 +163,10 @@ def _search(q: str) -> Q:
     submitters = list(User.objects.filter(username__iexact=q).values_list("pk", flat=True))
     # Answered by the index on custom_id alone (migration 0018); exact, as that hash index is.
     holding = Result.objects.filter(custom_id=q).values_list("batch_id", flat=True)
-    batch_ids = list(holding[: MANY_BATCHES + 1])
-    by_custom_id = Q(pk__in=batch_ids) if len(batch_ids) <= MANY_BATCHES else Q(pk__in=holding)
+    # A running batch has no results yet: its kept requests name its items (the index of migration 0044).
+    kept = RequestInput.objects.filter(custom_id=q, batch__isnull=False).values_list("batch_id", flat=True)
+    batch_ids = list({*holding[: MANY_BATCHES + 1], *kept[: MANY_BATCHES + 1]})
+    by_custom_id = Q(pk__in=batch_ids) if len(batch_ids) <= MANY_BATCHES else Q(pk__in=holding) | Q(pk__in=kept)
     # Part of an id: case-insensitively first, which the trigram index on UPPER(id) answers (migration 0043), then
     # exactly as typed among those.
     by_id = Q(id__icontains=q) & Q(id__contains=q)
@@ -257,7 +261,10 @@ class AuditFilterForm(forms.Form):
         if data["actor"]:
             events = events.filter(actor_name=data["actor"])
         if data["target"]:
-            events = events.filter(target__startswith=data["target"])
+            # A retry's target is its label ("Retry of msgbatch_…", or "of 3 batches"): the batches it retried are
+            # its `parents`, and an audit of one batch must list its retries too.
+            target = data["target"]
+            events = events.filter(Q(target__startswith=target) | Q(action="retry", params__parents__icontains=target))
         if data["since"]:
             events = events.filter(at__date__gte=data["since"])
         if data["until"]:

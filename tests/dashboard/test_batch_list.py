@@ -229,6 +229,16 @@ def test_search_finds_a_batch_by_label_submitter_or_one_of_its_custom_ids(viewer
     assert _row_ids(viewer_client.get(f"/?q={mirrored['old'].id[-8:]}").content.decode()) == [mirrored["old"].id]
 
 
+def test_search_by_custom_id_finds_a_running_batch_by_its_kept_requests(viewer_client, mirrored):
+    """A running batch has no results yet: searching one of its items' custom_id found nothing, though the requests
+    sent through the dashboard are kept."""
+    from batches.models import RequestInput
+
+    RequestInput.objects.create(batch=mirrored["running"], custom_id="invoice-42", params=RequestInput.pack({}))
+    assert _row_ids(viewer_client.get("/?q=invoice-42").content.decode()) == [mirrored["running"].id]
+    assert _row_ids(viewer_client.get("/?q=invoice-4").content.decode()) == []  # exact, as for results
+
+
 def test_an_ended_batch_shows_how_long_it_ran(viewer_client, mirrored):
     row = element(viewer_client.get("/").content.decode(), "tr", id=f"row-{mirrored['ended'].id}")
     duration = text(element(row, "td", **{"data-label": "Duration"})).strip()
