@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 
 from batches.models import AuditEvent
 from batches.services import audit
-from tests.html import element, text
+from tests.html import element, elements, text
 
 
 @pytest.fixture
@@ -28,6 +28,22 @@ def events(viewer):
 def test_auditors_see_and_filter_the_log(auditor_client, events):
     body = auditor_client.get("/audit/?action=cancel").content.decode()
     assert "msgbatch_a" in body and "msgbatch_c" in body and "msgbatch_b" not in body
+
+
+def test_a_batch_ids_history_holds_the_retries_of_it(auditor_client, viewer, events):
+    """A retry is recorded under its label ("Retry of msgbatch_a", or "Retry of 2 batches"): filtering the log by a
+    batch id listed its cancel and not its retries."""
+    audit.record(viewer, "retry", "Retry of msgbatch_a", params={"submission": 7, "parents": ["msgbatch_a"]})
+    audit.record(
+        viewer, "retry", "Retry of 2 batches", params={"submission": 8, "parents": ["msgbatch_b", "msgbatch_a"]}
+    )
+    audit.record(viewer, "retry", "Retry of msgbatch_b", params={"submission": 9, "parents": ["msgbatch_b"]})
+
+    page = auditor_client.get("/audit/?target=msgbatch_a").content.decode()
+
+    cells = [list(elements(row, "td")) for row in elements(page, "tr")]
+    targets = sorted(text(row[3]).strip() for row in cells if len(row) == 7)  # When, Who, Action, Target, ...
+    assert targets == ["Retry of 2 batches", "Retry of msgbatch_a", "msgbatch_a"]
 
 
 def test_the_export_holds_exactly_the_filtered_events_and_is_itself_recorded(auditor_client, events):
