@@ -138,13 +138,17 @@ class BatchFilterForm(forms.Form):
 
     @property
     def ignored(self) -> list[str]:
-        """What the URL asked that could not be read, said plainly: "sort=bogus: not a choice"."""
-        self.is_valid()
-        said = []
-        for name, errors in self.errors.items():
-            value = self.data.get(name, "")
-            said.append(f"{name}={value}: {' '.join(str(e).rstrip('.') for e in errors).lower()}")
-        return said
+        return unread(self)
+
+
+def unread(form: forms.Form) -> list[str]:
+    """What the URL asked that could not be read, said plainly: "sort=bogus: not a choice"."""
+    form.is_valid()
+    said = []
+    for name, errors in form.errors.items():
+        value = form.data.get(name, "")
+        said.append(f"{name}={value}: {' '.join(str(e).rstrip('.') for e in errors).lower()}")
+    return said
 
 
 MANY_BATCHES = 500  # a custom_id in more batches than this is matched by a subquery, not a list of ids
@@ -251,6 +255,11 @@ class AuditFilterForm(forms.Form):
     target = forms.CharField(required=False, max_length=200)
     since = forms.DateField(required=False, widget=DATE_INPUT)
     until = forms.DateField(required=False, widget=DATE_INPUT)
+
+    @property
+    def unread(self) -> list[str]:
+        """Filters that could not be read: nothing is listed, and the page says why (an empty log is a finding)."""
+        return unread(self)
 
     def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         if not self.is_valid():

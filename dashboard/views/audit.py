@@ -6,7 +6,7 @@ import json
 from datetime import UTC
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -35,6 +35,11 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
 @role_required("view_audit_log")
 def audit_export(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
+    if form.unread:  # an empty file would read as "nothing happened": a download carries no warning
+        return HttpResponseBadRequest(
+            "Not exported: these filters could not be read: " + "; ".join(form.unread) + "\n",
+            content_type="text/plain; charset=utf-8",
+        )
     events = form.filter(_visible(request)).values_list(
         "at", "actor_name", "action", "target", "outcome", "params", "detail"
     )

@@ -84,3 +84,16 @@ def test_a_retry_event_shows_its_parameters_and_names_edited_items_as_the_pages_
         assert response.status_code == 200
         cell = text(element(response.content.decode(), "td", class_="mono params"))
         assert "items=3" in cell and 'overrides={"max_tokens": 64}' in cell and 'edited=["msgbatch_a/bad-1"]' in cell
+
+
+def test_a_filter_that_cannot_be_read_is_said_and_never_exported_as_an_empty_log(auditor_client, events):
+    """A mistyped date listed nothing under "Nothing recorded matching these filters", and exported a CSV of its header
+    alone: both read as "nothing happened", an auditor's wrong finding."""
+    page = auditor_client.get("/audit/?since=2026-13-01&action=cancel").content.decode()
+
+    said = text(element(page, "p", class_="message warning"))
+    assert "could not be read, so nothing is listed" in said and "since=2026-13-01: enter a valid date" in said
+    assert "Nothing recorded" not in page
+    export = auditor_client.get("/audit/export.csv?since=2026-13-01")
+    assert export.status_code == 400 and "since=2026-13-01: enter a valid date" in export.content.decode()
+    assert not AuditEvent.objects.filter(action="export").exists()  # nothing was exported
