@@ -8,21 +8,7 @@ search is by exact custom_id only. Built CONCURRENTLY, so upgrading a large data
 
 from django.db import migrations
 
-NAME = "input_by_custom_id"
-
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON batches_requestinput USING hash (custom_id)"
-        )
-    else:
-        schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {NAME} ON batches_requestinput (custom_id)")
-
-
-def drop(apps, schema_editor):
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {NAME}")
+from batches.migrations._postgresql import hash_index
 
 
 class Migration(migrations.Migration):
@@ -30,4 +16,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("batches", "0043_batch_id_search_by_upper")]
 
-    operations = [migrations.RunPython(create, drop, elidable=False)]
+    operations = [hash_index("input_by_custom_id", "batches_requestinput", "custom_id")]

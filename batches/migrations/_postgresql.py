@@ -16,3 +16,21 @@ def _statements(sql: list[str]):
                 schema_editor.execute(statement)
 
     return run
+
+
+def hash_index(name: str, table: str, column: str) -> migrations.RunPython:
+    """An index for lookups by exact value: a hash index on PostgreSQL (a 4-byte hash a row, cheaper to write than a
+    B-tree of the whole string), built CONCURRENTLY so an upgrade does not stop writes to the table while it builds
+    (the migration must be `atomic = False`); a plain index on SQLite."""
+
+    def create(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING hash ({column})")
+        else:
+            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
+
+    def drop(apps, schema_editor) -> None:
+        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+        schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
+
+    return migrations.RunPython(create, drop, elidable=False)
