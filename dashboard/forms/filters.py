@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import F, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from batches.models import (
@@ -138,10 +139,10 @@ class BatchFilterForm(forms.Form):
 
     @property
     def ignored(self) -> list[str]:
-        return unread(self)
+        return unread_filters(self)
 
 
-def unread(form: forms.Form) -> list[str]:
+def unread_filters(form: forms.Form) -> list[str]:
     """What the URL asked that could not be read, said plainly: "sort=bogus: not a choice"."""
     form.is_valid()
     said = []
@@ -259,7 +260,7 @@ class AuditFilterForm(forms.Form):
     @property
     def unread(self) -> list[str]:
         """Filters that could not be read: nothing is listed, and the page says why (an empty log is a finding)."""
-        return unread(self)
+        return unread_filters(self)
 
     def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         if not self.is_valid():
@@ -271,9 +272,13 @@ class AuditFilterForm(forms.Form):
             events = events.filter(actor_name=data["actor"])
         if data["target"]:
             # A retry's target is its label ("Retry of msgbatch_…", or "of 3 batches"): the batches it retried are
-            # its `parents`, and an audit of one batch must list its retries too.
+            # its `parents` (the first 20, as recorded), and an audit of one batch must list its retries too. Matched
+            # as the target is, from the start of an id (the JSON list's opening quote) and, on PostgreSQL, in case.
             target = data["target"]
-            events = events.filter(Q(target__startswith=target) | Q(action="retry", params__parents__icontains=target))
+            parents = KeyTextTransform("parents", "params")
+            events = events.alias(parents=parents).filter(
+                Q(target__startswith=target) | Q(action="retry", parents__contains=f'"{target}')
+            )
         if data["since"]:
             events = events.filter(at__date__gte=data["since"])
         if data["until"]:

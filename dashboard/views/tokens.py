@@ -55,7 +55,7 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
 def token_revoke(request: HtmxHttpRequest, token_id: int) -> HttpResponse:
     mine = ApiToken.objects.all() if request.user.has_perm(ADMIN) else ApiToken.objects.filter(user=request.user)
     token = get_object_or_404(mine.select_related("user"), pk=token_id)
-    if request.POST.get("confirmed") != "yes" and not token.revoked_at:
+    if request.POST.get("confirmed") != "yes" and token.usable():
         # A pipeline that uses the token fails from its next call: one stray click must not do that.
         whose = "" if token.user_id == request.user.pk else f" of {token.user.get_username()}"
         return render(request, "confirm.html", {

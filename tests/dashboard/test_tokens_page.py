@@ -37,7 +37,7 @@ def test_the_owner_or_an_admin_revokes_and_no_one_else(make_user, workspace):
     stranger = Client()
     stranger.force_login(other)
     assert "nightly-run" not in stranger.get("/tokens/").content.decode()
-    assert stranger.post(f"/tokens/{token.pk}/revoke/").status_code == 404
+    assert stranger.post(f"/tokens/{token.pk}/revoke/", {"confirmed": "yes"}).status_code == 404
     checked = Client(enforce_csrf_checks=True)
     checked.force_login(admin)
     assert checked.post(f"/tokens/{token.pk}/revoke/").status_code == 403  # no CSRF token

@@ -46,7 +46,8 @@ class Command(BaseCommand):
         with os.fdopen(fd, "w") as out:
             out.write(password + "\n")
         # A terminal is read by the person starting it once; anything else (systemd, a container, CI) is a log
-        # that others read and keep: there, only where the password is.
+        # that others read and keep: there, only where the password is. (A container given a terminal, `docker
+        # run -t`, keeps that terminal's output in its log too: start it without one.)
         if self.stdout.isatty():
             lines = [where, "Created the first user: admin", f"Password: {password}", f"(also kept in {password_file})"]
         else:
