@@ -19,6 +19,7 @@ from django.http import QueryDict
 from batches.models import INCOMPLETE_STOP_REASONS, Batch, ErrorCount, IncompleteCount, Result, Workspace
 from batches.triage import advice, retry_as_is_q
 from dashboard.forms import ItemFilterForm, start_of
+from dashboard.forms.fields import DayField
 from dashboard.spend.figures import spend_of_batches
 
 PAGE_SIZE = 50
@@ -188,6 +189,16 @@ def _top_batches(
 
 
 # --- what a retry covers -------------------------------------------------------------------------
+def dates_readable(params: QueryDict) -> bool:
+    """Whether the retry's `created_from` and `created_to`, where given, are days (dashboard.forms.fields)."""
+    try:
+        for name in ("created_from", "created_to"):
+            DayField(required=False).clean(params.get(name))
+    except forms.ValidationError:
+        return False
+    return True
+
+
 def retry_selection(params: QueryDict, visible: list[int] | None = None) -> QuerySet[Result] | None:
     """The results a retry covers, from GET parameters: one batch (with the item table's filters or
     chosen custom_ids), or a workspace's batches created in a date range; `kind` narrows to result
@@ -199,10 +210,9 @@ def retry_selection(params: QueryDict, visible: list[int] | None = None) -> Quer
         results = results.filter(batch_id=params["batch"])
     elif params.get("workspace"):
         results = results.filter(batch__workspace__name=params["workspace"])
-        try:
-            start, end = (forms.DateField(required=False).clean(params.get(k)) for k in ("created_from", "created_to"))
-        except forms.ValidationError:
+        if not dates_readable(params):
             return results.none()  # a date that is not one selects nothing, never the whole workspace
+        start, end = (DayField(required=False).clean(params.get(k)) for k in ("created_from", "created_to"))
         if start:
             results = results.filter(batch__created_at__gte=start_of(start))
         if end:

@@ -1,5 +1,5 @@
-"""Every form of the dashboard: the filters that live in URLs (filters.py), the action forms (actions.py)
-and the notification forms (notify.py). Import them from here."""
+"""Every form of the dashboard: the filters that live in URLs (filters.py, their shared fields in fields.py), the
+action forms (actions.py) and the notification forms (notify.py). Import them from here."""
 
 from dashboard.forms.actions import AttachForm, RetryChoiceForm, RetryOptionsForm, UploadForm
 from dashboard.forms.filters import (

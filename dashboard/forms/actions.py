@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from batches.models import (
     Workspace,
 )
-from dashboard.forms.filters import DATE_INPUT
+from dashboard.forms.fields import DayField
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -77,8 +77,8 @@ class RetryChoiceForm(forms.Form):
     ]  # fmt: skip
 
     workspace = forms.ModelChoiceField(queryset=Workspace.objects.filter(is_active=True), to_field_name="name")
-    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Batches created from")
-    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+    created_from = DayField(required=False, label="Batches created from")
+    created_to = DayField(required=False, label="to")
     kind = forms.MultipleChoiceField(choices=KINDS, initial=["retryable"], widget=forms.CheckboxSelectMultiple,
                                      label="Items")  # fmt: skip
 

@@ -26,9 +26,9 @@ from batches.models import (
     Submission,
     Workspace,
 )
+from dashboard.forms.fields import DayField
 
 SPEND_DEFAULT_DAYS = 30
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 
 
 def start_of(day: date) -> datetime:
@@ -71,8 +71,8 @@ class BatchFilterForm(forms.Form):
 
     status = forms.ChoiceField(choices=[("", "Any status"), *((k, label) for k, (label, _) in TABS.items())],
                                required=False)  # fmt: skip
-    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Created from")
-    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+    created_from = DayField(required=False, label="Created from")
+    created_to = DayField(required=False, label="to")
     has_errors = forms.BooleanField(required=False, label="Has errors")
     expiring = forms.BooleanField(required=False, label="Results expiring within 3 days")
     q = forms.CharField(required=False, label="Search", max_length=128, widget=_SEARCH)
@@ -226,8 +226,8 @@ class ErrorFilterForm(forms.Form):
     """The errors view's filters; a retry from it covers the same workspace and dates."""
 
     workspace = forms.ChoiceField(required=False, label="Workspace")
-    created_from = forms.DateField(required=False, widget=DATE_INPUT, label="Batches created from")
-    created_to = forms.DateField(required=False, widget=DATE_INPUT, label="to")
+    created_from = DayField(required=False, label="Batches created from")
+    created_to = DayField(required=False, label="to")
 
     def __init__(self, *args, workspaces: QuerySet[Workspace] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -254,8 +254,8 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(choices=[("", "Any action"), *AuditEvent.Action.choices], required=False)
     actor = forms.CharField(required=False, max_length=150)
     target = forms.CharField(required=False, max_length=200)
-    since = forms.DateField(required=False, widget=DATE_INPUT)
-    until = forms.DateField(required=False, widget=DATE_INPUT)
+    since = DayField(required=False)
+    until = DayField(required=False)
 
     @property
     def unread(self) -> list[str]:
@@ -343,8 +343,8 @@ class SpendFilterForm(forms.Form):
         defaults = {"period": "day", "group": "workspace", "to": today.isoformat(),
                     "from": (today - timedelta(days=SPEND_DEFAULT_DAYS - 1)).isoformat()}  # fmt: skip
         super().__init__({**defaults, **{k: v for k, v in data.items() if v}})
-        self.fields["from"] = forms.DateField(label="From", widget=DATE_INPUT)
-        self.fields["to"] = forms.DateField(label="To", widget=DATE_INPUT)
+        self.fields["from"] = DayField(label="From")
+        self.fields["to"] = DayField(label="To")
         # Only the workspaces this user may see: their names are the choices, and "all" means all of these.
         self.workspace_ids = dict(
             (workspaces if workspaces is not None else Workspace.objects.all())
@@ -372,5 +372,5 @@ class SpendFilterForm(forms.Form):
 class RangeForm(forms.Form):
     """The reconciliation page's days."""
 
-    start = forms.DateField(required=False, widget=DATE_INPUT)
-    end = forms.DateField(required=False, widget=DATE_INPUT)
+    start = DayField(required=False)
+    end = DayField(required=False)

@@ -20,7 +20,7 @@ from dashboard.access import (
 )
 from dashboard.forms import RetryChoiceForm, RetryOptionsForm
 from dashboard.outcomes import show_submission
-from dashboard.queries import retry_selection
+from dashboard.queries import dates_readable, retry_selection
 from dashboard.results import why_retried
 from dashboard.wording import counted
 
@@ -33,9 +33,11 @@ def retry_plan(request: HtmxHttpRequest) -> HttpResponse:
     if batch_id := request.GET.get("batch"):  # a batch of another workspace is refused, not shown as empty
         batch_or_404(request, batch_id, need="retry_results")
     results = retry_selection(request.GET, visible_workspace_ids(request))
-    if results is None:  # nothing chosen yet: choose a workspace's batches by date and kind
+    unreadable = results is not None and not request.GET.get("batch") and not dates_readable(request.GET)
+    if results is None or unreadable:  # nothing chosen yet, or a date that is not one: choose (again)
+        # (A date that is not one selects nothing: "no failed item" would be the wrong answer, so it is asked again.)
         form = RetryChoiceForm(request.GET or None, workspaces=visible_workspaces(request, "retry_results"))
-        return render(request, "retry_choose.html", {"form": form})
+        return render(request, "retry_choose.html", {"form": form}, status=400 if unreadable else 200)
     # The page counts what a retry would send; only sending it needs every item (4 s at 100,000 batches).
     plan = retry.plan(results) if request.method == "POST" else retry.preview(results)
     for workspace_id in plan.workspace_ids:  # seeing them is not enough: the role there must allow a retry

@@ -165,9 +165,13 @@ def test_a_workspaces_retry_plan_has_the_index_of_results_that_are_not_whole(ope
         assert "(id) INCLUDE (workspace_id)" in definition
 
 
-def test_a_date_that_is_not_one_selects_nothing_rather_than_the_whole_workspace(operator_client, parent, workspace):
-    body = operator_client.get(f"/retry/?workspace={workspace.name}&created_from=yesterday").content.decode()
-    assert "No failed result matches this selection" in body
+def test_a_date_that_is_not_one_is_asked_again_never_the_whole_workspace(operator_client, parent, workspace):
+    """It selects nothing (never every batch of the workspace), and the page says why rather than "No failed result
+    matches this selection", which read as a finding."""
+    response = operator_client.get(f"/retry/?workspace={workspace.name}&created_from=yesterday")
+    body = response.content.decode()
+    assert response.status_code == 400 and "Enter a valid date" in body
+    assert "No failed result matches this selection" not in body
 
 
 def test_items_without_kept_inputs_link_to_attaching_their_batch_file(operator_client, mirrored):

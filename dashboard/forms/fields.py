@@ -1,0 +1,22 @@
+"""Form fields the filters share."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+# Every date a filter takes is a day this tool can compute on: a range ends the day after its last day, and a
+# reconciliation starts a month before its end, so 9999-12-31 and 0001-01-01 overflowed Python's dates (a 500).
+# Batches began in 2024; these bounds leave room on both sides.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+DATE_INPUT = forms.DateInput(attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()})
+
+
+class DayField(forms.DateField):
+    widget = DATE_INPUT
+    default_validators = [
+        MinValueValidator(FIRST_DAY, f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."),
+        MaxValueValidator(LAST_DAY, f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."),
+    ]
