@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 # Every date a filter takes is a day this tool can compute on: a range ends the day after its last day, and a
@@ -20,3 +21,19 @@ class DayField(forms.DateField):
         MinValueValidator(FIRST_DAY, f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."),
         MaxValueValidator(LAST_DAY, f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."),
     ]
+
+
+LARGEST_ID = 2**63 - 1  # a row id is a 64-bit integer
+
+
+class RowsField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id. A value that cannot be one (not digits, or past 64 bits) is refused before the query:
+    SQLite cannot even compare 99999999999999999999 with an id (OverflowError, a 500)."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and int(text) <= LARGEST_ID):
+                error = self.error_messages["invalid_pk_value"]
+                raise ValidationError(error, code="invalid_pk_value", params={"pk": pk})
+        return super()._check_values(value)

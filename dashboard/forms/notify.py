@@ -18,6 +18,7 @@ from batches.models import (
 )
 from batches.services.notify import deliver
 from batches.services.notify.send import needed
+from dashboard.forms.fields import RowsField
 
 
 # --- notifications -------------------------------------------------------------------------------
@@ -30,7 +31,7 @@ class ChannelForm(forms.ModelForm):
     """An Admin's channel and its rule. The secret is write-only: never rendered back, only its hint."""
 
     events = _EventChoices(help_text="None ticked: every event")
-    workspaces = forms.ModelMultipleChoiceField(
+    workspaces = RowsField(
         queryset=Workspace.objects.all(), required=False, widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every workspace",
     )  # fmt: skip
@@ -104,7 +105,7 @@ class MyNotificationsForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Email me")
     email = forms.EmailField(required=False)
     events = _EventChoices(help_text="None ticked: every event")
-    workspaces = forms.ModelMultipleChoiceField(
+    workspaces = RowsField(
         queryset=Workspace.objects.filter(is_active=True), required=False, widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every workspace",
     )  # fmt: skip

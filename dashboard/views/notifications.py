@@ -104,7 +104,8 @@ def delivery_log(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @manage
 def delivery_resend(request: HtmxHttpRequest) -> HttpResponse:
-    ids = [int(i) for i in request.POST.getlist("delivery") if i.isdigit()]
+    # Digits only ("²".isdigit() too), within 64 bits: anything else names no delivery.
+    ids = [int(i) for i in request.POST.getlist("delivery") if i.isascii() and i.isdigit() and len(i) <= 18]
     queued = send.resend(ids)
     sent = enqueue(send_notifications) if queued else True
     audit.record(request.user, "notification_resend", f"{queued} deliveries", params={"deliveries": ids[:50]})
@@ -114,4 +115,5 @@ def delivery_resend(request: HtmxHttpRequest) -> HttpResponse:
     )
     back = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
-    return redirect(back if back and safe else "delivery_log")
+    # A path only: redirect() reads any other word as the name of a view ("abc": NoReverseMatch, a 500).
+    return redirect(back if back.startswith("/") and safe else "delivery_log")

@@ -44,3 +44,26 @@ def test_a_bulk_action_over_an_edge_date_takes_nothing(admin):
     assert response.status_code == 200
     assert "None of the selected batches can take this action: nothing was done." in response.content.decode()
     assert not AuditEvent.objects.filter(action="cancel").exists()
+
+
+@pytest.mark.parametrize("delivery", ["²", "99999999999999999999"])
+def test_a_resend_of_no_delivery_resends_nothing(admin, delivery):
+    """"²".isdigit() is true, and SQLite cannot compare 20 digits with an id: both were 500s."""
+    response = admin.post("/notifications/deliveries/resend/", {"delivery": delivery}, follow=True)
+
+    assert response.status_code == 200 and "0 deliveries queued again" in response.content.decode()
+
+
+@pytest.mark.parametrize("back", ["abc", "delivery_log_typo", "//elsewhere.example/x", "https://elsewhere.example/"])
+def test_a_resend_goes_back_only_to_a_path_of_this_site(admin, back):
+    """redirect() read a bare word as a view's name: "abc" was a NoReverseMatch, a 500."""
+    response = admin.post("/notifications/deliveries/resend/", {"next": back})
+
+    assert response.status_code == 302 and response["Location"] == "/notifications/deliveries/"
+
+
+def test_a_workspace_id_past_64_bits_is_refused_in_my_notifications(admin):
+    response = admin.post("/notifications/", {"enabled": "on", "email": "ada@example.com",
+                                              "workspaces": ["99999999999999999999"]})  # fmt: skip
+
+    assert response.status_code == 200 and "is not a valid value" in response.content.decode()
