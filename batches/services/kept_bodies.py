@@ -80,7 +80,7 @@ def split(part_id: int) -> bool:
         requests = enumerate(iter_requests(_Pieces(pieces)), start=1)
         while chunk := list(islice(requests, STORE_CHUNK)):
             RequestInput.objects.bulk_create([
-                RequestInput(part=part, batch_id=part.batch_id, custom_id=str(r.get("custom_id", ""))[:128],
+                RequestInput(part=part, batch_id=part.batch_id, custom_id=_storable(r.get("custom_id", "")),
                              line=line, params=RequestInput.pack(r.get("params") or {}))
                 for line, r in chunk
             ], ignore_conflicts=True)  # fmt: skip
@@ -89,6 +89,12 @@ def split(part_id: int) -> bool:
         Submission.objects.filter(pk=part.submission_id).update(request_count=count)
         KeptBody.objects.filter(part_id=part_id).delete()
     return True
+
+
+def _storable(custom_id) -> str:
+    """The custom_id as a row can hold it: JSON lets a lone surrogate ("\\ud800") through, which no database's UTF-8
+    can keep (the split failed whole). Such an id is not the API's pattern: the API refused the batch anyway."""
+    return str(custom_id)[:128].encode("utf-8", "replace").decode("utf-8")
 
 
 def split_all(older_than: timedelta = SWEEP_AFTER) -> int:

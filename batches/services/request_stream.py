@@ -55,6 +55,10 @@ class _Reader:
                 if not self.fill(len(self.text) - self.pos):
                     raise BodyError("the body is not valid JSON") from None
                 continue
+            except RecursionError:
+                raise BodyError("the body is nested too deeply to read") from None
+            except ValueError as exc:  # an integer of more digits than Python converts (4,300)
+                raise BodyError(f"the body holds a value that cannot be read: {exc}") from None
             if end == len(self.text) and self.fill():  # a number may go on in the next chunk
                 continue
             self.pos = end

@@ -36,6 +36,7 @@ CUSTOM_ID_MAX_CHARS = 64
 
 _CUSTOM_ID_CHARS_RE = re.compile(r"[A-Za-z0-9_-]*")
 _BOM = b"\xef\xbb\xbf"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a surrogate can come only as an escape: UTF-8 cannot hold one
 # The body is `{"requests": [line,line,...]}`: the wrapper's bytes plus one comma between lines.
 WRAPPER_BYTES = len(b'{"requests": [') + len(b"]}")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -310,6 +311,10 @@ def _line_problems(
         return [f"invalid JSON: {e.msg} (column {e.colno})"]
     except (ValueError, RecursionError) as e:  # NaN/Infinity, an int over 4,300 digits, nesting too deep
         return [f"invalid JSON: {e}"]
+    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(request):
+        # JSON lets "\ud800" stand alone; no UTF-8 can hold it: the SDK cannot send it, nor a database keep it.
+        return ["a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so the "
+                "request cannot be sent"]  # fmt: skip
     if not isinstance(request, dict):
         return [f'expected a JSON object {{"custom_id": ..., "params": ...}}, got {_kind(request)}']
     if _deeper_than(request, MAX_DEPTH):
@@ -477,6 +482,14 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return f"the string {_quote(value)}"
     return json.dumps(value)  # null, true, false, a number
+
+
+def _lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _quote(value: str, limit: int = 70) -> str:

@@ -440,3 +440,40 @@ def test_a_call_without_anthropic_version_is_the_apis_to_refuse(client, workspac
     raw = make_token(olga, [workspace], "Operator")
     answer = client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw)
     assert answer.status_code == 400 and "anthropic-version" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ('{"model": "m", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"model": "m", "max_tokens": ' + "9" * 5_000 + "}", "cannot be read"),
+    ],
+    ids=["nested 100,000 deep", "an integer of 5,000 digits"],
+)
+def test_a_body_python_cannot_read_is_refused_in_the_apis_shape(client, workspace, olga, make_token, params, said):
+    """Valid JSON that Python's parser refuses (RecursionError, ValueError) was a 500; nothing is kept or sent."""
+    raw = make_token(olga, [workspace], "Operator")
+    body = '{"requests": [{"custom_id": "a", "params": ' + params + "}]}"
+
+    response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                           HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
+
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    assert said in response.json()["error"]["message"]
+    assert not Submission.objects.exists()
+
+
+def test_a_lone_surrogate_in_a_custom_id_is_kept_as_a_row_can_hold_it(client, workspace, olga, make_token, emulator):
+    """JSON lets "\\ud800" stand alone; no UTF-8 holds it. The body goes to the API as it came (the API judges it: its
+    custom_id pattern holds no such thing); but where the API's answer leaves its requests kept (a 503: the batch may
+    have been made), splitting them into rows failed whole, in the task and in the request."""
+    raw = make_token(olga, [workspace], "Operator")
+    body = '{"requests": [{"custom_id": "a\\ud800", "params": {"model": "m", "max_tokens": 5, "messages": []}}]}'
+
+    emulator.faults.add(op="create", status=503)
+    response = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                           HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
+
+    assert response.status_code == 503
+    kept_bodies.split(SubmissionPart.objects.get().pk)
+    assert list(RequestInput.objects.values_list("custom_id", flat=True)) == ["a?"]

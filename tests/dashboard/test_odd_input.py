@@ -48,7 +48,7 @@ def test_a_bulk_action_over_an_edge_date_takes_nothing(admin):
 
 @pytest.mark.parametrize("delivery", ["²", "99999999999999999999"])
 def test_a_resend_of_no_delivery_resends_nothing(admin, delivery):
-    """"²".isdigit() is true, and SQLite cannot compare 20 digits with an id: both were 500s."""
+    """ "²".isdigit() is true, and SQLite cannot compare 20 digits with an id: both were 500s."""
     response = admin.post("/notifications/deliveries/resend/", {"delivery": delivery}, follow=True)
 
     assert response.status_code == 200 and "0 deliveries queued again" in response.content.decode()

@@ -448,3 +448,20 @@ def test_the_number_of_queries_of_the_submission_page_is_fixed(upload, operator_
 
 
 _POLL = {"HX-Request": "true", "HX-Target": "submission-estimate"}
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [batch_request("a\ud800"), batch_request("a", "hi \udc00 there"), {"custom_id": "a", "params": {"\ud800": 1}}],
+    ids=["in the custom_id", "in the content", "in a params key"],
+)
+def test_a_lone_surrogate_is_refused_on_its_line_and_never_quoted(upload, request_, emulator):
+    """JSON lets "\\ud800" stand alone; no UTF-8 holds it. In a custom_id or a key the message quoting it could not
+    be written (a 500); in the content the file was kept, and its estimate and its send then failed in the worker."""
+    page = upload([batch_request("fine"), request_])
+
+    assert page.status_code == 400
+    rows = [[text(cell).strip() for cell in elements(row, "td")] for row in elements(page.content.decode(), "tr")]
+    said = "a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so the request"
+    assert [row for row in rows if row] == [["2", f"{said} cannot be sent"]]
+    assert not Submission.objects.exists() and emulator.calls.get("create", 0) == 0
