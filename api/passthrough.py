@@ -12,7 +12,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from api.auth import UNKNOWN, as_token_user, token_text
-from api.spool import LengthRequired, TooLarge, body_of, spool
+from api.spool import LengthRequired, TooLarge, Unreadable, body_of, read, spool
 from batches import client
 from batches.errors import PermanentAPIError, RetryableAPIError
 from batches.models import Batch, Workspace
@@ -23,6 +23,7 @@ from dashboard import exports
 from dashboard.access import needed_roles
 
 WORKSPACE_HEADER = "HTTP_ANTHROPIC_WORKSPACE_ID"
+COUNT_TOKENS_MAX_BYTES = 32 * 1024 * 1024  # the Messages API's own limit on a request
 
 
 class Refused(Exception):
@@ -87,6 +88,14 @@ def _no_workspace(named: str, workspaces: list[Workspace]) -> Answer:
 
 def _length_required() -> Answer:
     return Answer.error(411, "invalid_request_error", "This server cannot read a chunked body: send Content-Length.")
+
+
+def _too_large() -> Answer:
+    return Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
+
+
+def _unreadable(exc: Unreadable) -> Answer:
+    return Answer.error(400, "invalid_request_error", f"The request body could not be read whole ({exc}).")
 
 
 def _headers(request) -> dict[str, str]:
@@ -160,9 +169,11 @@ def _create(request) -> HttpResponse:
     try:
         spooled = spool(request)
     except TooLarge:
-        return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
+        return _respond(_too_large())
     except LengthRequired:
         return _respond(_length_required())
+    except Unreadable as exc:
+        return _respond(_unreadable(exc))
     try:
         # The SDK numbers its attempts: 0 is a create asked on purpose, even of a body sent before; a retry (1 and
         # up) of one whose answer was lost gets the batch the first made. A client that does not say is deduplicated.
@@ -227,12 +238,16 @@ def count_tokens(request) -> HttpResponse:
     if request.method != "POST":
         return _respond(Answer.error(405, "invalid_request_error", "Use POST.", Allow="POST"))
     _, workspace = _caller(request, "view_batch")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > COUNT_TOKENS_MAX_BYTES:  # refused unread, as a create is
+        return _respond(_too_large())
     try:
-        body = body_of(request).read(32 * 1024 * 1024 + 1)
+        body = read(body_of(request), COUNT_TOKENS_MAX_BYTES + 1)
     except LengthRequired:
         return _respond(_length_required())
-    if len(body) > 32 * 1024 * 1024:
-        return _respond(Answer.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes."))
+    except Unreadable as exc:
+        return _respond(_unreadable(exc))
+    if len(body) > COUNT_TOKENS_MAX_BYTES:
+        return _respond(_too_large())
     try:
         forwarded = client.forward(_credentials(workspace), "POST", "/v1/messages/count_tokens", body=body,
                                    query=request.META.get("QUERY_STRING", ""), headers=_headers(request),

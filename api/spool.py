@@ -24,6 +24,24 @@ class LengthRequired(Exception):
     """A chunked body on a server that does not say where it ends: it cannot be read whole."""
 
 
+class Unreadable(Exception):
+    """The body broke off, or its chunked framing is malformed: a client's fault, answered 400."""
+
+
+class _Input:
+    """The server's de-chunked input, whose own errors are the body's: gunicorn raises its parse errors (a chunk size
+    of "ZZ") as plain Exceptions, which were a 500."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except Exception as exc:  # noqa: BLE001 - the server's parse errors share no base class but Exception
+            raise Unreadable(type(exc).__name__) from exc
+
+
 def body_of(request):
     """What to read the body from. Django reads a body without Content-Length as empty, so a chunked one (curl's
     `-H "Transfer-Encoding: chunked"`, any streaming client) was kept and forwarded as nothing; the server's own input
@@ -32,7 +50,7 @@ def body_of(request):
     if meta.get("CONTENT_LENGTH") or "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         return request
     if request.environ.get("wsgi.input_terminated"):
-        return request.environ["wsgi.input"]
+        return _Input(request.environ["wsgi.input"])
     raise LengthRequired
 
 
@@ -49,7 +67,7 @@ def spool(request) -> Spooled:
     digest, size = hashlib.sha256(), 0
     try:
         with os.fdopen(fd, "wb") as f:
-            while chunk := source.read(CHUNK):
+            while chunk := read(source, CHUNK):
                 size += len(chunk)
                 if size > MAX_BYTES:
                     raise TooLarge
@@ -59,3 +77,12 @@ def spool(request) -> Spooled:
         os.unlink(name)
         raise
     return Spooled(Path(name), size, digest.hexdigest())
+
+
+def read(source, size: int) -> bytes:
+    """`size` bytes of the body or fewer; Unreadable when the client broke off (Django: UnreadablePostError, an
+    OSError) or the server could not de-chunk it."""
+    try:
+        return source.read(size)
+    except OSError as exc:
+        raise Unreadable(type(exc).__name__) from exc

@@ -74,6 +74,8 @@ def retry_items(request: Request) -> Response:
         })  # fmt: skip
     if plan.problem:
         raise ValidationError(plan.problem)
+    if not isinstance(request.data, dict):  # a JSON list, number or null: no options can be read from it
+        raise ValidationError("The body must be a JSON object of options (model, max_tokens, include_needs_fix).")
     form = valid(RetryOptionsForm({k: v for k, v in request.data.items() if k in ("model", "max_tokens",
                                                                                   "include_needs_fix")}))  # fmt: skip
     try:

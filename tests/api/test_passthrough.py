@@ -390,6 +390,35 @@ def test_a_chunked_body_is_read_where_the_server_ends_it(workspace, olga, make_t
     assert status == 411 and "Content-Length" in answer["error"]["message"]
 
 
+@pytest.mark.parametrize("path", ["/anthropic/v1/messages/batches", "/anthropic/v1/messages/count_tokens"])
+def test_a_malformed_chunked_body_is_a_400_not_a_500(workspace, olga, make_token, emulator, path):
+    """gunicorn's own parser de-chunks the wire bytes: a chunk size of "ZZ" raised its InvalidChunkSize, a plain
+    Exception, through the view (a 500). Nothing is kept or sent."""
+    from gunicorn.config import Config
+    from gunicorn.http.parser import RequestParser
+
+    raw = make_token(olga, [workspace], "Operator")
+    wire = (f"POST {path} HTTP/1.1\r\nHost: testserver\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "ZZ\r\n{}\r\n0\r\n\r\n").encode()  # fmt: skip
+    parsed = next(RequestParser(Config(), iter([wire]), ("127.0.0.1", 1)))
+    headers = {"x-api-key": raw, "anthropic-version": "2023-06-01", "transfer-encoding": "chunked"}
+
+    status, answer = _wsgi_post(path, b"", headers, **{"wsgi.input": parsed.body, "wsgi.input_terminated": True})
+
+    assert status == 400 and answer["error"]["type"] == "invalid_request_error"
+    assert "could not be read whole (InvalidChunkSize)" in answer["error"]["message"]
+    assert not Submission.objects.exists() and not any(emulator.calls.values())
+
+
+def test_count_tokens_over_the_apis_32_mb_gets_its_413_unread(client, workspace, olga, make_token, emulator):
+    """It read on, waiting for 999,999,999 bytes that never came: a thread held per such call."""
+    raw = make_token(olga, [workspace], "Viewer")
+    response = client.post("/anthropic/v1/messages/count_tokens", data=b"{}", content_type="application/json",
+                           HTTP_X_API_KEY=raw, CONTENT_LENGTH="999999999", **VERSION)  # fmt: skip
+    assert response.status_code == 413 and response.json()["error"]["type"] == "request_too_large"
+    assert not any(emulator.calls.values())
+
+
 def test_a_header_naming_another_workspace_is_refused_even_for_a_one_workspace_token(
     client, make_workspace, olga, make_token
 ):

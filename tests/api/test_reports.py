@@ -65,6 +65,10 @@ def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace,
     again = client.post(url, {"max_tokens": 32}, content_type="application/json", **auth(raw))
     assert first.status_code == 201 and again.status_code == 200 and first.json()["id"] == again.json()["id"]
     assert first.json()["parent_batch"] == batch_id and first.json()["request_count"] == 1
+    # A body that is no object of options (a list, null), or one nested too deep for Python, was a 500.
+    for odd in ("[]", "null", "[" * 100_000 + "]" * 100_000):
+        refused = client.post(url, odd, content_type="application/json", **auth(raw))
+        assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
     viewer = make_token(olga, [workspace], "Viewer")
     assert client.post(url, **auth(viewer)).status_code == 403
     # A kind the dashboard does not know is refused with the ones it does, never answered as an empty plan; an error
