@@ -103,7 +103,11 @@ def _headers(request) -> dict[str, str]:
     names = {"anthropic-version": "HTTP_ANTHROPIC_VERSION", "anthropic-beta": "HTTP_ANTHROPIC_BETA",
              "anthropic-user-profile-id": "HTTP_ANTHROPIC_USER_PROFILE_ID", "content-type": "CONTENT_TYPE",
              "accept": "HTTP_ACCEPT"}  # fmt: skip
-    return {name: request.META[key] for name, key in names.items() if request.META.get(key)}
+    headers = {name: request.META[key] for name, key in names.items() if request.META.get(key)}
+    for name, value in headers.items():
+        if not value.isascii():  # the SDK's HTTP client sends ASCII alone: a 500 as it encoded one
+            raise Refused(Answer.error(400, "invalid_request_error", f"The {name} header must be ASCII."))
+    return headers
 
 
 def _respond(answer: Answer, request=None, workspace: Workspace | None = None) -> HttpResponse:

@@ -506,3 +506,24 @@ def test_a_lone_surrogate_in_a_custom_id_is_kept_as_a_row_can_hold_it(client, wo
     assert response.status_code == 503
     kept_bodies.split(SubmissionPart.objects.get().pk)
     assert list(RequestInput.objects.values_list("custom_id", flat=True)) == ["a?"]
+
+
+@pytest.mark.parametrize("header", ["HTTP_ANTHROPIC_VERSION", "HTTP_ANTHROPIC_BETA", "HTTP_ACCEPT"])
+def test_a_header_that_is_not_ascii_is_a_400_and_nothing_is_kept(client, workspace, olga, make_token, emulator, header):
+    """The SDK's HTTP client encodes headers as ASCII: "é" raised in it (a 500), and on a create left the part
+    "creating", so the same body again was told 409 for minutes."""
+    raw = make_token(olga, [workspace], "Operator")
+    body = json.dumps({"requests": [batch_request("a", "hi")]})
+    odd = {**VERSION, header: "é"}
+
+    created = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                          HTTP_X_API_KEY=raw, **odd)  # fmt: skip
+    listed = client.get("/anthropic/v1/messages/batches", HTTP_X_API_KEY=raw, **odd)
+
+    for response in (created, listed):
+        assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+        assert "header must be ASCII" in response.json()["error"]["message"]
+    assert not Submission.objects.exists() and not any(emulator.calls.values())
+    again = client.post("/anthropic/v1/messages/batches", body, content_type="application/json",
+                        HTTP_X_API_KEY=raw, **VERSION)  # fmt: skip
+    assert again.status_code == 200
