@@ -4,13 +4,14 @@ short of the action a 403), filters that are refused out loud, and cursor pages.
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 from api.auth import UNKNOWN, token_text
 from api.serializers import ErrorSerializer
@@ -25,6 +26,14 @@ class Cursor(pagination.CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # A cursor is base64 the client can write: one whose position is no date ("x", 30 digits) decoded well and
+        # then failed the query (a 500). Refused as DRF refuses one it cannot decode.
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (DjangoValidationError, ValueError, OverflowError):
+            raise NotFound(self.invalid_cursor_message) from None
 
 
 class AuditCursor(Cursor):

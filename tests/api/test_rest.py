@@ -91,3 +91,17 @@ def test_a_nul_sent_by_code_is_answered_in_the_api_error_shape(client, workspace
         assert response.json()["error"] == {"type": "invalid_request_error", "message": "NUL characters are not "
                                             "allowed in URLs or forms."}  # fmt: skip
     assert client.get("/batches/a%00b/")["content-type"].startswith("text/plain")  # a person's page: as before
+
+
+def test_a_cursor_whose_position_is_no_date_is_refused_as_invalid(client, make_user, workspace, make_token):
+    """A cursor is base64 the client can write: one that decoded to `p=x` then failed the query (a 500)."""
+    import base64
+
+    viewer = make_token(make_user("vic", "Viewer"), [workspace], "Viewer")
+    auditor = make_token(make_user("ann", "Auditor"), [workspace], "Auditor")
+    for position in ("p=x", "o=1&p=2", "r=1&p=" + "9" * 30):
+        cursor = base64.b64encode(position.encode()).decode()
+        for path, raw in (("/api/v1/batches", viewer), ("/api/v1/audit", auditor)):
+            response = client.get(path, {"cursor": cursor}, HTTP_X_API_KEY=raw)
+            assert response.status_code == 404, (path, position, response.status_code)
+            assert response.json()["error"]["message"] == "Invalid cursor"
