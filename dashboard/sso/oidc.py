@@ -33,7 +33,8 @@ class CheckedAdapter(OpenIDConnectOAuth2Adapter):
     def decode_logout_token(self, app: SocialApp, token: str) -> dict:
         """A back-channel logout token, checked as OpenID Connect Back-Channel Logout 1.0 says (section 2.6)."""
         claims = self.decode(app, token, required=("iss", "aud", "iat", "jti"))
-        if LOGOUT_EVENT not in (claims.get("events") or {}) or "nonce" in claims:
+        events = claims.get("events")
+        if not isinstance(events, dict) or LOGOUT_EVENT not in events or "nonce" in claims:  # an object, 2.4 says
             raise Refused("bad_token")
         if not claims.get("sub") and not claims.get("sid"):
             raise Refused("bad_token")

@@ -33,6 +33,8 @@ TEXT = {
     "provider says. Ask an administrator.",
     "cancelled": "The sign-in was cancelled at the identity provider.",
     "idp_error": "The identity provider refused the sign-in.",
+    "ambiguous": "Two sign-in services are configured under the same id, so neither is trusted. An administrator must "
+    "keep one (Social applications, in the admin).",
     "rules": "The dashboard's role rules are misconfigured (SSO_ROLE_RULES), so no one can sign in with SSO until "
     "an administrator fixes them.",
 }

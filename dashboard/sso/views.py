@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
+from django.core.exceptions import MultipleObjectsReturned
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -13,6 +15,8 @@ from requests import RequestException
 
 from dashboard.sso.adapters import refusal_response
 from dashboard.sso.oidc import CheckedAdapter
+
+log = logging.getLogger(__name__)
 
 
 @require_POST
@@ -23,6 +27,8 @@ def sso_login(request: HttpRequest, provider_id: str) -> HttpResponse:
         provider = adapter.get_provider()
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in service") from None
+    except MultipleObjectsReturned:  # allauth raises the bare one
+        return _ambiguous(request, provider_id)
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         next_url = ""
@@ -40,5 +46,14 @@ def sso_callback(request: HttpRequest, provider_id: str) -> HttpResponse:
         return OAuth2CallbackView.adapter_view(adapter)(request)
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in service") from None
+    except MultipleObjectsReturned:  # allauth raises the bare one
+        return _ambiguous(request, provider_id)
     except (RequestException, ValueError, KeyError):  # discovery failed before the token exchange began
         return refusal_response(request, "unreachable", provider=adapter.get_provider().name)
+
+
+def _ambiguous(request: HttpRequest, provider_id: str) -> HttpResponse:
+    """Two identity providers saved under one provider id (the admin allows it): which one to trust is not ours to
+    guess. allauth raised MultipleObjectsReturned (a 500)."""
+    log.error("SSO: more than one identity provider has the provider id %r; an Admin must keep one", provider_id)
+    return refusal_response(request, "ambiguous", provider=provider_id)

@@ -5,27 +5,36 @@ With SSO_ONLY the password form is for superusers alone (break-glass); the locko
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from allauth.socialaccount.adapter import get_adapter
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from batches.services import sign_ins
 from dashboard.security import client_ip
 from dashboard.views.totp import needs_totp, second_step
 
+log = logging.getLogger(__name__)
 SSO_ONLY_REFUSAL = "Sign in with single sign-on: the password form is for break-glass superuser accounts only."
 
 
 def sso_buttons(request) -> list[dict[str, str]]:
-    apps = get_adapter().list_apps(request, provider="openid_connect")
-    return [
-        {"name": app.name, "url": reverse("openid_connect_login", kwargs={"provider_id": app.provider_id}),
-         "origin": "{0.scheme}://{0.netloc}".format(urlsplit(app.settings.get("server_url", "")))}
-        for app in apps
-    ]  # fmt: skip
+    buttons = []
+    for app in get_adapter().list_apps(request, provider="openid_connect"):
+        try:
+            url = reverse("openid_connect_login", kwargs={"provider_id": app.provider_id})
+        except NoReverseMatch:
+            # The admin saves a provider id of "" or "a/b", which no URL takes: the login page was a 500 for everyone.
+            log.error("SSO: the identity provider %r has a provider id no URL takes (%r): not offered", app.name,
+                      app.provider_id)  # fmt: skip
+            continue
+        settings_ = app.settings if isinstance(app.settings, dict) else {}
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(str(settings_.get("server_url", ""))))
+        buttons.append({"name": app.name, "url": url, "origin": origin})
+    return buttons
 
 
 class LoginView(auth_views.LoginView):

@@ -42,7 +42,11 @@ def login_totp(request):
         request.session.pop(PENDING, None)
         messages.error(request, "Sign in again: the code was not given in time.")
         return redirect("login")
-    user = User.objects.get(pk=pending["user"])
+    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    if user is None:  # deleted or disabled by an Admin between the two steps
+        request.session.pop(PENDING, None)
+        messages.error(request, "Sign in again: this account can no longer sign in.")
+        return redirect("login")
     authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if authenticator is None:
         pending.setdefault("secret", generate_totp_secret())

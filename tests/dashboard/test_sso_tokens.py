@@ -118,3 +118,18 @@ def test_an_idp_user_named_like_a_local_superuser_never_becomes_them(client, moc
     signed_in_as = User.objects.get(pk=client.session["_auth_user_id"])
     assert signed_in_as != local and not signed_in_as.is_superuser
     assert signed_in_as.username != "mallory"  # a name of its own: never linked to the local account
+
+
+@pytest.mark.parametrize("events", [5, "http://schemas.openid.net/event/backchannel-logout", ["x"], None])
+def test_a_signed_logout_token_whose_events_are_no_object_is_refused(client, mock_idp, events):
+    """Section 2.4 makes `events` a JSON object; an integer there was a TypeError (a 500) once the signature held."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": mock_idp.issuer, "aud": "mock-client", "iat": now, "jti": f"j-{now}", "sub": "mallory",
+              "events": events}  # fmt: skip
+    token = jwt.encode(claims, mock_idp.key, algorithm="RS256", headers={"kid": "k1"})
+
+    response = client.post("/sso/idp/backchannel-logout/", {"logout_token": token})
+
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
