@@ -82,7 +82,7 @@ def _no_extras(where: str, obj: dict[str, Any], allowed: tuple[str, ...]) -> Non
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # the API answers a 400 to any body it cannot read
         raise invalid(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object")

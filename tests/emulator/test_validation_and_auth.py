@@ -111,3 +111,16 @@ def test_x_api_key_header_is_accepted(emu: Emulator):
 def test_beta_client_works_too(emu: Emulator, client: anthropic.Anthropic):
     batch = client.beta.messages.batches.create(requests=[request("a")], betas=["message-batches-2024-09-24"])
     assert client.beta.messages.batches.retrieve(batch.id).id == batch.id
+
+
+@pytest.mark.parametrize("path", ["/v1/messages/batches", "/v1/messages/count_tokens"])
+def test_a_body_nested_too_deep_to_read_is_a_400_not_a_dropped_connection(emu: Emulator, path: str):
+    """The API answers a 400 to a body it cannot read; the emulator's handler died on RecursionError, and the client
+    saw its connection close (the dashboard's pass-through told a 502)."""
+    body = ("[" * 100_000 + "]" * 100_000).encode()
+    parts = urlsplit(emu.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    conn.request("POST", path, body, {"x-api-key": KEY, "anthropic-version": "2023-06-01",
+                                      "content-type": "application/json"})  # fmt: skip
+    response = conn.getresponse()
+    assert response.status == 400 and b"invalid_request_error" in response.read()
