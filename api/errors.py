@@ -11,7 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
+from dashboard.views.server_error import bad_request as page_bad_request
 from dashboard.views.server_error import server_error as page_server_error
+from dashboard.views.server_error import why_bad
 
 API_PATHS = ("/api/v1/", "/anthropic/")  # code's callers: the REST API and the pass-through
 
@@ -55,6 +57,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
     else:
         status, text, headers = 500, "Something went wrong on the dashboard's side; it was logged.", {}
     return error_response(status, text, headers)
+
+
+def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+    """Django's 400 handler (config/urls.py): code gets the API's shape, with why (more than 1,000 fields, say), where
+    it got Django's bare HTML page; a person gets a page that says what to do."""
+    if not request.path_info.startswith(API_PATHS):
+        return page_bad_request(request, exception)
+    return error_response(400, why_bad(exception))
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> HttpResponse:

@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("dashboard.urls")),
 ]
 
+handler400 = "api.errors.bad_request"  # as handler500: JSON for code, a page that says why for people
 handler500 = "api.errors.server_error"  # JSON for the REST API and the pass-through, the page for people

@@ -1,13 +1,17 @@
-"""The 500 page: in the site's layout when it can be, and a plain page when even that fails."""
+"""The 500 page: in the site's layout when it can be, and a plain page when even that fails; and the page for a
+request Django itself refuses (400)."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseServerError
+from django.http.multipartparser import MultiPartParserError
 from django.template import loader
+from django.utils.html import escape
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +39,23 @@ def server_error(request: HttpRequest) -> HttpResponse:
     except Exception:  # noqa: BLE001 - the error page must not fail in its turn
         log.exception("the 500 page could not be rendered in the layout")
         return HttpResponseServerError(PLAIN)
+
+
+BAD_REQUEST = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>This request could not be read</title></head><body><h1>This request could not be read</h1>
+<p>{why}</p><p><a href="/">Back to the batches</a>.</p></body></html>"""
+
+
+def why_bad(exception: BaseException | None) -> str:
+    """What a person (or a script) can do about a request Django refused before any view saw it."""
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return "It sent more form fields or files than this server takes at once (1,000 fields, 100 files): send fewer."
+    if isinstance(exception, MultiPartParserError):
+        return "Its upload could not be read: a file name or a part's header is too long, or the form is cut short."
+    return "It was malformed. Reload the page and try again."
+
+
+def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+    """Django's own 400 ("Bad Request (400)", and nothing else) for a request it refused before any view: a page
+    needing nothing of the request, as the host it names may be the reason (DisallowedHost)."""
+    return HttpResponseBadRequest(BAD_REQUEST.format(why=escape(why_bad(exception))))

@@ -67,3 +67,66 @@ def test_a_workspace_id_past_64_bits_is_refused_in_my_notifications(admin):
                                               "workspaces": ["99999999999999999999"]})  # fmt: skip
 
     assert response.status_code == 200 and "is not a valid value" in response.content.decode()
+
+
+def test_an_identity_provider_saved_with_an_id_no_url_takes_leaves_the_login_page_up(client, db):
+    """The admin saves a provider id of "" (or "a/b"): the login page was a 500 for everyone until the row went."""
+    from allauth.socialaccount.models import SocialApp
+
+    for provider_id, name in (("", "Blank"), ("a/b", "Slashed"), ("okta", "Okta")):
+        SocialApp.objects.create(provider="openid_connect", provider_id=provider_id, name=name, client_id="c",
+                                 secret="s", settings={"server_url": "https://example.okta.com"})  # fmt: skip
+
+    page = client.get("/login/")
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Sign in with Okta" in body and "Blank" not in body and "Slashed" not in body
+
+
+def test_two_identity_providers_under_one_id_are_refused_by_name_not_a_500(client, db):
+    from allauth.socialaccount.models import SocialApp
+
+    for name in ("One", "Two"):
+        SocialApp.objects.create(provider="openid_connect", provider_id="dup", name=name, client_id="c",
+                                 secret="s", settings={"server_url": "https://example.okta.com"})  # fmt: skip
+
+    started = client.post("/sso/dup/login/")
+    answered = client.get("/sso/dup/callback/?state=x&code=y")
+
+    for response in (started, answered):
+        assert response.status_code == 403, response.status_code
+        assert "Two sign-in services are configured under the same id" in response.content.decode()
+
+
+def test_a_user_deleted_between_password_and_code_is_sent_to_sign_in_again(client, make_user, settings):
+    """The pending second step named a user that was gone: User.DoesNotExist, a 500."""
+    from dashboard.views.totp import PENDING
+
+    gone = make_user("gone", "Viewer")
+    session = client.session
+    session[PENDING] = {"user": gone.pk, "at": __import__("time").time(), "backend": "x"}
+    session.save()
+    gone.delete()
+
+    response = client.get("/login/code/", follow=True)
+
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "Sign in again: this account can no longer sign in." in response.content.decode()
+
+
+def test_a_form_of_more_than_a_thousand_fields_is_told_why_in_the_callers_shape(admin):
+    """Django refuses such a request before any view (DATA_UPLOAD_MAX_NUMBER_FIELDS) with a bare "Bad Request (400)"
+    page, HTML even to code calling the REST API."""
+    from urllib.parse import urlencode
+
+    fields = urlencode([("f", str(i)) for i in range(1_001)])
+    form = "application/x-www-form-urlencoded"
+
+    page = admin.post("/submit/", fields, content_type=form)
+    api = admin.post("/api/v1/retry?batch=x", fields, content_type=form)
+
+    assert page.status_code == 400 and "more form fields or files than this server takes" in page.content.decode()
+    assert api.status_code == 400 and api["Content-Type"] == "application/json"
+    assert api.json()["error"]["type"] == "invalid_request_error"
+    assert "more form fields or files" in api.json()["error"]["message"]
