@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from batches.models.mirror import Batch, Workspace
@@ -12,7 +13,9 @@ from batches.models.mirror import Batch, Workspace
 USD = {"max_digits": 18, "decimal_places": 9}  # fractions of a cent survive until display
 
 
-RATE = {"max_digits": 12, "decimal_places": 6}
+# A price, a factor or a multiplier below zero would turn spend into credit: the admin saved one (input=-1).
+NOT_NEGATIVE = [MinValueValidator(Decimal(0))]
+RATE = {"max_digits": 12, "decimal_places": 6, "validators": NOT_NEGATIVE}
 
 
 class Price(models.Model):
@@ -36,7 +39,11 @@ class Price(models.Model):
     cache_write_1h = models.DecimalField(**RATE, help_text="USD per million, 1-hour cache")
     cache_read = models.DecimalField(**RATE, help_text="USD per million cache-read tokens")
     batch_factor = models.DecimalField(
-        max_digits=5, decimal_places=4, default=Decimal("0.5"), help_text="Batch price as a share of standard"
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.5"),
+        validators=NOT_NEGATIVE,
+        help_text="Batch price as a share of standard",
     )
     long_prompt_over = models.PositiveIntegerField(
         null=True,
@@ -49,15 +56,19 @@ class Price(models.Model):
     long_cache_write_1h = models.DecimalField(**RATE, null=True, blank=True)
     long_cache_read = models.DecimalField(**RATE, null=True, blank=True)
     us_multiplier = models.DecimalField(
-        max_digits=6, decimal_places=4, null=True, blank=True,
+        max_digits=6, decimal_places=4, null=True, blank=True, validators=NOT_NEGATIVE,
         help_text='Token prices times this when usage.inference_geo is "us". Empty: not offered (unpriced).',
     )  # fmt: skip
     fast_multiplier = models.DecimalField(
-        max_digits=6, decimal_places=4, null=True, blank=True,
+        max_digits=6, decimal_places=4, null=True, blank=True, validators=NOT_NEGATIVE,
         help_text='Token prices times this when usage.speed is "fast". Empty: not offered (unpriced).',
     )  # fmt: skip
     web_search_per_1000 = models.DecimalField(
-        max_digits=10, decimal_places=4, default=Decimal(10), help_text="USD per 1,000 web searches (no batch discount)"
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal(10),
+        validators=NOT_NEGATIVE,
+        help_text="USD per 1,000 web searches (no batch discount)",
     )
     source = models.CharField(max_length=500, help_text="Where the figures come from, and when they were read")
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.ADMIN)

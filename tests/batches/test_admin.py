@@ -151,6 +151,22 @@ def test_an_admin_adds_a_price_and_a_budget_through_the_admin_pages(client, make
     assert Price.objects.filter(family="claude-test-9").exists() and workspace.budget.monthly_amount == 100
 
 
+@pytest.mark.parametrize("field", ["input", "cache_read", "batch_factor", "web_search_per_1000"])
+def test_a_negative_price_is_refused_where_it_is_typed(client, make_user, field):
+    """The admin saved input=-1: every request of that model would have counted as a credit against spend."""
+    user = make_user("boss", "Admin")
+    User.objects.filter(pk=user.pk).update(is_staff=True)
+    client.force_login(user)
+    form = {"family": "claude-test-9", "effective_from": "2026-12-01", "input": "1", "output": "5",
+            "cache_write_5m": "1.25", "cache_write_1h": "2", "cache_read": "0.1", "batch_factor": "0.5",
+            "web_search_per_1000": "10", "source": "test"}  # fmt: skip
+
+    page = client.post("/admin/batches/price/add/", {**form, field: "-1"})
+
+    assert page.status_code == 200 and "Ensure this value is greater than or equal to 0." in page.content.decode()
+    assert not Price.objects.filter(family="claude-test-9").exists()
+
+
 def test_a_fixed_key_lets_backed_off_ingests_try_again_at_once(admin_client, emulator, make_workspace):
     from batches.services import ingest, sync
 
