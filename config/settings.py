@@ -122,6 +122,7 @@ MIDDLEWARE = [
     # An SSO session ends after SSO_SESSION_HOURS, or when an Admin or the IdP ends it (dashboard/sso/).
     "dashboard.sso.middleware.SsoSessionMiddleware",
     "dashboard.middleware.BrowserTimezoneMiddleware",
+    "dashboard.middleware.AdminInputMiddleware",  # Django's admin on a value out of range: 400, not 500
     # Last: it turns a lockout seen during the login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

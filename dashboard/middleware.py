@@ -1,3 +1,4 @@
+import logging
 import time
 import zoneinfo
 
@@ -5,12 +6,16 @@ from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.html import escape
 
 from batches.services import auth_cache
 
+log = logging.getLogger(__name__)
 REFRESH_SECONDS = 60
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REFRESHED_KEY = "refreshed_at"
@@ -111,3 +116,34 @@ def _user(request):
     if not hasattr(request, "_cached_user"):
         request._cached_user = auth_cache.user_of(request)
     return request._cached_user
+
+
+class AdminInputMiddleware:
+    """A value the Django admin cannot use, answered 400 rather than 500.
+
+    Django's own admin code raises on what a staff member can type: an id past 64 bits (`?id__in=`, an action's
+    selection) overflows SQLite's integers, `?at__year=9999` overflows a date, JSON 100,000 levels deep recurses, and
+    SQLite's JSON check refuses NaN. None of it is the dashboard's code, nor a fault of the server: the request is
+    refused with what could not be used, and logged with its traceback (a bug of ours would still show there).
+    """
+
+    REFUSED = (OverflowError, ValueError, RecursionError, DjangoValidationError, IntegrityError)
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not request.path_info.startswith("/admin/") or not isinstance(exception, self.REFUSED):
+            return None
+        log.warning("admin: %s %s refused: %s", request.method, request.path_info, type(exception).__name__,
+                    exc_info=exception)  # fmt: skip
+        return HttpResponseBadRequest(ADMIN_REFUSED.format(kind=escape(type(exception).__name__)))
+
+
+ADMIN_REFUSED = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Not a value the admin can use</title></head><body><h1>Not a value the admin can use</h1>
+<p>A filter, a selection or a field held a value out of range or unreadable ({kind}); it was logged.
+Go back and change it, or <a href="/admin/">start again</a>.</p></body></html>"""

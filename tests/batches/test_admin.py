@@ -264,3 +264,18 @@ def test_a_batch_deleted_in_the_admin_leaves_the_spend_reports_daily_sums(admin_
         )
     assert not UsageRollup.objects.filter(batch=gone).exists()
     assert DailyUsage.objects.get().cost == Decimal("0.50")  # the kept batch's only
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/admin/batches/batch/?workspace__exact=999999999999999999999999999999", "/admin/batches/signin/?at__year=9999"],
+    ids=["a workspace past 64 bits", "the year 10000"],
+)
+def test_the_admin_answers_a_value_out_of_range_with_a_400(admin_client, url):
+    """Django's own admin raised on each (SQLite's OverflowError; "year 10000 is out of range"): a 500 from what a
+    staff member can type. (PostgreSQL compares the first and finds nothing: a 200.)"""
+    response = admin_client.get(url)
+
+    assert response.status_code in (200, 400), response.status_code
+    if response.status_code == 400 or "at__year" in url:
+        assert response.status_code == 400 and "Not a value the admin can use" in response.content.decode()
