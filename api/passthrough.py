@@ -170,6 +170,7 @@ def batches(request) -> HttpResponse:
 def _create(request) -> HttpResponse:
     user, workspace = _caller(request, "submit_batch")
     creds = _credentials(workspace)  # before anything is kept: a create that cannot be forwarded keeps nothing
+    headers = _headers(request)  # and before up to 256 MB is read: a header that cannot be sent refuses it
     try:
         spooled = spool(request)
     except TooLarge:
@@ -182,7 +183,7 @@ def _create(request) -> HttpResponse:
         # The SDK numbers its attempts: 0 is a create asked on purpose, even of a body sent before; a retry (1 and
         # up) of one whose answer was lost gets the batch the first made. A client that does not say is deduplicated.
         first_attempt = request.META.get("HTTP_X_STAINLESS_RETRY_COUNT", "").strip() == "0"
-        answer = passthrough.create(workspace, user, spooled, _headers(request),
+        answer = passthrough.create(workspace, user, spooled, headers,
                                     label=f"via API ({user.api_token.name})"[:200], creds=creds,
                                     first_attempt=first_attempt)  # fmt: skip
         return _respond(answer, request, workspace)
@@ -242,6 +243,7 @@ def count_tokens(request) -> HttpResponse:
     if request.method != "POST":
         return _respond(Answer.error(405, "invalid_request_error", "Use POST.", Allow="POST"))
     _, workspace = _caller(request, "view_batch")
+    headers = _headers(request)
     if int(request.META.get("CONTENT_LENGTH") or 0) > COUNT_TOKENS_MAX_BYTES:  # refused unread, as a create is
         return _respond(_too_large())
     try:
@@ -254,7 +256,7 @@ def count_tokens(request) -> HttpResponse:
         return _respond(_too_large())
     try:
         forwarded = client.forward(_credentials(workspace), "POST", "/v1/messages/count_tokens", body=body,
-                                   query=request.META.get("QUERY_STRING", ""), headers=_headers(request),
+                                   query=request.META.get("QUERY_STRING", ""), headers=headers,
                                    endpoint="passthrough.count_tokens")  # fmt: skip
     except RetryableAPIError as exc:
         return _respond(Answer.error(502, "api_error", f"The API could not be reached: {exc.error_type}.",

@@ -7,7 +7,7 @@ from allauth.socialaccount.admin import SocialAppAdmin
 from allauth.socialaccount.models import SocialApp
 from django.conf import settings
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from batches.models import ApiToken, SignIn, SsoGrant, SsoRoleRule
 from batches.services import audit, sign_ins, tokens
@@ -82,12 +82,31 @@ def redirect_uri(provider_id: str) -> str:
     return settings.DASHBOARD_URL.rstrip("/") + path
 
 
+class IdpForm(SocialAppAdmin.form):
+    """An identity provider's id is in its URLs (/sso/<id>/login/), and names one provider: "" or "a/b" made the login
+    page a 500 for everyone, and two under one id made every sign-in with it one."""
+
+    def clean(self):
+        data = super().clean()
+        provider_id = data.get("provider_id") or ""
+        if data.get("provider") == "openid_connect":
+            if not provider_id or "/" in provider_id:
+                self.add_error("provider_id", "Give an id of letters, digits and dashes: it is in the sign-in URLs.")
+            elif SocialApp.objects.filter(provider_id=provider_id).exclude(pk=self.instance.pk).exists():
+                self.add_error("provider_id", f"Another identity provider has the id {provider_id!r} already.")
+        return data
+
+
 class IdpAdmin(SocialAppAdmin):
+    form = IdpForm
     readonly_fields = ("redirect_uri_to_register",)
 
     @admin.display(description="Redirect URI to register at the IdP")
     def redirect_uri_to_register(self, obj) -> str:
-        return redirect_uri(obj.provider_id or "<provider id>") if obj else ""
+        try:
+            return redirect_uri(obj.provider_id or "<provider id>") if obj else ""
+        except NoReverseMatch:  # saved before IdpForm's rule: no URL takes it
+            return "(none: this provider id cannot be part of a URL; change it)"
 
 
 admin.site.unregister(SocialApp)

@@ -9,18 +9,21 @@ supervise() {
     child=""
     # Stop the child, and give it STOP_GRACE_SECONDS (30) to finish: a Celery worker whose shutdown hung on a lock
     # once held the whole command open after Ctrl+C. Past the grace it is killed; its work resumes (leases).
+    # Every job of this subshell, not only "$child": a TERM that lands between starting the command and noting its
+    # pid, or during the back-off's sleep, is met the same way.
     stop_child() {
-      if [ -n "$child" ]; then
-        kill -TERM "$child" 2>/dev/null || true
-        for _ in $(seq 1 $(( ${STOP_GRACE_SECONDS:-30} * 4 ))); do
-          kill -0 "$child" 2>/dev/null || break
-          sleep 0.25
+      local grace=${STOP_GRACE_SECONDS:-30}
+      kill -TERM $(jobs -pr) 2>/dev/null || true
+      for _ in $(seq 1 $(( grace * 4 ))); do
+        [ -z "$(jobs -pr)" ] && break
+        sleep 0.25
+      done
+      if [ -n "$(jobs -pr)" ]; then
+        echo "bin/start: $name did not stop within ${grace}s; killing it" >&2
+        for pid in $(jobs -pr); do
+          pkill -KILL -P "$pid" 2>/dev/null || true
+          kill -KILL "$pid" 2>/dev/null || true
         done
-        if kill -0 "$child" 2>/dev/null; then
-          echo "bin/start: $name did not stop within ${STOP_GRACE_SECONDS:-30}s; killing it" >&2
-          pkill -KILL -P "$child" 2>/dev/null || true
-          kill -KILL "$child" 2>/dev/null || true
-        fi
       fi
       wait 2>/dev/null
       exit 0

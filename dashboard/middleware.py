@@ -138,8 +138,10 @@ class AdminInputMiddleware:
     def process_exception(self, request, exception):
         if not request.path_info.startswith("/admin/") or not isinstance(exception, self.REFUSED):
             return None
-        log.warning("admin: %s %s refused: %s", request.method, request.path_info, type(exception).__name__,
-                    exc_info=exception)  # fmt: skip
+        # At ERROR: the same errors come from the dashboard's own admin code (a price book, a key), and alerts must see
+        # those; the staff member is told only what could not be used.
+        log.error("admin: %s %s answered 400: %s", request.method, request.path_info, type(exception).__name__,
+                  exc_info=exception)  # fmt: skip
         return HttpResponseBadRequest(ADMIN_REFUSED.format(kind=escape(type(exception).__name__)))
 
 

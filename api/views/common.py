@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -27,13 +28,17 @@ class Cursor(pagination.CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 1000
 
-    def paginate_queryset(self, queryset, request, view=None):
-        # A cursor is base64 the client can write: one whose position is no date ("x", 30 digits) decoded well and
-        # then failed the query (a 500). Refused as DRF refuses one it cannot decode.
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except (DjangoValidationError, ValueError, OverflowError):
-            raise NotFound(self.invalid_cursor_message) from None
+    def decode_cursor(self, request):
+        # A cursor is base64 the client can write: one whose position is no time ("x", 30 digits) decoded well and
+        # then failed the query (a 500). Refused here, as DRF refuses one it cannot decode; the query's own errors
+        # stay errors.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                models.DateTimeField().to_python(cursor.position)
+            except (DjangoValidationError, ValueError, OverflowError):
+                raise NotFound(self.invalid_cursor_message) from None
+        return cursor
 
 
 class AuditCursor(Cursor):

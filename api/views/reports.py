@@ -21,7 +21,8 @@ from batches.result_lines import MALFORMED_LINE
 from batches.services import audit, retry
 from dashboard import access
 from dashboard.forms import AuditFilterForm, RetryChoiceForm, RetryOptionsForm, SpendFilterForm
-from dashboard.queries import retry_selection
+from dashboard.forms.fields import FIRST_DAY, LAST_DAY
+from dashboard.queries import dates_readable, retry_selection
 from dashboard.spend.report import build_report
 
 SELECTION = [
@@ -60,6 +61,9 @@ def retry_items(request: Request) -> Response:
         raise ValidationError({"kind": [f"No kind {unknown[0][:64]!r}: use {KINDS_TEXT}."]})
     if batch_id := request.query_params.get("batch"):
         batch_for(request, batch_id, "retry_results")
+    if not request.query_params.get("batch") and not dates_readable(request.query_params):
+        # It would select nothing, and "no failed result matches" would be the wrong answer (as the page asks again).
+        raise ValidationError(f"created_from and created_to are days from {FIRST_DAY} to {LAST_DAY} (YYYY-MM-DD).")
     results = retry_selection(request.query_params, access.visible_workspace_ids(request))
     if results is None:
         raise ValidationError({"batch": ["Name a batch, or a workspace with created_from/created_to."]})

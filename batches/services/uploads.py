@@ -311,13 +311,13 @@ def _line_problems(
         return [f"invalid JSON: {e.msg} (column {e.colno})"]
     except (ValueError, RecursionError) as e:  # NaN/Infinity, an int over 4,300 digits, nesting too deep
         return [f"invalid JSON: {e}"]
-    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(request):
+    if _SURROGATE_ESCAPE.search(text) and lone_surrogate(request):
         # JSON lets "\ud800" stand alone; no UTF-8 can hold it: the SDK cannot send it, nor a database keep it.
         return ["a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so the "
                 "request cannot be sent"]  # fmt: skip
     if not isinstance(request, dict):
         return [f'expected a JSON object {{"custom_id": ..., "params": ...}}, got {_kind(request)}']
-    if _deeper_than(request, MAX_DEPTH):
+    if deeper_than(request, MAX_DEPTH):
         # The estimator, the retry page and the SDK all walk it recursively: 700 levels passed here and then
         # raised RecursionError in the worker.
         return [f"the request is nested more than {MAX_DEPTH} levels deep"]
@@ -331,7 +331,7 @@ def _line_problems(
     return problems
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether lists and objects nest more than `limit` levels, walked without recursion."""
     stack = [(value, 1)]
     while stack:
@@ -484,11 +484,15 @@ def _kind(value: Any) -> str:
     return json.dumps(value)  # null, true, false, a number
 
 
-def _lone_surrogate(value: Any) -> bool:
+def lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in `value` holds half a surrogate pair: JSON lets one through, no UTF-8 holds it, so
+    the SDK cannot send it."""
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return True
+    except RecursionError:  # nested too deep to walk: deeper_than refuses it
+        return False
     return False
 
 

@@ -11,7 +11,12 @@ from django.db.models import QuerySet
 from batches.models import (
     Workspace,
 )
+from batches.services import uploads
 from dashboard.forms.fields import DayField
+
+LONE_SURROGATE = (
+    "A \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so it cannot be sent."
+)
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -102,11 +107,22 @@ class RetryOptionsForm(forms.Form):
             return None
         try:
             params = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
         if not isinstance(params, dict) or not {"model", "max_tokens", "messages"} <= params.keys():
             raise forms.ValidationError("The params must be an object with model, max_tokens and messages.")
+        # As an upload's line is checked: what the SDK could not send would fail in the worker, not here.
+        if uploads.deeper_than(params):
+            raise forms.ValidationError(f"The params are nested more than {uploads.MAX_DEPTH} levels deep.")
+        if uploads.lone_surrogate(params):
+            raise forms.ValidationError(LONE_SURROGATE)
         return params
+
+    def clean_model(self) -> str:
+        model = self.cleaned_data["model"]
+        if uploads.lone_surrogate(model):
+            raise forms.ValidationError(LONE_SURROGATE)
+        return model
 
     def overrides(self) -> dict:
         data = self.cleaned_data

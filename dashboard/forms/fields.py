@@ -26,14 +26,22 @@ class DayField(forms.DateField):
 LARGEST_ID = 2**63 - 1  # a row id is a 64-bit integer
 
 
+def row_id(text) -> int | None:
+    """The row id `text` names, or None: ASCII digits only ("²".isdigit() is True too), within 64 bits (SQLite cannot
+    even compare a larger one with an id: OverflowError)."""
+    text = str(text)
+    if text.isascii() and text.isdigit() and int(text) <= LARGEST_ID:
+        return int(text)
+    return None
+
+
 class RowsField(forms.ModelMultipleChoiceField):
     """Rows chosen by id. A value that cannot be one (not digits, or past 64 bits) is refused before the query:
     SQLite cannot even compare 99999999999999999999 with an id (OverflowError, a 500)."""
 
     def _check_values(self, value):
         for pk in value:
-            text = str(pk)
-            if not (text.isascii() and text.isdigit() and int(text) <= LARGEST_ID):
+            if row_id(pk) is None:
                 error = self.error_messages["invalid_pk_value"]
                 raise ValidationError(error, code="invalid_pk_value", params={"pk": pk})
         return super()._check_values(value)

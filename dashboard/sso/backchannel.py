@@ -12,6 +12,7 @@ import logging
 from allauth.socialaccount.models import SocialAccount, SocialApp
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.core.cache import cache
+from django.core.exceptions import MultipleObjectsReturned
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -38,6 +39,8 @@ def backchannel_logout(request: HttpRequest, provider_id: str) -> HttpResponse:
         app = adapter.get_provider().app
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in service") from None
+    except MultipleObjectsReturned:  # two providers saved under one id before the admin's rule: trust neither
+        return _refuse("two identity providers have this id", status=409)
     try:
         claims = adapter.decode_logout_token(app, request.POST.get("logout_token", ""))
     except RequestException:

@@ -17,6 +17,7 @@ from batches.services.notify import send
 from batches.tasks import send_notifications
 from dashboard.access import HtmxHttpRequest, can_view, role_required, visible_workspaces
 from dashboard.forms import ChannelForm, DeliveryFilterForm, MyNotificationsForm, ThresholdsForm
+from dashboard.forms.fields import row_id
 from dashboard.outcomes import WORKER_UNREACHABLE
 from dashboard.queries import query_without
 
@@ -104,8 +105,7 @@ def delivery_log(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @manage
 def delivery_resend(request: HtmxHttpRequest) -> HttpResponse:
-    # Digits only ("²".isdigit() too), within 64 bits: anything else names no delivery.
-    ids = [int(i) for i in request.POST.getlist("delivery") if i.isascii() and i.isdigit() and len(i) <= 18]
+    ids = [i for i in map(row_id, request.POST.getlist("delivery")) if i is not None]  # anything else names none
     queued = send.resend(ids)
     sent = enqueue(send_notifications) if queued else True
     audit.record(request.user, "notification_resend", f"{queued} deliveries", params={"deliveries": ids[:50]})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseServerError
 from django.http.multipartparser import MultiPartParserError
@@ -52,7 +52,11 @@ def why_bad(exception: BaseException | None) -> str:
         return "It sent more form fields or files than this server takes at once (1,000 fields, 100 files): send fewer."
     if isinstance(exception, MultiPartParserError):
         return "Its upload could not be read: a file name or a part's header is too long, or the form is cut short."
-    return "It was malformed. Reload the page and try again."
+    if isinstance(exception, RequestDataTooBig):
+        return "Its form was larger than this server reads in memory: send a file as a file upload."
+    if isinstance(exception, DisallowedHost):
+        return "It named a host this server does not answer for (ALLOWED_HOSTS): use the dashboard's own address."
+    return "It was malformed: its headers or its body could not be read."
 
 
 def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:

@@ -66,9 +66,16 @@ def test_a_failed_item_is_planned_and_retried_once(client, make_user, workspace,
     assert first.status_code == 201 and again.status_code == 200 and first.json()["id"] == again.json()["id"]
     assert first.json()["parent_batch"] == batch_id and first.json()["request_count"] == 1
     # A body that is no object of options (a list, null), or one nested too deep for Python, was a 500.
-    for odd in ("[]", "null", "[" * 100_000 + "]" * 100_000):
+    for odd in ("[]", "null", "[" * 100_000 + "]" * 100_000, '{"model": "claude\\ud800"}'):
         refused = client.post(url, odd, content_type="application/json", **auth(raw))
         assert refused.status_code == 400 and refused.json()["error"]["type"] == "invalid_request_error"
+    # Days it cannot read: asked again, never "no failed result matches" (which reads as a finding).
+    for day in ("yesterday", "1969-12-31"):
+        odd_dates = client.get(f"/api/v1/retry?workspace=main&created_from={day}", **auth(raw))
+        assert (
+            odd_dates.status_code == 400
+            and "days from 1970-01-01 to 2999-12-31" in odd_dates.json()["error"]["message"]
+        )
     viewer = make_token(olga, [workspace], "Viewer")
     assert client.post(url, **auth(viewer)).status_code == 403
     # A kind the dashboard does not know is refused with the ones it does, never answered as an empty plan; an error

@@ -130,3 +130,32 @@ def test_a_form_of_more_than_a_thousand_fields_is_told_why_in_the_callers_shape(
     assert api.status_code == 400 and api["Content-Type"] == "application/json"
     assert api.json()["error"]["type"] == "invalid_request_error"
     assert "more form fields or files" in api.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("provider_id", ["", "a/b", "okta"], ids=["blank", "slashed", "taken"])
+def test_the_admin_refuses_a_provider_id_no_url_takes_or_one_taken(admin_client, provider_id):
+    """The rule at the source: such a row made the login page, or every sign-in with it, a 500."""
+    from allauth.socialaccount.models import SocialApp
+
+    SocialApp.objects.create(provider="openid_connect", provider_id="okta", name="Okta", client_id="c", secret="s",
+                             settings={"server_url": "https://example.okta.com"})  # fmt: skip
+    form = {"provider": "openid_connect", "provider_id": provider_id, "name": "New", "client_id": "c2",
+            "secret": "s2", "key": "", "settings": '{"server_url": "https://idp.example.com"}'}  # fmt: skip
+
+    page = admin_client.post("/admin/socialaccount/socialapp/add/", form)
+
+    assert page.status_code == 200 and SocialApp.objects.count() == 1
+    said = page.content.decode()
+    assert ("already" in said) if provider_id == "okta" else ("it is in the sign-in URLs" in said)
+
+
+def test_a_logout_for_a_provider_id_two_share_is_refused_not_a_500(client, db):
+    from allauth.socialaccount.models import SocialApp
+
+    for name in ("One", "Two"):
+        SocialApp.objects.create(provider="openid_connect", provider_id="dup", name=name, client_id="c",
+                                 secret="s", settings={"server_url": "https://example.okta.com"})  # fmt: skip
+
+    response = client.post("/sso/dup/backchannel-logout/", {"logout_token": "x.y.z"})
+
+    assert response.status_code == 409 and response.json()["error_description"] == "two identity providers have this id"

@@ -214,6 +214,23 @@ def test_a_bad_edit_is_shown_beside_its_item_with_the_typed_text_kept(operator_c
     assert attribute(editor, "aria-describedby") == f"edit-error-{bad.pk}"
 
 
+@pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [
+        ("edit_params", "[" * 100_000 + "]" * 100_000, "Not valid JSON"),
+        ("edit_params", '{"model": "m", "max_tokens": 5, "messages": ' + "[" * 70 + "]" * 70 + "}", "nested more than"),
+        ("edit_params", '{"model": "m\\ud800", "max_tokens": 5, "messages": []}', "lone surrogate"),
+    ],
+    ids=["nested past Python", "nested past 64", "a lone surrogate in the params"],
+)
+def test_what_the_sdk_could_not_send_is_refused_on_the_retry_page(operator_client, parent, field, typed, said):
+    """A RecursionError (a 500), or a retry kept and then failed in the worker: checked as an upload's line is."""
+    bad = Result.objects.get(batch=parent, custom_id="bad-0")
+    response = operator_client.post(f"/retry/?batch={parent.id}", {"edit_result": bad.pk, field: typed})
+    assert response.status_code == 400 and said in response.content.decode()
+    assert not Submission.objects.filter(kind="retry").exists()
+
+
 def test_bare_retry_offers_a_choice_by_workspace_dates_and_kind(operator_client, parent, workspace):
     body = operator_client.get("/retry/").content.decode()
     assert element(body, "select", name="workspace") and element(body, "input", name="kind", value="retryable")

@@ -465,3 +465,10 @@ def test_a_lone_surrogate_is_refused_on_its_line_and_never_quoted(upload, reques
     said = "a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so the request"
     assert [row for row in rows if row] == [["2", f"{said} cannot be sent"]]
     assert not Submission.objects.exists() and emulator.calls.get("create", 0) == 0
+
+
+def test_a_surrogate_pair_escape_is_a_character_and_is_taken(upload, emulator):
+    """ "\\ud83d\\ude00" is one character (😀) written as JSON escapes: only half of a pair is refused."""
+    page = upload([batch_request("a", "hi \ud83d\ude00")])
+
+    assert page.status_code == 200 and Submission.objects.count() == 1
