@@ -8,7 +8,7 @@ Each issues a fixed number of queries whatever the data, so pages stay fast at 1
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django import forms
 from django.core.paginator import Page, Paginator
@@ -189,14 +189,17 @@ def _top_batches(
 
 
 # --- what a retry covers -------------------------------------------------------------------------
+def _retry_dates(params: QueryDict) -> tuple[date | None, date | None] | None:
+    """The retry's `created_from` and `created_to` as days (None where not given); None if either is no day."""
+    try:
+        return tuple(DayField(required=False).clean(params.get(name)) for name in ("created_from", "created_to"))
+    except forms.ValidationError:
+        return None
+
+
 def dates_readable(params: QueryDict) -> bool:
     """Whether the retry's `created_from` and `created_to`, where given, are days (dashboard.forms.fields)."""
-    try:
-        for name in ("created_from", "created_to"):
-            DayField(required=False).clean(params.get(name))
-    except forms.ValidationError:
-        return False
-    return True
+    return _retry_dates(params) is not None
 
 
 def retry_selection(params: QueryDict, visible: list[int] | None = None) -> QuerySet[Result] | None:
@@ -210,9 +213,10 @@ def retry_selection(params: QueryDict, visible: list[int] | None = None) -> Quer
         results = results.filter(batch_id=params["batch"])
     elif params.get("workspace"):
         results = results.filter(batch__workspace__name=params["workspace"])
-        if not dates_readable(params):
+        dates = _retry_dates(params)
+        if dates is None:
             return results.none()  # a date that is not one selects nothing, never the whole workspace
-        start, end = (DayField(required=False).clean(params.get(k)) for k in ("created_from", "created_to"))
+        start, end = dates
         if start:
             results = results.filter(batch__created_at__gte=start_of(start))
         if end:

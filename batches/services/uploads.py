@@ -30,6 +30,8 @@ from django.conf import settings
 from batches import client
 
 MAX_REPORTED_ERRORS = 1000
+# What a line or a retry's params holding "\ud800" alone are told (lone_surrogate).
+LONE_SURROGATE = "a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode"
 MAX_DEPTH = 64  # lists and objects within a request; real Messages requests nest a handful of levels
 CUSTOM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CUSTOM_ID_MAX_CHARS = 64
@@ -313,8 +315,7 @@ def _line_problems(
         return [f"invalid JSON: {e}"]
     if _SURROGATE_ESCAPE.search(text) and lone_surrogate(request):
         # JSON lets "\ud800" stand alone; no UTF-8 can hold it: the SDK cannot send it, nor a database keep it.
-        return ["a \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so the "
-                "request cannot be sent"]  # fmt: skip
+        return [f"{LONE_SURROGATE}, so the request cannot be sent"]
     if not isinstance(request, dict):
         return [f'expected a JSON object {{"custom_id": ..., "params": ...}}, got {_kind(request)}']
     if deeper_than(request, MAX_DEPTH):

@@ -14,9 +14,7 @@ from batches.models import (
 from batches.services import uploads
 from dashboard.forms.fields import DayField
 
-LONE_SURROGATE = (
-    "A \\uD800-\\uDFFF escape that is not half of a pair (a lone surrogate): not valid Unicode, so it cannot be sent."
-)
+LONE_SURROGATE = f"{uploads.LONE_SURROGATE[0].upper()}{uploads.LONE_SURROGATE[1:]}, so it cannot be sent."
 
 
 # --- actions -------------------------------------------------------------------------------------
